@@ -1,0 +1,21 @@
+# Third-party libraries, all from Debian packages (scripts/install-deps.sh).
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+find_package(tl-expected REQUIRED)
+find_package(fmt REQUIRED)
+find_package(nlohmann_json REQUIRED)
+find_package(CLI11 REQUIRED)
+find_package(OpenSSL 3 REQUIRED)
+find_package(ZLIB REQUIRED)
+find_package(BZip2 REQUIRED)
+find_package(PostgreSQL REQUIRED)
+find_package(GTest REQUIRED)
+pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
+pkg_check_modules(LZ4 REQUIRED IMPORTED_TARGET liblz4)
+
+# libev ships no CMake or pkg-config file on Debian.
+find_path(LIBEV_INCLUDE_DIR ev.h REQUIRED)
+find_library(LIBEV_LIBRARY ev REQUIRED)
+add_library(pgm_libev INTERFACE)
+target_include_directories(pgm_libev SYSTEM INTERFACE ${LIBEV_INCLUDE_DIR})
+target_link_libraries(pgm_libev INTERFACE ${LIBEV_LIBRARY})

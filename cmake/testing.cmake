@@ -1,0 +1,17 @@
+# pgm_add_test(NAME <name> SOURCES <files...> LIBS <libs...> [LABEL unit|integration])
+# One GoogleTest binary per module; tests are discovered so ctest lists each case.
+enable_testing()
+include(GoogleTest)
+function(pgm_add_test)
+  cmake_parse_arguments(T "" "NAME;LABEL;TIMEOUT" "SOURCES;LIBS" ${ARGN})
+  if(NOT T_LABEL)
+    set(T_LABEL unit)
+  endif()
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 120)
+  endif()
+  add_executable(${T_NAME} ${T_SOURCES})
+  target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} GTest::gtest GTest::gmock GTest::gtest_main pgm_warnings)
+  gtest_discover_tests(${T_NAME} PROPERTIES LABELS ${T_LABEL} TIMEOUT ${T_TIMEOUT}
+                       DISCOVERY_TIMEOUT 30)
+endfunction()

@@ -1,0 +1,10 @@
+# Compiler warnings for our own targets. -Werror comes on with PGM_WERROR (CI).
+add_library(pgm_warnings INTERFACE)
+target_compile_options(pgm_warnings INTERFACE -Wall -Wextra -Wpedantic -Wshadow)
+if(PGM_WERROR)
+  target_compile_options(pgm_warnings INTERFACE -Werror)
+endif()
+if(PGM_SANITIZE)
+  add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address,undefined)
+endif()

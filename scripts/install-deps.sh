@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs every Debian package that building, testing and the demo need.
+# Idempotent: packages already present are left alone and apt-get update runs
+# at most once per invocation, only when something is missing.
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config git clang-format clang-tidy
+  # libraries
+  libpq-dev libev-dev libssl-dev zlib1g-dev liblz4-dev libzstd-dev libbz2-dev
+  nlohmann-json3-dev libcli11-dev libexpected-dev libfmt-dev libinih-dev
+  libgtest-dev libgmock-dev libcurl4-openssl-dev libssh-dev
+  # PostgreSQL 15 server + client for integration tests and the demo
+  postgresql-15 postgresql-client-15 postgresql-contrib
+  # test helpers (known-answer vectors, frame fuzzing driver)
+  python3 python3-cryptography procps util-linux
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing packages: ${missing[*]}" >&2
+  echo "install-deps: run as root (or with sudo) to install them" >&2
+  exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"

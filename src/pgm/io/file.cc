@@ -1,0 +1,149 @@
+#include "pgm/io/file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+
+namespace pgm::io {
+
+Result<std::string> read_file(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    return make_errno_error(fmt::format("open {}", path), errno);
+  }
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buf, sizeof(buf));
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return make_errno_error(fmt::format("read {}", path), errno);
+    }
+    if (n == 0) {
+      break;
+    }
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+Result<void> fsync_directory(const std::string& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) {
+    return make_errno_error(fmt::format("open directory {}", dir), errno);
+  }
+  if (::fsync(fd.get()) != 0) {
+    return make_errno_error(fmt::format("fsync directory {}", dir), errno);
+  }
+  return {};
+}
+
+std::string parent_directory(const std::string& path) {
+  auto pos = path.find_last_of('/');
+  if (pos == std::string::npos) {
+    return ".";
+  }
+  if (pos == 0) {
+    return "/";
+  }
+  return path.substr(0, pos);
+}
+
+Result<void> make_directories(const std::string& path, mode_t mode) {
+  if (path.empty()) {
+    return {};
+  }
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) {
+      return make_error(ErrorCode::kIo, fmt::format("{} exists and is not a directory", path));
+    }
+    return {};
+  }
+  std::string parent = parent_directory(path);
+  if (parent != path && parent != "." && parent != "/") {
+    PGM_TRY(make_directories(parent, mode));
+  }
+  if (::mkdir(path.c_str(), mode) != 0 && errno != EEXIST) {
+    return make_errno_error(fmt::format("mkdir {}", path), errno);
+  }
+  return {};
+}
+
+Result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
+  PGM_ASSIGN_OR_RETURN(AtomicFile file, AtomicFile::create(path, mode));
+  PGM_TRY(file.write(data));
+  return file.commit();
+}
+
+AtomicFile::AtomicFile(std::string path, std::string temp_path, UniqueFd fd)
+    : path_(std::move(path)), temp_path_(std::move(temp_path)), fd_(std::move(fd)) {}
+
+AtomicFile::AtomicFile(AtomicFile&& other) noexcept
+    : path_(std::move(other.path_)),
+      temp_path_(std::move(other.temp_path_)),
+      fd_(std::move(other.fd_)),
+      committed_(other.committed_) {
+  other.committed_ = true;  // the moved-from object owns nothing to discard
+}
+
+AtomicFile::~AtomicFile() {
+  if (!committed_ && !temp_path_.empty()) {
+    fd_.reset();
+    ::unlink(temp_path_.c_str());
+  }
+}
+
+Result<AtomicFile> AtomicFile::create(const std::string& path, mode_t mode) {
+  std::string temp = fmt::format("{}.tmp.{}", path, ::getpid());
+  UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+  if (!fd) {
+    return make_errno_error(fmt::format("create {}", temp), errno);
+  }
+  // open() applies the umask; the caller's mode is the contract.
+  if (::fchmod(fd.get(), mode) != 0) {
+    int err = errno;
+    ::unlink(temp.c_str());
+    return make_errno_error(fmt::format("chmod {}", temp), err);
+  }
+  return AtomicFile(path, std::move(temp), std::move(fd));
+}
+
+Result<void> AtomicFile::write(std::string_view data) {
+  const char* p = data.data();
+  size_t left = data.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd_.get(), p, left);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return make_errno_error(fmt::format("write {}", temp_path_), errno);
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  return {};
+}
+
+Result<void> AtomicFile::commit() {
+  if (::fsync(fd_.get()) != 0) {
+    return make_errno_error(fmt::format("fsync {}", temp_path_), errno);
+  }
+  if (::close(fd_.release()) != 0) {
+    return make_errno_error(fmt::format("close {}", temp_path_), errno);
+  }
+  if (::rename(temp_path_.c_str(), path_.c_str()) != 0) {
+    return make_errno_error(fmt::format("rename {} to {}", temp_path_, path_), errno);
+  }
+  committed_ = true;
+  return fsync_directory(parent_directory(path_));
+}
+
+}  // namespace pgm::io

@@ -1,0 +1,58 @@
+// Durable file helpers: whole-file reads, AtomicFile (temp, fsync, rename, fsync dir).
+// Functions are thread-safe; an AtomicFile object is used by one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <sys/types.h>
+
+#include "pgm/core/result.h"
+#include "pgm/core/unique_fd.h"
+
+namespace pgm::io {
+
+// Reads a whole file. Fails with kNotFound when absent.
+Result<std::string> read_file(const std::string& path);
+
+// fsyncs a directory so that renames and creations inside it are durable.
+Result<void> fsync_directory(const std::string& dir);
+
+// Returns the directory part of a path ("." when there is none).
+std::string parent_directory(const std::string& path);
+
+// Writes `data` to `path` atomically and durably with the given mode.
+Result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode);
+
+// Creates a directory and its parents with `mode` (existing ones are left alone).
+Result<void> make_directories(const std::string& path, mode_t mode);
+
+// AtomicFile writes to "<path>.tmp.<pid>" and, on commit(), fsyncs it, renames it over
+// `path` and fsyncs the directory. The destructor removes an uncommitted temp file, so a
+// crash or error leaves either the old file or the complete new one, never a partial one.
+class AtomicFile {
+ public:
+  static Result<AtomicFile> create(const std::string& path, mode_t mode);
+
+  AtomicFile(AtomicFile&& other) noexcept;
+  AtomicFile& operator=(AtomicFile&&) = delete;
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+  ~AtomicFile();
+
+  Result<void> write(std::string_view data);
+  Result<void> commit();
+  const std::string& path() const { return path_; }
+
+ private:
+  AtomicFile(std::string path, std::string temp_path, UniqueFd fd);
+
+  std::string path_;
+  std::string temp_path_;
+  UniqueFd fd_;
+  bool committed_ = false;
+};
+
+}  // namespace pgm::io

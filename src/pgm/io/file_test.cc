@@ -1,0 +1,62 @@
+#include "pgm/io/file.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+namespace pgm::io {
+namespace {
+
+class FileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/pgm-io-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }  // NOLINT
+  std::string dir_;
+};
+
+TEST_F(FileTest, AtomicWriteReplacesContentAndMode) {
+  std::string path = dir_ + "/f";
+  ASSERT_TRUE(write_file_atomic(path, "one", 0600));
+  ASSERT_TRUE(write_file_atomic(path, "two", 0600));
+  EXPECT_EQ(*read_file(path), "two");
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+}
+
+TEST_F(FileTest, UncommittedFileLeavesOldContent) {
+  std::string path = dir_ + "/f";
+  ASSERT_TRUE(write_file_atomic(path, "old", 0644));
+  {
+    auto f = AtomicFile::create(path, 0644);
+    ASSERT_TRUE(f);
+    ASSERT_TRUE(f->write("new but abandoned"));
+  }
+  EXPECT_EQ(*read_file(path), "old");
+  EXPECT_NE(::access((path + ".tmp." + std::to_string(::getpid())).c_str(), F_OK), 0);
+}
+
+TEST_F(FileTest, MissingFileIsNotFound) {
+  auto r = read_file(dir_ + "/absent");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code(), ErrorCode::kNotFound);
+}
+
+TEST_F(FileTest, MakeDirectoriesCreatesParents) {
+  std::string path = dir_ + "/a/b/c";
+  ASSERT_TRUE(make_directories(path, 0700));
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+}
+
+}  // namespace
+}  // namespace pgm::io
