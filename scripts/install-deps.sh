@@ -24,8 +24,23 @@ for p in "${PACKAGES[@]}"; do
   fi
 done
 
+# The unprivileged account that integration tests and the demo run PostgreSQL and pgmoneta as
+# (both refuse root). Tests use $PGM_TEST_USER, default pgmoneta.
+ensure_user() {
+  if id -u pgmoneta >/dev/null 2>&1; then
+    return 0
+  fi
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: system user 'pgmoneta' is missing; run as root to create it" >&2
+    return 1
+  fi
+  echo "install-deps: creating system user pgmoneta"
+  useradd --system --create-home --home-dir /var/lib/pgmoneta --shell /bin/bash pgmoneta
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
+  ensure_user
   exit 0
 fi
 
@@ -39,3 +54,4 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
+ensure_user

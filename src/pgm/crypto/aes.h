@@ -1,9 +1,23 @@
 // AES-GCM in pgmoneta's buffer format, keyed from the master key. Thread-safe.
 //
-// Buffer format (reference §10.2): salt[16] || iv[12] || ciphertext || tag[16].
-// master = PBKDF2-HMAC-SHA256(master password, master salt, 600000 iterations, 64 bytes)
-// key    = PBKDF2-HMAC-SHA256(master, per-buffer salt, 1 iteration, key length of the mode)
-// The same format protects vault passwords, management frames and files.
+// Verified against pgmoneta's src/libpgmoneta/aes.c (2026 GCM version: pgmoneta_encrypt,
+// encrypt_decrypt_buffer, encrypt_file, derive_key_iv):
+//
+//   master = PBKDF2-HMAC-SHA256(password = master password bytes (line 1 of master.key,
+//                                base64-decoded, no NUL), salt = master salt (16 bytes,
+//                                line 2), iterations = 600000, dkLen = 64)
+//   key    = PBKDF2-HMAC-SHA256(password = master (64 bytes), salt = per-buffer salt (16),
+//                                iterations = 1, dkLen = 80)[0 .. key length)
+//            key length 32 / 24 / 16 for AES-256 / 192 / 128-GCM. (pgmoneta asks for 80 bytes
+//            and keeps the prefix; PBKDF2 blocks are independent, so this equals dkLen = key
+//            length.) The IV is NOT derived: it is 12 random bytes stored in the buffer.
+//
+//   buffer = salt[16] || iv[12] || ciphertext[n] || tag[16]
+//            AES-xxx-GCM, 96-bit IV, no AAD, 128-bit tag at the end; n = plaintext length.
+//            Minimum length 44 (empty plaintext).
+//
+// The same format protects vault passwords (plaintext = the password without NUL, always
+// AES-256-GCM), management frames and .aes files.
 #pragma once
 
 #include <cstdint>
@@ -20,9 +34,17 @@ namespace pgm::crypto {
 // Values are the management-protocol encryption bytes; backup.info ENCRYPTION uses them too.
 enum class AesMode : uint8_t { kNone = 0, kAes256Gcm = 1, kAes192Gcm = 2, kAes128Gcm = 3 };
 
+inline constexpr size_t kSaltLength = 16;
+inline constexpr size_t kIvLength = 12;
+inline constexpr size_t kTagLength = 16;
+inline constexpr size_t kMasterKeyLength = 64;
+inline constexpr int kMasterIterations = 600000;
+
 // Accepts none, aes, aes256, aes-256, aes-256-gcm, aes192..., aes128... (case-insensitive).
 std::optional<AesMode> parse_aes_mode(std::string_view name);
 std::string_view aes_mode_name(AesMode m);
+// 32, 24 or 16; 0 for kNone.
+size_t aes_key_length(AesMode m);
 
 // The derived master key (64 bytes). Deriving costs 600,000 PBKDF2 rounds (~0.3 s), so
 // callers derive once per process and pass this around.
@@ -30,14 +52,28 @@ struct MasterKey {
   std::vector<uint8_t> bytes;
 };
 
+// Any salt length is accepted here; master.key carries 16 bytes.
 Result<MasterKey> derive_master_key(std::string_view master_password,
                                     std::span<const uint8_t> master_salt);
 
-// Encrypts with a fresh random salt and IV.
+// The per-buffer AES key for `salt` (for streaming ciphers built on the same format).
+Result<std::vector<uint8_t>> derive_buffer_key(const MasterKey& key, AesMode mode,
+                                               std::span<const uint8_t> salt);
+
+// Encrypts with a fresh random salt and IV. kNone -> kInvalidArgument.
 Result<std::vector<uint8_t>> aes_encrypt(const MasterKey& key, AesMode mode,
                                          std::span<const uint8_t> plaintext);
 // Wrong key, truncation or any modified byte -> kCorruption.
 Result<std::vector<uint8_t>> aes_decrypt(const MasterKey& key, AesMode mode,
                                          std::span<const uint8_t> buffer);
+
+namespace internal {
+// aes_encrypt with a caller-chosen salt (16 bytes) and IV (12 bytes). For known-answer tests
+// only: reusing an IV under one key breaks GCM.
+Result<std::vector<uint8_t>> aes_encrypt_with(const MasterKey& key, AesMode mode,
+                                              std::span<const uint8_t> plaintext,
+                                              std::span<const uint8_t> salt,
+                                              std::span<const uint8_t> iv);
+}  // namespace internal
 
 }  // namespace pgm::crypto

@@ -29,15 +29,33 @@ inline std::optional<Level> parse_level(std::string_view text) {
   for (char c : text) {
     s += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   }
-  if (s == "fatal") return Level::kFatal;
-  if (s == "error") return Level::kError;
-  if (s == "warn" || s == "warning") return Level::kWarn;
-  if (s == "info") return Level::kInfo;
-  if (s == "debug" || s == "debug1") return Level::kDebug1;
-  if (s == "debug2") return Level::kDebug2;
-  if (s == "debug3") return Level::kDebug3;
-  if (s == "debug4") return Level::kDebug4;
-  if (s == "debug5" || s == "trace") return Level::kDebug5;
+  if (s == "fatal") {
+    return Level::kFatal;
+  }
+  if (s == "error") {
+    return Level::kError;
+  }
+  if (s == "warn" || s == "warning") {
+    return Level::kWarn;
+  }
+  if (s == "info") {
+    return Level::kInfo;
+  }
+  if (s == "debug" || s == "debug1") {
+    return Level::kDebug1;
+  }
+  if (s == "debug2") {
+    return Level::kDebug2;
+  }
+  if (s == "debug3") {
+    return Level::kDebug3;
+  }
+  if (s == "debug4") {
+    return Level::kDebug4;
+  }
+  if (s == "debug5" || s == "trace") {
+    return Level::kDebug5;
+  }
   return std::nullopt;
 }
 

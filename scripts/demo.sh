@@ -1,0 +1,270 @@
+#!/usr/bin/env bash
+# Demo: a throwaway PostgreSQL 15 and the pgmoneta daemon, driven through pgmoneta-cli.
+#
+#   BIN_DIR=build/bin bash scripts/demo.sh      (what `make demo` runs, as root)
+#
+# Everything lives in $DEMO_DIR (default /tmp/pgmoneta-demo), owned by the unprivileged user
+# $DEMO_USER (default pgmoneta): PostgreSQL and pgmoneta refuse to run as root. When not run as
+# root, everything runs as the current user. KEEP=1 leaves PostgreSQL and the daemon running.
+# Idempotent: a previous demo in $DEMO_DIR is stopped and removed first.
+# Exit status: 0 when every required step worked; backup/restore are optional (later issues).
+set -euo pipefail
+
+REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BIN_DIR="${BIN_DIR:-$REPO_DIR/build/bin}"
+DEMO_DIR="${DEMO_DIR:-/tmp/pgmoneta-demo}"
+DEMO_USER="${DEMO_USER:-pgmoneta}"
+KEEP="${KEEP:-0}"
+MASTER_PASSWORD="${MASTER_PASSWORD:-demo-master-password}"
+REPL_PASSWORD="${REPL_PASSWORD:-demo-repl-password}"
+
+step=0
+heading() {
+  step=$((step + 1))
+  printf '\n\033[1m==> [%d] %s\033[0m\n' "$step" "$*"
+}
+info() { printf '    %s\n' "$*"; }
+die() {
+  printf '\033[31mdemo: %s\033[0m\n' "$*" >&2
+  exit 1
+}
+
+# ---- who runs what ----
+if [ "$(id -u)" -eq 0 ]; then
+  if ! id -u "$DEMO_USER" >/dev/null 2>&1; then
+    if [ "$DEMO_USER" = pgmoneta ]; then
+      useradd --system --create-home --home-dir /var/lib/pgmoneta --shell /bin/bash pgmoneta
+    else
+      die "user $DEMO_USER does not exist"
+    fi
+  fi
+  as_user() { runuser -u "$DEMO_USER" -- env HOME="$DEMO_DIR/home" USER="$DEMO_USER" \
+    LOGNAME="$DEMO_USER" PATH=/usr/local/bin:/usr/bin:/bin "$@"; }
+else
+  DEMO_USER="$(id -un)"
+  as_user() { env HOME="$DEMO_DIR/home" "$@"; }
+fi
+
+# ---- PostgreSQL binaries ----
+PG_BIN="${PGM_PG_BINDIR:-}"
+if [ -z "$PG_BIN" ]; then
+  if command -v pg_config >/dev/null 2>&1; then
+    PG_BIN="$(pg_config --bindir)"
+  fi
+  if [ -z "$PG_BIN" ] || [ ! -x "$PG_BIN/initdb" ]; then
+    PG_BIN=/usr/lib/postgresql/15/bin
+  fi
+fi
+[ -x "$PG_BIN/initdb" ] || die "PostgreSQL binaries not found in $PG_BIN (run scripts/install-deps.sh)"
+for b in pgmoneta pgmoneta-cli pgmoneta-admin; do
+  [ -x "$BIN_DIR/$b" ] || die "$BIN_DIR/$b not found: build first (make build) or set BIN_DIR"
+done
+
+PGDATA="$DEMO_DIR/pgdata"
+PGSOCK="$DEMO_DIR/pgsock"
+SOCK_DIR="$DEMO_DIR/sock"
+CONF="$DEMO_DIR/pgmoneta.conf"
+USERS="$DEMO_DIR/pgmoneta_users.conf"
+CLI_CONF="$DEMO_DIR/pgmoneta_cli.conf"
+CLI=("$DEMO_DIR/bin/pgmoneta-cli" -c "$CLI_CONF")
+
+cli() { as_user "${CLI[@]}" "$@"; }
+
+# Stops whatever a previous demo left in $DEMO_DIR.
+stop_previous() {
+  local pidfile pid
+  for pidfile in "$DEMO_DIR"/sock/pgmoneta.*.pid; do
+    [ -f "$pidfile" ] || continue
+    pid="$(head -n1 "$pidfile" 2>/dev/null || true)"
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+      info "stopping pgmoneta (pid $pid)"
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  done
+  if [ -f "$DEMO_DIR/pgdata/postmaster.pid" ]; then
+    pid="$(head -n1 "$DEMO_DIR/pgdata/postmaster.pid")"
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+      info "stopping PostgreSQL (pid $pid)"
+      kill -INT "$pid" 2>/dev/null || true
+      for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  fi
+}
+
+DAEMON_PID=""
+stop_demo() {
+  if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+    cli shutdown >/dev/null 2>&1 || kill -TERM "$DAEMON_PID" 2>/dev/null || true
+    for _ in $(seq 1 150); do kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$DAEMON_PID" 2>/dev/null || true
+  fi
+  if [ -f "$PGDATA/postmaster.pid" ]; then
+    (cd "$DEMO_DIR" && as_user "$PG_BIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null 2>&1) || true
+  fi
+}
+
+on_exit() {
+  local rc=$?
+  if [ $rc -ne 0 ]; then
+    printf '\033[31mdemo failed (exit %d)\033[0m\n' "$rc" >&2
+    if [ -f "$DEMO_DIR/pgmoneta.log" ]; then
+      echo "---- last lines of $DEMO_DIR/pgmoneta.log ----" >&2
+      tail -n 20 "$DEMO_DIR/pgmoneta.log" >&2 || true
+    fi
+    if [ "$KEEP" != 1 ]; then stop_demo; fi
+  fi
+}
+trap on_exit EXIT
+
+# A free loopback TCP port for PostgreSQL (nothing answers a connect on it).
+free_port() {
+  local p
+  for p in $(seq 54320 54999); do
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return 0
+    fi
+  done
+  return 1
+}
+
+heading "Preparing $DEMO_DIR (owner $DEMO_USER)"
+if [ -e "$DEMO_DIR" ]; then
+  info "removing the previous demo"
+  stop_previous
+  rm -rf "$DEMO_DIR"
+fi
+mkdir -p "$DEMO_DIR"/{bin,home,sock,backup,pgsock,restore}
+cp "$BIN_DIR/pgmoneta" "$BIN_DIR/pgmoneta-cli" "$BIN_DIR/pgmoneta-admin" "$DEMO_DIR/bin/"
+chmod 0755 "$DEMO_DIR" "$DEMO_DIR"/bin/*
+chmod 0700 "$DEMO_DIR/home" "$DEMO_DIR/sock" "$DEMO_DIR/backup" "$DEMO_DIR/pgsock"
+chown -R "$DEMO_USER:" "$DEMO_DIR"
+cd "$DEMO_DIR"
+info "binaries copied from $BIN_DIR"
+
+heading "Creating a PostgreSQL 15 cluster ($PG_BIN)"
+PORT="$(free_port)" || die "no free TCP port in 54320-54999"
+as_user "$PG_BIN/initdb" -D "$PGDATA" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+  --locale=C -E UTF8 --no-sync >"$DEMO_DIR/initdb.log" 2>&1 || {
+  cat "$DEMO_DIR/initdb.log" >&2
+  die "initdb failed"
+}
+cat >>"$PGDATA/postgresql.conf" <<EOF
+
+# pgmoneta demo
+listen_addresses = '127.0.0.1'
+port = $PORT
+unix_socket_directories = '$PGSOCK'
+wal_level = replica
+max_wal_senders = 10
+max_replication_slots = 10
+EOF
+info "data directory $PGDATA, socket $PGSOCK, port $PORT (loopback only)"
+
+heading "Starting PostgreSQL"
+as_user "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$DEMO_DIR/postgresql.log" -w -t 60 start >/dev/null ||
+  die "PostgreSQL did not start; see $DEMO_DIR/postgresql.log"
+psql_run() { as_user "$PG_BIN/psql" -XAtq -v ON_ERROR_STOP=1 -h "$PGSOCK" -p "$PORT" -U postgres \
+  -d postgres "$@"; }
+psql_run -c "CREATE ROLE repl WITH LOGIN REPLICATION PASSWORD '$REPL_PASSWORD'"
+info "$(psql_run -c 'SELECT version()')"
+info "role repl created (LOGIN REPLICATION)"
+
+heading "Writing pgmoneta.conf and pgmoneta_cli.conf"
+cat >"$CONF" <<EOF
+[pgmoneta]
+host = localhost
+unix_socket_dir = $SOCK_DIR
+base_dir = $DEMO_DIR/backup
+log_type = file
+log_path = $DEMO_DIR/pgmoneta.log
+log_level = info
+compression = zstd
+retention = 7
+
+[primary]
+host = $PGSOCK
+port = $PORT
+user = repl
+wal_slot = repl
+create_slot = yes
+EOF
+cat >"$CLI_CONF" <<EOF
+[pgmoneta]
+unix_socket_dir = $SOCK_DIR
+EOF
+chown "$DEMO_USER:" "$CONF" "$CLI_CONF"
+chmod 0600 "$CONF" "$CLI_CONF"
+sed 's/^/    /' "$CONF"
+
+heading "Creating the master key and the users vault (pgmoneta-admin)"
+as_user env PGMONETA_PASSWORD="$MASTER_PASSWORD" "$DEMO_DIR/bin/pgmoneta-admin" master-key
+as_user env PGMONETA_PASSWORD="$REPL_PASSWORD" "$DEMO_DIR/bin/pgmoneta-admin" -f "$USERS" -U repl \
+  user add
+info "master key in $DEMO_DIR/home/.pgmoneta/master.key, vault $USERS"
+
+heading "Starting pgmoneta"
+as_user "$DEMO_DIR/bin/pgmoneta" -c "$CONF" -u "$USERS" \
+  >"$DEMO_DIR/pgmoneta.out" 2>&1 </dev/null &
+DAEMON_PID=$!
+ok=0
+for _ in $(seq 1 200); do
+  if ! kill -0 "$DAEMON_PID" 2>/dev/null; then
+    cat "$DEMO_DIR/pgmoneta.out" >&2
+    die "pgmoneta exited during start-up"
+  fi
+  if cli ping >/dev/null 2>&1; then ok=1; break; fi
+  sleep 0.1
+done
+[ "$ok" = 1 ] || die "pgmoneta did not answer ping within 20 s"
+# runuser may stand between us and the daemon: report the daemon's own pid.
+for f in "$SOCK_DIR"/pgmoneta.*.pid; do
+  [ -f "$f" ] && info "pgmoneta is running (pid $(cat "$f")), socket $SOCK_DIR/.s.pgmoneta"
+done
+
+heading "pgmoneta-cli ping"
+cli ping
+
+heading "pgmoneta-cli status details"
+# The first probe of the server may still be running: give it a moment to come online.
+for _ in $(seq 1 50); do
+  details="$(cli -F json status details 2>/dev/null || true)"
+  grep -q '"Online": *true' <<<"$details" && break
+  sleep 0.2
+done
+cli status details
+
+heading "pgmoneta-cli conf get log_level"
+cli conf get log_level
+
+heading "pgmoneta-cli backup primary"
+if cli backup primary; then
+  heading "pgmoneta-cli list-backup primary"
+  cli list-backup primary
+  heading "pgmoneta-cli restore primary newest $DEMO_DIR/restore"
+  cli restore primary newest "$DEMO_DIR/restore"
+  info "restored into: $(ls "$DEMO_DIR/restore")"
+else
+  info "backup is not available in this build yet"
+fi
+
+if [ "$KEEP" = 1 ]; then
+  heading "Leaving PostgreSQL and pgmoneta running (KEEP=1)"
+  info "pgmoneta-cli:  ${CLI[*]} status details   (as $DEMO_USER, HOME=$DEMO_DIR/home)"
+  info "stop pgmoneta: runuser -u $DEMO_USER -- ${CLI[*]} shutdown"
+  info "stop postgres: runuser -u $DEMO_USER -- $PG_BIN/pg_ctl -D $PGDATA -m fast stop"
+  info "or run this script again / rm -rf $DEMO_DIR after stopping both"
+else
+  heading "Stopping pgmoneta and PostgreSQL"
+  cli shutdown
+  for _ in $(seq 1 150); do kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 "$DAEMON_PID" 2>/dev/null; then die "pgmoneta still running 15 s after shutdown"; fi
+  wait "$DAEMON_PID" || die "pgmoneta exited with an error status"
+  as_user "$PG_BIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null
+  info "stopped; files kept in $DEMO_DIR (log: $DEMO_DIR/pgmoneta.log)"
+fi
+
+heading "Demo finished"

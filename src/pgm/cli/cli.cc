@@ -1,0 +1,528 @@
+#include "pgm/cli/cli.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <exception>
+#include <iostream>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <sys/stat.h>
+
+#include "pgm/config/cli_config.h"
+#include "pgm/crypto/vault.h"
+#include "pgm/management/client.h"
+#include "pgm/management/document.h"
+#include "pgm/management/output.h"
+#include "pgm/version.h"
+
+namespace pgm::cli {
+
+namespace {
+
+using management::Command;
+using nlohmann::json;
+namespace key = management::key;
+
+constexpr const char* kFooterTail =
+    "Backup identifiers: a label (YYYYMMDDHHMMSS), oldest, newest or latest.\n"
+    "\n"
+    "Exit codes:\n"
+    "  0  success (Outcome.Status true)\n"
+    "  1  the daemon reported a failure, or conf get of an unknown key\n"
+    "  2  usage or local setup error (arguments, root, configuration file, master key)\n"
+    "  3  the daemon could not be reached or sent an invalid response\n"
+    "\n"
+    "pgmoneta: https://pgmoneta.github.io/";
+
+struct CommandSpec {
+  const char* name;
+  const char* usage;  // arguments after the command name
+  const char* description;
+};
+
+constexpr CommandSpec kSpecs[] = {
+    {"backup", "<server> [parent]", "Back up a server (with a parent: incremental)"},
+    {"list-backup", "<server>", "List the backups of a server (-s asc|desc)"},
+    {"restore", "<server> <id> [position] <directory>", "Restore a backup"},
+    {"verify", "<server> <id> <directory> [failed|all]", "Verify a backup"},
+    {"archive", "<server> <id> [position] <directory>", "Archive a backup as a tar file"},
+    {"delete", "<server> <id>", "Delete a backup (--force for retained ones)"},
+    {"retain", "<server> <id>", "Retain a backup (--cascade for its chain)"},
+    {"expunge", "<server> <id>", "Expunge a backup (--cascade for its chain)"},
+    {"encrypt", "<file>", "Encrypt a file with the master key"},
+    {"decrypt", "<file>", "Decrypt a file with the master key"},
+    {"compress", "<file>", "Compress a file with the configured method"},
+    {"decompress", "<file>", "Decompress a file"},
+    {"info", "<server> <id>", "Information about a backup"},
+    {"annotate", "<server> <id> add|update|remove <key> [comment]", "Annotate a backup"},
+    {"ping", "", "Check if pgmoneta is alive"},
+    {"status", "[details]", "Status of pgmoneta, with optional details"},
+    {"mode", "<server> online|offline", "Switch a server online or offline"},
+    {"progress", "<server> backup", "Progress of the running operation"},
+    {"shutdown", "", "Shut pgmoneta down"},
+    {"clear", "prometheus", "Reset the Prometheus statistics"},
+    {"conf", "reload | ls | get [key] | set <key> <value>", "Manage the configuration"},
+    {"s3", "ls <server> [prefix] | restore <server> <id> [position] <directory>",
+     "S3 storage operations"},
+};
+
+const CommandSpec& spec_of(std::string_view name) {
+  for (const CommandSpec& s : kSpecs) {
+    if (name == s.name) {
+      return s;
+    }
+  }
+  return kSpecs[0];
+}
+
+struct UsageError {
+  std::string message;
+};
+
+UsageError usage(std::string_view name) {
+  const CommandSpec& s = spec_of(name);
+  return {fmt::format("{}: usage: pgmoneta-cli {} {}", name, s.name, s.usage)};
+}
+
+json nullable(const std::vector<std::string>& a, size_t i) {
+  return i < a.size() ? json(a[i]) : json(nullptr);
+}
+
+// Builds the Request for one command; pgmoneta sends null for absent optional strings.
+tl::expected<Invocation, UsageError> build(const std::string& name,
+                                           const std::vector<std::string>& a, const Options& o) {
+  Invocation inv;
+  inv.options = o;
+  json& r = inv.request;
+  auto n = a.size();
+  auto want = [&](size_t lo, size_t hi) { return n >= lo && n <= hi; };
+  if (name == "backup") {
+    if (!want(1, 2)) return tl::unexpected(usage(name));
+    inv.command = Command::kBackup;
+    r[key::kServer] = a[0];
+    r[key::kBackup] = nullable(a, 1);
+  } else if (name == "list-backup") {
+    if (!want(1, 1)) return tl::unexpected(usage(name));
+    inv.command = Command::kListBackup;
+    r[key::kServer] = a[0];
+    r[key::kSort] = o.sort;
+  } else if (name == "restore" || name == "archive") {
+    if (!want(3, 4)) return tl::unexpected(usage(name));
+    inv.command = name == "restore" ? Command::kRestore : Command::kArchive;
+    r[key::kServer] = a[0];
+    r[key::kBackup] = a[1];
+    r[key::kPosition] = n == 4 ? json(a[2]) : json(nullptr);
+    r[key::kDirectory] = a[n - 1];
+  } else if (name == "verify") {
+    if (!want(3, 4)) return tl::unexpected(usage(name));
+    std::string files = n == 4 ? a[3] : "failed";
+    if (files != "failed" && files != "all") {
+      return tl::unexpected(UsageError{"verify: the file filter must be failed or all"});
+    }
+    inv.command = Command::kVerify;
+    r[key::kServer] = a[0];
+    r[key::kBackup] = a[1];
+    r[key::kDirectory] = a[2];
+    r[key::kFiles] = files;
+  } else if (name == "delete" || name == "retain" || name == "expunge" || name == "info") {
+    if (!want(2, 2)) return tl::unexpected(usage(name));
+    r[key::kServer] = a[0];
+    r[key::kBackup] = a[1];
+    if (name == "delete") {
+      inv.command = Command::kDelete;
+      r[key::kForce] = o.force;
+    } else if (name == "info") {
+      inv.command = Command::kInfo;
+    } else {
+      inv.command = name == "retain" ? Command::kRetain : Command::kExpunge;
+      r[key::kCascade] = o.cascade;
+    }
+  } else if (name == "encrypt" || name == "decrypt" || name == "compress" || name == "decompress") {
+    if (!want(1, 1)) return tl::unexpected(usage(name));
+    inv.command = name == "encrypt"    ? Command::kEncrypt
+                  : name == "decrypt"  ? Command::kDecrypt
+                  : name == "compress" ? Command::kCompress
+                                       : Command::kDecompress;
+    r[key::kSourceFile] = a[0];
+  } else if (name == "annotate") {
+    if (!want(4, 5)) return tl::unexpected(usage(name));
+    if (a[2] != "add" && a[2] != "update" && a[2] != "remove") {
+      return tl::unexpected(UsageError{"annotate: the action must be add, update or remove"});
+    }
+    inv.command = Command::kAnnotate;
+    r[key::kServer] = a[0];
+    r[key::kBackup] = a[1];
+    r[key::kAction] = a[2];
+    r[key::kKey] = a[3];
+    r[key::kComment] = nullable(a, 4);
+  } else if (name == "ping" || name == "shutdown") {
+    if (!want(0, 0)) return tl::unexpected(usage(name));
+    inv.command = name == "ping" ? Command::kPing : Command::kShutdown;
+  } else if (name == "status") {
+    if (!want(0, 1) || (n == 1 && a[0] != "details")) return tl::unexpected(usage(name));
+    inv.command = n == 1 ? Command::kStatusDetails : Command::kStatus;
+  } else if (name == "mode") {
+    if (!want(2, 2)) return tl::unexpected(usage(name));
+    if (a[1] != "online" && a[1] != "offline") {
+      return tl::unexpected(UsageError{"mode: the mode must be online or offline"});
+    }
+    inv.command = Command::kMode;
+    r[key::kServer] = a[0];
+    r[key::kAction] = a[1];
+  } else if (name == "progress") {
+    if (!want(2, 2)) return tl::unexpected(usage(name));
+    inv.command = Command::kProgress;
+    r[key::kServer] = a[0];
+    r[key::kCommand] = a[1];
+  } else if (name == "clear") {
+    if (!want(1, 1) || a[0] != "prometheus") return tl::unexpected(usage(name));
+    inv.command = Command::kReset;
+  } else if (name == "conf") {
+    if (n == 0) return tl::unexpected(usage(name));
+    const std::string& what = a[0];
+    if (what == "reload" && n == 1) {
+      inv.command = Command::kReload;
+    } else if (what == "ls" && n == 1) {
+      inv.command = Command::kConfLs;
+    } else if (what == "get" && n <= 2) {
+      inv.command = Command::kConfGet;  // the daemon sends everything; we filter
+      inv.conf_key = n == 2 ? a[1] : std::string();
+    } else if (what == "set" && n == 3) {
+      inv.command = Command::kConfSet;
+      r[key::kConfigKey] = a[1];
+      r[key::kConfigValue] = a[2];
+    } else {
+      return tl::unexpected(usage(name));
+    }
+  } else if (name == "s3") {
+    if (n >= 2 && a[0] == "ls" && n <= 3) {
+      inv.command = Command::kS3Ls;
+      r[key::kServer] = a[1];
+      r[key::kS3Prefix] = nullable(a, 2);
+    } else if (n >= 4 && a[0] == "restore" && n <= 5) {
+      inv.command = Command::kS3Restore;
+      r[key::kServer] = a[1];
+      r[key::kBackup] = a[2];
+      r[key::kPosition] = n == 5 ? json(a[3]) : json(nullptr);
+      r[key::kDirectory] = a[n - 1];
+    } else {
+      return tl::unexpected(usage(name));
+    }
+  } else {
+    return tl::unexpected(UsageError{fmt::format("unknown command '{}'", name)});
+  }
+  return inv;
+}
+
+// Long workflows get no deadline (pgmoneta-cli waits as long as it takes).
+std::chrono::milliseconds timeout_for(Command c) {
+  switch (c) {
+    case Command::kPing:
+    case Command::kShutdown:
+    case Command::kReset:
+    case Command::kConfLs:
+    case Command::kConfGet:
+    case Command::kConfSet:
+    case Command::kReload:
+    case Command::kProgress:
+      return std::chrono::minutes(5);
+    default:
+      return std::chrono::milliseconds(0);
+  }
+}
+
+bool file_exists(const std::string& path) {
+  struct stat st {};
+  return !path.empty() && ::stat(path.c_str(), &st) == 0;
+}
+
+management::OutputFormat from_config(config::OutputFormat f) {
+  switch (f) {
+    case config::OutputFormat::kJson:
+      return management::OutputFormat::kJson;
+    case config::OutputFormat::kRaw:
+      return management::OutputFormat::kRaw;
+    case config::OutputFormat::kText:
+      break;
+  }
+  return management::OutputFormat::kText;
+}
+
+void validate(const std::string& format, const std::string& compression,
+              const std::string& encryption, const std::string& sort, Options& o) {
+  if (!format.empty()) {
+    auto f = management::parse_output_format(format);
+    if (!f) {
+      throw CLI::ValidationError("-F", "the format must be text, json or raw");
+    }
+    o.format = *f;
+  }
+  if (!compression.empty()) {
+    auto c = config::parse_cli_compression(compression);
+    if (!c) {
+      throw CLI::ValidationError("-C", "the compression must be none, gz, zstd, lz4 or bz2");
+    }
+    o.compression = *c;
+  }
+  if (!encryption.empty()) {
+    auto e = config::parse_cli_encryption(encryption);
+    if (!e) {
+      throw CLI::ValidationError("-E",
+                                 "the encryption must be none, aes, aes256, aes192 or aes128");
+    }
+    o.encryption = *e;
+  }
+  if (!sort.empty()) {
+    if (sort != "asc" && sort != "desc") {
+      throw CLI::ValidationError("-s", "the sort order must be asc or desc");
+    }
+    o.sort = sort;
+  }
+}
+
+}  // namespace
+
+ParseOutcome parse_args(const std::vector<std::string>& args) {
+  ParseOutcome outcome;
+  try {
+    CLI::App app{fmt::format("pgmoneta-cli {}\n  Command line utility for pgmoneta", kVersion),
+                 "pgmoneta-cli"};
+    app.set_help_flag("-?,--help", "Display help");
+    app.set_version_flag("-V,--version", fmt::format("pgmoneta-cli {}", kVersion),
+                         "Display version information");
+    app.fallthrough();
+    app.require_subcommand(1);
+    std::string footer = "Commands:\n";
+    for (const CommandSpec& s : kSpecs) {
+      footer += fmt::format("  {} {}\n", s.name, s.usage);
+    }
+    app.footer(footer + "\n" + kFooterTail);
+    Options o;
+    std::string format;
+    std::string compression;
+    std::string encryption;
+    std::string sort;
+    app.add_option("-c,--config", o.config_path,
+                   "The pgmoneta_cli.conf (or pgmoneta.conf) file; default "
+                   "/etc/pgmoneta/pgmoneta_cli.conf");
+    app.add_option("-h,--host", o.host, "The host name (remote management)");
+    app.add_option("-p,--port", o.port, "The port number (remote management)");
+    app.add_option("-U,--user", o.user, "The user name (remote management)");
+    app.add_option("-P,--password", o.password, "The password (remote management)");
+    app.add_option("-L,--logfile", o.logfile, "The log file");
+    app.add_flag("-v,--verbose", o.verbose, "Print Success (0) or Error (n) after the output");
+    app.add_option("-F,--format", format, "Output format: text|json|raw");
+    app.add_option("-C,--compress", compression,
+                   "Compress the wire protocol: none|gz|zstd|lz4|bz2");
+    app.add_option("-E,--encrypt", encryption,
+                   "Encrypt the wire protocol: none|aes|aes256|aes192|aes128");
+    app.add_option("-s,--sort", sort, "Sort order of list-backup: asc|desc");
+    app.add_flag("--cascade", o.cascade, "retain/expunge: the whole incremental chain");
+    app.add_flag("--force", o.force, "delete: also retained backups");
+    std::vector<std::string> positional;
+    for (const CommandSpec& s : kSpecs) {
+      CLI::App* sub = app.add_subcommand(s.name, s.description);
+      sub->add_option("args", positional, s.usage);
+    }
+    std::vector<std::string> reversed(args.rbegin(), args.rend());
+    try {
+      app.parse(reversed);
+      validate(format, compression, encryption, sort, o);
+    } catch (const CLI::ParseError& e) {
+      if (e.get_exit_code() == 0) {  // --help or --version: CLI11 formats the text
+        std::ostringstream text;
+        std::ostringstream ignored;
+        app.exit(e, text, ignored);
+        outcome.out = text.str();
+        outcome.exit_code = kExitSuccess;
+      } else {
+        outcome.err =
+            fmt::format("pgmoneta-cli: {}\nRun with --help for more information.\n", e.what());
+        outcome.exit_code = kExitUsage;
+      }
+      return outcome;
+    }
+    std::string name = app.get_subcommands().front()->get_name();
+    auto inv = build(name, positional, o);
+    if (!inv) {
+      outcome.exit_code = kExitUsage;
+      outcome.err = fmt::format("pgmoneta-cli: {}\n", inv.error().message);
+      return outcome;
+    }
+    outcome.invocation = std::move(*inv);
+    return outcome;
+  } catch (const std::exception& e) {
+    outcome.exit_code = kExitUsage;
+    outcome.err = fmt::format("pgmoneta-cli: {}\n", e.what());
+    return outcome;
+  }
+}
+
+Verdict judge_response(Command command, const json& response) {
+  Verdict v;
+  const json* outcome = nullptr;
+  if (response.is_object()) {
+    auto it = response.find(key::kOutcome);
+    if (it != response.end() && it->is_object()) {
+      outcome = &*it;
+    }
+  }
+  std::string_view name = management::command_name(command);
+  if (outcome == nullptr) {
+    v.exit_code = kExitUnreachable;
+    v.error_line = fmt::format("pgmoneta-cli: {}: the response has no Outcome", name);
+    return v;
+  }
+  auto status = outcome->find(key::kStatus);
+  if (status != outcome->end() && status->is_boolean() && status->get<bool>()) {
+    return v;
+  }
+  int64_t error = 0;
+  auto e = outcome->find(key::kError);
+  if (e != outcome->end() && e->is_number_integer()) {
+    error = e->get<int64_t>();
+  }
+  std::string workflow = outcome->value(key::kWorkflow, std::string("main"));
+  std::string message;
+  auto m = outcome->find(key::kMessage);
+  if (m != outcome->end() && m->is_string()) {
+    message = m->get<std::string>();
+  } else {
+    message = management::error_description(static_cast<int32_t>(error));
+  }
+  v.exit_code = kExitFailed;
+  v.error_line =
+      fmt::format("pgmoneta-cli: {} failed: error {} ({}): {}", name, error, workflow, message);
+  return v;
+}
+
+Environment process_environment() {
+  Environment env;
+  env.uid = ::getuid();
+  env.default_config_path = std::string(config::kDefaultCliConfigPath);
+  env.load_master_key = [] { return crypto::load_master_key(); };
+  return env;
+}
+
+int run(const Invocation& inv, const Environment& env, std::ostream& out, std::ostream& err) {
+  const Options& o = inv.options;
+  std::string_view name = management::command_name(inv.command);
+  if (env.uid == 0) {
+    err << "pgmoneta-cli: using the root account is not allowed\n";
+    return kExitUsage;
+  }
+  if (!o.host.empty() || !o.port.empty()) {
+    err << "pgmoneta-cli: remote management over TCP is not available yet\n";
+    return kExitUnreachable;
+  }
+  std::string path = o.config_path;
+  if (path.empty()) {
+    if (!file_exists(env.default_config_path)) {
+      err << fmt::format(
+          "pgmoneta-cli: no configuration file: give -c <pgmoneta_cli.conf> (the default {} "
+          "does not exist)\n",
+          env.default_config_path);
+      return kExitUsage;
+    }
+    path = env.default_config_path;
+  }
+  auto loaded = config::load_cli_config(path);
+  if (!loaded) {
+    err << fmt::format("pgmoneta-cli: {}\n", loaded.error().message());
+    return kExitUsage;
+  }
+  for (const config::Warning& w : loaded->warnings) {
+    err << fmt::format("pgmoneta-cli: warning: {}\n", w.to_string());
+  }
+  const config::CliConfig& cfg = loaded->config;
+  if (cfg.unix_socket_dir.empty()) {
+    err << fmt::format("pgmoneta-cli: {} sets no unix_socket_dir\n", path);
+    return kExitUsage;
+  }
+  compress::Algorithm compression = o.compression.value_or(cfg.compression);
+  crypto::AesMode encryption = o.encryption.value_or(cfg.encryption);
+  management::OutputFormat format = o.format.value_or(from_config(cfg.output));
+
+  std::optional<crypto::MasterKey> master_key;
+  if (encryption != crypto::AesMode::kNone) {
+    auto k = env.load_master_key ? env.load_master_key()
+                                 : make_error(ErrorCode::kConfig, "no master key loader");
+    if (!k) {
+      err << fmt::format("pgmoneta-cli: wire encryption needs the master key: {}\n",
+                         k.error().message());
+      return kExitUsage;
+    }
+    master_key = std::move(*k);
+  }
+
+  json doc = management::make_request(inv.command, inv.request, format, compression, encryption);
+  auto fd = management::connect_unix(cfg.unix_socket_dir);
+  if (!fd) {
+    err << fmt::format("pgmoneta-cli: {}\n", fd.error().message());
+    return kExitUnreachable;
+  }
+  auto response =
+      management::exchange(fd->get(), doc, compression, encryption,
+                           master_key ? &*master_key : nullptr, timeout_for(inv.command));
+  if (!response) {
+    err << fmt::format("pgmoneta-cli: {}: {}\n", name, response.error().message());
+    return kExitUnreachable;
+  }
+  Verdict verdict = judge_response(inv.command, *response);
+  if (verdict.exit_code == kExitSuccess && inv.command == Command::kConfGet &&
+      !inv.conf_key.empty()) {
+    json cfg_doc = *response;
+    if (format != management::OutputFormat::kRaw) {
+      cfg_doc = management::translate(cfg_doc);
+    }
+    auto value =
+        management::find_config_value(cfg_doc.value(key::kResponse, json::object()), inv.conf_key);
+    if (!value) {
+      verdict.exit_code = kExitFailed;
+      verdict.error_line = fmt::format("pgmoneta-cli: conf get: {}", value.error().message());
+    } else {
+      out << management::render_config_value(inv.conf_key, *value, format);
+    }
+  } else if (verdict.exit_code == kExitSuccess && inv.command == Command::kConfLs) {
+    out << management::render_conf_ls(*response, format);
+  } else if (verdict.exit_code != kExitUnreachable) {
+    out << management::render(*response, format);
+  }
+  if (!verdict.error_line.empty()) {
+    err << verdict.error_line << '\n';
+  }
+  if (o.verbose) {
+    if (verdict.exit_code == kExitSuccess) {
+      out << "Success (0)\n";
+    } else {
+      out << fmt::format("Error ({})\n", verdict.exit_code);
+    }
+  }
+  return verdict.exit_code;
+}
+
+int main_entry(int argc, char** argv) {
+  try {
+    std::vector<std::string> args;
+    for (int i = 1; i < argc; ++i) {
+      args.emplace_back(argv[i]);
+    }
+    ParseOutcome parsed = parse_args(args);
+    std::cout << parsed.out;
+    std::cerr << parsed.err;
+    if (!parsed.invocation) {
+      return parsed.exit_code;
+    }
+    int code = run(*parsed.invocation, process_environment(), std::cout, std::cerr);
+    std::cout.flush();
+    return code;
+  } catch (const std::exception& e) {
+    std::cerr << "pgmoneta-cli: " << e.what() << '\n';
+    return kExitUsage;
+  }
+}
+
+}  // namespace pgm::cli

@@ -1,0 +1,410 @@
+#include "pgm/cli/cli.h"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "pgm/management/client.h"
+#include "pgm/management/document.h"
+#include "pgm/management/frame.h"
+
+namespace pgm::cli {
+namespace {
+
+using management::Command;
+using nlohmann::json;
+
+struct Mapping {
+  const char* name;
+  std::vector<std::string> args;
+  Command command;
+  json request;
+};
+
+class ParseArgsTest : public ::testing::TestWithParam<Mapping> {};
+
+TEST_P(ParseArgsTest, BuildsTheRequest) {
+  const Mapping& m = GetParam();
+  ParseOutcome p = parse_args(m.args);
+  ASSERT_TRUE(p.invocation.has_value()) << p.err;
+  EXPECT_EQ(p.invocation->command, m.command);
+  EXPECT_EQ(p.invocation->request, m.request);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, ParseArgsTest,
+    ::testing::Values(
+        Mapping{"Backup",
+                {"backup", "primary"},
+                Command::kBackup,
+                {{"Server", "primary"}, {"Backup", nullptr}}},
+        Mapping{"Incremental",
+                {"backup", "primary", "newest"},
+                Command::kBackup,
+                {{"Server", "primary"}, {"Backup", "newest"}}},
+        Mapping{"ListBackupDefaultSort",
+                {"list-backup", "primary"},
+                Command::kListBackup,
+                {{"Server", "primary"}, {"Sort", "asc"}}},
+        Mapping{"ListBackupSortAfter",
+                {"list-backup", "primary", "-s", "desc"},
+                Command::kListBackup,
+                {{"Server", "primary"}, {"Sort", "desc"}}},
+        Mapping{"Restore",
+                {"restore", "p", "newest", "/tmp/r"},
+                Command::kRestore,
+                {{"Server", "p"},
+                 {"Backup", "newest"},
+                 {"Position", nullptr},
+                 {"Directory", "/tmp/r"}}},
+        Mapping{"RestorePosition",
+                {"restore", "p", "oldest", "lsn=0/300,replica", "/tmp/r"},
+                Command::kRestore,
+                {{"Server", "p"},
+                 {"Backup", "oldest"},
+                 {"Position", "lsn=0/300,replica"},
+                 {"Directory", "/tmp/r"}}},
+        Mapping{"Verify",
+                {"verify", "p", "latest", "/w"},
+                Command::kVerify,
+                {{"Server", "p"}, {"Backup", "latest"}, {"Directory", "/w"}, {"Files", "failed"}}},
+        Mapping{"VerifyAll",
+                {"verify", "p", "latest", "/w", "all"},
+                Command::kVerify,
+                {{"Server", "p"}, {"Backup", "latest"}, {"Directory", "/w"}, {"Files", "all"}}},
+        Mapping{
+            "Archive",
+            {"archive", "p", "newest", "/a"},
+            Command::kArchive,
+            {{"Server", "p"}, {"Backup", "newest"}, {"Position", nullptr}, {"Directory", "/a"}}},
+        Mapping{"DeleteForce",
+                {"--force", "delete", "p", "20240101000000"},
+                Command::kDelete,
+                {{"Server", "p"}, {"Backup", "20240101000000"}, {"Force", true}}},
+        Mapping{"Delete",
+                {"delete", "p", "oldest"},
+                Command::kDelete,
+                {{"Server", "p"}, {"Backup", "oldest"}, {"Force", false}}},
+        Mapping{"RetainCascade",
+                {"retain", "--cascade", "p", "newest"},
+                Command::kRetain,
+                {{"Server", "p"}, {"Backup", "newest"}, {"Cascade", true}}},
+        Mapping{"Expunge",
+                {"expunge", "p", "newest"},
+                Command::kExpunge,
+                {{"Server", "p"}, {"Backup", "newest"}, {"Cascade", false}}},
+        Mapping{"Info",
+                {"info", "p", "newest"},
+                Command::kInfo,
+                {{"Server", "p"}, {"Backup", "newest"}}},
+        Mapping{"Annotate",
+                {"annotate", "p", "newest", "add", "k", "v"},
+                Command::kAnnotate,
+                {{"Server", "p"},
+                 {"Backup", "newest"},
+                 {"Action", "add"},
+                 {"Key", "k"},
+                 {"Comment", "v"}}},
+        Mapping{"AnnotateRemove",
+                {"annotate", "p", "newest", "remove", "k"},
+                Command::kAnnotate,
+                {{"Server", "p"},
+                 {"Backup", "newest"},
+                 {"Action", "remove"},
+                 {"Key", "k"},
+                 {"Comment", nullptr}}},
+        Mapping{"Encrypt", {"encrypt", "/f"}, Command::kEncrypt, {{"SourceFile", "/f"}}},
+        Mapping{"Decrypt", {"decrypt", "/f.aes"}, Command::kDecrypt, {{"SourceFile", "/f.aes"}}},
+        Mapping{"Compress", {"compress", "/f"}, Command::kCompress, {{"SourceFile", "/f"}}},
+        Mapping{"Decompress",
+                {"decompress", "/f.zstd"},
+                Command::kDecompress,
+                {{"SourceFile", "/f.zstd"}}},
+        Mapping{"Ping", {"ping"}, Command::kPing, json::object()},
+        Mapping{"Shutdown", {"shutdown"}, Command::kShutdown, json::object()},
+        Mapping{"Status", {"status"}, Command::kStatus, json::object()},
+        Mapping{"StatusDetails", {"status", "details"}, Command::kStatusDetails, json::object()},
+        Mapping{"Mode",
+                {"mode", "p", "offline"},
+                Command::kMode,
+                {{"Server", "p"}, {"Action", "offline"}}},
+        Mapping{"Progress",
+                {"progress", "p", "backup"},
+                Command::kProgress,
+                {{"Server", "p"}, {"Command", "backup"}}},
+        Mapping{"ClearPrometheus", {"clear", "prometheus"}, Command::kReset, json::object()},
+        Mapping{"ConfReload", {"conf", "reload"}, Command::kReload, json::object()},
+        Mapping{"ConfLs", {"conf", "ls"}, Command::kConfLs, json::object()},
+        Mapping{
+            "ConfGetSendsNoKey", {"conf", "get", "log_level"}, Command::kConfGet, json::object()},
+        Mapping{"ConfSet",
+                {"conf", "set", "log_level", "debug"},
+                Command::kConfSet,
+                {{"ConfigKey", "log_level"}, {"ConfigValue", "debug"}}},
+        Mapping{
+            "S3Ls", {"s3", "ls", "p"}, Command::kS3Ls, {{"Server", "p"}, {"S3Prefix", nullptr}}},
+        Mapping{
+            "S3Restore",
+            {"s3", "restore", "p", "newest", "/r"},
+            Command::kS3Restore,
+            {{"Server", "p"}, {"Backup", "newest"}, {"Position", nullptr}, {"Directory", "/r"}}}),
+    [](const testing::TestParamInfo<Mapping>& param_info) { return param_info.param.name; });
+
+TEST(ParseArgsOptionsTest, GlobalOptions) {
+  ParseOutcome p = parse_args({"-c", "/x.conf", "-F", "json", "-C", "zstd", "-E", "aes", "-v",
+                               "conf", "get", "server.primary.port"});
+  ASSERT_TRUE(p.invocation.has_value()) << p.err;
+  const Options& o = p.invocation->options;
+  EXPECT_EQ(o.config_path, "/x.conf");
+  EXPECT_EQ(o.format, management::OutputFormat::kJson);
+  EXPECT_EQ(o.compression, compress::Algorithm::kZstd);
+  EXPECT_EQ(o.encryption, crypto::AesMode::kAes256Gcm);
+  EXPECT_TRUE(o.verbose);
+  EXPECT_EQ(p.invocation->conf_key, "server.primary.port");
+  ParseOutcome remote = parse_args({"-h", "db1", "-p", "5002", "-U", "admin", "ping"});
+  ASSERT_TRUE(remote.invocation.has_value()) << remote.err;
+  EXPECT_EQ(remote.invocation->options.host, "db1");
+}
+
+struct BadArgs {
+  const char* name;
+  std::vector<std::string> args;
+  const char* err_part;
+};
+
+class ParseArgsErrorTest : public ::testing::TestWithParam<BadArgs> {};
+
+TEST_P(ParseArgsErrorTest, IsAUsageError) {
+  ParseOutcome p = parse_args(GetParam().args);
+  EXPECT_FALSE(p.invocation.has_value());
+  EXPECT_EQ(p.exit_code, kExitUsage);
+  EXPECT_NE(p.err.find(GetParam().err_part), std::string::npos) << p.err;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, ParseArgsErrorTest,
+    ::testing::Values(
+        BadArgs{"NoCommand", {}, "pgmoneta-cli: "},
+        BadArgs{"UnknownCommand", {"frobnicate"}, "pgmoneta-cli: "},
+        BadArgs{"BackupNoServer", {"backup"}, "usage: pgmoneta-cli backup <server> [parent]"},
+        BadArgs{"RestoreTooFew", {"restore", "p", "newest"}, "usage: pgmoneta-cli restore"},
+        BadArgs{"VerifyBadFilter", {"verify", "p", "n", "/w", "some"}, "failed or all"},
+        BadArgs{"ModeBad", {"mode", "p", "sideways"}, "online or offline"},
+        BadArgs{"AnnotateBad", {"annotate", "p", "n", "frob", "k"}, "add, update or remove"},
+        BadArgs{"StatusBad", {"status", "loud"}, "usage: pgmoneta-cli status [details]"},
+        BadArgs{"ClearBad", {"clear", "all"}, "usage: pgmoneta-cli clear prometheus"},
+        BadArgs{"ConfBad", {"conf", "get", "a", "b"}, "usage: pgmoneta-cli conf"},
+        BadArgs{"BadFormat", {"-F", "yaml", "ping"}, "text, json or raw"},
+        BadArgs{"BadCompression", {"-C", "xz", "ping"}, "none, gz, zstd, lz4 or bz2"},
+        BadArgs{"BadEncryption", {"-E", "des", "ping"}, "aes256"},
+        BadArgs{"BadSort", {"-s", "up", "list-backup", "p"}, "asc or desc"}),
+    [](const testing::TestParamInfo<BadArgs>& param_info) { return param_info.param.name; });
+
+TEST(ParseArgsHelpTest, HelpAndVersionExitZero) {
+  ParseOutcome help = parse_args({"-?"});
+  EXPECT_EQ(help.exit_code, kExitSuccess);
+  EXPECT_FALSE(help.invocation.has_value());
+  EXPECT_NE(help.out.find("Exit codes:"), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("-h,--host"), std::string::npos) << help.out;
+  ParseOutcome version = parse_args({"-V"});
+  EXPECT_EQ(version.exit_code, kExitSuccess);
+  EXPECT_NE(version.out.find("pgmoneta-cli 0."), std::string::npos) << version.out;
+}
+
+TEST(JudgeResponseTest, MapsOutcomeToExitCode) {
+  EXPECT_EQ(judge_response(Command::kPing, json{{"Outcome", {{"Status", true}}}}).exit_code,
+            kExitSuccess);
+  Verdict failed = judge_response(
+      Command::kBackup,
+      json{{"Outcome", {{"Status", false}, {"Error", 102}, {"Workflow", "backup"}}}});
+  EXPECT_EQ(failed.exit_code, kExitFailed);
+  EXPECT_EQ(failed.error_line,
+            "pgmoneta-cli: backup failed: error 102 (backup): Backup: another operation is "
+            "active on the server");
+  Verdict with_message = judge_response(
+      Command::kStatusDetails,
+      json{{"Outcome",
+            {{"Status", false}, {"Error", 2}, {"Workflow", "main"}, {"Message", "not yet"}}}});
+  EXPECT_EQ(with_message.error_line,
+            "pgmoneta-cli: status details failed: error 2 (main): not yet");
+  EXPECT_EQ(judge_response(Command::kPing, json{{"Header", json::object()}}).exit_code,
+            kExitUnreachable);
+}
+
+Invocation ping(Options o = {}) {
+  Invocation inv;
+  inv.options = std::move(o);
+  inv.command = Command::kPing;
+  return inv;
+}
+
+Environment test_env(uid_t uid = 1000) {
+  Environment env;
+  env.uid = uid;
+  env.default_config_path = "/nonexistent/pgmoneta_cli.conf";
+  env.load_master_key = [] {
+    return Result<crypto::MasterKey>(make_error(ErrorCode::kNotFound, "no master.key"));
+  };
+  return env;
+}
+
+TEST(RunTest, RefusesRoot) {
+  std::ostringstream out, err;
+  EXPECT_EQ(run(ping(), test_env(0), out, err), kExitUsage);
+  EXPECT_EQ(err.str(), "pgmoneta-cli: using the root account is not allowed\n");
+}
+
+TEST(RunTest, RemoteIsNotAvailableYet) {
+  Options o;
+  o.host = "db1";
+  std::ostringstream out, err;
+  EXPECT_EQ(run(ping(o), test_env(), out, err), kExitUnreachable);
+  EXPECT_EQ(err.str(), "pgmoneta-cli: remote management over TCP is not available yet\n");
+}
+
+TEST(RunTest, NeedsAConfigurationFile) {
+  std::ostringstream out, err;
+  EXPECT_EQ(run(ping(), test_env(), out, err), kExitUsage);
+  EXPECT_NE(err.str().find("no configuration file"), std::string::npos) << err.str();
+}
+
+// A temporary unix_socket_dir with a cli config pointing at it and a fake daemon.
+class FakeDaemonTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/pgm-cli-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    conf_ = dir_ + "/pgmoneta_cli.conf";
+    std::ofstream(conf_) << "unix_socket_dir = " << dir_ << "\n";
+    listener_.reset(::socket(AF_UNIX, SOCK_STREAM, 0));
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s",
+                  management::socket_path(dir_).c_str());
+    ASSERT_EQ(::bind(listener_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    ASSERT_EQ(::listen(listener_.get(), 1), 0);
+  }
+  void TearDown() override {
+    ::unlink(management::socket_path(dir_).c_str());
+    ::unlink(conf_.c_str());
+    ::rmdir(dir_.c_str());
+  }
+  // Accepts one connection and answers with answer(request_doc).
+  std::thread serve(std::function<json(const json&)> answer) {
+    return std::thread([this, answer = std::move(answer)] {
+      UniqueFd c(::accept(listener_.get(), nullptr, nullptr));
+      management::FrameReader reader;
+      uint8_t buf[4096];
+      while (reader.state() == management::FrameReader::State::kNeedMore) {
+        ssize_t n = ::recv(c.get(), buf, sizeof(buf), 0);
+        if (n <= 0) {
+          return;
+        }
+        reader.feed(std::span<const uint8_t>(buf, static_cast<size_t>(n)));
+      }
+      auto doc = management::decode_payload(reader.header().compression, reader.header().encryption,
+                                            reader.payload(), nullptr);
+      received_ = doc ? *doc : json();
+      auto frame = management::encode_frame(answer(received_), compress::Algorithm::kNone,
+                                            crypto::AesMode::kNone, nullptr);
+      ::send(c.get(), frame->data(), frame->size(), MSG_NOSIGNAL);
+    });
+  }
+  std::string dir_;
+  std::string conf_;
+  UniqueFd listener_;
+  json received_;
+};
+
+TEST_F(FakeDaemonTest, SuccessPrintsTextAndExitsZero) {
+  auto t = serve([](const json& req) { return management::make_success(req, {}, 0.001); });
+  Options o;
+  o.config_path = conf_;
+  o.verbose = true;
+  std::ostringstream out, err;
+  int code = run(ping(o), test_env(), out, err);
+  t.join();
+  EXPECT_EQ(code, kExitSuccess) << err.str();
+  EXPECT_EQ(received_["Header"]["Command"], 9);
+  EXPECT_NE(out.str().find("  Command: ping\n"), std::string::npos) << out.str();
+  EXPECT_NE(out.str().find("Success (0)\n"), std::string::npos);
+  EXPECT_EQ(err.str(), "");
+}
+
+TEST_F(FakeDaemonTest, FailureExitsOneWithOneLine) {
+  auto t = serve([](const json& req) {
+    return management::make_failure(req, 102, "backup", {}, "a backup of primary is running");
+  });
+  ParseOutcome p = parse_args({"-c", conf_, "-F", "json", "backup", "primary"});
+  ASSERT_TRUE(p.invocation.has_value());
+  std::ostringstream out, err;
+  int code = run(*p.invocation, test_env(), out, err);
+  t.join();
+  EXPECT_EQ(code, kExitFailed);
+  EXPECT_EQ(err.str(),
+            "pgmoneta-cli: backup failed: error 102 (backup): a backup of primary is running\n");
+  EXPECT_EQ(received_["Request"], (json{{"Server", "primary"}, {"Backup", nullptr}}));
+  EXPECT_EQ(received_["Header"]["Output"], 1);
+  EXPECT_NE(out.str().find("\"Status\": false"), std::string::npos) << out.str();
+}
+
+TEST_F(FakeDaemonTest, ConfGetPrintsBareValueOrFailsOnUnknownKey) {
+  auto answer = [](const json& req) {
+    return management::make_success(
+        req, json{{"log_level", "info"}, {"server", {{"primary", {{"port", "5432"}}}}}}, 0);
+  };
+  {
+    auto t = serve(answer);
+    ParseOutcome p = parse_args({"-c", conf_, "conf", "get", "server.primary.port"});
+    std::ostringstream out, err;
+    int code = run(*p.invocation, test_env(), out, err);
+    t.join();
+    EXPECT_EQ(code, kExitSuccess) << err.str();
+    EXPECT_EQ(out.str(), "5432\n");
+    EXPECT_EQ(received_["Request"], json::object());
+  }
+  {
+    auto t = serve(answer);
+    ParseOutcome p = parse_args({"-c", conf_, "conf", "get", "nope"});
+    std::ostringstream out, err;
+    int code = run(*p.invocation, test_env(), out, err);
+    t.join();
+    EXPECT_EQ(code, kExitFailed);
+    EXPECT_EQ(err.str(), "pgmoneta-cli: conf get: unknown configuration key 'nope'\n");
+  }
+}
+
+TEST_F(FakeDaemonTest, EncryptionWithoutMasterKeyIsASetupError) {
+  ParseOutcome p = parse_args({"-c", conf_, "-E", "aes", "ping"});
+  std::ostringstream out, err;
+  EXPECT_EQ(run(*p.invocation, test_env(), out, err), kExitUsage);
+  EXPECT_NE(err.str().find("needs the master key: no master.key"), std::string::npos) << err.str();
+}
+
+TEST(RunUnreachableTest, NoDaemonExitsThree) {
+  char tmpl[] = "/tmp/pgm-cli-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  std::string dir = tmpl;
+  std::string conf = dir + "/cli.conf";
+  std::ofstream(conf) << "unix_socket_dir = " << dir << "\n";
+  Options o;
+  o.config_path = conf;
+  std::ostringstream out, err;
+  EXPECT_EQ(run(ping(o), test_env(), out, err), kExitUnreachable);
+  EXPECT_NE(
+      err.str().find("pgmoneta-cli: no pgmoneta daemon is listening on " + dir + "/.s.pgmoneta"),
+      std::string::npos)
+      << err.str();
+  ::unlink(conf.c_str());
+  ::rmdir(dir.c_str());
+}
+
+}  // namespace
+}  // namespace pgm::cli

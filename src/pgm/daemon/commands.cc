@@ -1,0 +1,256 @@
+#include "pgm/daemon/commands.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <system_error>
+
+#include <fmt/format.h>
+#include <sys/statvfs.h>
+
+#include "pgm/daemon/probe.h"
+#include "pgm/log/log.h"
+#include "pgm/management/protocol.h"
+
+namespace pgm::daemon {
+
+namespace mgmt = pgm::management;
+using nlohmann::json;
+
+namespace {
+
+// Bytes of regular files below `path` (0 when it does not exist). Never follows symlinks.
+uint64_t directory_size(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  uint64_t total = 0;
+  fs::recursive_directory_iterator it(path, fs::directory_options::skip_permission_denied, ec);
+  for (; !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    std::error_code fec;
+    if (it->is_regular_file(fec) && !it->is_symlink(fec)) {
+      total += it->file_size(fec);
+    }
+  }
+  return total;
+}
+
+struct Space {
+  uint64_t free = 0;
+  uint64_t total = 0;
+};
+
+Space filesystem_space(const std::string& path) {
+  struct statvfs st {};
+  if (::statvfs(path.c_str(), &st) != 0) {
+    return {};
+  }
+  return {static_cast<uint64_t>(st.f_bavail) * st.f_frsize,
+          static_cast<uint64_t>(st.f_blocks) * st.f_frsize};
+}
+
+// Labels of the backups of a server: directories under <base_dir>/<server>/backup holding a
+// backup.info (the backup issue fills them in).
+std::vector<std::string> backup_labels(const std::string& base_dir, const std::string& server) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> labels;
+  std::error_code ec;
+  fs::directory_iterator it(fs::path(base_dir) / server / "backup", ec);
+  for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    std::error_code fec;
+    if (it->is_directory(fec) && fs::exists(it->path() / "backup.info", fec)) {
+      labels.push_back(it->path().filename().string());
+    }
+  }
+  std::sort(labels.begin(), labels.end());
+  return labels;
+}
+
+int effective_workers(const config::Config& c, const config::ServerConfig& s) {
+  return s.workers >= 0 ? s.workers : c.workers;
+}
+
+json server_status(const DaemonContext& ctx, size_t i, bool details) {
+  const config::Config& c = *ctx.config;
+  const config::ServerConfig& s = c.servers[i];
+  const ServerState& state = ctx.shared->servers[i];
+  ServerSnapshot snap = state.snapshot();
+  std::vector<std::string> labels = backup_labels(c.base_dir, s.name);
+  config::Retention retention = config::effective_retention(c, s);
+  std::string workspace = s.workspace.empty() ? c.workspace : s.workspace;
+
+  json j;
+  j["Server"] = s.name;
+  j["Online"] = snap.online;
+  j["Primary"] = snap.primary;
+  j["Checksums"] = snap.checksums;
+  j["MajorVersion"] = snap.major_version;
+  j["MinorVersion"] = snap.minor_version;
+  j["ActiveBackup"] = state.active_backup.load();
+  j["ActiveRestore"] = state.active_restore.load();
+  j["ActiveArchive"] = state.active_archive.load();
+  j["ActiveDelete"] = state.active_delete.load();
+  j["ActiveRetention"] = state.active_retention.load();
+  j["RetentionDays"] = retention.days.value_or(0);
+  j["RetentionWeeks"] = retention.weeks.value_or(0);
+  j["RetentionMonths"] = retention.months.value_or(0);
+  j["RetentionYears"] = retention.years.value_or(0);
+  j["ServerSize"] = directory_size(c.base_dir + "/" + s.name);
+  j["HotStandbySize"] = 0;
+  j["NumberOfBackups"] = labels.size();
+  j["Workers"] = effective_workers(c, s);
+  j["WorkspaceFreeSpace"] = filesystem_space(workspace).free;
+  if (!snap.online) {
+    j["OfflineReason"] = snap.admin_offline ? "set offline by the administrator"
+                         : snap.probed      ? snap.reason
+                                            : "not probed yet";
+  }
+  if (details) {
+    j["WalStreaming"] = false;  // the WAL receiver arrives with the WAL issue
+    j["WalLevel"] = snap.wal_level;
+    j["Fips"] = false;
+    json backups = json::array();
+    for (const std::string& label : labels) {
+      backups.push_back({{"Backup", label}, {"Server", s.name}});
+    }
+    j["Backups"] = backups;
+  }
+  return j;
+}
+
+CommandResult status(const DaemonContext& ctx, bool details) {
+  const config::Config& c = *ctx.config;
+  Space space = filesystem_space(c.base_dir);
+  json r;
+  r["FreeSpace"] = space.free;
+  r["TotalSpace"] = space.total;
+  r["UsedSpace"] = directory_size(c.base_dir);
+  r["Workers"] = c.workers;
+  r["NumberOfServers"] = c.servers.size();
+  r["PgmonetaFips"] = false;
+  json servers = json::array();
+  for (size_t i = 0; i < c.servers.size(); ++i) {
+    servers.push_back(server_status(ctx, i, details));
+  }
+  r["Servers"] = servers;
+  return CommandResult::success(r);
+}
+
+CommandResult mode(const DaemonContext& ctx, const json& request) {
+  std::string server = string_arg(request, "Server");
+  std::string action = string_arg(request, "Action");
+  int index = ctx.server_index(server);
+  if (index < 0) {
+    return CommandResult::failure(mgmt::kErrorModeNoServer,
+                                  fmt::format("unknown server '{}'", server), "mode");
+  }
+  ServerState& state = ctx.shared->servers[static_cast<size_t>(index)];
+  if (action == "offline") {
+    state.set_admin_offline(true);
+    state.mark_offline("set offline by the administrator");
+    log::info("server {} set offline by the administrator", server);
+  } else if (action == "online") {
+    state.set_admin_offline(false);
+    if (!probe_server(ctx, static_cast<size_t>(index))) {
+      return CommandResult::failure(
+          mgmt::kErrorModeError,
+          fmt::format("server {} cannot be brought online: {}", server, state.snapshot().reason),
+          "mode");
+    }
+    log::info("server {} set online by the administrator", server);
+  } else {
+    return CommandResult::failure(
+        mgmt::kErrorModeUnknownAction,
+        fmt::format("unknown mode action '{}': expected online or offline", action), "mode");
+  }
+  json r = server_status(ctx, static_cast<size_t>(index), false);
+  return CommandResult::success(r);
+}
+
+}  // namespace
+
+Placement placement_of(int32_t command) {
+  switch (static_cast<mgmt::Command>(command)) {
+    case mgmt::Command::kPing:
+    case mgmt::Command::kShutdown:
+    case mgmt::Command::kConfLs:
+    case mgmt::Command::kConfGet:
+    case mgmt::Command::kConfSet:
+    case mgmt::Command::kReload:
+    case mgmt::Command::kReset:
+      return Placement::kInline;
+    case mgmt::Command::kStatus:
+    case mgmt::Command::kStatusDetails:
+    case mgmt::Command::kMode:
+      return Placement::kForked;
+    default:
+      return Placement::kUnavailable;
+  }
+}
+
+std::string command_name(int32_t command) {
+  return std::string(mgmt::command_name(static_cast<mgmt::Command>(command)));
+}
+
+CommandResult unavailable(int32_t command) {
+  std::string_view name = mgmt::command_name(static_cast<mgmt::Command>(command));
+  if (name.empty() || name == "unknown") {
+    return CommandResult::failure(mgmt::kErrorUnknownCommand,
+                                  fmt::format("unknown command {}", command));
+  }
+  return CommandResult::failure(
+      mgmt::kErrorUnknownCommand,
+      fmt::format("command '{}' is not available in this version of the daemon", name));
+}
+
+CommandResult run_forked(const DaemonContext& ctx, int32_t command, const json& request) {
+  switch (static_cast<mgmt::Command>(command)) {
+    case mgmt::Command::kStatus:
+      return status(ctx, false);
+    case mgmt::Command::kStatusDetails:
+      return status(ctx, true);
+    case mgmt::Command::kMode:
+      return mode(ctx, request);
+    default:
+      return unavailable(command);
+  }
+}
+
+std::string string_arg(const json& request, const char* key) {
+  if (!request.is_object()) {
+    return {};
+  }
+  auto it = request.find(key);
+  if (it == request.end() || !it->is_string()) {
+    return {};
+  }
+  return it->get<std::string>();
+}
+
+json conf_ls_response(const DaemonContext& ctx) {
+  json r;
+  // pgmoneta-cli reads these exact names.
+  r["main_configuration_path"] = ctx.paths.main;
+  r["users_configuration_path"] = ctx.paths.users;
+  r["admin_configuration_path"] = ctx.paths.admins;
+  return r;
+}
+
+int DaemonContext::server_index(std::string_view name) const {
+  for (size_t i = 0; i < config->servers.size(); ++i) {
+    if (config->servers[i].name == name) {
+      return static_cast<int>(i);
+    }
+  }
+  return -1;
+}
+
+std::string DaemonContext::password_for(std::string_view user) const {
+  for (const crypto::VaultEntry& e : users) {
+    if (e.name == user) {
+      return e.password;
+    }
+  }
+  return {};
+}
+
+}  // namespace pgm::daemon

@@ -1,0 +1,18 @@
+// Server probing: connect to each configured PostgreSQL server with libpq, read what the
+// daemon needs to know, and publish it in shared memory. Runs in a forked child (it blocks
+// on the network); logs only state changes so a down server does not flood the log.
+#pragma once
+
+#include <cstddef>
+
+#include "pgm/daemon/context.h"
+
+namespace pgm::daemon {
+
+// Probes server `index` and publishes the result; returns true when it is online.
+bool probe_server(const DaemonContext& ctx, size_t index);
+
+// Probes every server that the administrator has not put offline.
+void probe_all_servers(const DaemonContext& ctx);
+
+}  // namespace pgm::daemon

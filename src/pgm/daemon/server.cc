@@ -1,0 +1,884 @@
+#include "pgm/daemon/server.h"
+
+#include <ev.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <csignal>
+#include <cstring>
+#include <ctime>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include "pgm/core/unique_fd.h"
+#include "pgm/daemon/commands.h"
+#include "pgm/daemon/probe.h"
+#include "pgm/io/file.h"
+#include "pgm/management/document.h"
+#include "pgm/management/frame.h"
+#include "pgm/management/protocol.h"
+#include "pgm/version.h"
+
+namespace pgm::daemon {
+
+namespace mgmt = pgm::management;
+using nlohmann::json;
+
+namespace {
+
+// Requests are small JSON documents; anything larger is refused before it is buffered.
+constexpr uint32_t kMaxRequestFrame = 1u << 20;
+// Connections beyond this are closed at once so a flood cannot exhaust descriptors.
+constexpr size_t kMaxConnections = 512;
+constexpr double kProbeInterval = 60.0;
+constexpr std::chrono::seconds kChildShutdownGrace{10};
+
+std::string socket_path(const config::Config& c) { return c.unix_socket_dir + "/.s.pgmoneta"; }
+
+void set_process_title(const std::string& title) { ::prctl(PR_SET_NAME, title.c_str(), 0, 0, 0); }
+
+// A forked child must not keep the main process's signal plumbing: libev may have blocked
+// signals (signalfd) and installed handlers that write into the main loop's pipe.
+void reset_signals_in_child() {
+  sigset_t all;
+  sigemptyset(&all);
+  ::sigprocmask(SIG_SETMASK, &all, nullptr);
+  for (int sig : {SIGHUP, SIGUSR1, SIGTERM, SIGINT, SIGALRM, SIGCHLD, SIGPIPE}) {
+    ::signal(sig, SIG_DFL);
+  }
+  ::signal(SIGPIPE, SIG_IGN);
+}
+
+// Blocking write of a whole buffer with a deadline (children only).
+bool write_all_blocking(int fd, const std::vector<uint8_t>& data, std::chrono::seconds timeout) {
+  int flags = ::fcntl(fd, F_GETFL);
+  ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+  timeval tv{static_cast<time_t>(timeout.count()), 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return false;
+    }
+    off += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+}  // namespace
+
+log::Options log_options(const config::Config& c) {
+  log::Options o;
+  switch (c.log_type) {
+    case config::LogType::kConsole:
+      o.type = log::Type::kConsole;
+      break;
+    case config::LogType::kFile:
+      o.type = log::Type::kFile;
+      break;
+    case config::LogType::kSyslog:
+      o.type = log::Type::kSyslog;
+      break;
+  }
+  o.level = c.log_level;
+  o.path = c.log_path;
+  o.append = c.log_mode == config::LogMode::kAppend;
+  o.rotation_age = c.log_rotation_age;
+  o.rotation_size = c.log_rotation_size;
+  o.line_prefix = c.log_line_prefix;
+  return o;
+}
+
+struct Connection;
+
+struct Server::Impl {
+  DaemonContext ctx;
+  SharedSegment segment;
+  struct ev_loop* loop = nullptr;
+  UniqueFd listen_fd;
+  std::string listen_path;
+  std::string pid_path;
+  bool pid_written = false;
+  ev_io accept_watcher{};
+  ev_signal sig_hup{}, sig_usr1{}, sig_term{}, sig_int{}, sig_alrm{}, sig_chld{};
+  ev_timer probe_timer{};
+  std::map<int, std::unique_ptr<Connection>> connections;
+  std::map<pid_t, std::string> children;  // pid -> what it does
+  pid_t probe_child = 0;
+  bool shutting_down = false;
+  int exit_code = 0;
+
+  explicit Impl(SharedSegment seg) : segment(std::move(seg)) {}
+
+  Result<void> open_listener();
+  void close_listener();
+  void on_accept();
+  void close_connection(int fd);
+  void dispatch(Connection& conn, const json& doc, uint8_t compression, uint8_t encryption);
+  void reply(Connection& conn, const json& request_doc, const CommandResult& result,
+             std::chrono::steady_clock::time_point started, AfterReply after);
+  void fork_command(Connection& conn, const json& doc, int32_t command);
+  void start_probe();
+  void reap_children();
+  CommandResult reload(bool from_signal);
+  CommandResult conf_set(const json& request);
+  void apply_config(std::shared_ptr<const config::Config> next);
+  void begin_shutdown(const char* why);
+  void finish_shutdown();
+  Result<void> write_pid_file();
+  Result<void> load_vaults();
+};
+
+// One management client: read one frame, answer one frame, close (reference §4.1).
+struct Connection {
+  Server::Impl* owner = nullptr;
+  UniqueFd fd;
+  ev_io io{};
+  ev_timer timer{};
+  mgmt::FrameReader reader{kMaxRequestFrame};
+  std::vector<uint8_t> out;
+  size_t out_off = 0;
+  AfterReply after = AfterReply::kNothing;
+  bool writing = false;
+  uint8_t compression = 0;
+  uint8_t encryption = 0;
+};
+
+namespace {
+
+Server::Impl* impl_of(struct ev_loop* loop) {
+  return static_cast<Server::Impl*>(ev_userdata(loop));
+}
+
+void on_connection_io(struct ev_loop* loop, ev_io* w, int /*revents*/);
+
+void on_connection_timeout(struct ev_loop* loop, ev_timer* w, int /*revents*/) {
+  auto* conn = static_cast<Connection*>(w->data);
+  log::debug("management connection timed out");
+  impl_of(loop)->close_connection(conn->fd.get());
+}
+
+void start_writing(Connection& conn, std::vector<uint8_t> frame, AfterReply after) {
+  conn.out = std::move(frame);
+  conn.out_off = 0;
+  conn.after = after;
+  conn.writing = true;
+  ev_io_stop(conn.owner->loop, &conn.io);
+  ev_io_set(&conn.io, conn.fd.get(), EV_WRITE);
+  ev_io_start(conn.owner->loop, &conn.io);
+}
+
+void on_connection_io(struct ev_loop* loop, ev_io* w, int /*revents*/) {
+  auto* conn = static_cast<Connection*>(w->data);
+  Server::Impl* impl = impl_of(loop);
+  int fd = conn->fd.get();
+  if (conn->writing) {
+    while (conn->out_off < conn->out.size()) {
+      ssize_t n = ::send(fd, conn->out.data() + conn->out_off, conn->out.size() - conn->out_off,
+                         MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          return;
+        }
+        if (errno == EINTR) {
+          continue;
+        }
+        break;
+      }
+      conn->out_off += static_cast<size_t>(n);
+    }
+    AfterReply after = conn->after;
+    impl->close_connection(fd);
+    if (after == AfterReply::kShutdown) {
+      impl->begin_shutdown("shutdown requested by pgmoneta-cli");
+    }
+    return;
+  }
+  uint8_t buf[8192];
+  for (;;) {
+    ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        return;
+      }
+      if (errno == EINTR) {
+        continue;
+      }
+      impl->close_connection(fd);
+      return;
+    }
+    if (n == 0) {
+      // Peer closed before sending a whole frame.
+      impl->close_connection(fd);
+      return;
+    }
+    auto state = conn->reader.feed(std::span<const uint8_t>(buf, static_cast<size_t>(n)));
+    if (state == mgmt::FrameReader::State::kNeedMore) {
+      continue;
+    }
+    if (state == mgmt::FrameReader::State::kError) {
+      log::debug("management: bad frame: {}", conn->reader.error());
+      CommandResult bad = CommandResult::failure(
+          mgmt::kErrorBadPayload, fmt::format("bad frame: {}", conn->reader.error()));
+      impl->reply(*conn, json::object(), bad, std::chrono::steady_clock::now(),
+                  AfterReply::kNothing);
+      return;
+    }
+    const auto& header = conn->reader.header();
+    conn->compression = header.compression;
+    conn->encryption = header.encryption;
+    auto doc = mgmt::decode_payload(header.compression, header.encryption, conn->reader.payload(),
+                                    impl->ctx.master_key.get());
+    if (!doc) {
+      log::debug("management: bad payload: {}", doc.error().message());
+      // Answer in plain JSON: we could not understand their compression/encryption.
+      conn->compression = 0;
+      conn->encryption = 0;
+      impl->reply(*conn, json::object(),
+                  CommandResult::failure(mgmt::kErrorBadPayload, doc.error().message()),
+                  std::chrono::steady_clock::now(), AfterReply::kNothing);
+      return;
+    }
+    // Request documents come from the network: a nlohmann type error on a field we missed
+    // must cost this request, not the daemon.
+    try {
+      impl->dispatch(*conn, *doc, header.compression, header.encryption);
+    } catch (const std::exception& e) {
+      log::warn("management: bad request: {}", e.what());
+      impl->reply(
+          *conn, json::object(),
+          CommandResult::failure(mgmt::kErrorBadPayload, fmt::format("bad request: {}", e.what())),
+          std::chrono::steady_clock::now(), AfterReply::kNothing);
+    }
+    return;
+  }
+}
+
+void on_accept_cb(struct ev_loop* loop, ev_io* /*w*/, int /*revents*/) {
+  impl_of(loop)->on_accept();
+}
+
+void on_signal(struct ev_loop* loop, ev_signal* w, int /*revents*/) {
+  Server::Impl* impl = impl_of(loop);
+  switch (w->signum) {
+    case SIGHUP:
+      log::info("SIGHUP: reloading configuration");
+      impl->reload(true);
+      break;
+    case SIGUSR1:
+      // The metrics and management TCP listeners arrive with the remote-management issue;
+      // until then there is no TCP service to restart.
+      log::info("SIGUSR1: service reload (no TCP listener configured in this version)");
+      break;
+    case SIGCHLD:
+      impl->reap_children();
+      break;
+    default:
+      impl->begin_shutdown(w->signum == SIGINT    ? "SIGINT"
+                           : w->signum == SIGALRM ? "SIGALRM"
+                                                  : "SIGTERM");
+      break;
+  }
+}
+
+void on_probe_timer(struct ev_loop* loop, ev_timer* /*w*/, int /*revents*/) {
+  impl_of(loop)->start_probe();
+}
+
+}  // namespace
+
+Result<void> Server::Impl::write_pid_file() {
+  const std::string& path = pid_path;
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (!fd && errno == EEXIST) {
+    // A PID file from a crashed daemon must not block a restart; a live one must.
+    auto content = io::read_file(path);
+    pid_t pid = content ? static_cast<pid_t>(std::atoi(content->c_str())) : 0;
+    if (pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM)) {
+      return make_error(ErrorCode::kUnavailable,
+                        fmt::format("PID file {} exists and process {} is running: is pgmoneta "
+                                    "already running?",
+                                    path, pid));
+    }
+    log::warn("removing stale PID file {} (process {} is gone)", path, pid);
+    ::unlink(path.c_str());
+    fd.reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  }
+  if (!fd) {
+    return make_errno_error(fmt::format("create PID file {}", path), errno);
+  }
+  std::string text = fmt::format("{}\n", ::getpid());
+  if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+    return make_errno_error(fmt::format("write PID file {}", path), errno);
+  }
+  pid_written = true;
+  return {};
+}
+
+Result<void> Server::Impl::open_listener() {
+  const config::Config& c = *ctx.config;
+  listen_path = socket_path(c);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (listen_path.size() >= sizeof(addr.sun_path)) {
+    return make_error(
+        ErrorCode::kConfig,
+        fmt::format("unix_socket_dir {} is too long for a socket path", c.unix_socket_dir));
+  }
+  std::memcpy(addr.sun_path, listen_path.c_str(), listen_path.size() + 1);
+
+  // A socket file left by a crashed daemon is removed; one that answers is a running daemon.
+  struct stat st {};
+  if (::lstat(listen_path.c_str(), &st) == 0) {
+    UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (probe && ::connect(probe.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+      return make_error(ErrorCode::kUnavailable,
+                        fmt::format("{} is in use: is pgmoneta already running?", listen_path));
+    }
+    ::unlink(listen_path.c_str());
+  }
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd) {
+    return make_errno_error("socket", errno);
+  }
+  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    return make_errno_error(fmt::format("bind {}", listen_path), errno);
+  }
+  ::chmod(listen_path.c_str(), 0700);
+  if (::listen(fd.get(), std::max(c.backlog, 16)) != 0) {
+    return make_errno_error(fmt::format("listen {}", listen_path), errno);
+  }
+  listen_fd = std::move(fd);
+  return {};
+}
+
+void Server::Impl::close_listener() {
+  if (listen_fd) {
+    ev_io_stop(loop, &accept_watcher);
+    listen_fd.reset();
+    ::unlink(listen_path.c_str());
+  }
+}
+
+void Server::Impl::on_accept() {
+  for (;;) {
+    UniqueFd fd(::accept4(listen_fd.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    if (!fd) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        log::warn("accept on {}: {}", listen_path,
+                  std::strerror(errno));  // NOLINT(concurrency-mt-unsafe)
+      }
+      return;
+    }
+    if (connections.size() >= kMaxConnections || shutting_down) {
+      continue;  // closed by UniqueFd: too many clients at once
+    }
+    auto conn = std::make_unique<Connection>();
+    conn->owner = this;
+    int raw = fd.get();
+    conn->fd = std::move(fd);
+    ev_io_init(&conn->io, on_connection_io, raw, EV_READ);
+    conn->io.data = conn.get();
+    double timeout =
+        static_cast<double>(std::max<int64_t>(1, ctx.config->blocking_timeout.count()));
+    ev_timer_init(&conn->timer, on_connection_timeout, timeout, 0.0);
+    conn->timer.data = conn.get();
+    ev_io_start(loop, &conn->io);
+    ev_timer_start(loop, &conn->timer);
+    connections.emplace(raw, std::move(conn));
+  }
+}
+
+void Server::Impl::close_connection(int fd) {
+  auto it = connections.find(fd);
+  if (it == connections.end()) {
+    return;
+  }
+  ev_io_stop(loop, &it->second->io);
+  ev_timer_stop(loop, &it->second->timer);
+  connections.erase(it);  // closes the descriptor
+}
+
+void Server::Impl::reply(Connection& conn, const json& request_doc, const CommandResult& result,
+                         std::chrono::steady_clock::time_point started, AfterReply after) {
+  double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  json doc = result.ok ? mgmt::make_success(request_doc, result.response, elapsed)
+                       : mgmt::make_failure(request_doc, result.error, result.workflow, {},
+                                            result.message);
+  auto frame =
+      mgmt::encode_frame(doc, static_cast<compress::Algorithm>(conn.compression),
+                         static_cast<crypto::AesMode>(conn.encryption), ctx.master_key.get());
+  if (!frame) {
+    log::warn("management: cannot encode response: {}", frame.error().message());
+    close_connection(conn.fd.get());
+    return;
+  }
+  start_writing(conn, std::move(*frame), after);
+}
+
+void Server::Impl::dispatch(Connection& conn, const json& doc, uint8_t compression,
+                            uint8_t encryption) {
+  (void)compression;
+  (void)encryption;
+  auto started = std::chrono::steady_clock::now();
+  auto request = mgmt::parse_request(doc);
+  if (!request) {
+    reply(conn, doc, CommandResult::failure(mgmt::kErrorBadPayload, request.error().message()),
+          started, AfterReply::kNothing);
+    return;
+  }
+  int32_t command = request->command;
+  const json& req = request->request;
+  log::debug("management: {} ({})", command_name(command), command);
+  switch (placement_of(command)) {
+    case Placement::kUnavailable:
+      reply(conn, doc, unavailable(command), started, AfterReply::kNothing);
+      return;
+    case Placement::kForked:
+      fork_command(conn, doc, command);
+      return;
+    case Placement::kInline:
+      break;
+  }
+  switch (static_cast<mgmt::Command>(command)) {
+    case mgmt::Command::kPing:
+      reply(conn, doc, CommandResult::success(json::object()), started, AfterReply::kNothing);
+      return;
+    case mgmt::Command::kShutdown:
+      reply(conn, doc, CommandResult::success(json::object()), started, AfterReply::kShutdown);
+      return;
+    case mgmt::Command::kConfLs:
+      reply(conn, doc, CommandResult::success(conf_ls_response(ctx)), started,
+            AfterReply::kNothing);
+      return;
+    case mgmt::Command::kConfGet:
+      reply(conn, doc, CommandResult::success(config::to_json(*ctx.config)), started,
+            AfterReply::kNothing);
+      return;
+    case mgmt::Command::kConfSet:
+      reply(conn, doc, conf_set(req), started, AfterReply::kNothing);
+      return;
+    case mgmt::Command::kReload:
+      reply(conn, doc, reload(false), started, AfterReply::kNothing);
+      return;
+    case mgmt::Command::kReset:
+      // Prometheus counters arrive with the metrics issue; resetting the operation counters
+      // is all there is to clear now.
+      for (size_t i = 0; i < ctx.config->servers.size(); ++i) {
+        ctx.shared->servers[i].operation_count.store(0);
+        ctx.shared->servers[i].failed_operation_count.store(0);
+      }
+      reply(conn, doc, CommandResult::success(json::object()), started, AfterReply::kNothing);
+      return;
+    default:
+      reply(conn, doc, unavailable(command), started, AfterReply::kNothing);
+      return;
+  }
+}
+
+void Server::Impl::fork_command(Connection& conn, const json& doc, int32_t command) {
+  auto started = std::chrono::steady_clock::now();
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    log::error("fork for {}: {}", command_name(command),
+               std::strerror(errno));  // NOLINT(concurrency-mt-unsafe)
+    reply(conn, doc,
+          CommandResult::failure(mgmt::kErrorAllocation, "the daemon could not fork a worker"),
+          started, AfterReply::kNothing);
+    return;
+  }
+  if (pid == 0) {
+    reset_signals_in_child();
+    set_process_title(fmt::format("pgmoneta: {}", command_name(command)));
+    int fd = conn.fd.get();
+    // Only this connection's descriptor stays open in the child.
+    listen_fd.reset();
+    for (auto& [other_fd, other] : connections) {
+      if (other_fd != fd) {
+        other->fd.reset();
+      }
+    }
+    json request =
+        doc.contains("Request") && doc["Request"].is_object() ? doc["Request"] : json::object();
+    CommandResult result;
+    try {
+      result = run_forked(ctx, command, request);
+    } catch (const std::exception& e) {
+      result =
+          CommandResult::failure(mgmt::kErrorBadPayload, fmt::format("bad request: {}", e.what()));
+    }
+    double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    json response =
+        result.ok ? mgmt::make_success(doc, result.response, elapsed)
+                  : mgmt::make_failure(doc, result.error, result.workflow, {}, result.message);
+    auto frame =
+        mgmt::encode_frame(response, static_cast<compress::Algorithm>(conn.compression),
+                           static_cast<crypto::AesMode>(conn.encryption), ctx.master_key.get());
+    int code = 0;
+    if (!frame || !write_all_blocking(fd, *frame, std::chrono::seconds(30))) {
+      code = 1;
+    }
+    ::_exit(code);
+  }
+  children.emplace(pid, command_name(command));
+  close_connection(conn.fd.get());
+}
+
+void Server::Impl::start_probe() {
+  if (probe_child != 0 || shutting_down || ctx.config->servers.empty()) {
+    return;
+  }
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    log::error("fork for server probe: {}", std::strerror(errno));  // NOLINT(concurrency-mt-unsafe)
+    return;
+  }
+  if (pid == 0) {
+    reset_signals_in_child();
+    set_process_title("pgmoneta: probe");
+    listen_fd.reset();
+    for (auto& [fd, c] : connections) {
+      c->fd.reset();
+    }
+    probe_all_servers(ctx);
+    ::_exit(0);
+  }
+  probe_child = pid;
+  children.emplace(pid, "probe");
+}
+
+void Server::Impl::reap_children() {
+  for (;;) {
+    int status = 0;
+    pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) {
+      return;
+    }
+    auto it = children.find(pid);
+    std::string what = it != children.end() ? it->second : "unknown";
+    if (it != children.end()) {
+      children.erase(it);
+    }
+    if (pid == probe_child) {
+      probe_child = 0;
+    }
+    if (WIFSIGNALED(status)) {
+      log::error("child {} ({}) was killed by signal {}", pid, what, WTERMSIG(status));
+    } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+      log::warn("child {} ({}) exited with code {}", pid, what, WEXITSTATUS(status));
+    } else {
+      log::trace("child {} ({}) done", pid, what);
+    }
+    // A repository lock held by a dead child would block the server forever.
+    for (size_t i = 0; i < kMaxServers; ++i) {
+      ctx.shared->servers[i].unlock_repository(pid);
+    }
+  }
+}
+
+void Server::Impl::apply_config(std::shared_ptr<const config::Config> next) {
+  ctx.config = std::move(next);
+  const config::Config& c = *ctx.config;
+  if (auto r = log::configure(log_options(c)); !r) {
+    log::error("logging: {}", r.error().message());
+  }
+  ctx.shared->log_level.store(static_cast<int>(c.log_level));
+}
+
+CommandResult Server::Impl::reload(bool from_signal) {
+  auto loaded = config::load_config(ctx.paths.main);
+  if (!loaded) {
+    log::error("reload: {}; keeping the running configuration", loaded.error().message());
+    return CommandResult::failure(mgmt::kErrorReloadError, loaded.error().message(), "reload");
+  }
+  for (const auto& w : loaded->warnings) {
+    log::warn("{}", w.to_string());
+  }
+  std::vector<std::string> restart = config::restart_required_changes(*ctx.config, *loaded->config);
+  auto merged = std::make_shared<config::Config>(*loaded->config);
+  bool servers_changed = false;
+  for (const std::string& key : restart) {
+    auto old_value = config::get_value(*ctx.config, key);
+    bool kept = false;
+    if (old_value) {
+      auto set = config::set_value(*merged, key, *old_value);
+      if (set) {
+        merged = std::make_shared<config::Config>(*set->config);
+        kept = true;
+      }
+    }
+    if (!kept) {
+      servers_changed = true;
+    }
+  }
+  if (servers_changed) {
+    // Servers added, removed or renamed: shared memory is laid out per server at start-up.
+    merged->servers = ctx.config->servers;
+  }
+  if (!restart.empty()) {
+    std::string keys;
+    for (const auto& k : restart) {
+      keys += (keys.empty() ? "" : ", ") + k;
+    }
+    log::warn("reload: restart pgmoneta to apply: {}", keys);
+  }
+  apply_config(merged);
+  // Passwords may have changed as well.
+  if (auto v = load_vaults(); !v) {
+    log::error("reload: {}", v.error().message());
+  }
+  log::info("configuration reloaded from {}{}", ctx.paths.main, from_signal ? " (SIGHUP)" : "");
+  start_probe();
+  json r;
+  r["Restart"] = !restart.empty();
+  r["RestartKeys"] = restart;
+  return CommandResult::success(r);
+}
+
+CommandResult Server::Impl::conf_set(const json& request) {
+  std::string key = string_arg(request, "ConfigKey");
+  std::string value = string_arg(request, "ConfigValue");
+  if (key.empty() || !request.contains("ConfigValue") || !request["ConfigValue"].is_string()) {
+    return CommandResult::failure(mgmt::kErrorConfSetNoKey,
+                                  "conf set needs ConfigKey and ConfigValue as strings",
+                                  "conf set");
+  }
+  auto set = config::set_value(*ctx.config, key, value);
+  if (!set) {
+    int32_t code = mgmt::kErrorConfSetError;
+    switch (set.error().kind) {
+      case config::SetError::Kind::kUnknownKey:
+        code = mgmt::kErrorConfSetUnknownKey;
+        break;
+      case config::SetError::Kind::kUnknownServer:
+        code = mgmt::kErrorConfSetUnknownServer;
+        break;
+      case config::SetError::Kind::kInvalidValue:
+        code = mgmt::kErrorConfSetError;
+        break;
+    }
+    return CommandResult::failure(code, set.error().error.message(), "conf set");
+  }
+  json r;
+  r["config_key"] = set->key;
+  r["old_value"] = set->old_value;
+  r["requested_value"] = set->new_value;
+  r["restart_required"] = set->restart_required;
+  if (set->restart_required) {
+    r["current_value"] = set->old_value;
+    r["new_value"] = set->old_value;
+    r["status"] = "success_restart_required";
+    log::info("conf set {} = {}: takes effect after a restart", set->key, set->new_value);
+  } else {
+    bool ports = config::listeners_changed(*ctx.config, *set->config);
+    apply_config(set->config);
+    r["current_value"] = set->new_value;
+    r["new_value"] = set->new_value;
+    r["status"] = "success";
+    log::info("conf set {} = {} (was {})", set->key, set->new_value, set->old_value);
+    if (ports) {
+      ::kill(::getpid(), SIGUSR1);
+    }
+  }
+  return CommandResult::success(r);
+}
+
+void Server::Impl::begin_shutdown(const char* why) {
+  if (shutting_down) {
+    return;
+  }
+  shutting_down = true;
+  ctx.shared->shutting_down.store(true);
+  log::info("shutting down: {}", why);
+  ev_break(loop, EVBREAK_ALL);
+}
+
+void Server::Impl::finish_shutdown() {
+  close_listener();
+  ev_timer_stop(loop, &probe_timer);
+  connections.clear();
+  for (auto& [pid, what] : children) {
+    ::kill(pid, SIGTERM);
+  }
+  auto deadline = std::chrono::steady_clock::now() + kChildShutdownGrace;
+  while (!children.empty()) {
+    int status = 0;
+    pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid > 0) {
+      children.erase(pid);
+      continue;
+    }
+    if (pid < 0 && errno == ECHILD) {
+      children.clear();
+      break;
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      for (auto& [cpid, what] : children) {
+        log::warn("child {} ({}) did not stop in time; killing it", cpid, what);
+        ::kill(cpid, SIGKILL);
+        ::waitpid(cpid, nullptr, 0);
+      }
+      children.clear();
+      break;
+    }
+    ::usleep(20000);
+  }
+  if (pid_written) {
+    ::unlink(pid_path.c_str());
+    pid_written = false;
+  }
+  log::info("pgmoneta: shutdown complete");
+}
+
+Result<void> Server::Impl::load_vaults() {
+  // Without a users file, connections rely on libpq's own means (.pgpass, trust, certs).
+  if (ctx.paths.users.empty() || ::access(ctx.paths.users.c_str(), F_OK) != 0) {
+    ctx.users.clear();
+    return {};
+  }
+  if (!ctx.master_key) {
+    PGM_ASSIGN_OR_RETURN(crypto::MasterKey key, crypto::load_master_key());
+    ctx.master_key = std::make_shared<const crypto::MasterKey>(std::move(key));
+  }
+  PGM_ASSIGN_OR_RETURN(ctx.users, crypto::load_vault(ctx.paths.users, *ctx.master_key));
+  return {};
+}
+
+Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Server::~Server() {
+  if (impl_ && impl_->loop != nullptr) {
+    impl_->close_listener();
+    if (impl_->pid_written) {
+      ::unlink(impl_->pid_path.c_str());
+    }
+  }
+}
+
+Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
+  PGM_ASSIGN_OR_RETURN(SharedSegment segment, SharedSegment::create());
+  auto impl = std::make_unique<Impl>(std::move(segment));
+  impl->ctx.paths = options.paths;
+  impl->ctx.config = options.loaded.config;
+  impl->ctx.shared = &impl->segment.state();
+  const config::Config& c = *impl->ctx.config;
+
+  if (c.servers.size() > kMaxServers) {
+    return make_error(ErrorCode::kConfig, fmt::format("at most {} servers", kMaxServers));
+  }
+  impl->ctx.shared->number_of_servers = c.servers.size();
+  impl->ctx.shared->start_epoch.store(static_cast<int64_t>(::time(nullptr)));
+  impl->ctx.shared->log_level.store(static_cast<int>(c.log_level));
+
+  struct stat st {};
+  if (::stat(c.unix_socket_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return make_error(
+        ErrorCode::kConfig,
+        fmt::format("unix_socket_dir {} does not exist or is not a directory", c.unix_socket_dir));
+  }
+  if (auto r = io::make_directories(c.base_dir, 0700); !r) {
+    return tl::unexpected(r.error().with_context("base_dir"));
+  }
+  // The master key is optional: it is needed for vaults and encrypted management frames.
+  if (auto key = crypto::load_master_key(); key) {
+    impl->ctx.master_key = std::make_shared<const crypto::MasterKey>(std::move(*key));
+  } else if (key.error().code() != ErrorCode::kNotFound) {
+    return tl::unexpected(key.error());
+  }
+  if (auto r = impl->load_vaults(); !r) {
+    return tl::unexpected(
+        r.error().with_context(fmt::format("users file {}", options.paths.users)));
+  }
+
+  unsigned int backend = 0;
+  switch (c.libev) {
+    case config::Libev::kAuto:
+      backend = EVFLAG_AUTO;
+      break;
+    case config::Libev::kSelect:
+      backend = EVBACKEND_SELECT;
+      break;
+    case config::Libev::kPoll:
+      backend = EVBACKEND_POLL;
+      break;
+    case config::Libev::kEpoll:
+      backend = EVBACKEND_EPOLL;
+      break;
+    case config::Libev::kIouring:
+      backend = EVBACKEND_IOURING;
+      break;
+    case config::Libev::kDevpoll:
+      backend = EVBACKEND_DEVPOLL;
+      break;
+    case config::Libev::kPort:
+      backend = EVBACKEND_PORT;
+      break;
+  }
+  impl->loop = ev_default_loop(backend);
+  if (impl->loop == nullptr && backend != EVFLAG_AUTO) {
+    log::warn("libev backend not available here; using the default");
+    impl->loop = ev_default_loop(EVFLAG_AUTO);
+  }
+  if (impl->loop == nullptr) {
+    return make_error(ErrorCode::kInternal, "cannot initialise libev");
+  }
+  ev_set_userdata(impl->loop, impl.get());
+
+  impl->pid_path = c.pidfile;
+  PGM_TRY(impl->write_pid_file());
+  if (auto r = impl->open_listener(); !r) {
+    ::unlink(impl->pid_path.c_str());
+    impl->pid_written = false;
+    return tl::unexpected(r.error());
+  }
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+int Server::run() {
+  Impl& s = *impl_;
+  struct ev_loop* loop = s.loop;
+  ::signal(SIGPIPE, SIG_IGN);
+
+  ev_io_init(&s.accept_watcher, on_accept_cb, s.listen_fd.get(), EV_READ);
+  ev_io_start(loop, &s.accept_watcher);
+  ev_signal_init(&s.sig_hup, on_signal, SIGHUP);
+  ev_signal_init(&s.sig_usr1, on_signal, SIGUSR1);
+  ev_signal_init(&s.sig_term, on_signal, SIGTERM);
+  ev_signal_init(&s.sig_int, on_signal, SIGINT);
+  ev_signal_init(&s.sig_alrm, on_signal, SIGALRM);
+  ev_signal_init(&s.sig_chld, on_signal, SIGCHLD);
+  for (ev_signal* w :
+       {&s.sig_hup, &s.sig_usr1, &s.sig_term, &s.sig_int, &s.sig_alrm, &s.sig_chld}) {
+    ev_signal_start(loop, w);
+  }
+  ev_timer_init(&s.probe_timer, on_probe_timer, kProbeInterval, kProbeInterval);
+  ev_timer_start(loop, &s.probe_timer);
+
+  const config::Config& c = *s.ctx.config;
+  log::info("pgmoneta {}: started (pid {}, socket {}, {} server{})", kVersion, ::getpid(),
+            s.listen_path, c.servers.size(), c.servers.size() == 1 ? "" : "s");
+  s.start_probe();
+
+  ev_run(loop, 0);
+  s.finish_shutdown();
+  return s.exit_code;
+}
+
+}  // namespace pgm::daemon

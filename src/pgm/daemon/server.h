@@ -1,0 +1,41 @@
+// Server: the main process. Owns the libev loop, the management unix socket, the shared
+// segment, the PID file and every forked child; answers quick commands inline and forks a
+// child for the rest. Single-threaded; never blocks in a loop callback.
+#pragma once
+
+#include <memory>
+
+#include "pgm/core/result.h"
+#include "pgm/daemon/context.h"
+#include "pgm/log/log.h"
+
+namespace pgm::daemon {
+
+struct ServerOptions {
+  config::ConfigPaths paths;
+  config::Loaded loaded;  // the configuration read at start-up
+};
+
+class Server {
+ public:
+  // Prepares everything that can fail at start-up: directories, PID file, shared memory,
+  // vault, socket. Errors name what was wrong.
+  static Result<std::unique_ptr<Server>> create(ServerOptions options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Runs until shutdown; returns the process exit code.
+  int run();
+
+  struct Impl;
+
+ private:
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Maps our configuration onto the logger's options.
+log::Options log_options(const config::Config& c);
+
+}  // namespace pgm::daemon

@@ -1,0 +1,109 @@
+#include "pgm/daemon/shared_state.h"
+
+#include <cerrno>
+#include <cstring>
+#include <new>
+#include <type_traits>
+
+#include <sys/mman.h>
+
+namespace pgm::daemon {
+
+static_assert(std::is_trivially_destructible_v<SharedState>,
+              "shared memory holds only trivially destructible state");
+static_assert(std::atomic<pid_t>::is_always_lock_free, "cross-process atomics must be lock-free");
+static_assert(std::atomic<uint64_t>::is_always_lock_free,
+              "cross-process atomics must be lock-free");
+
+bool ServerState::try_lock_repository(pid_t owner) {
+  pid_t expected = 0;
+  return repository_owner_.compare_exchange_strong(expected, owner);
+}
+
+void ServerState::unlock_repository(pid_t owner) {
+  pid_t expected = owner;
+  repository_owner_.compare_exchange_strong(expected, 0);
+}
+
+void ServerState::lock_text() const {
+  bool expected = false;
+  while (!text_lock_.compare_exchange_weak(expected, true, std::memory_order_acquire)) {
+    expected = false;
+  }
+}
+
+void ServerState::unlock_text() const { text_lock_.store(false, std::memory_order_release); }
+
+namespace {
+template <size_t N>
+void copy_text(char (&dst)[N], std::string_view src) {
+  size_t n = std::min(src.size(), N - 1);
+  std::memcpy(dst, src.data(), n);
+  dst[n] = '\0';
+}
+}  // namespace
+
+void ServerState::publish(const ServerSnapshot& s) {
+  lock_text();
+  probed_ = true;
+  version_num_ = s.version_num;
+  checksums_ = s.checksums;
+  primary_ = s.primary;
+  summarize_wal_ = s.summarize_wal;
+  block_size_ = s.block_size;
+  wal_segment_size_ = s.wal_segment_size;
+  last_probe_epoch_ = s.last_probe_epoch;
+  copy_text(wal_level_, s.wal_level);
+  copy_text(reason_, s.reason);
+  online_.store(s.online);
+  unlock_text();
+}
+
+void ServerState::mark_offline(std::string_view reason) {
+  lock_text();
+  copy_text(reason_, reason);
+  online_.store(false);
+  unlock_text();
+}
+
+ServerSnapshot ServerState::snapshot() const {
+  ServerSnapshot s;
+  lock_text();
+  s.probed = probed_;
+  s.version_num = version_num_;
+  s.major_version = version_num_ / 10000;
+  s.minor_version = version_num_ % 10000;
+  s.checksums = checksums_;
+  s.primary = primary_;
+  s.summarize_wal = summarize_wal_;
+  s.block_size = block_size_;
+  s.wal_segment_size = wal_segment_size_;
+  s.last_probe_epoch = last_probe_epoch_;
+  s.wal_level = wal_level_;
+  s.reason = reason_;
+  s.online = online_.load();
+  unlock_text();
+  s.admin_offline = admin_offline_.load();
+  return s;
+}
+
+Result<SharedSegment> SharedSegment::create() {
+  void* p = ::mmap(nullptr, sizeof(SharedState), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                   -1, 0);
+  if (p == MAP_FAILED) {  // NOLINT(performance-no-int-to-ptr): MAP_FAILED is the API
+    return make_errno_error("mmap shared memory", errno);
+  }
+  return SharedSegment(new (p) SharedState());
+}
+
+SharedSegment::SharedSegment(SharedSegment&& other) noexcept : state_(other.state_) {
+  other.state_ = nullptr;
+}
+
+SharedSegment::~SharedSegment() {
+  if (state_ != nullptr) {
+    ::munmap(state_, sizeof(SharedState));
+  }
+}
+
+}  // namespace pgm::daemon

@@ -1,0 +1,118 @@
+// SharedState: the mmap'd segment shared by the main process and every forked child.
+//
+// Created once by the main process before any fork (MAP_SHARED | MAP_ANONYMOUS), so every
+// child sees the same bytes. Everything in it is trivially destructible and has a fixed size:
+// flags and counters are lock-free atomics; short texts (reasons, versions) are guarded by a
+// per-server spin lock because they are written rarely (by the probe child) and read rarely
+// (by status). Thread- and process-safe as described per member.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <sys/types.h>
+
+#include "pgm/core/result.h"
+
+namespace pgm::daemon {
+
+inline constexpr size_t kMaxServers = 64;
+
+// A copy of the probe's findings, as status shows them.
+struct ServerSnapshot {
+  bool online = false;
+  bool admin_offline = false;
+  bool probed = false;
+  int version_num = 0;
+  int major_version = 0;
+  int minor_version = 0;
+  bool checksums = false;
+  bool primary = false;
+  bool summarize_wal = false;
+  uint32_t block_size = 0;
+  uint32_t wal_segment_size = 0;
+  int64_t last_probe_epoch = 0;
+  std::string wal_level;
+  std::string reason;  // why the server is offline, empty when online
+};
+
+class ServerState {
+ public:
+  // Repository lock: one backup/restore/delete/... per server at a time, no queueing.
+  // Returns false at once when another process holds it.
+  bool try_lock_repository(pid_t owner);
+  void unlock_repository(pid_t owner);
+  pid_t repository_owner() const { return repository_owner_.load(); }
+
+  // Operator's `mode <server> offline|online`.
+  void set_admin_offline(bool offline) { admin_offline_.store(offline); }
+  bool admin_offline() const { return admin_offline_.load(); }
+
+  bool online() const { return online_.load(); }
+
+  // Publishes a probe result (called by the probe child).
+  void publish(const ServerSnapshot& s);
+  // Marks the server offline with a reason (keeps the last known version facts).
+  void mark_offline(std::string_view reason);
+  ServerSnapshot snapshot() const;
+
+  std::atomic<bool> active_backup{false};
+  std::atomic<bool> active_restore{false};
+  std::atomic<bool> active_archive{false};
+  std::atomic<bool> active_delete{false};
+  std::atomic<bool> active_retention{false};
+  std::atomic<uint64_t> operation_count{0};
+  std::atomic<uint64_t> failed_operation_count{0};
+
+ private:
+  void lock_text() const;
+  void unlock_text() const;
+
+  std::atomic<pid_t> repository_owner_{0};
+  std::atomic<bool> admin_offline_{false};
+  std::atomic<bool> online_{false};
+  mutable std::atomic<bool> text_lock_{false};
+  // Guarded by text_lock_:
+  bool probed_ = false;
+  int version_num_ = 0;
+  bool checksums_ = false;
+  bool primary_ = false;
+  bool summarize_wal_ = false;
+  uint32_t block_size_ = 0;
+  uint32_t wal_segment_size_ = 0;
+  int64_t last_probe_epoch_ = 0;
+  char wal_level_[16] = {};
+  char reason_[512] = {};
+};
+
+struct SharedState {
+  uint32_t magic = 0x50474d53;  // "PGMS"
+  std::atomic<int> log_level{0};
+  std::atomic<bool> shutting_down{false};
+  std::atomic<int64_t> start_epoch{0};
+  std::atomic<uint64_t> logged_errors{0};
+  size_t number_of_servers = 0;
+  ServerState servers[kMaxServers];
+};
+
+// Owns the mapping; unmapped on destruction in the process that created it.
+class SharedSegment {
+ public:
+  static Result<SharedSegment> create();
+  SharedSegment(SharedSegment&& other) noexcept;
+  SharedSegment& operator=(SharedSegment&&) = delete;
+  SharedSegment(const SharedSegment&) = delete;
+  SharedSegment& operator=(const SharedSegment&) = delete;
+  ~SharedSegment();
+
+  SharedState& state() const { return *state_; }
+
+ private:
+  explicit SharedSegment(SharedState* s) : state_(s) {}
+  SharedState* state_;
+};
+
+}  // namespace pgm::daemon

@@ -1,0 +1,203 @@
+#include "pgm/management/output.h"
+
+#include <gtest/gtest.h>
+
+namespace pgm::management {
+namespace {
+
+using nlohmann::json;
+
+json list_backup_doc() {
+  return json::parse(R"({
+    "Header": {"ClientVersion": "0.22.0", "Command": 2, "Compression": 0, "Encryption": 0,
+               "Output": 0, "Timestamp": "20240101120000"},
+    "Outcome": {"Status": true, "Time": "00:00:0.0012"},
+    "Request": {"Server": "primary", "Sort": "asc"},
+    "Response": {
+      "Backups": [
+        {"Backup": "20240101115900", "BackupSize": 831881216, "Comments": "", "Compression": 2,
+         "Encryption": 0, "Incremental": false, "Keep": true, "Valid": 1, "WAL": 16777216},
+        {"Backup": "20240101120000", "BackupSize": 0, "Compression": 0, "Valid": 0}
+      ],
+      "MajorVersion": 15, "NumberOfBackups": 2, "Server": "primary", "ServerVersion": "0.22.0"
+    }})");
+}
+
+TEST(OutputTest, TextGoldenListBackup) {
+  const char* expected =
+      "Header:\n"
+      "  ClientVersion: 0.22.0\n"
+      "  Command: list-backup\n"
+      "  Compression: none\n"
+      "  Encryption: none\n"
+      "  Output: text\n"
+      "  Timestamp: 20240101120000\n"
+      "Outcome:\n"
+      "  Status: true\n"
+      "  Time: 00:00:0.0012\n"
+      "Request:\n"
+      "  Server: primary\n"
+      "  Sort: asc\n"
+      "Response:\n"
+      "  Backups:\n"
+      "    - Backup: 20240101115900\n"
+      "      BackupSize: 793.34MB\n"
+      "      Comments: ''\n"
+      "      Compression: zstd\n"
+      "      Encryption: none\n"
+      "      Incremental: false\n"
+      "      Keep: true\n"
+      "      Valid: yes\n"
+      "      WAL: 16.00MB\n"
+      "    - Backup: 20240101120000\n"
+      "      BackupSize: 0\n"
+      "      Compression: none\n"
+      "      Valid: no\n"
+      "  MajorVersion: 15\n"
+      "  NumberOfBackups: 2\n"
+      "  Server: primary\n"
+      "  ServerVersion: 0.22.0\n";
+  EXPECT_EQ(render(list_backup_doc(), OutputFormat::kText), expected);
+}
+
+TEST(OutputTest, TextGoldenPingWithEmptyRequest) {
+  json doc = json::parse(R"({
+    "Header": {"ClientVersion": "0.22.0", "Command": 9, "Compression": 2, "Encryption": 1,
+               "Output": 0, "Timestamp": "20240101120000"},
+    "Outcome": {"Status": false, "Error": 2, "Workflow": "main", "WorkerErrors": ["a", "b"]},
+    "Request": {},
+    "Response": {"ServerVersion": "0.22.0", "Ratio": 0.5}})");
+  const char* expected =
+      "Header:\n"
+      "  ClientVersion: 0.22.0\n"
+      "  Command: ping\n"
+      "  Compression: zstd\n"
+      "  Encryption: aes-256-gcm\n"
+      "  Output: text\n"
+      "  Timestamp: 20240101120000\n"
+      "Outcome:\n"
+      "  Error: 2\n"
+      "  Status: false\n"
+      "  WorkerErrors:\n"
+      "    - a\n"
+      "    - b\n"
+      "  Workflow: main\n"
+      "Request: \n"
+      "Response:\n"
+      "  Ratio: 0.500000\n"
+      "  ServerVersion: 0.22.0\n";
+  EXPECT_EQ(render(doc, OutputFormat::kText), expected);
+}
+
+TEST(OutputTest, JsonIsTranslatedAndPretty) {
+  json doc = json::parse(R"({"Header": {"Command": 7, "Output": 1},
+    "Response": {"FreeSpace": 2048, "Servers": [{"ServerSize": 1536, "RetentionDays": -1,
+                 "RetentionWeeks": 4}]}})");
+  const char* expected =
+      "{\n"
+      "  \"Header\": {\n"
+      "    \"Command\": \"status\",\n"
+      "    \"Output\": \"json\"\n"
+      "  },\n"
+      "  \"Response\": {\n"
+      "    \"FreeSpace\": \"2.00kB\",\n"
+      "    \"Servers\": [\n"
+      "      {\n"
+      "        \"RetentionDays\": \"Unspecified\",\n"
+      "        \"RetentionWeeks\": 4,\n"
+      "        \"ServerSize\": \"1.50kB\"\n"
+      "      }\n"
+      "    ]\n"
+      "  }\n"
+      "}\n";
+  EXPECT_EQ(render(doc, OutputFormat::kJson), expected);
+}
+
+TEST(OutputTest, RawIsUntranslated) {
+  json doc = json::parse(R"({"Header": {"Command": 7}, "Response": {"FreeSpace": 2048}})");
+  EXPECT_EQ(render(doc, OutputFormat::kRaw),
+            "{\n  \"Header\": {\n    \"Command\": 7\n  },\n  \"Response\": {\n"
+            "    \"FreeSpace\": 2048\n  }\n}\n");
+}
+
+TEST(OutputTest, InfoTranslatesLsnAndKeepsWalSegmentName) {
+  json doc = json::parse(R"({"Header": {"Command": 18},
+    "Response": {"WAL": "000000010000000000000002", "StartHiLSN": 0, "StartLoLSN": 167772200,
+                 "RestoreSize": 1073741824}})");
+  json t = translate(doc);
+  EXPECT_EQ(t["Response"]["WAL"], "000000010000000000000002");
+  EXPECT_EQ(t["Response"]["StartLoLSN"], "A000028");
+  EXPECT_EQ(t["Response"]["StartHiLSN"], "0");
+  EXPECT_EQ(t["Response"]["RestoreSize"], "1.00GB");
+}
+
+TEST(OutputTest, NestedArraysAndFirstKeyObjects) {
+  json v = json::parse(R"({"L": [{"A": {"x": 1}, "B": 2}, [1, 2], 3]})");
+  const char* expected =
+      "L:\n"
+      "  - A:\n"
+      "    x: 1\n"
+      "    B: 2\n"
+      "  - - 1\n"
+      "    - 2\n"
+      "  - 3";
+  EXPECT_EQ(render_text(v), expected);
+}
+
+TEST(OutputTest, FormatSize) {
+  EXPECT_EQ(format_size(0), "0.00B");
+  EXPECT_EQ(format_size(1023), "1023.00B");
+  EXPECT_EQ(format_size(1024), "1.00kB");
+  EXPECT_EQ(format_size(831881216), "793.34MB");
+  EXPECT_EQ(format_size(1ULL << 50), "1.00PB");
+  EXPECT_EQ(format_size(1ULL << 60), "1024.00PB");
+}
+
+json conf_response() {
+  return json::parse(R"({"log_level": "info", "port": 5001, "ServerVersion": "0.22.0",
+    "primary": {"host": "localhost", "port": 5432},
+    "servers": [{"name": "replica", "port": 5433}],
+    "server": {"standby": {"port": 5434}}})");
+}
+
+TEST(OutputTest, ConfigKeyForms) {
+  json r = conf_response();
+  EXPECT_EQ(*find_config_value(r, "log_level"), "info");
+  EXPECT_EQ(*find_config_value(r, "pgmoneta.port"), 5001);
+  EXPECT_EQ(*find_config_value(r, "server.primary.port"), 5432);
+  EXPECT_EQ(*find_config_value(r, "primary.host"), "localhost");
+  EXPECT_EQ(*find_config_value(r, "replica.port"), 5433);
+  EXPECT_EQ(*find_config_value(r, "server.standby.port"), 5434);
+  for (const char* bad :
+       {"nope", "server.primary", "server.ghost.port", "primary.nope", "", "pgmoneta."}) {
+    auto v = find_config_value(r, bad);
+    ASSERT_FALSE(v.has_value()) << bad;
+    EXPECT_EQ(v.error().code(), ErrorCode::kNotFound);
+    EXPECT_EQ(v.error().message(), std::string("unknown configuration key '") + bad + "'");
+  }
+}
+
+TEST(OutputTest, ConfigValueRendering) {
+  EXPECT_EQ(render_config_value("log_level", "info", OutputFormat::kText), "info\n");
+  EXPECT_EQ(render_config_value("port", 5001, OutputFormat::kRaw), "5001\n");
+  EXPECT_EQ(render_config_value("port", 5001, OutputFormat::kJson), "{\"port\":5001}\n");
+}
+
+TEST(OutputTest, ConfLs) {
+  json doc = json::parse(R"({"Response": {"ServerVersion": "0.22.0",
+    "main_configuration_path": "/etc/pgmoneta/pgmoneta.conf",
+    "users_configuration_path": "/etc/pgmoneta/pgmoneta_users.conf",
+    "admin_configuration_path": ""}})");
+  EXPECT_EQ(render_conf_ls(doc, OutputFormat::kText),
+            "''\n/etc/pgmoneta/pgmoneta.conf\n/etc/pgmoneta/pgmoneta_users.conf\n");
+  EXPECT_EQ(
+      render_conf_ls(doc, OutputFormat::kJson),
+      "{\"admin_configuration_path\":\"\",\"main_configuration_path\":\"/etc/pgmoneta/"
+      "pgmoneta.conf\",\"users_configuration_path\":\"/etc/pgmoneta/pgmoneta_users.conf\"}\n");
+  json ours =
+      json::parse(R"({"Response": {"ServerVersion": "0.22.0", "MainConfigurationFile": "/a"}})");
+  EXPECT_EQ(render_conf_ls(ours, OutputFormat::kText), "/a\n");
+}
+
+}  // namespace
+}  // namespace pgm::management

@@ -1,0 +1,167 @@
+// Daemon life cycle: SIGHUP reloads, SIGTERM and `shutdown` clean up, start-up failures (bad
+// config, root, no daemon for the CLI).
+#include <dirent.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <thread>
+
+#include "integration/harness.h"
+
+namespace pgm::testing {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+// conf get <key> (text) until it prints `value`; returns the last output.
+std::string wait_for_conf(DaemonInstance& d, const std::string& key, const std::string& value,
+                          std::chrono::milliseconds timeout = seconds(10)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string last;
+  while (true) {
+    CliResult r = d.cli({"conf", "get", key});
+    last = r.exit_code() == 0 ? trim(r.out()) : r.describe();
+    if (last == value || std::chrono::steady_clock::now() >= deadline) {
+      return last;
+    }
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+}
+
+// Waits until the process group of `p` is empty.
+bool wait_group_gone(const Process& p, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (p.group_alive()) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return false;
+    }
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  return true;
+}
+
+class SignalTest : public DaemonTest {};
+
+TEST_F(SignalTest, SighupAppliesChangedLogLevel) {
+  daemon().config().set("pgmoneta", "log_level", "debug1");
+  daemon().write_config();
+  ASSERT_TRUE(daemon().process().signal(SIGHUP));
+  EXPECT_EQ(wait_for_conf(daemon(), "log_level", "debug1"), "debug1");
+  CliResult ping = cli({"ping"});
+  EXPECT_EQ(ping.exit_code(), 0) << ping.describe();
+}
+
+TEST_F(SignalTest, SighupKeepsUnixSocketDirUntilRestart) {
+  std::string old_dir = daemon().socket_dir();
+  std::string new_dir = daemon().dir().make_dir("sock2");
+  daemon().config().set("pgmoneta", "unix_socket_dir", new_dir);
+  daemon().write_config();
+  ASSERT_TRUE(daemon().process().signal(SIGHUP));
+  EXPECT_TRUE(daemon().wait_for_log("restart")) << "no log line mentions a restart:\n"
+                                                << tail(daemon().log());
+  // The old socket keeps answering, and the running value stays the old one.
+  CliResult ping = cli({"ping"});
+  EXPECT_EQ(ping.exit_code(), 0) << ping.describe();
+  CliResult get = cli({"conf", "get", "unix_socket_dir"});
+  EXPECT_EQ(get.exit_code(), 0) << get.describe();
+  EXPECT_EQ(trim(get.out()), old_dir) << get.describe();
+  EXPECT_FALSE(path_exists(new_dir + "/.s.pgmoneta"));
+  EXPECT_TRUE(path_exists(old_dir + "/.s.pgmoneta"));
+}
+
+TEST_F(SignalTest, SigtermRemovesSocketPidFileAndChildren) {
+  std::string socket = daemon().socket_path();
+  std::string pid_file = daemon().pid_file();
+  EXPECT_TRUE(path_exists(socket));
+  EXPECT_TRUE(path_exists(pid_file)) << pid_file;
+  if (path_exists(pid_file)) {
+    EXPECT_EQ(trim(read_text(pid_file)), std::to_string(daemon().pid()));
+  }
+  // Give it something to reap first: a status details request forks a child.
+  CliResult r = cli({"status", "details"});
+  EXPECT_EQ(r.exit_code(), 0) << r.describe();
+
+  mark_stopped();
+  std::optional<int> status = daemon().stop();
+  EXPECT_EQ(status, std::optional<int>(0));
+  EXPECT_TRUE(wait_group_gone(daemon().process(), seconds(5)))
+      << "processes of the daemon's group survive it";
+  EXPECT_FALSE(path_exists(socket)) << socket;
+  EXPECT_FALSE(path_exists(pid_file)) << pid_file;
+}
+
+TEST_F(SignalTest, ShutdownCommandStopsDaemon) {
+  std::string socket = daemon().socket_path();
+  std::string pid_file = daemon().pid_file();
+  mark_stopped();
+  CliResult r = cli({"shutdown"});
+  EXPECT_EQ(r.exit_code(), 0) << r.describe();
+  std::optional<int> status = daemon().process().wait_for(seconds(15));
+  ASSERT_TRUE(status.has_value()) << "daemon still running 15 s after shutdown";
+  EXPECT_EQ(*status, 0);
+  EXPECT_TRUE(wait_group_gone(daemon().process(), seconds(5)));
+  EXPECT_FALSE(path_exists(socket)) << socket;
+  EXPECT_FALSE(path_exists(pid_file)) << pid_file;
+}
+
+// ---- start-up failures ----
+
+class StartupTest : public DaemonTest {
+ protected:
+  bool auto_start() const override { return false; }
+};
+
+TEST_F(StartupTest, CliWithoutDaemonExitsThreeWithOneLine) {
+  CliResult r = cli({"ping"});
+  EXPECT_EQ(r.exit_code(), 3) << r.describe();
+  std::string err = r.err();
+  ASSERT_FALSE(trim(err).empty()) << r.describe();
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << "stderr: " << err;
+}
+
+TEST_F(StartupTest, BadLogLevelNamesFileLineAndKey) {
+  daemon().config().set("pgmoneta", "log_level", "loud");
+  daemon().write_config();
+  int line = daemon().config().line_of("pgmoneta", "log_level");
+  ASSERT_GT(line, 0);
+  Process p = daemon().launch();
+  ASSERT_GT(p.pid(), 0) << p.error();
+  std::optional<int> status = p.wait_for(seconds(15));
+  ASSERT_TRUE(status.has_value()) << "daemon kept running with log_level = loud";
+  EXPECT_NE(*status, 0);
+  std::string err = daemon().stderr_text();
+  EXPECT_NE(err.find(daemon().config_path()), std::string::npos) << err;
+  EXPECT_NE(err.find(":" + std::to_string(line)), std::string::npos)
+      << "line " << line << " not named: " << err;
+  EXPECT_NE(err.find("log_level"), std::string::npos) << err;
+  EXPECT_FALSE(path_exists(daemon().socket_path()));
+  expect_log_errors({"log_level"});
+}
+
+TEST_F(StartupTest, RootIsRefused) {
+  if (::geteuid() != 0) {
+    GTEST_SKIP() << "only meaningful when the test runs as root";
+  }
+  Process p = daemon().launch(/*drop_privileges=*/false);
+  ASSERT_GT(p.pid(), 0) << p.error();
+  std::optional<int> status = p.wait_for(seconds(15));
+  ASSERT_TRUE(status.has_value()) << "pgmoneta kept running as root";
+  EXPECT_NE(*status, 0);
+  EXPECT_NE(daemon().stderr_text().find("root"), std::string::npos) << daemon().stderr_text();
+  EXPECT_FALSE(path_exists(daemon().socket_path()));
+
+  ProcessOptions o;
+  o.argv = {daemon().bin("pgmoneta-cli"), "-c", daemon().cli_config_path(), "ping"};
+  o.drop_privileges = false;
+  o.home = daemon().home();
+  CommandOutput cli_root = run_command(o, seconds(15));
+  EXPECT_NE(cli_root.exit_code, 0) << cli_root.describe();
+  EXPECT_NE(cli_root.err.find("root"), std::string::npos) << cli_root.describe();
+  expect_log_errors({"root"});
+}
+
+}  // namespace
+}  // namespace pgm::testing

@@ -1,0 +1,153 @@
+#include "integration/postgres_instance.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
+#include <sys/stat.h>
+
+namespace pgm::testing {
+
+namespace {
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+bool is_executable(const std::string& path) { return ::access(path.c_str(), X_OK) == 0; }
+}  // namespace
+
+std::string pg_bin_dir() {
+  const char* env = std::getenv("PGM_PG_BINDIR");  // NOLINT(concurrency-mt-unsafe)
+  std::string dir;
+  if (env != nullptr && *env != '\0') {
+    dir = env;
+  } else {
+    for (const char* pg_config : {"/usr/bin/pg_config", "/usr/local/bin/pg_config",
+                                  "/usr/lib/postgresql/15/bin/pg_config"}) {
+      if (!is_executable(pg_config)) {
+        continue;
+      }
+      ProcessOptions o;
+      o.argv = {pg_config, "--bindir"};
+      o.drop_privileges = false;
+      CommandOutput r = run_command(o, seconds(10));
+      if (r.exit_code == 0) {
+        dir = trim(r.out);
+        break;
+      }
+    }
+    if (dir.empty()) {
+      dir = "/usr/lib/postgresql/15/bin";
+    }
+  }
+  if (!is_executable(dir + "/initdb") || !is_executable(dir + "/postgres")) {
+    return "";
+  }
+  return dir;
+}
+
+PostgresInstance::PostgresInstance(std::string root)
+    : root_(std::move(root)),
+      data_dir_(root_ + "/data"),
+      socket_dir_(root_ + "/pgsock"),
+      bin_(pg_bin_dir()) {}
+
+PostgresInstance::~PostgresInstance() { stop(); }
+
+std::string PostgresInstance::log() const { return read_text(root_ + "/postgres.log"); }
+
+std::string PostgresInstance::start() {
+  if (bin_.empty()) {
+    return "PostgreSQL binaries not found";
+  }
+  ::mkdir(socket_dir_.c_str(), 0700);
+  chown_to_test_user(socket_dir_);
+  port_ = free_port();
+
+  ProcessOptions init;
+  init.argv = {bin_ + "/initdb", "-D",        data_dir_,    "-U", "postgres",
+               "--auth=trust",   "--no-sync", "--locale=C", "-E", "UTF8"};
+  init.home = root_;
+  CommandOutput r = run_command(init, seconds(120));
+  if (r.exit_code != 0) {
+    return "initdb failed: " + r.describe();
+  }
+  {
+    std::ofstream conf(data_dir_ + "/postgresql.conf", std::ios::app);
+    conf << "\n# integration test settings\n"
+         << "listen_addresses = ''\n"
+         << "port = " << port_ << "\n"
+         << "unix_socket_directories = '" << socket_dir_ << "'\n"
+         << "wal_level = replica\n"
+         << "max_wal_senders = 10\n"
+         << "max_replication_slots = 10\n"
+         << "max_connections = 40\n"
+         << "shared_buffers = 32MB\n"
+         << "fsync = off\n"
+         << "synchronous_commit = off\n"
+         << "full_page_writes = off\n"
+         << "logging_collector = off\n";
+  }
+  // initdb --auth=trust already trusts local connections, replication included.
+
+  ProcessOptions pg;
+  pg.argv = {bin_ + "/postgres", "-D", data_dir_};
+  pg.home = root_;
+  pg.stdout_path = root_ + "/postgres.log";
+  pg.stderr_path = root_ + "/postgres.log";
+  postmaster_ = Process::start(pg);
+  if (postmaster_.pid() < 0) {
+    return "cannot start postgres: " + postmaster_.error();
+  }
+  chown_to_test_user(root_ + "/postgres.log");
+  auto deadline = std::chrono::steady_clock::now() + seconds(60);
+  while (true) {
+    if (!postmaster_.running()) {
+      return "postgres exited during start-up; log:\n" + log();
+    }
+    ProcessOptions ready;
+    ready.argv = {bin_ + "/pg_isready",  "-q", "-h",       socket_dir_, "-p",
+                  std::to_string(port_), "-U", "postgres", "-d",        "postgres"};
+    ready.home = root_;
+    if (run_command(ready, seconds(10)).exit_code == 0) {
+      break;
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      return "postgres not ready after 60 s; log:\n" + log();
+    }
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  CommandOutput role = psql(std::string("CREATE ROLE ") + kReplUser +
+                            " WITH LOGIN REPLICATION PASSWORD '" + kReplPassword + "'");
+  if (role.exit_code != 0) {
+    return "CREATE ROLE repl failed: " + role.describe();
+  }
+  return "";
+}
+
+void PostgresInstance::stop() {
+  if (postmaster_.pid() <= 0 || !postmaster_.running()) {
+    return;
+  }
+  postmaster_.signal(SIGINT);  // fast shutdown
+  if (!postmaster_.wait_for(seconds(30))) {
+    postmaster_.kill_group(SIGKILL);
+    postmaster_.wait_for(seconds(10));
+  }
+}
+
+CommandOutput PostgresInstance::psql(const std::string& sql, const std::string& user,
+                                     const std::string& database) const {
+  ProcessOptions o;
+  o.argv = {bin_ + "/psql", "-XAtq",     "-v", "ON_ERROR_STOP=1",
+            "-h",           socket_dir_, "-p", std::to_string(port_),
+            "-U",           user,        "-d", database,
+            "-c",           sql};
+  o.home = root_;
+  return run_command(o, seconds(60));
+}
+
+}  // namespace pgm::testing
