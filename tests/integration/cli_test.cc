@@ -1,6 +1,7 @@
 // pgmoneta-cli against a running daemon: ping, status, status details in every output format,
 // conf get/set/ls/reload, and a raw frame with an unknown command code.
 #include <chrono>
+#include <fstream>
 #include <thread>
 
 #include "integration/harness.h"
@@ -128,6 +129,19 @@ TEST_F(CliTest, ConfLsShowsTheThreeFiles) {
   EXPECT_NE(r.out().find(daemon().config_path()), std::string::npos) << r.out();
   EXPECT_NE(r.out().find(daemon().users_path()), std::string::npos) << r.out();
   EXPECT_NE(r.out().find(daemon().admins_path()), std::string::npos) << r.out();
+}
+
+TEST_F(CliTest, LogfileOptionRecordsEachCommand) {
+  std::string log_path = daemon().dir() / "cli.log";
+  CliResult ok = cli({"-L", log_path, "ping"});
+  ASSERT_EQ(ok.exit_code(), 0) << ok.describe();
+  CliResult failed = cli({"-L", log_path, "mode", "nosuchserver", "offline"});
+  ASSERT_EQ(failed.exit_code(), 1) << failed.describe();
+  expect_log_errors({"nosuchserver"});
+  std::ifstream in(log_path);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("INFO ping: exit 0"), std::string::npos) << text;
+  EXPECT_NE(text.find("INFO mode: exit 1"), std::string::npos) << text;
 }
 
 TEST_F(CliTest, ConfReloadSucceedsAndDaemonKeepsAnswering) {

@@ -13,6 +13,7 @@
 
 #include "pgm/config/cli_config.h"
 #include "pgm/crypto/vault.h"
+#include "pgm/log/log.h"
 #include "pgm/management/client.h"
 #include "pgm/management/document.h"
 #include "pgm/management/output.h"
@@ -438,6 +439,26 @@ int run(const Invocation& inv, const Environment& env, std::ostream& out, std::o
     err << fmt::format("pgmoneta-cli: warning: {}\n", w.to_string());
   }
   const config::CliConfig& cfg = loaded->config;
+  // -L (or log_type = file in the config) records each command and its outcome in a file;
+  // without it the CLI logs nothing, so stdout/stderr carry only the answer.
+  bool file_logging = !o.logfile.empty() || cfg.log_type == config::LogType::kFile;
+  if (file_logging) {
+    log::Options lo;
+    lo.type = log::Type::kFile;
+    lo.path = o.logfile.empty() ? cfg.log_path : o.logfile;
+    lo.level = cfg.log_level;
+    lo.append = cfg.log_mode == config::LogMode::kAppend;
+    lo.ident = "pgmoneta-cli";
+    if (auto r = log::configure(lo); !r) {
+      err << fmt::format("pgmoneta-cli: log file: {}\n", r.error().message());
+      return kExitUsage;
+    }
+  }
+  auto log_outcome = [&](int code, const std::string& detail) {
+    if (file_logging) {
+      log::info("{}: exit {}{}{}", name, code, detail.empty() ? "" : ": ", detail);
+    }
+  };
   if (cfg.unix_socket_dir.empty()) {
     err << fmt::format("pgmoneta-cli: {} sets no unix_socket_dir\n", path);
     return kExitUsage;
@@ -462,6 +483,7 @@ int run(const Invocation& inv, const Environment& env, std::ostream& out, std::o
   auto fd = management::connect_unix(cfg.unix_socket_dir);
   if (!fd) {
     err << fmt::format("pgmoneta-cli: {}\n", fd.error().message());
+    log_outcome(kExitUnreachable, fd.error().message());
     return kExitUnreachable;
   }
   auto response =
@@ -469,6 +491,7 @@ int run(const Invocation& inv, const Environment& env, std::ostream& out, std::o
                            master_key ? &*master_key : nullptr, timeout_for(inv.command));
   if (!response) {
     err << fmt::format("pgmoneta-cli: {}: {}\n", name, response.error().message());
+    log_outcome(kExitUnreachable, response.error().message());
     return kExitUnreachable;
   }
   Verdict verdict = judge_response(inv.command, *response);
@@ -494,6 +517,7 @@ int run(const Invocation& inv, const Environment& env, std::ostream& out, std::o
   if (!verdict.error_line.empty()) {
     err << verdict.error_line << '\n';
   }
+  log_outcome(verdict.exit_code, verdict.error_line);
   if (o.verbose) {
     if (verdict.exit_code == kExitSuccess) {
       out << "Success (0)\n";

@@ -39,10 +39,16 @@ struct Space {
   uint64_t total = 0;
 };
 
+// Space of the file system holding `path`, or of its nearest existing ancestor (a workspace
+// is created on first use, but its file system is known before that).
 Space filesystem_space(const std::string& path) {
   struct statvfs st {};
-  if (::statvfs(path.c_str(), &st) != 0) {
-    return {};
+  std::filesystem::path p(path);
+  while (::statvfs(p.c_str(), &st) != 0) {
+    if (!p.has_parent_path() || p.parent_path() == p) {
+      return {};
+    }
+    p = p.parent_path();
   }
   return {static_cast<uint64_t>(st.f_bavail) * st.f_frsize,
           static_cast<uint64_t>(st.f_blocks) * st.f_frsize};
