@@ -1,0 +1,312 @@
+#include "pgm/wal/segment_writer.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <memory>
+#include <tuple>
+#include <vector>
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+
+#include "pgm/io/file.h"
+
+namespace pgm::wal {
+namespace {
+
+constexpr mode_t kFileMode = 0600;
+constexpr size_t kZeroChunk = size_t{1} << 20;
+
+struct DirCloser {
+  void operator()(DIR* d) const { ::closedir(d); }
+};
+
+Result<std::vector<std::string>> list_directory(const std::string& dir) {
+  std::unique_ptr<DIR, DirCloser> d(::opendir(dir.c_str()));
+  if (!d) {
+    return make_errno_error(fmt::format("open directory {}", dir), errno);
+  }
+  std::vector<std::string> names;
+  for (;;) {
+    errno = 0;
+    const dirent* entry = ::readdir(d.get());  // NOLINT(concurrency-mt-unsafe): own DIR*
+    if (entry == nullptr) {
+      if (errno != 0) {
+        return make_errno_error(fmt::format("read directory {}", dir), errno);
+      }
+      break;
+    }
+    std::string_view name = entry->d_name;
+    if (name != "." && name != "..") {
+      names.emplace_back(name);
+    }
+  }
+  return names;
+}
+
+Result<void> pwrite_all(int fd, const uint8_t* data, size_t size, uint64_t offset,
+                        const std::string& path) {
+  while (size > 0) {
+    ssize_t n = ::pwrite(fd, data, size, static_cast<off_t>(offset));
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return make_errno_error(fmt::format("write {}", path), errno);
+    }
+    data += n;
+    size -= static_cast<size_t>(n);
+    offset += static_cast<uint64_t>(n);
+  }
+  return {};
+}
+
+Result<void> fsync_fd(int fd, const std::string& path) {
+  if (::fsync(fd) != 0) {
+    return make_errno_error(fmt::format("fsync {}", path), errno);
+  }
+  return {};
+}
+
+Result<void> unlink_if_present(const std::string& path) {
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return make_errno_error(fmt::format("remove {}", path), errno);
+  }
+  return {};
+}
+
+Result<bool> exists(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) {
+    return true;
+  }
+  if (errno == ENOENT) {
+    return false;
+  }
+  return make_errno_error(fmt::format("stat {}", path), errno);
+}
+
+}  // namespace
+
+SegmentWriter::SegmentWriter(std::string dir, uint64_t seg_size, TimelineId tli,
+                             OnComplete on_complete)
+    : dir_(std::move(dir)), seg_size_(seg_size), tli_(tli), on_complete_(std::move(on_complete)) {}
+
+Result<SegmentWriter> SegmentWriter::create(std::string dir, uint64_t seg_size, TimelineId tli,
+                                            OnComplete on_complete) {
+  PGM_TRY(check_segment_size(seg_size));
+  if (!tli.is_valid()) {
+    return make_error(ErrorCode::kInvalidArgument, "invalid timeline 0");
+  }
+  return SegmentWriter(std::move(dir), seg_size, tli, std::move(on_complete));
+}
+
+Result<void> SegmentWriter::open_segment(SegmentNo segno, uint64_t offset) {
+  std::string path = fmt::format("{}/{}.partial", dir_, segment_name_for(tli_, segno, seg_size_));
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, kFileMode));
+  if (!fd) {
+    return make_errno_error(fmt::format("open {}", path), errno);
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) {
+    return make_errno_error(fmt::format("stat {}", path), errno);
+  }
+  auto size = static_cast<uint64_t>(st.st_size);
+  if (size > seg_size_) {
+    return make_error(ErrorCode::kCorruption, fmt::format("{} has {} bytes, more than the segment "
+                                                          "size {}",
+                                                          path, size, seg_size_));
+  }
+  if (size == 0 && offset != 0) {
+    return make_error(
+        ErrorCode::kProtocol,
+        fmt::format("wal data at offset {} of {} which does not exist yet", offset, path));
+  }
+  if (size < seg_size_) {
+    // Zero-fill to the full size (a crash during an earlier fill leaves a short file).
+    static const std::vector<uint8_t> zeros(kZeroChunk, 0);
+    for (uint64_t at = size; at < seg_size_;) {
+      size_t n = static_cast<size_t>(std::min<uint64_t>(kZeroChunk, seg_size_ - at));
+      PGM_TRY(pwrite_all(fd.get(), zeros.data(), n, at, path));
+      at += n;
+    }
+    PGM_TRY(fsync_fd(fd.get(), path));
+    PGM_TRY(io::fsync_directory(dir_));
+  }
+  fd_ = std::move(fd);
+  segno_ = segno;
+  partial_path_ = std::move(path);
+  return {};
+}
+
+Result<void> SegmentWriter::complete_segment() {
+  PGM_TRY(fsync_fd(fd_.get(), partial_path_));
+  if (::close(fd_.release()) != 0) {
+    return make_errno_error(fmt::format("close {}", partial_path_), errno);
+  }
+  std::string name = segment_name_for(tli_, segno_, seg_size_);
+  std::string final_path = fmt::format("{}/{}", dir_, name);
+  if (::rename(partial_path_.c_str(), final_path.c_str()) != 0) {
+    return make_errno_error(fmt::format("rename {} to {}", partial_path_, final_path), errno);
+  }
+  partial_path_.clear();
+  PGM_TRY(io::fsync_directory(dir_));
+  flushed_ = position_;
+  if (on_complete_) {
+    auto done = on_complete_(name);
+    if (!done) {
+      return tl::unexpected(done.error().with_context(fmt::format("segment {}", name)));
+    }
+  }
+  return {};
+}
+
+Result<void> SegmentWriter::write(Lsn start, std::span<const uint8_t> data) {
+  if (started_ && start != position_) {
+    return make_error(ErrorCode::kProtocol, fmt::format("wal data at {}, expected {}",
+                                                        start.to_string(), position_.to_string()));
+  }
+  if (!started_) {
+    position_ = start;
+    flushed_ = start;
+    started_ = true;
+  }
+  while (!data.empty()) {
+    SegmentNo segno = segment_number(position_, seg_size_);
+    uint64_t offset = segment_offset(position_, seg_size_);
+    if (fd_ && segno != segno_) {
+      PGM_TRY(close());
+    }
+    if (!fd_) {
+      PGM_TRY(open_segment(segno, offset));
+    }
+    size_t n = static_cast<size_t>(std::min<uint64_t>(data.size(), seg_size_ - offset));
+    PGM_TRY(pwrite_all(fd_.get(), data.data(), n, offset, partial_path_));
+    position_ += n;
+    data = data.subspan(n);
+    if (segment_offset(position_, seg_size_) == 0) {
+      PGM_TRY(complete_segment());
+    }
+  }
+  return {};
+}
+
+Result<Lsn> SegmentWriter::flush() {
+  if (fd_ && flushed_ < position_) {
+    PGM_TRY(fsync_fd(fd_.get(), partial_path_));
+  }
+  flushed_ = position_;
+  return flushed_;
+}
+
+Result<void> SegmentWriter::close() {
+  if (!fd_) {
+    return {};
+  }
+  PGM_TRY(flush());
+  if (::close(fd_.release()) != 0) {
+    return make_errno_error(fmt::format("close {}", partial_path_), errno);
+  }
+  partial_path_.clear();
+  return {};
+}
+
+Result<void> SegmentWriter::switch_timeline(TimelineId tli) {
+  if (!tli.is_valid()) {
+    return make_error(ErrorCode::kInvalidArgument, "invalid timeline 0");
+  }
+  PGM_TRY(close());
+  tli_ = tli;
+  started_ = false;
+  return {};
+}
+
+Result<std::string> finish_segment(const std::string& dir, const std::string& name,
+                                   compress::Algorithm algorithm, int level, crypto::AesMode mode,
+                                   const crypto::MasterKey* key) {
+  bool encrypt = mode != crypto::AesMode::kNone;
+  if (algorithm == compress::Algorithm::kNone && !encrypt) {
+    return name;
+  }
+  if (encrypt && key == nullptr) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("finish {}: encryption requested without a key", name));
+  }
+  std::string out_name =
+      fmt::format("{}{}{}", name, compress::file_suffix(algorithm), encrypt ? ".aes" : "");
+  std::string plain_path = fmt::format("{}/{}", dir, name);
+  std::string out_path = fmt::format("{}/{}", dir, out_name);
+
+  // Temp files of an earlier, interrupted attempt ("<out>.tmp.<pid>").
+  PGM_ASSIGN_OR_RETURN(std::vector<std::string> entries, list_directory(dir));
+  std::string temp_prefix = out_name + ".tmp.";
+  for (const std::string& entry : entries) {
+    if (entry.compare(0, temp_prefix.size(), temp_prefix) == 0) {
+      PGM_TRY(unlink_if_present(fmt::format("{}/{}", dir, entry)));
+    }
+  }
+
+  PGM_ASSIGN_OR_RETURN(bool done, exists(out_path));
+  if (!done) {
+    PGM_ASSIGN_OR_RETURN(std::string plain, io::read_file(plain_path));
+    std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(plain.data()), plain.size());
+    std::vector<uint8_t> buffer;
+    if (algorithm != compress::Algorithm::kNone) {
+      auto compressed = compress::compress(algorithm, bytes, level);
+      if (!compressed) {
+        return tl::unexpected(
+            compressed.error().with_context(fmt::format("compress {}", plain_path)));
+      }
+      buffer = std::move(*compressed);
+      bytes = buffer;
+    }
+    if (encrypt) {
+      auto encrypted = crypto::aes_encrypt(*key, mode, bytes);
+      if (!encrypted) {
+        return tl::unexpected(
+            encrypted.error().with_context(fmt::format("encrypt {}", plain_path)));
+      }
+      buffer = std::move(*encrypted);
+      bytes = buffer;
+    }
+    PGM_ASSIGN_OR_RETURN(io::AtomicFile file, io::AtomicFile::create(out_path, kFileMode));
+    PGM_TRY(
+        file.write(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size())));
+    PGM_TRY(file.commit());
+  }
+  PGM_TRY(unlink_if_present(plain_path));
+  PGM_TRY(io::fsync_directory(dir));
+  return out_name;
+}
+
+Result<std::optional<ResumePoint>> resume_position(const std::string& dir, uint64_t seg_size) {
+  PGM_TRY(check_segment_size(seg_size));
+  PGM_ASSIGN_OR_RETURN(std::vector<std::string> entries, list_directory(dir));
+  std::optional<std::tuple<SegmentNo, uint32_t, bool>> newest;  // segno, tli, is partial
+  for (const std::string& entry : entries) {
+    WalFileInfo info = classify_wal_file(entry);
+    if (info.kind != WalFileKind::kSegment && info.kind != WalFileKind::kPartial) {
+      continue;
+    }
+    auto id = parse_segment_name(info.base, seg_size);
+    if (!id) {
+      return tl::unexpected(id.error().with_context(fmt::format("{}/{}", dir, entry)));
+    }
+    auto key = std::make_tuple(id->segno, id->tli.value(), info.kind == WalFileKind::kPartial);
+    if (!newest || key > *newest) {
+      newest = key;
+    }
+  }
+  if (!newest) {
+    return std::optional<ResumePoint>();
+  }
+  auto [segno, tli, partial] = *newest;
+  Lsn lsn = segment_start(partial ? segno : segno + 1, seg_size);
+  return std::optional<ResumePoint>(ResumePoint{lsn, TimelineId(tli)});
+}
+
+}  // namespace pgm::wal
