@@ -62,15 +62,24 @@ inline std::optional<Level> parse_level(std::string_view text) {
 // The configuration spelling: "info", "debug1", ...
 inline std::string_view level_config_name(Level l) {
   switch (l) {
-    case Level::kDebug5: return "debug5";
-    case Level::kDebug4: return "debug4";
-    case Level::kDebug3: return "debug3";
-    case Level::kDebug2: return "debug2";
-    case Level::kDebug1: return "debug1";
-    case Level::kInfo: return "info";
-    case Level::kWarn: return "warn";
-    case Level::kError: return "error";
-    case Level::kFatal: return "fatal";
+    case Level::kDebug5:
+      return "debug5";
+    case Level::kDebug4:
+      return "debug4";
+    case Level::kDebug3:
+      return "debug3";
+    case Level::kDebug2:
+      return "debug2";
+    case Level::kDebug1:
+      return "debug1";
+    case Level::kInfo:
+      return "info";
+    case Level::kWarn:
+      return "warn";
+    case Level::kError:
+      return "error";
+    case Level::kFatal:
+      return "fatal";
   }
   return "info";
 }
@@ -81,12 +90,18 @@ inline std::string_view level_label(Level l) {
     case Level::kDebug5:
     case Level::kDebug4:
     case Level::kDebug3:
-    case Level::kDebug2: return "TRACE";
-    case Level::kDebug1: return "DEBUG";
-    case Level::kInfo: return "INFO";
-    case Level::kWarn: return "WARN";
-    case Level::kError: return "ERROR";
-    case Level::kFatal: return "FATAL";
+    case Level::kDebug2:
+      return "TRACE";
+    case Level::kDebug1:
+      return "DEBUG";
+    case Level::kInfo:
+      return "INFO";
+    case Level::kWarn:
+      return "WARN";
+    case Level::kError:
+      return "ERROR";
+    case Level::kFatal:
+      return "FATAL";
   }
   return "INFO";
 }
