@@ -129,7 +129,7 @@ struct Server::Impl {
   void close_listener();
   void on_accept();
   void close_connection(int fd);
-  void dispatch(Connection& conn, const json& doc, uint8_t compression, uint8_t encryption);
+  void dispatch(Connection& conn, const json& doc);
   void reply(Connection& conn, const json& request_doc, const CommandResult& result,
              std::chrono::steady_clock::time_point started, AfterReply after);
   void fork_command(Connection& conn, const json& doc, int32_t command);
@@ -257,7 +257,7 @@ void on_connection_io(struct ev_loop* loop, ev_io* w, int /*revents*/) {
     // Request documents come from the network: a nlohmann type error on a field we missed
     // must cost this request, not the daemon.
     try {
-      impl->dispatch(*conn, *doc, header.compression, header.encryption);
+      impl->dispatch(*conn, *doc);
     } catch (const std::exception& e) {
       log::warn("management: bad request: {}", e.what());
       impl->reply(
@@ -432,10 +432,7 @@ void Server::Impl::reply(Connection& conn, const json& request_doc, const Comman
   start_writing(conn, std::move(*frame), after);
 }
 
-void Server::Impl::dispatch(Connection& conn, const json& doc, uint8_t compression,
-                            uint8_t encryption) {
-  (void)compression;
-  (void)encryption;
+void Server::Impl::dispatch(Connection& conn, const json& doc) {
   auto started = std::chrono::steady_clock::now();
   auto request = mgmt::parse_request(doc);
   if (!request) {

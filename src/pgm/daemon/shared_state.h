@@ -93,7 +93,6 @@ struct SharedState {
   std::atomic<int> log_level{0};
   std::atomic<bool> shutting_down{false};
   std::atomic<int64_t> start_epoch{0};
-  std::atomic<uint64_t> logged_errors{0};
   size_t number_of_servers = 0;
   ServerState servers[kMaxServers];
 };
