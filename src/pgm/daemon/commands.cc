@@ -11,6 +11,7 @@
 #include "pgm/daemon/probe.h"
 #include "pgm/log/log.h"
 #include "pgm/management/protocol.h"
+#include "pgm/wal/lsn.h"
 
 namespace pgm::daemon {
 
@@ -87,6 +88,8 @@ json server_status(const DaemonContext& ctx, size_t i, bool details) {
   json j;
   j["Server"] = s.name;
   j["Online"] = snap.online;
+  // Invalid: the server cannot be streamed from until an operator fixes its setup (slot).
+  j["Valid"] = !state.wal_invalid.load();
   j["Primary"] = snap.primary;
   j["Checksums"] = snap.checksums;
   j["MajorVersion"] = snap.major_version;
@@ -111,7 +114,17 @@ json server_status(const DaemonContext& ctx, size_t i, bool details) {
                                             : "not probed yet";
   }
   if (details) {
-    j["WalStreaming"] = false;  // the WAL receiver arrives with the WAL issue
+    WalSnapshot w = state.wal_snapshot();
+    j["WalStreaming"] = w.streaming;
+    j["WalReceiverPid"] = w.pid;
+    j["WalTimeline"] = w.timeline;
+    j["WalCurrentFile"] = w.current_file;
+    j["WalReceivedLsn"] = wal::Lsn(w.received).to_string();
+    j["WalFlushedLsn"] = wal::Lsn(w.flushed).to_string();
+    j["WalServerLsn"] = wal::Lsn(w.server_end).to_string();
+    // Bytes the server has that are not yet durable here.
+    j["WalLagBytes"] = w.server_end > w.flushed ? w.server_end - w.flushed : 0;
+    j["WalLastError"] = w.last_error;
     j["WalLevel"] = snap.wal_level;
     j["Fips"] = false;
     json backups = json::array();

@@ -24,6 +24,7 @@
 #include "pgm/core/unique_fd.h"
 #include "pgm/daemon/commands.h"
 #include "pgm/daemon/probe.h"
+#include "pgm/daemon/wal_receiver.h"
 #include "pgm/io/file.h"
 #include "pgm/management/document.h"
 #include "pgm/management/frame.h"
@@ -43,6 +44,15 @@ constexpr uint32_t kMaxRequestFrame = 1u << 20;
 constexpr size_t kMaxConnections = 512;
 constexpr double kProbeInterval = 60.0;
 constexpr std::chrono::seconds kChildShutdownGrace{10};
+// The WAL watchdog: how often receivers are reconciled with what should run.
+constexpr double kWalWatchdogInterval = 1.0;
+// A receiver that died is restarted after this, doubling while it keeps dying, up to the max.
+constexpr std::chrono::seconds kWalRestartMin{1};
+constexpr std::chrono::seconds kWalRestartMax{60};
+// A receiver that ran this long before dying starts again with the shortest delay.
+constexpr std::chrono::seconds kWalHealthyRun{60};
+// A `follow` server takes over after the followed one stopped streaming for this long.
+constexpr std::chrono::seconds kFollowGrace{15};
 
 std::string socket_path(const config::Config& c) { return c.unix_socket_dir + "/.s.pgmoneta"; }
 
@@ -106,6 +116,18 @@ log::Options log_options(const config::Config& c) {
 
 struct Connection;
 
+// The main process's view of one server's WAL receiver.
+struct WalChild {
+  using Clock = std::chrono::steady_clock;
+  pid_t pid = 0;
+  bool stopping = false;           // SIGTERM sent by us
+  Clock::time_point next_start{};  // not before this
+  Clock::time_point started{};
+  std::chrono::seconds delay = kWalRestartMin;
+  Clock::time_point quiet_since{};  // not streaming since (for `follow`), {} while streaming
+  std::string settings;             // wal_settings() it was started with
+};
+
 struct Server::Impl {
   DaemonContext ctx;
   SharedSegment segment;
@@ -115,8 +137,13 @@ struct Server::Impl {
   std::string pid_path;
   bool pid_written = false;
   ev_io accept_watcher{};
-  ev_signal sig_hup{}, sig_usr1{}, sig_term{}, sig_int{}, sig_alrm{}, sig_chld{};
+  ev_signal sig_hup{}, sig_usr1{}, sig_term{}, sig_int{}, sig_alrm{};
+  // libev's default loop reaps children itself (waitpid in its own SIGCHLD handler), so exits
+  // reach us through a child watcher, never through a SIGCHLD watcher of ours.
+  ev_child child_watcher{};
   ev_timer probe_timer{};
+  ev_timer wal_timer{};
+  std::vector<WalChild> wal;  // one per configured server
   std::map<int, std::unique_ptr<Connection>> connections;
   std::map<pid_t, std::string> children;  // pid -> what it does
   pid_t probe_child = 0;
@@ -134,7 +161,12 @@ struct Server::Impl {
              std::chrono::steady_clock::time_point started, AfterReply after);
   void fork_command(Connection& conn, const json& doc, int32_t command);
   void start_probe();
-  void reap_children();
+  void reconcile_wal();
+  void start_wal(size_t index);
+  void stop_wal(size_t index, const char* why);
+  void wal_child_exited(size_t index, int status);
+  void close_inherited_descriptors();
+  void child_exited(pid_t pid, int status);
   CommandResult reload(bool from_signal);
   CommandResult conf_set(const json& request);
   void apply_config(std::shared_ptr<const config::Config> next);
@@ -285,9 +317,6 @@ void on_signal(struct ev_loop* loop, ev_signal* w, int /*revents*/) {
       // until then there is no TCP service to restart.
       log::info("SIGUSR1: service reload (no TCP listener configured in this version)");
       break;
-    case SIGCHLD:
-      impl->reap_children();
-      break;
     default:
       impl->begin_shutdown(w->signum == SIGINT    ? "SIGINT"
                            : w->signum == SIGALRM ? "SIGALRM"
@@ -298,6 +327,14 @@ void on_signal(struct ev_loop* loop, ev_signal* w, int /*revents*/) {
 
 void on_probe_timer(struct ev_loop* loop, ev_timer* /*w*/, int /*revents*/) {
   impl_of(loop)->start_probe();
+}
+
+void on_child(struct ev_loop* loop, ev_child* w, int /*revents*/) {
+  impl_of(loop)->child_exited(w->rpid, w->rstatus);
+}
+
+void on_wal_timer(struct ev_loop* loop, ev_timer* /*w*/, int /*revents*/) {
+  impl_of(loop)->reconcile_wal();
 }
 
 }  // namespace
@@ -550,10 +587,7 @@ void Server::Impl::start_probe() {
   if (pid == 0) {
     reset_signals_in_child();
     set_process_title("pgmoneta: probe");
-    listen_fd.reset();
-    for (auto& [fd, c] : connections) {
-      c->fd.reset();
-    }
+    close_inherited_descriptors();
     probe_all_servers(ctx);
     ::_exit(0);
   }
@@ -561,32 +595,142 @@ void Server::Impl::start_probe() {
   children.emplace(pid, "probe");
 }
 
-void Server::Impl::reap_children() {
-  for (;;) {
-    int status = 0;
-    pid_t pid = ::waitpid(-1, &status, WNOHANG);
-    if (pid <= 0) {
-      return;
+void Server::Impl::close_inherited_descriptors() {
+  listen_fd.reset();
+  for (auto& [fd, c] : connections) {
+    c->fd.reset();
+  }
+}
+
+void Server::Impl::start_wal(size_t index) {
+  const config::ServerConfig& s = ctx.config->servers[index];
+  WalChild& w = wal[index];
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    log::error("fork for the WAL receiver of {}: {}", s.name,
+               std::strerror(errno));  // NOLINT(concurrency-mt-unsafe)
+    w.next_start = WalChild::Clock::now() + w.delay;
+    return;
+  }
+  if (pid == 0) {
+    reset_signals_in_child();
+    set_process_title("wal/" + s.name);
+    close_inherited_descriptors();
+    ::_exit(run_wal_receiver(ctx, index));
+  }
+  w.pid = pid;
+  w.stopping = false;
+  w.started = WalChild::Clock::now();
+  w.settings = wal_settings(*ctx.config, index);
+  ctx.shared->servers[index].wal_pid.store(pid);
+  children.emplace(pid, "wal/" + s.name);
+  log::debug("WAL receiver for {} started (pid {})", s.name, pid);
+}
+
+void Server::Impl::stop_wal(size_t index, const char* why) {
+  WalChild& w = wal[index];
+  if (w.pid == 0 || w.stopping) {
+    return;
+  }
+  log::info("stopping the WAL receiver of {}: {}", ctx.config->servers[index].name, why);
+  w.stopping = true;
+  ::kill(w.pid, SIGTERM);
+}
+
+void Server::Impl::wal_child_exited(size_t index, int status) {
+  WalChild& w = wal[index];
+  ServerState& state = ctx.shared->servers[index];
+  state.wal_pid.store(0);
+  state.wal_streaming.store(false);
+  auto now = WalChild::Clock::now();
+  bool requested = w.stopping;
+  w.pid = 0;
+  w.stopping = false;
+  if (requested) {
+    w.next_start = now;  // restarts at once if it should still run (settings changed)
+    w.delay = kWalRestartMin;
+    return;
+  }
+  // Died on its own: the watchdog restarts it, later each time it keeps dying.
+  if (now - w.started >= kWalHealthyRun) {
+    w.delay = kWalRestartMin;
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 2) {
+    w.delay = kWalRestartMax;  // settings that cannot work: retry rarely (or after a reload)
+  }
+  w.next_start = now + w.delay;
+  log::warn("WAL receiver of {} ended unexpectedly; restarting in {} s",
+            ctx.config->servers[index].name, w.delay.count());
+  w.delay = std::min(w.delay * 2, std::chrono::seconds(kWalRestartMax));
+}
+
+void Server::Impl::reconcile_wal() {
+  const config::Config& c = *ctx.config;
+  auto now = WalChild::Clock::now();
+  for (size_t i = 0; i < c.servers.size() && i < wal.size(); ++i) {
+    if (ctx.shared->servers[i].wal_streaming.load()) {
+      wal[i].quiet_since = {};
+    } else if (wal[i].quiet_since == WalChild::Clock::time_point{}) {
+      wal[i].quiet_since = now;
     }
-    auto it = children.find(pid);
-    std::string what = it != children.end() ? it->second : "unknown";
-    if (it != children.end()) {
-      children.erase(it);
+  }
+  for (size_t i = 0; i < c.servers.size() && i < wal.size(); ++i) {
+    const config::ServerConfig& s = c.servers[i];
+    WalChild& w = wal[i];
+    bool wanted = !shutting_down && !ctx.shared->servers[i].admin_offline();
+    const char* why = "the server was set offline";
+    if (wanted && !s.follow.empty()) {
+      // A follower streams only while the server it follows does not.
+      int j = ctx.server_index(s.follow);
+      if (j >= 0 && static_cast<size_t>(j) != i) {
+        const WalChild& f = wal[static_cast<size_t>(j)];
+        bool followed_quiet =
+            f.quiet_since != WalChild::Clock::time_point{} && now - f.quiet_since >= kFollowGrace;
+        if (!followed_quiet) {
+          wanted = false;
+          why = "the followed server streams again";
+        }
+      }
     }
-    if (pid == probe_child) {
-      probe_child = 0;
+    if (w.pid != 0) {
+      if (!wanted) {
+        stop_wal(i, why);
+      } else if (w.settings != wal_settings(c, i)) {
+        stop_wal(i, "its settings changed");
+      }
+    } else if (wanted && now >= w.next_start) {
+      if (!s.follow.empty()) {
+        log::info("server {} takes over WAL streaming from {}", s.name, s.follow);
+      }
+      start_wal(i);
     }
-    if (WIFSIGNALED(status)) {
-      log::error("child {} ({}) was killed by signal {}", pid, what, WTERMSIG(status));
-    } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
-      log::warn("child {} ({}) exited with code {}", pid, what, WEXITSTATUS(status));
-    } else {
-      log::trace("child {} ({}) done", pid, what);
+  }
+}
+
+void Server::Impl::child_exited(pid_t pid, int status) {
+  auto it = children.find(pid);
+  std::string what = it != children.end() ? it->second : "unknown";
+  if (it != children.end()) {
+    children.erase(it);
+  }
+  if (pid == probe_child) {
+    probe_child = 0;
+  }
+  if (WIFSIGNALED(status)) {
+    log::error("child {} ({}) was killed by signal {}", pid, what, WTERMSIG(status));
+  } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+    log::warn("child {} ({}) exited with code {}", pid, what, WEXITSTATUS(status));
+  } else {
+    log::trace("child {} ({}) done", pid, what);
+  }
+  for (size_t i = 0; i < wal.size(); ++i) {
+    if (wal[i].pid == pid) {
+      wal_child_exited(i, status);
     }
-    // A repository lock held by a dead child would block the server forever.
-    for (size_t i = 0; i < kMaxServers; ++i) {
-      ctx.shared->servers[i].unlock_repository(pid);
-    }
+  }
+  // A repository lock held by a dead child would block the server forever.
+  for (size_t i = 0; i < kMaxServers; ++i) {
+    ctx.shared->servers[i].unlock_repository(pid);
   }
 }
 
@@ -705,11 +849,15 @@ void Server::Impl::begin_shutdown(const char* why) {
   ctx.shared->shutting_down.store(true);
   log::info("shutting down: {}", why);
   ev_break(loop, EVBREAK_ALL);
+  for (WalChild& w : wal) {
+    w.stopping = true;
+  }
 }
 
 void Server::Impl::finish_shutdown() {
   close_listener();
   ev_timer_stop(loop, &probe_timer);
+  ev_timer_stop(loop, &wal_timer);
   connections.clear();
   for (auto& [pid, what] : children) {
     ::kill(pid, SIGTERM);
@@ -860,18 +1008,22 @@ int Server::run() {
   ev_signal_init(&s.sig_term, on_signal, SIGTERM);
   ev_signal_init(&s.sig_int, on_signal, SIGINT);
   ev_signal_init(&s.sig_alrm, on_signal, SIGALRM);
-  ev_signal_init(&s.sig_chld, on_signal, SIGCHLD);
-  for (ev_signal* w :
-       {&s.sig_hup, &s.sig_usr1, &s.sig_term, &s.sig_int, &s.sig_alrm, &s.sig_chld}) {
+  for (ev_signal* w : {&s.sig_hup, &s.sig_usr1, &s.sig_term, &s.sig_int, &s.sig_alrm}) {
     ev_signal_start(loop, w);
   }
+  ev_child_init(&s.child_watcher, on_child, 0, 0);  // pid 0: every child
+  ev_child_start(loop, &s.child_watcher);
   ev_timer_init(&s.probe_timer, on_probe_timer, kProbeInterval, kProbeInterval);
   ev_timer_start(loop, &s.probe_timer);
+  s.wal.resize(s.ctx.config->servers.size());
+  ev_timer_init(&s.wal_timer, on_wal_timer, kWalWatchdogInterval, kWalWatchdogInterval);
+  ev_timer_start(loop, &s.wal_timer);
 
   const config::Config& c = *s.ctx.config;
   log::info("pgmoneta {}: started (pid {}, socket {}, {} server{})", kVersion, ::getpid(),
             s.listen_path, c.servers.size(), c.servers.size() == 1 ? "" : "s");
   s.start_probe();
+  s.reconcile_wal();
 
   ev_run(loop, 0);
   s.finish_shutdown();

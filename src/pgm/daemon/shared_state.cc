@@ -87,6 +87,34 @@ ServerSnapshot ServerState::snapshot() const {
   return s;
 }
 
+void ServerState::set_wal_file(std::string_view name) {
+  lock_text();
+  copy_text(wal_file_, name);
+  unlock_text();
+}
+
+void ServerState::set_wal_error(std::string_view message) {
+  lock_text();
+  copy_text(wal_error_, message);
+  unlock_text();
+}
+
+WalSnapshot ServerState::wal_snapshot() const {
+  WalSnapshot w;
+  w.pid = wal_pid.load();
+  w.streaming = wal_streaming.load();
+  w.invalid = wal_invalid.load();
+  w.timeline = wal_timeline.load();
+  w.received = wal_received.load();
+  w.flushed = wal_flushed.load();
+  w.server_end = wal_server_end.load();
+  lock_text();
+  w.current_file = wal_file_;
+  w.last_error = wal_error_;
+  unlock_text();
+  return w;
+}
+
 Result<SharedSegment> SharedSegment::create() {
   void* p = ::mmap(nullptr, sizeof(SharedState), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
                    -1, 0);

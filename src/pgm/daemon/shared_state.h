@@ -39,6 +39,19 @@ struct ServerSnapshot {
   std::string reason;  // why the server is offline, empty when online
 };
 
+// The WAL receiver's state, as status shows it.
+struct WalSnapshot {
+  pid_t pid = 0;
+  bool streaming = false;
+  bool invalid = false;  // the slot is missing or not physical
+  uint32_t timeline = 0;
+  uint64_t received = 0;    // LSN
+  uint64_t flushed = 0;     // LSN
+  uint64_t server_end = 0;  // LSN
+  std::string current_file;
+  std::string last_error;
+};
+
 class ServerState {
  public:
   // Repository lock: one backup/restore/delete/... per server at a time, no queueing.
@@ -67,6 +80,19 @@ class ServerState {
   std::atomic<uint64_t> operation_count{0};
   std::atomic<uint64_t> failed_operation_count{0};
 
+  // WAL receiver. wal_pid is written by the main process (fork/reap); the rest by the
+  // receiver child.
+  std::atomic<pid_t> wal_pid{0};
+  std::atomic<bool> wal_streaming{false};
+  std::atomic<bool> wal_invalid{false};
+  std::atomic<uint32_t> wal_timeline{0};
+  std::atomic<uint64_t> wal_received{0};
+  std::atomic<uint64_t> wal_flushed{0};
+  std::atomic<uint64_t> wal_server_end{0};
+  void set_wal_file(std::string_view name);
+  void set_wal_error(std::string_view message);
+  WalSnapshot wal_snapshot() const;
+
  private:
   void lock_text() const;
   void unlock_text() const;
@@ -86,6 +112,8 @@ class ServerState {
   int64_t last_probe_epoch_ = 0;
   char wal_level_[16] = {};
   char reason_[512] = {};
+  char wal_file_[64] = {};
+  char wal_error_[512] = {};
 };
 
 struct SharedState {
