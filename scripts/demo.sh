@@ -7,7 +7,8 @@
 # $DEMO_USER (default pgmoneta): PostgreSQL and pgmoneta refuse to run as root. When not run as
 # root, everything runs as the current user. KEEP=1 leaves PostgreSQL and the daemon running.
 # Idempotent: a previous demo in $DEMO_DIR is stopped and removed first.
-# Exit status: 0 when every required step worked; backup/restore are optional (later issues).
+# Exit status: 0 when every required step worked (WAL streaming included: a segment must arrive
+# and match the server's pg_wal); backup/restore are optional (later issues).
 set -euo pipefail
 
 REPO_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -236,6 +237,26 @@ for _ in $(seq 1 50); do
   sleep 0.2
 done
 cli status details
+
+heading "WAL streaming: write data, switch segments, compare with pg_wal"
+psql_run -c "CREATE TABLE demo AS SELECT i, md5(i::text) AS filler FROM generate_series(1, 100000) i"
+SEG="$(psql_run -c "SELECT pg_walfile_name(pg_current_wal_lsn())")"
+psql_run -c "SELECT pg_switch_wal()" >/dev/null
+WAL_DIR="$DEMO_DIR/backup/primary/wal"
+stored=""
+for _ in $(seq 1 150); do
+  [ -f "$WAL_DIR/$SEG.zstd" ] && { stored="$WAL_DIR/$SEG.zstd"; break; }
+  sleep 0.2
+done
+[ -n "$stored" ] || die "segment $SEG did not arrive in $WAL_DIR within 30 s"
+ls -l "$WAL_DIR" | sed 's/^/    /'
+if command -v zstd >/dev/null 2>&1; then
+  zstd -q -dc "$stored" | cmp - "$PGDATA/pg_wal/$SEG" ||
+    die "$stored differs from the server's pg_wal/$SEG"
+  info "$SEG.zstd decompresses to exactly the server's pg_wal/$SEG"
+fi
+cli -F json status details | grep -E '"Wal(Streaming|CurrentFile|FlushedLsn|LagBytes)"' |
+  sed 's/^ */    /'
 
 heading "pgmoneta-cli conf get log_level"
 cli conf get log_level

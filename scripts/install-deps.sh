@@ -13,8 +13,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libcurl4-openssl-dev libssh-dev
   # PostgreSQL 15 server + client for integration tests and the demo
   postgresql-15 postgresql-client-15 postgresql-contrib
-  # test helpers (known-answer vectors, frame fuzzing driver)
-  python3 python3-cryptography procps util-linux
+  # test helpers (known-answer vectors, frame fuzzing driver, zstd to check stored WAL by hand)
+  python3 python3-cryptography procps util-linux zstd
 )
 
 missing=()
