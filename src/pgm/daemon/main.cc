@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "pgm/config/config.h"
+#include "pgm/daemon/process_title.h"
 #include "pgm/daemon/server.h"
 #include "pgm/log/log.h"
 #include "pgm/version.h"
@@ -106,6 +107,8 @@ int main(int argc, char** argv) {
     return fail("cannot daemonize");
   }
 
+  // Children show what they do in ps; argv is not read after this point.
+  pgm::daemon::init_process_title(argc, argv);
   auto server = pgm::daemon::Server::create({paths, std::move(*loaded)});
   if (!server) {
     pgm::log::fatal("{}", server.error().message());

@@ -15,7 +15,6 @@
 #include <vector>
 
 #include <fmt/format.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -24,6 +23,7 @@
 #include "pgm/core/unique_fd.h"
 #include "pgm/daemon/commands.h"
 #include "pgm/daemon/probe.h"
+#include "pgm/daemon/process_title.h"
 #include "pgm/daemon/wal_receiver.h"
 #include "pgm/io/file.h"
 #include "pgm/management/document.h"
@@ -55,8 +55,6 @@ constexpr std::chrono::seconds kWalHealthyRun{60};
 constexpr std::chrono::seconds kFollowGrace{15};
 
 std::string socket_path(const config::Config& c) { return c.unix_socket_dir + "/.s.pgmoneta"; }
-
-void set_process_title(const std::string& title) { ::prctl(PR_SET_NAME, title.c_str(), 0, 0, 0); }
 
 // A forked child must not keep the main process's signal plumbing: libev may have blocked
 // signals (signalfd) and installed handlers that write into the main loop's pipe.
@@ -539,7 +537,7 @@ void Server::Impl::fork_command(Connection& conn, const json& doc, int32_t comma
   }
   if (pid == 0) {
     reset_signals_in_child();
-    set_process_title(fmt::format("pgmoneta: {}", command_name(command)));
+    set_process_title(ctx.config->update_process_title, command_name(command));
     int fd = conn.fd.get();
     // Only this connection's descriptor stays open in the child.
     listen_fd.reset();
@@ -586,7 +584,7 @@ void Server::Impl::start_probe() {
   }
   if (pid == 0) {
     reset_signals_in_child();
-    set_process_title("pgmoneta: probe");
+    set_process_title(ctx.config->update_process_title, "probe");
     close_inherited_descriptors();
     probe_all_servers(ctx);
     ::_exit(0);
@@ -614,7 +612,8 @@ void Server::Impl::start_wal(size_t index) {
   }
   if (pid == 0) {
     reset_signals_in_child();
-    set_process_title("wal/" + s.name);
+    set_process_title(ctx.config->update_process_title, "wal/" + s.name,
+                      fmt::format("{}:{} slot {}", s.host, s.port, s.wal_slot));
     close_inherited_descriptors();
     ::_exit(run_wal_receiver(ctx, index));
   }
