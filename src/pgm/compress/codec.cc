@@ -76,14 +76,14 @@ class BoundedOutput {
 
 // ---- gzip -------------------------------------------------------------------------------
 
-Result<std::vector<uint8_t>> gzip_compress(std::span<const uint8_t> in, int level) {
-  z_stream zs{};
-  if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-    return make_error(ErrorCode::kInternal, "gzip compress: deflateInit2 failed");
+// `zs` is a deflate stream initialised for gzip at the wanted level (reset here). `out` is
+// overwritten; its capacity is reused.
+Result<void> gzip_compress_into(z_stream& zs, std::span<const uint8_t> in,
+                                std::vector<uint8_t>& out) {
+  if (deflateReset(&zs) != Z_OK) {
+    return make_error(ErrorCode::kInternal, "gzip compress: deflateReset failed");
   }
-  std::unique_ptr<z_stream, int (*)(z_stream*)> guard(&zs, deflateEnd);
-  std::vector<uint8_t> out(deflateBound(&zs, static_cast<uLong>(std::min(in.size(), kMaxChunk))) +
-                           64);
+  out.resize(deflateBound(&zs, static_cast<uLong>(std::min(in.size(), kMaxChunk))) + 64);
   size_t used = 0;
   size_t pos = 0;
   int rc = Z_OK;
@@ -108,7 +108,22 @@ Result<std::vector<uint8_t>> gzip_compress(std::span<const uint8_t> in, int leve
     used += room - zs.avail_out;
   }
   out.resize(used);
-  return out;
+  return {};
+}
+
+Result<z_stream*> gzip_init(int level) {
+  auto zs = std::make_unique<z_stream>();
+  if (deflateInit2(zs.get(), level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    return make_error(ErrorCode::kInternal, "gzip compress: deflateInit2 failed");
+  }
+  return zs.release();
+}
+
+void gzip_free(z_stream* zs) {
+  if (zs != nullptr) {
+    deflateEnd(zs);
+    delete zs;  // NOLINT(cppcoreguidelines-owning-memory): paired with gzip_init
+  }
 }
 
 Result<std::vector<uint8_t>> gzip_decompress(std::span<const uint8_t> in, size_t max_output) {
@@ -179,20 +194,26 @@ Result<std::vector<uint8_t>> gzip_decompress(std::span<const uint8_t> in, size_t
 
 // ---- zstd -------------------------------------------------------------------------------
 
-Result<std::vector<uint8_t>> zstd_compress(std::span<const uint8_t> in, int level) {
-  std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> cctx(ZSTD_createCCtx(), ZSTD_freeCCtx);
-  if (!cctx) {
+Result<ZSTD_CCtx*> zstd_init(int level) {
+  ZSTD_CCtx* cctx = ZSTD_createCCtx();
+  if (cctx == nullptr) {
     return make_error(ErrorCode::kInternal, "zstd compress: cannot create context");
   }
-  ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_compressionLevel, level);
-  ZSTD_CCtx_setParameter(cctx.get(), ZSTD_c_checksumFlag, 1);
-  std::vector<uint8_t> out(ZSTD_compressBound(in.size()));
-  size_t n = ZSTD_compress2(cctx.get(), out.data(), out.size(), in.data(), in.size());
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
+  return cctx;
+}
+
+// ZSTD_compress2 starts a new frame each call and keeps the context's tables allocated.
+Result<void> zstd_compress_into(ZSTD_CCtx* cctx, std::span<const uint8_t> in,
+                                std::vector<uint8_t>& out) {
+  out.resize(ZSTD_compressBound(in.size()));
+  size_t n = ZSTD_compress2(cctx, out.data(), out.size(), in.data(), in.size());
   if (ZSTD_isError(n)) {
     return make_error(ErrorCode::kInternal, fmt::format("zstd compress: {}", ZSTD_getErrorName(n)));
   }
   out.resize(n);
-  return out;
+  return {};
 }
 
 Result<std::vector<uint8_t>> zstd_decompress(std::span<const uint8_t> in, size_t max_output) {
@@ -247,18 +268,43 @@ Result<std::vector<uint8_t>> zstd_decompress(std::span<const uint8_t> in, size_t
 
 // ---- lz4 (frame format) -----------------------------------------------------------------
 
-Result<std::vector<uint8_t>> lz4_compress(std::span<const uint8_t> in, int level) {
+Result<LZ4F_cctx*> lz4_init() {
+  LZ4F_cctx* cctx = nullptr;
+  if (LZ4F_isError(LZ4F_createCompressionContext(&cctx, LZ4F_VERSION))) {
+    return make_error(ErrorCode::kInternal, "lz4 compress: cannot create context");
+  }
+  return cctx;
+}
+
+// One whole frame per call through a reused context (LZ4F_compressFrame would allocate a
+// fresh context, and for high-compression levels its large tables, on every call).
+Result<void> lz4_compress_into(LZ4F_cctx* cctx, std::span<const uint8_t> in, int level,
+                               std::vector<uint8_t>& out) {
   LZ4F_preferences_t prefs{};
   prefs.compressionLevel = level;
   prefs.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled;
   prefs.frameInfo.contentSize = in.size();
-  std::vector<uint8_t> out(LZ4F_compressFrameBound(in.size(), &prefs));
-  size_t n = LZ4F_compressFrame(out.data(), out.size(), in.data(), in.size(), &prefs);
-  if (LZ4F_isError(n)) {
-    return make_error(ErrorCode::kInternal, fmt::format("lz4 compress: {}", LZ4F_getErrorName(n)));
+  out.resize(LZ4F_compressFrameBound(in.size(), &prefs));
+  auto fail = [](size_t code) {
+    return make_error(ErrorCode::kInternal,
+                      fmt::format("lz4 compress: {}", LZ4F_getErrorName(code)));
+  };
+  size_t used = LZ4F_compressBegin(cctx, out.data(), out.size(), &prefs);
+  if (LZ4F_isError(used)) {
+    return fail(used);
   }
-  out.resize(n);
-  return out;
+  size_t n = LZ4F_compressUpdate(cctx, out.data() + used, out.size() - used, in.data(), in.size(),
+                                 nullptr);
+  if (LZ4F_isError(n)) {
+    return fail(n);
+  }
+  used += n;
+  n = LZ4F_compressEnd(cctx, out.data() + used, out.size() - used, nullptr);
+  if (LZ4F_isError(n)) {
+    return fail(n);
+  }
+  out.resize(used + n);
+  return {};
 }
 
 Result<std::vector<uint8_t>> lz4_decompress(std::span<const uint8_t> in, size_t max_output) {
@@ -303,13 +349,15 @@ Result<std::vector<uint8_t>> lz4_decompress(std::span<const uint8_t> in, size_t 
 
 // ---- bzip2 ------------------------------------------------------------------------------
 
-Result<std::vector<uint8_t>> bzip2_compress(std::span<const uint8_t> in, int level) {
+// libbz2 has no reset: a stream is set up per call (its state is small next to the work).
+Result<void> bzip2_compress_into(std::span<const uint8_t> in, int level,
+                                 std::vector<uint8_t>& out) {
   bz_stream bz{};
   if (BZ2_bzCompressInit(&bz, level, 0, 0) != BZ_OK) {
     return make_error(ErrorCode::kInternal, "bzip2 compress: init failed");
   }
   std::unique_ptr<bz_stream, int (*)(bz_stream*)> guard(&bz, BZ2_bzCompressEnd);
-  std::vector<uint8_t> out(in.size() + in.size() / 100 + 600);
+  out.resize(in.size() + in.size() / 100 + 600);
   size_t used = 0;
   size_t pos = 0;
   int rc = BZ_RUN_OK;
@@ -335,7 +383,7 @@ Result<std::vector<uint8_t>> bzip2_compress(std::span<const uint8_t> in, int lev
     used += room - bz.avail_out;
   }
   out.resize(used);
-  return out;
+  return {};
 }
 
 Result<std::vector<uint8_t>> bzip2_decompress(std::span<const uint8_t> in, size_t max_output) {
@@ -488,21 +536,65 @@ int clamp_level(Algorithm a, int level) {
 }
 
 Result<std::vector<uint8_t>> compress(Algorithm a, std::span<const uint8_t> in, int level) {
-  int l = clamp_level(a, level);
-  switch (a) {
+  Compressor c(a, level);
+  std::vector<uint8_t> out;
+  PGM_TRY(c.compress_into(in, out));
+  return out;
+}
+
+Compressor::Compressor(Algorithm a, int level) : algorithm_(a), level_(clamp_level(a, level)) {}
+
+Compressor::~Compressor() { reset(); }
+
+Compressor::Compressor(Compressor&& other) noexcept
+    : algorithm_(other.algorithm_),
+      level_(other.level_),
+      zstd_(std::exchange(other.zstd_, nullptr)),
+      lz4_(std::exchange(other.lz4_, nullptr)),
+      gzip_(std::exchange(other.gzip_, nullptr)),
+      out_(std::move(other.out_)) {}
+
+void Compressor::reset() {
+  ZSTD_freeCCtx(zstd_);
+  zstd_ = nullptr;
+  if (lz4_ != nullptr) {
+    LZ4F_freeCompressionContext(lz4_);
+    lz4_ = nullptr;
+  }
+  gzip_free(gzip_);
+  gzip_ = nullptr;
+}
+
+Result<void> Compressor::compress_into(std::span<const uint8_t> in, std::vector<uint8_t>& out) {
+  switch (algorithm_) {
     case Algorithm::kNone:
-      return std::vector<uint8_t>(in.begin(), in.end());
+      out.assign(in.begin(), in.end());
+      return {};
     case Algorithm::kGzip:
-      return gzip_compress(in, l);
+      if (gzip_ == nullptr) {
+        PGM_ASSIGN_OR_RETURN(gzip_, gzip_init(level_));
+      }
+      return gzip_compress_into(*gzip_, in, out);
     case Algorithm::kZstd:
-      return zstd_compress(in, l);
+      if (zstd_ == nullptr) {
+        PGM_ASSIGN_OR_RETURN(zstd_, zstd_init(level_));
+      }
+      return zstd_compress_into(zstd_, in, out);
     case Algorithm::kLz4:
-      return lz4_compress(in, l);
+      if (lz4_ == nullptr) {
+        PGM_ASSIGN_OR_RETURN(lz4_, lz4_init());
+      }
+      return lz4_compress_into(lz4_, in, level_, out);
     case Algorithm::kBzip2:
-      return bzip2_compress(in, l);
+      return bzip2_compress_into(in, level_, out);
   }
   return make_error(ErrorCode::kInvalidArgument,
-                    fmt::format("unknown compression algorithm {}", static_cast<int>(a)));
+                    fmt::format("unknown compression algorithm {}", static_cast<int>(algorithm_)));
+}
+
+Result<std::span<const uint8_t>> Compressor::compress(std::span<const uint8_t> in) {
+  PGM_TRY(compress_into(in, out_));
+  return std::span<const uint8_t>(out_);
 }
 
 Result<std::vector<uint8_t>> decompress(Algorithm a, std::span<const uint8_t> in,

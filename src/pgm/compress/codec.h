@@ -13,6 +13,11 @@
 
 #include "pgm/core/result.h"
 
+// Library handle types, declared without the libraries' headers.
+struct ZSTD_CCtx_s;
+struct LZ4F_cctx_s;
+struct z_stream_s;
+
 namespace pgm::compress {
 
 // Values are the management-protocol compression bytes (reference §4.1).
@@ -29,6 +34,35 @@ int clamp_level(Algorithm a, int level);
 
 // Compresses `in`. kNone returns a copy.
 Result<std::vector<uint8_t>> compress(Algorithm a, std::span<const uint8_t> in, int level = 3);
+
+// A compressor that keeps its library context and output buffer between calls, so
+// compressing many similar buffers (WAL segments, backup files) costs no fresh allocations
+// or page faults after the first. Each call produces one complete, independent stream in the
+// same format as compress(). Not thread-safe; one per thread.
+class Compressor {
+ public:
+  Compressor(Algorithm a, int level);  // level clamped as clamp_level()
+  ~Compressor();
+  Compressor(Compressor&& other) noexcept;
+  Compressor& operator=(Compressor&&) = delete;
+  Compressor(const Compressor&) = delete;
+  Compressor& operator=(const Compressor&) = delete;
+
+  Algorithm algorithm() const { return algorithm_; }
+  // Compresses `in` into a buffer owned by this object; valid until the next call.
+  Result<std::span<const uint8_t>> compress(std::span<const uint8_t> in);
+  // Compresses `in` into `out` (overwritten; its capacity is reused).
+  Result<void> compress_into(std::span<const uint8_t> in, std::vector<uint8_t>& out);
+
+ private:
+  void reset();
+  Algorithm algorithm_;
+  int level_;
+  ZSTD_CCtx_s* zstd_ = nullptr;
+  LZ4F_cctx_s* lz4_ = nullptr;
+  z_stream_s* gzip_ = nullptr;
+  std::vector<uint8_t> out_;
+};
 
 // Decompresses `in`. Corrupt or truncated input -> kCorruption. Output larger than
 // `max_output` bytes -> kCorruption (guards against decompression bombs from the network).

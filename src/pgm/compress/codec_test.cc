@@ -106,6 +106,34 @@ TEST_P(CodecContractTest, RoundTripsAtExtremeLevels) {
   round_trip(in, 100);
 }
 
+TEST_P(CodecContractTest, ReusedCompressorMakesIndependentStreams) {
+  // Shrinking, growing and repeated inputs through one Compressor: every output is a complete
+  // stream of its own input, identical to what the one-shot compress() makes decodable.
+  Compressor c(GetParam(), 3);
+  std::vector<std::vector<uint8_t>> inputs{random_bytes(300000, 1),
+                                           bytes_of("tiny"),
+                                           {},
+                                           random_bytes(1 << 20, 2),
+                                           random_bytes(300000, 1)};
+  std::vector<uint8_t> kept;
+  for (const auto& in : inputs) {
+    auto out = c.compress(in);
+    ASSERT_TRUE(out) << out.error().message();
+    auto d = decompress(GetParam(), *out, in.size() + 1);
+    ASSERT_TRUE(d) << d.error().message();
+    EXPECT_EQ(*d, in);
+    std::vector<uint8_t> into;
+    ASSERT_TRUE(c.compress_into(in, into));
+    auto d2 = decompress(GetParam(), into, in.size() + 1);
+    ASSERT_TRUE(d2);
+    EXPECT_EQ(*d2, in);
+  }
+  Compressor moved(std::move(c));
+  auto again = moved.compress(inputs[0]);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(*decompress(GetParam(), *again, inputs[0].size()), inputs[0]);
+}
+
 TEST_P(CodecContractTest, ExactMaxOutputIsAccepted) {
   auto in = compressible_bytes(300000);
   auto c = compress(GetParam(), in);

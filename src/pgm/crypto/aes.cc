@@ -137,6 +137,15 @@ Result<std::vector<uint8_t>> aes_encrypt_with(const MasterKey& key, AesMode mode
                                               std::span<const uint8_t> plaintext,
                                               std::span<const uint8_t> salt,
                                               std::span<const uint8_t> iv) {
+  std::vector<uint8_t> out;
+  PGM_TRY(aes_encrypt_with_into(key, mode, plaintext, salt, iv, out));
+  return out;
+}
+
+Result<void> aes_encrypt_with_into(const MasterKey& key, AesMode mode,
+                                   std::span<const uint8_t> plaintext,
+                                   std::span<const uint8_t> salt, std::span<const uint8_t> iv,
+                                   std::vector<uint8_t>& out) {
   PGM_TRY(check_mode(mode));
   if (iv.size() != kIvLength) {
     return make_error(ErrorCode::kInvalidArgument,
@@ -156,7 +165,7 @@ Result<std::vector<uint8_t>> aes_encrypt_with(const MasterKey& key, AesMode mode
   if (EVP_EncryptInit_ex(ctx.get(), cipher_for(mode), nullptr, aes_key.data(), iv.data()) != 1) {
     return openssl_error("EVP_EncryptInit_ex");
   }
-  std::vector<uint8_t> out(kSaltLength + kIvLength + plaintext.size() + kTagLength);
+  out.resize(kSaltLength + kIvLength + plaintext.size() + kTagLength);
   std::copy(salt.begin(), salt.end(), out.begin());
   std::copy(iv.begin(), iv.end(), out.begin() + kSaltLength);
   uint8_t* ct = out.data() + kSaltLength + kIvLength;
@@ -176,7 +185,7 @@ Result<std::vector<uint8_t>> aes_encrypt_with(const MasterKey& key, AesMode mode
                           ct + plaintext.size()) != 1) {
     return openssl_error("EVP_CTRL_GCM_GET_TAG");
   }
-  return out;
+  return {};
 }
 
 }  // namespace internal
@@ -189,6 +198,16 @@ Result<std::vector<uint8_t>> aes_encrypt(const MasterKey& key, AesMode mode,
     return openssl_error("RAND_bytes");
   }
   return internal::aes_encrypt_with(key, mode, plaintext, salt, iv);
+}
+
+Result<void> aes_encrypt_into(const MasterKey& key, AesMode mode,
+                              std::span<const uint8_t> plaintext, std::vector<uint8_t>& out) {
+  uint8_t salt[kSaltLength];
+  uint8_t iv[kIvLength];
+  if (RAND_bytes(salt, sizeof(salt)) != 1 || RAND_bytes(iv, sizeof(iv)) != 1) {
+    return openssl_error("RAND_bytes");
+  }
+  return internal::aes_encrypt_with_into(key, mode, plaintext, salt, iv, out);
 }
 
 Result<std::vector<uint8_t>> aes_decrypt(const MasterKey& key, AesMode mode,

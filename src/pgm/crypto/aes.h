@@ -63,6 +63,10 @@ Result<std::vector<uint8_t>> derive_buffer_key(const MasterKey& key, AesMode mod
 // Encrypts with a fresh random salt and IV. kNone -> kInvalidArgument.
 Result<std::vector<uint8_t>> aes_encrypt(const MasterKey& key, AesMode mode,
                                          std::span<const uint8_t> plaintext);
+// aes_encrypt into `out` (overwritten; its capacity is reused, so encrypting many buffers
+// does not allocate fresh memory each time).
+Result<void> aes_encrypt_into(const MasterKey& key, AesMode mode,
+                              std::span<const uint8_t> plaintext, std::vector<uint8_t>& out);
 // Wrong key, truncation or any modified byte -> kCorruption.
 Result<std::vector<uint8_t>> aes_decrypt(const MasterKey& key, AesMode mode,
                                          std::span<const uint8_t> buffer);
@@ -74,6 +78,10 @@ Result<std::vector<uint8_t>> aes_encrypt_with(const MasterKey& key, AesMode mode
                                               std::span<const uint8_t> plaintext,
                                               std::span<const uint8_t> salt,
                                               std::span<const uint8_t> iv);
+Result<void> aes_encrypt_with_into(const MasterKey& key, AesMode mode,
+                                   std::span<const uint8_t> plaintext,
+                                   std::span<const uint8_t> salt, std::span<const uint8_t> iv,
+                                   std::vector<uint8_t>& out);
 }  // namespace internal
 
 }  // namespace pgm::crypto

@@ -260,6 +260,22 @@ TEST_P(CipherContractTest, RoundTrips) {
   }
 }
 
+TEST_P(CipherContractTest, EncryptIntoReusesTheBufferAcrossSizes) {
+  std::mt19937 rng(9);
+  std::vector<uint8_t> out;
+  for (size_t n : {size_t{1} << 20, size_t{3}, size_t{0}, size_t{70000}}) {
+    std::vector<uint8_t> in(n);
+    for (auto& b : in) {
+      b = static_cast<uint8_t>(rng());
+    }
+    ASSERT_TRUE(aes_encrypt_into(kat_master_key(), GetParam(), in, out).has_value());
+    EXPECT_EQ(out.size(), n + kSaltLength + kIvLength + kTagLength);
+    auto dec = aes_decrypt(kat_master_key(), GetParam(), out);
+    ASSERT_TRUE(dec.has_value()) << dec.error().message();
+    EXPECT_EQ(*dec, in);
+  }
+}
+
 TEST_P(CipherContractTest, UsesFreshSaltAndIv) {
   auto a = aes_encrypt(kat_master_key(), GetParam(), bytes(kPlaintext));
   auto b = aes_encrypt(kat_master_key(), GetParam(), bytes(kPlaintext));

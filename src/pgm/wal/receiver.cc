@@ -94,14 +94,16 @@ Result<uint64_t> parse_show_size(std::string_view text) {
 }
 
 // Compresses/encrypts completed segments on a thread of its own, so the stream never waits
-// for bzip2 or gzip. Jobs are (directory, segment name); a failed job leaves the plain,
-// complete segment in place (it is finished again at the next receiver start).
+// for bzip2 or gzip. Stopping finishes only the job at hand: a backlog (bzip2 under load) must
+// not hold a shutdown past the daemon's grace period; what is left stays plain and complete
+// and is finished at the next start. Jobs are (directory, segment name); a failed job leaves the
+// plain, complete segment in place (it is finished again at the next receiver start).
 class FinishQueue {
  public:
   FinishQueue(const ReceiverOptions& o) : options_(o) {}
   FinishQueue(const FinishQueue&) = delete;
   FinishQueue& operator=(const FinishQueue&) = delete;
-  ~FinishQueue() { drain_and_stop(); }
+  ~FinishQueue() { stop(); }
 
   bool needed() const {
     return options_.algorithm != compress::Algorithm::kNone ||
@@ -122,7 +124,7 @@ class FinishQueue {
     cv_.notify_one();
   }
 
-  void drain_and_stop() {
+  void stop() {
     {
       std::lock_guard lock(mutex_);
       stopping_ = true;
@@ -135,17 +137,23 @@ class FinishQueue {
 
  private:
   void loop() {
+    // One finisher for the thread's life: its buffers and compressor context are reused.
+    SegmentFinisher finisher(options_.algorithm, options_.level, options_.encryption,
+                             options_.key.get());
     std::unique_lock lock(mutex_);
     for (;;) {
       cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
-      if (jobs_.empty()) {
-        return;  // stopping and drained
+      if (stopping_) {
+        if (!jobs_.empty()) {
+          log::info("wal {}: {} segment(s) left plain; they are finished at the next start",
+                    options_.server, jobs_.size());
+        }
+        return;
       }
       auto [dir, name] = std::move(jobs_.front());
       jobs_.pop_front();
       lock.unlock();
-      auto done = finish_segment(dir, name, options_.algorithm, options_.level, options_.encryption,
-                                 options_.key.get());
+      auto done = finisher.finish(dir, name);
       if (!done) {
         log::error("wal {}: cannot compress/encrypt {}/{}: {} (the plain segment is kept)",
                    options_.server, dir, name, done.error().message());
@@ -268,18 +276,35 @@ Result<void> Receiver::repair_shipping(const ResumePoint& resume) {
     if (!id || id->segno >= resume_segno) {
       continue;
     }
-    for (const std::string& m : main_names) {
-      WalFileInfo mi = classify_wal_file(m);
-      if (mi.kind != WalFileKind::kSegment || mi.base != info.base) {
+    // The main copy may be plain or already finished, and the finisher thread may be turning
+    // one into the other right now: a vanished file means look again.
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      std::string source;
+      for (const std::string& m : main_names) {
+        WalFileInfo mi = classify_wal_file(m);
+        if (mi.kind == WalFileKind::kSegment && mi.base == info.base &&
+            (source.empty() || mi.compression != compress::Algorithm::kNone || mi.encrypted)) {
+          source = m;
+        }
+      }
+      if (source.empty()) {
+        break;
+      }
+      auto bytes = io::read_file(o_.wal_dir + "/" + source);
+      if (!bytes && bytes.error().code() == ErrorCode::kNotFound) {
+        PGM_ASSIGN_OR_RETURN(main_names, list_names(o_.wal_dir));
         continue;
       }
-      PGM_ASSIGN_OR_RETURN(std::string bytes, io::read_file(o_.wal_dir + "/" + m));
-      PGM_TRY(io::write_file_atomic(o_.shipping_dir + "/" + m, bytes, 0600));
+      PGM_TRY(bytes);
+      PGM_TRY(io::write_file_atomic(o_.shipping_dir + "/" + source, *bytes, 0600));
       if (::unlink((o_.shipping_dir + "/" + name).c_str()) != 0 && errno != ENOENT) {
         return make_errno_error(fmt::format("remove {}/{}", o_.shipping_dir, name), errno);
       }
       PGM_TRY(io::fsync_directory(o_.shipping_dir));
-      log::info("wal {}: wal_shipping: replaced {} by {}", o_.server, name, m);
+      log::info("wal {}: wal_shipping: replaced {} by {}", o_.server, name, source);
+      if (source == info.base) {
+        finisher_.push(o_.shipping_dir, source);  // finished like every shipped segment
+      }
       break;
     }
   }
@@ -504,7 +529,9 @@ Result<std::optional<Receiver::NextTimeline>> Receiver::stream(pg::Connection& c
           server_end_ = k.server_end;
         }
         if (k.reply_requested) {
-          if (o_.sync && dirty) {
+          // The server waits for this answer (a shutting-down walsender waits until we have
+          // flushed everything): make what we have durable first, sync mode or not.
+          if (dirty) {
             PGM_TRY(flush_writers());
             dirty = false;
           }
@@ -824,7 +851,7 @@ Result<void> Receiver::run() {
     backoff = std::min(backoff * 2, o_.max_backoff);
   }
   publish(false);
-  finisher_.drain_and_stop();
+  finisher_.stop();
   return {};
 }
 

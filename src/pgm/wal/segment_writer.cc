@@ -79,17 +79,6 @@ Result<void> unlink_if_present(const std::string& path) {
   return {};
 }
 
-Result<bool> exists(const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) == 0) {
-    return true;
-  }
-  if (errno == ENOENT) {
-    return false;
-  }
-  return make_errno_error(fmt::format("stat {}", path), errno);
-}
-
 }  // namespace
 
 SegmentWriter::SegmentWriter(std::string dir, uint64_t seg_size, TimelineId tli,
@@ -225,14 +214,45 @@ Result<void> SegmentWriter::switch_timeline(TimelineId tli) {
   return {};
 }
 
-Result<std::string> finish_segment(const std::string& dir, const std::string& name,
-                                   compress::Algorithm algorithm, int level, crypto::AesMode mode,
-                                   const crypto::MasterKey* key) {
-  bool encrypt = mode != crypto::AesMode::kNone;
+SegmentFinisher::SegmentFinisher(compress::Algorithm algorithm, int level, crypto::AesMode mode,
+                                 const crypto::MasterKey* key)
+    : compressor_(algorithm, level), mode_(mode), key_(key) {}
+
+Result<void> SegmentFinisher::read_plain(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    return make_errno_error(fmt::format("open {}", path), errno);
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) {
+    return make_errno_error(fmt::format("stat {}", path), errno);
+  }
+  input_.resize(static_cast<size_t>(st.st_size));  // capacity reused across segments
+  size_t done = 0;
+  while (done < input_.size()) {
+    ssize_t n =
+        ::pread(fd.get(), input_.data() + done, input_.size() - done, static_cast<off_t>(done));
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      return make_errno_error(fmt::format("read {}", path), errno);
+    }
+    if (n == 0) {
+      return make_error(ErrorCode::kIo, fmt::format("read {}: file shrank while reading", path));
+    }
+    done += static_cast<size_t>(n);
+  }
+  return {};
+}
+
+Result<std::string> SegmentFinisher::finish(const std::string& dir, const std::string& name) {
+  bool encrypt = mode_ != crypto::AesMode::kNone;
+  compress::Algorithm algorithm = compressor_.algorithm();
   if (algorithm == compress::Algorithm::kNone && !encrypt) {
     return name;
   }
-  if (encrypt && key == nullptr) {
+  if (encrypt && key_ == nullptr) {
     return make_error(ErrorCode::kInvalidArgument,
                       fmt::format("finish {}: encryption requested without a key", name));
   }
@@ -241,46 +261,62 @@ Result<std::string> finish_segment(const std::string& dir, const std::string& na
   std::string plain_path = fmt::format("{}/{}", dir, name);
   std::string out_path = fmt::format("{}/{}", dir, out_name);
 
-  // Temp files of an earlier, interrupted attempt ("<out>.tmp.<pid>").
+  // Temp files of an interrupted attempt ("<name><suffixes>.tmp.<pid>"), whatever the settings
+  // were then; and a stored form that already exists, possibly from other settings before a
+  // restart: it appeared by rename, so it is complete and the segment is stored.
   PGM_ASSIGN_OR_RETURN(std::vector<std::string> entries, list_directory(dir));
-  std::string temp_prefix = out_name + ".tmp.";
+  std::string existing;
+  std::string prefix = name + ".";
   for (const std::string& entry : entries) {
-    if (entry.compare(0, temp_prefix.size(), temp_prefix) == 0) {
+    if (entry.compare(0, prefix.size(), prefix) != 0) {
+      continue;
+    }
+    if (entry.find(".tmp.") != std::string::npos) {
       PGM_TRY(unlink_if_present(fmt::format("{}/{}", dir, entry)));
+      continue;
+    }
+    WalFileInfo info = classify_wal_file(entry);
+    if (info.kind == WalFileKind::kSegment && info.base == name &&
+        (info.compression != compress::Algorithm::kNone || info.encrypted) &&
+        (existing.empty() || entry == out_name)) {
+      existing = entry;
     }
   }
 
-  PGM_ASSIGN_OR_RETURN(bool done, exists(out_path));
-  if (!done) {
-    PGM_ASSIGN_OR_RETURN(std::string plain, io::read_file(plain_path));
-    std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(plain.data()), plain.size());
-    std::vector<uint8_t> buffer;
+  if (existing.empty()) {
+    PGM_TRY(read_plain(plain_path));
+    std::span<const uint8_t> bytes(input_);
     if (algorithm != compress::Algorithm::kNone) {
-      auto compressed = compress::compress(algorithm, bytes, level);
+      auto compressed = compressor_.compress(bytes);
       if (!compressed) {
         return tl::unexpected(
             compressed.error().with_context(fmt::format("compress {}", plain_path)));
       }
-      buffer = std::move(*compressed);
-      bytes = buffer;
+      bytes = *compressed;
     }
     if (encrypt) {
-      auto encrypted = crypto::aes_encrypt(*key, mode, bytes);
-      if (!encrypted) {
+      if (auto encrypted = crypto::aes_encrypt_into(*key_, mode_, bytes, encrypted_); !encrypted) {
         return tl::unexpected(
             encrypted.error().with_context(fmt::format("encrypt {}", plain_path)));
       }
-      buffer = std::move(*encrypted);
-      bytes = buffer;
+      bytes = encrypted_;
     }
     PGM_ASSIGN_OR_RETURN(io::AtomicFile file, io::AtomicFile::create(out_path, kFileMode));
     PGM_TRY(
         file.write(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size())));
     PGM_TRY(file.commit());
+    existing = out_name;
   }
   PGM_TRY(unlink_if_present(plain_path));
   PGM_TRY(io::fsync_directory(dir));
-  return out_name;
+  return existing;
+}
+
+Result<std::string> finish_segment(const std::string& dir, const std::string& name,
+                                   compress::Algorithm algorithm, int level, crypto::AesMode mode,
+                                   const crypto::MasterKey* key) {
+  SegmentFinisher finisher(algorithm, level, mode, key);
+  return finisher.finish(dir, name);
 }
 
 Result<std::optional<ResumePoint>> resume_position(const std::string& dir, uint64_t seg_size) {

@@ -16,6 +16,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "pgm/compress/codec.h"
 #include "pgm/core/result.h"
@@ -87,9 +88,31 @@ class SegmentWriter {
 // Turns the complete plain segment "<dir>/<name>" into "<name><suffix>[.aes]" (compression
 // suffix from compress::file_suffix): temp file, fsync, rename, directory fsync, and only then
 // the plain file is removed. Returns the resulting file name (`name` itself when both are
-// none). Safe to re-run after a crash at any point: leftover temp files are removed, and an
-// existing output (complete, since it appears only by rename) just gets the plain file
-// removed. Encryption without `key` -> kInvalidArgument; a missing input -> kNotFound.
+// none). Safe to re-run after a crash at any point, even with other settings: leftover temp
+// files of any suffix are removed, and an existing stored form of the segment (complete,
+// since it appears only by rename; the configured one preferred) just gets the plain file
+// removed, so a segment is never stored twice. Encryption without `key` ->
+// kInvalidArgument; a missing input -> kNotFound.
+//
+// SegmentFinisher keeps the compressor context and the input/output buffers between
+// segments, so a long-running receiver does not allocate (and page-fault in) ~50 MB of fresh
+// memory per segment. One per thread; `key` must outlive it.
+class SegmentFinisher {
+ public:
+  SegmentFinisher(compress::Algorithm algorithm, int level, crypto::AesMode mode,
+                  const crypto::MasterKey* key);
+  Result<std::string> finish(const std::string& dir, const std::string& name);
+
+ private:
+  Result<void> read_plain(const std::string& path);
+  compress::Compressor compressor_;
+  crypto::AesMode mode_;
+  const crypto::MasterKey* key_;
+  std::vector<uint8_t> input_;
+  std::vector<uint8_t> encrypted_;
+};
+
+// A one-shot SegmentFinisher.
 Result<std::string> finish_segment(const std::string& dir, const std::string& name,
                                    compress::Algorithm algorithm, int level, crypto::AesMode mode,
                                    const crypto::MasterKey* key);

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "pgm/io/file.h"
@@ -261,7 +262,43 @@ TEST_F(FinishSegmentTest, EachAlgorithmRoundTrips) {
     EXPECT_EQ(*out, std::string(kName) + std::string(compress::file_suffix(a)));
     EXPECT_EQ(decode(*out, a, crypto::AesMode::kNone), plain_);
     EXPECT_FALSE(exists(path(kName)));
+    ASSERT_EQ(::unlink(path(*out).c_str()), 0);  // else the next round finds it stored
   }
+}
+
+TEST_F(FinishSegmentTest, ReusedFinisherHandlesManySegments) {
+  SegmentFinisher finisher(compress::Algorithm::kZstd, 3, crypto::AesMode::kAes256Gcm, &key_);
+  for (int i = 1; i <= 3; ++i) {
+    std::string name = fmt::format("0000000100000000000000{:02X}", i);
+    std::vector<uint8_t> content(plain_.begin(),
+                                 plain_.begin() + static_cast<long>(plain_.size() / i));
+    ASSERT_TRUE(io::write_file_atomic(path(name), as_string(content), 0600));
+    auto out = finisher.finish(dir_, name);
+    ASSERT_TRUE(out) << out.error().message();
+    EXPECT_EQ(*out, name + ".zstd.aes");
+    std::string stored = read(*out);
+    auto dec = crypto::aes_decrypt(key_, crypto::AesMode::kAes256Gcm,
+                                   std::vector<uint8_t>(stored.begin(), stored.end()));
+    ASSERT_TRUE(dec);
+    EXPECT_EQ(*compress::decompress(compress::Algorithm::kZstd, *dec), content);
+  }
+}
+
+TEST_F(FinishSegmentTest, AnEarlierStoredFormWinsAfterASettingsChange) {
+  // A crash left the plain segment beside its complete .zstd, and temps of two attempts; the
+  // receiver now runs with lz4: the segment must end up stored once, as the .zstd.
+  ASSERT_TRUE(io::write_file_atomic(path(std::string(kName) + ".zstd"), "complete", 0600));
+  ASSERT_TRUE(io::write_file_atomic(path(std::string(kName) + ".zstd.tmp.4242"), "x", 0600));
+  ASSERT_TRUE(io::write_file_atomic(path(std::string(kName) + ".lz4.tmp.77"), "y", 0600));
+  auto out =
+      finish_segment(dir_, kName, compress::Algorithm::kLz4, 1, crypto::AesMode::kNone, nullptr);
+  ASSERT_TRUE(out) << out.error().message();
+  EXPECT_EQ(*out, std::string(kName) + ".zstd");
+  EXPECT_FALSE(exists(path(kName)));
+  EXPECT_FALSE(exists(path(std::string(kName) + ".lz4")));
+  EXPECT_FALSE(exists(path(std::string(kName) + ".zstd.tmp.4242")));
+  EXPECT_FALSE(exists(path(std::string(kName) + ".lz4.tmp.77")));
+  EXPECT_EQ(read(*out), "complete");
 }
 
 TEST_F(FinishSegmentTest, NothingToDoKeepsPlainFile) {
