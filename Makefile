@@ -31,6 +31,11 @@ integration: build
 demo: build
 	BIN_DIR=$(CURDIR)/$(BUILD_DIR)/bin bash scripts/demo.sh
 
+# WAL receiver benchmark against pg_receivewal (not part of check): make bench-wal [QUICK=1]
+.PHONY: bench-wal
+bench-wal: build
+	BIN_DIR=$(CURDIR)/$(BUILD_DIR)/bin bash bench/wal/run.sh
+
 format:
 	find src tests -name '*.h' -o -name '*.cc' | xargs clang-format -i
 

@@ -70,13 +70,33 @@ std::string PostgresInstance::start() {
   ProcessOptions init;
   init.argv = {bin_ + "/initdb", "-D",        data_dir_,    "-U", "postgres",
                "--auth=trust",   "--no-sync", "--locale=C", "-E", "UTF8"};
+  init.argv.insert(init.argv.end(), initdb_options_.begin(), initdb_options_.end());
   init.home = root_;
   CommandOutput r = run_command(init, seconds(120));
   if (r.exit_code != 0) {
     return "initdb failed: " + r.describe();
   }
-  {
-    std::ofstream conf(data_dir_ + "/postgresql.conf", std::ios::app);
+  append_settings(/*standby=*/false);
+  // initdb --auth=trust already trusts local connections, replication included.
+  if (std::string err = launch(); !err.empty()) {
+    return err;
+  }
+  CommandOutput role = psql(std::string("CREATE ROLE ") + kReplUser +
+                            " WITH LOGIN REPLICATION PASSWORD '" + kReplPassword + "'");
+  if (role.exit_code != 0) {
+    return "CREATE ROLE repl failed: " + role.describe();
+  }
+  return "";
+}
+
+void PostgresInstance::append_settings(bool standby) {
+  std::ofstream conf(data_dir_ + "/postgresql.conf", std::ios::app);
+  if (standby) {
+    // The primary's postgresql.conf came along with the base backup; later lines win.
+    conf << "\n# standby of another test instance\n"
+         << "port = " << port_ << "\n"
+         << "unix_socket_directories = '" << socket_dir_ << "'\n";
+  } else {
     conf << "\n# integration test settings\n"
          << "listen_addresses = ''\n"
          << "port = " << port_ << "\n"
@@ -91,8 +111,12 @@ std::string PostgresInstance::start() {
          << "full_page_writes = off\n"
          << "logging_collector = off\n";
   }
-  // initdb --auth=trust already trusts local connections, replication included.
+  for (const std::string& line : settings_) {
+    conf << line << "\n";
+  }
+}
 
+std::string PostgresInstance::launch() {
   ProcessOptions pg;
   pg.argv = {bin_ + "/postgres", "-D", data_dir_};
   pg.home = root_;
@@ -120,12 +144,73 @@ std::string PostgresInstance::start() {
     }
     std::this_thread::sleep_for(milliseconds(100));
   }
-  CommandOutput role = psql(std::string("CREATE ROLE ") + kReplUser +
-                            " WITH LOGIN REPLICATION PASSWORD '" + kReplPassword + "'");
-  if (role.exit_code != 0) {
-    return "CREATE ROLE repl failed: " + role.describe();
+  return "";
+}
+
+std::string PostgresInstance::restart() {
+  if (bin_.empty() || port_ == 0) {
+    return "restart: the instance was never started";
+  }
+  stop();
+  if (running()) {
+    return "restart: postgres did not stop";
+  }
+  return launch();
+}
+
+bool PostgresInstance::running() { return postmaster_.pid() > 0 && postmaster_.running(); }
+
+std::string PostgresInstance::start_standby(const PostgresInstance& primary) {
+  if (bin_.empty()) {
+    return "PostgreSQL binaries not found";
+  }
+  ::mkdir(socket_dir_.c_str(), 0700);
+  chown_to_test_user(socket_dir_);
+  port_ = free_port();
+  CommandOutput r = primary.run_tool(
+      "pg_basebackup", {"-D", data_dir_, "-R", "-X", "stream", "-c", "fast", "--no-sync"},
+      seconds(300));
+  if (r.exit_code != 0) {
+    return "pg_basebackup failed: " + r.describe();
+  }
+  append_settings(/*standby=*/true);
+  return launch();
+}
+
+std::string PostgresInstance::promote() {
+  CommandOutput r = run_tool("pg_ctl", {"promote", "-w", "-t", "60", "-D", data_dir_}, seconds(90));
+  if (r.exit_code != 0) {
+    return "pg_ctl promote failed: " + r.describe() + "\nlog:\n" + log();
   }
   return "";
+}
+
+ProcessOptions PostgresInstance::tool_options(const std::string& program,
+                                              const std::vector<std::string>& args) const {
+  ProcessOptions o;
+  o.argv = {bin_ + "/" + program};
+  o.argv.insert(o.argv.end(), args.begin(), args.end());
+  o.home = root_;
+  o.env["PGHOST"] = socket_dir_;
+  o.env["PGPORT"] = std::to_string(port_);
+  o.env["PGUSER"] = "postgres";
+  o.env["PGDATABASE"] = "postgres";
+  return o;
+}
+
+CommandOutput PostgresInstance::run_tool(const std::string& program,
+                                         const std::vector<std::string>& args,
+                                         std::chrono::milliseconds timeout) const {
+  return run_command(tool_options(program, args), timeout);
+}
+
+Process PostgresInstance::spawn_tool(const std::string& program,
+                                     const std::vector<std::string>& args,
+                                     const std::string& output_path) const {
+  ProcessOptions o = tool_options(program, args);
+  o.stdout_path = output_path;
+  o.stderr_path = output_path;
+  return Process::start(o);
 }
 
 void PostgresInstance::stop() {

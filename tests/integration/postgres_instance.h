@@ -4,9 +4,15 @@
 // socket in <root>/pgsock), wal_level=replica, fsync=off, then creates the role `repl` (LOGIN
 // REPLICATION). The postmaster runs as the test user, as a direct child (own process group,
 // killed if the test process dies); stop() asks for a fast shutdown.
+//
+// For WAL tests: extra postgresql.conf lines (add_setting), restart(), a streaming standby of
+// another instance (start_standby), promote(), and PostgreSQL client programs run in the
+// foreground (run_tool) or background (spawn_tool) with PGHOST/PGPORT/PGUSER/PGDATABASE set.
 #pragma once
 
+#include <chrono>
 #include <string>
+#include <vector>
 
 #include "integration/process.h"
 
@@ -31,6 +37,33 @@ class PostgresInstance {
   std::string start();
   // Fast shutdown (SIGINT), SIGKILL after 30 s. Idempotent.
   void stop();
+  // stop() then start the postmaster again on the same data dir, port and socket (what
+  // `pg_ctl restart -m fast` does, but the postmaster stays our child). Error, empty on success.
+  std::string restart();
+  // True while the postmaster runs.
+  bool running();
+
+  // A line appended to postgresql.conf by start()/start_standby() after the defaults (later
+  // settings win). Call before starting.
+  void add_setting(const std::string& line) { settings_.push_back(line); }
+  // An extra initdb argument (e.g. "--wal-segsize=1"). Call before start().
+  void add_initdb_option(const std::string& option) { initdb_options_.push_back(option); }
+  // Instead of start(): pg_basebackup -R -X stream -c fast from the running `primary` into
+  // <root>/data, then this instance's port and socket, then start as a hot standby streaming
+  // from `primary`. Error, empty on success.
+  std::string start_standby(const PostgresInstance& primary);
+  // pg_ctl promote -w (waits until the standby accepts writes). Error, empty on success.
+  std::string promote();
+
+  const std::string& bin_dir() const { return bin_; }
+  // Runs <bin_dir>/<program> args as the test user with PGHOST, PGPORT, PGUSER=postgres and
+  // PGDATABASE=postgres pointing at this instance.
+  CommandOutput run_tool(const std::string& program, const std::vector<std::string>& args,
+                         std::chrono::milliseconds timeout = std::chrono::seconds(120)) const;
+  // Same, in the background; stdout and stderr are appended to `output_path` ("" = discard).
+  // The caller owns the process (destroying it kills its group).
+  Process spawn_tool(const std::string& program, const std::vector<std::string>& args,
+                     const std::string& output_path = "") const;
 
   int port() const { return port_; }
   const std::string& socket_dir() const { return socket_dir_; }
@@ -42,11 +75,19 @@ class PostgresInstance {
                      const std::string& database = "postgres") const;
 
  private:
+  void append_settings(bool standby);
+  // Starts the postmaster and waits until it accepts connections (60 s).
+  std::string launch();
+  ProcessOptions tool_options(const std::string& program,
+                              const std::vector<std::string>& args) const;
+
   std::string root_;
   std::string data_dir_;
   std::string socket_dir_;
   std::string bin_;
   int port_ = 0;
+  std::vector<std::string> settings_;
+  std::vector<std::string> initdb_options_;
   Process postmaster_;
 };
 
