@@ -161,7 +161,7 @@ def main():
     lines.append("")
     lines.append(f"{meta.get('date', '')}  {meta.get('cpus', '?')} CPUs ({meta.get('cpu_model', '')}), "
                  f"{meta.get('postgresql', '').split(' on ')[0]}, pgmoneta {meta.get('pgmoneta_commit', '')} "
-                 f"(CMAKE_BUILD_TYPE={meta.get('pgmoneta_build_type') or 'empty, i.e. no -O'}), "
+                 f"(CMAKE_BUILD_TYPE={meta.get('pgmoneta_build_type') or 'unset, so the project default RelWithDebInfo (-O2 -g)'}), "
                  f"{'QUICK' if meta.get('quick') == '1' else 'full'} run, {meta.get('elapsed_s', '?')} s")
     text = "\n".join(lines)
     result["table"] = text
