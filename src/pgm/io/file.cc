@@ -1,9 +1,12 @@
 #include "pgm/io/file.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <memory>
 
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -31,6 +34,30 @@ Result<std::string> read_file(const std::string& path) {
     out.append(buf, static_cast<size_t>(n));
   }
   return out;
+}
+
+Result<std::vector<std::string>> list_directory(const std::string& dir) {
+  std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
+  if (!d) {
+    return make_errno_error(fmt::format("open directory {}", dir), errno);
+  }
+  std::vector<std::string> names;
+  for (;;) {
+    errno = 0;
+    const dirent* entry = ::readdir(d.get());  // NOLINT(concurrency-mt-unsafe): own DIR*
+    if (entry == nullptr) {
+      if (errno != 0) {
+        return make_errno_error(fmt::format("read directory {}", dir), errno);
+      }
+      break;
+    }
+    std::string_view name = entry->d_name;
+    if (name != "." && name != "..") {
+      names.emplace_back(name);
+    }
+  }
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 Result<void> fsync_directory(const std::string& dir) {

@@ -20,6 +20,9 @@ Result<std::string> read_file(const std::string& path);
 // fsyncs a directory so that renames and creations inside it are durable.
 Result<void> fsync_directory(const std::string& dir);
 
+// The entry names of `dir` without "." and "..", sorted. A missing directory -> kNotFound.
+Result<std::vector<std::string>> list_directory(const std::string& dir);
+
 // Returns the directory part of a path ("." when there is none).
 std::string parent_directory(const std::string& path);
 

@@ -50,6 +50,19 @@ TEST_F(FileTest, MissingFileIsNotFound) {
   EXPECT_EQ(r.error().code(), ErrorCode::kNotFound);
 }
 
+TEST_F(FileTest, ListDirectorySortsAndSkipsDots) {
+  ASSERT_TRUE(write_file_atomic(dir_ + "/b", "1", 0600));
+  ASSERT_TRUE(write_file_atomic(dir_ + "/a", "2", 0600));
+  ASSERT_TRUE(make_directories(dir_ + "/c", 0700));
+  auto names = list_directory(dir_);
+  ASSERT_TRUE(names) << names.error().message();
+  EXPECT_EQ(*names, (std::vector<std::string>{"a", "b", "c"}));
+  auto missing = list_directory(dir_ + "/nope");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound);
+  EXPECT_NE(missing.error().message().find(dir_ + "/nope"), std::string::npos);
+}
+
 TEST_F(FileTest, MakeDirectoriesCreatesParents) {
   std::string path = dir_ + "/a/b/c";
   ASSERT_TRUE(make_directories(path, 0700));

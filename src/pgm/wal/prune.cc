@@ -17,36 +17,15 @@
 namespace pgm::wal {
 namespace {
 
-struct DirCloser {
-  void operator()(DIR* d) const { ::closedir(d); }
-};
-
-// The entry names of `dir` (without "." and ".."), sorted; nullopt when `dir` does not exist.
 Result<std::optional<std::vector<std::string>>> list_directory_if_present(const std::string& dir) {
-  std::unique_ptr<DIR, DirCloser> d(::opendir(dir.c_str()));
-  if (!d) {
-    if (errno == ENOENT) {
+  auto names = io::list_directory(dir);
+  if (!names) {
+    if (names.error().code() == ErrorCode::kNotFound) {
       return std::optional<std::vector<std::string>>();
     }
-    return make_errno_error(fmt::format("open directory {}", dir), errno);
+    return tl::unexpected(names.error());
   }
-  std::vector<std::string> names;
-  for (;;) {
-    errno = 0;
-    const dirent* entry = ::readdir(d.get());  // NOLINT(concurrency-mt-unsafe): own DIR*
-    if (entry == nullptr) {
-      if (errno != 0) {
-        return make_errno_error(fmt::format("read directory {}", dir), errno);
-      }
-      break;
-    }
-    std::string_view name = entry->d_name;
-    if (name != "." && name != "..") {
-      names.emplace_back(name);
-    }
-  }
-  std::sort(names.begin(), names.end());
-  return std::optional<std::vector<std::string>>(std::move(names));
+  return std::optional<std::vector<std::string>>(std::move(*names));
 }
 
 // Whether the WAL file `name` belongs to a segment before oldest_needed. kInvalidArgument when

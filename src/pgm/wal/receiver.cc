@@ -40,33 +40,6 @@ constexpr milliseconds kQuietBeforeDead{60000};
 // A failing receiver reports at WARN; after this long without a working session, ERROR once.
 constexpr std::chrono::minutes kEscalateAfter{5};
 
-Result<std::vector<std::string>> list_names(const std::string& dir) {
-  struct Closer {
-    void operator()(DIR* d) const { ::closedir(d); }
-  };
-  std::unique_ptr<DIR, Closer> d(::opendir(dir.c_str()));
-  if (!d) {
-    return make_errno_error(fmt::format("open directory {}", dir), errno);
-  }
-  std::vector<std::string> names;
-  for (;;) {
-    errno = 0;
-    const dirent* e = ::readdir(d.get());  // NOLINT(concurrency-mt-unsafe): own DIR*
-    if (e == nullptr) {
-      if (errno != 0) {
-        return make_errno_error(fmt::format("read directory {}", dir), errno);
-      }
-      break;
-    }
-    std::string_view n = e->d_name;
-    if (n != "." && n != "..") {
-      names.emplace_back(n);
-    }
-  }
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
 // "16MB" / "1GB" / "1024kB" (SHOW wal_segment_size) in bytes.
 Result<uint64_t> parse_show_size(std::string_view text) {
   uint64_t value = 0;
@@ -243,7 +216,7 @@ void Receiver::queue_leftovers(const std::string& dir) {
   if (!finisher_.needed()) {
     return;
   }
-  auto names = list_names(dir);
+  auto names = io::list_directory(dir);
   if (!names) {
     return;
   }
@@ -264,8 +237,8 @@ Result<void> Receiver::repair_shipping(const ResumePoint& resume) {
   if (o_.shipping_dir.empty()) {
     return {};
   }
-  PGM_ASSIGN_OR_RETURN(std::vector<std::string> shipped, list_names(o_.shipping_dir));
-  PGM_ASSIGN_OR_RETURN(std::vector<std::string> main_names, list_names(o_.wal_dir));
+  PGM_ASSIGN_OR_RETURN(std::vector<std::string> shipped, io::list_directory(o_.shipping_dir));
+  PGM_ASSIGN_OR_RETURN(std::vector<std::string> main_names, io::list_directory(o_.wal_dir));
   SegmentNo resume_segno = segment_number(resume.lsn, seg_size_);
   for (const std::string& name : shipped) {
     WalFileInfo info = classify_wal_file(name);
@@ -292,7 +265,7 @@ Result<void> Receiver::repair_shipping(const ResumePoint& resume) {
       }
       auto bytes = io::read_file(o_.wal_dir + "/" + source);
       if (!bytes && bytes.error().code() == ErrorCode::kNotFound) {
-        PGM_ASSIGN_OR_RETURN(main_names, list_names(o_.wal_dir));
+        PGM_ASSIGN_OR_RETURN(main_names, io::list_directory(o_.wal_dir));
         continue;
       }
       PGM_TRY(bytes);

@@ -21,33 +21,6 @@ namespace {
 constexpr mode_t kFileMode = 0600;
 constexpr size_t kZeroChunk = size_t{1} << 20;
 
-struct DirCloser {
-  void operator()(DIR* d) const { ::closedir(d); }
-};
-
-Result<std::vector<std::string>> list_directory(const std::string& dir) {
-  std::unique_ptr<DIR, DirCloser> d(::opendir(dir.c_str()));
-  if (!d) {
-    return make_errno_error(fmt::format("open directory {}", dir), errno);
-  }
-  std::vector<std::string> names;
-  for (;;) {
-    errno = 0;
-    const dirent* entry = ::readdir(d.get());  // NOLINT(concurrency-mt-unsafe): own DIR*
-    if (entry == nullptr) {
-      if (errno != 0) {
-        return make_errno_error(fmt::format("read directory {}", dir), errno);
-      }
-      break;
-    }
-    std::string_view name = entry->d_name;
-    if (name != "." && name != "..") {
-      names.emplace_back(name);
-    }
-  }
-  return names;
-}
-
 Result<void> pwrite_all(int fd, const uint8_t* data, size_t size, uint64_t offset,
                         const std::string& path) {
   while (size > 0) {
@@ -264,7 +237,7 @@ Result<std::string> SegmentFinisher::finish(const std::string& dir, const std::s
   // Temp files of an interrupted attempt ("<name><suffixes>.tmp.<pid>"), whatever the settings
   // were then; and a stored form that already exists, possibly from other settings before a
   // restart: it appeared by rename, so it is complete and the segment is stored.
-  PGM_ASSIGN_OR_RETURN(std::vector<std::string> entries, list_directory(dir));
+  PGM_ASSIGN_OR_RETURN(std::vector<std::string> entries, io::list_directory(dir));
   std::string existing;
   std::string prefix = name + ".";
   for (const std::string& entry : entries) {
@@ -321,7 +294,7 @@ Result<std::string> finish_segment(const std::string& dir, const std::string& na
 
 Result<std::optional<ResumePoint>> resume_position(const std::string& dir, uint64_t seg_size) {
   PGM_TRY(check_segment_size(seg_size));
-  PGM_ASSIGN_OR_RETURN(std::vector<std::string> entries, list_directory(dir));
+  PGM_ASSIGN_OR_RETURN(std::vector<std::string> entries, io::list_directory(dir));
   std::optional<std::tuple<SegmentNo, uint32_t, bool>> newest;  // segno, tli, is partial
   for (const std::string& entry : entries) {
     WalFileInfo info = classify_wal_file(entry);
