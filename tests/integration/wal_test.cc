@@ -315,6 +315,31 @@ class WalTest : public PostgresSuite {
     }
   }
 
+  // Writes WAL on the primary that the standby replays (so timeline 1 ends inside a segment),
+  // promotes the standby, writes there and switches; *segment gets the timeline-2 segment.
+  void promote_mid_segment(const std::string& table, std::string* segment) {
+    ASSERT_EQ(sql_value(*pg(), "INSERT INTO " + table +
+                                   " SELECT g, md5(g::text) FROM generate_series(1, 5000) g"),
+              "");
+    std::string primary_lsn = sql_value(*pg(), "SELECT pg_current_wal_lsn()");
+    std::string replayed;
+    auto deadline = steady_clock::now() + seconds(60);
+    while ((replayed = sql_value(*second_, "SELECT pg_last_wal_replay_lsn() >= '" + primary_lsn +
+                                               "'::pg_lsn")) != "t" &&
+           steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(milliseconds(200));
+    }
+    ASSERT_EQ(replayed, "t") << "the standby did not replay up to " << primary_lsn;
+    ASSERT_EQ(second_->promote(), "");
+    ASSERT_EQ(sql_value(*second_, "INSERT INTO " + table +
+                                      " SELECT g, md5(g::text) FROM generate_series(1, 20000) g"),
+              "");
+    std::string error;
+    *segment = switch_wal(*second_, &error);
+    ASSERT_FALSE(segment->empty()) << error;
+    EXPECT_EQ(segment->substr(0, 8), "00000002");
+  }
+
   std::vector<Managed> daemons_;
   std::vector<std::pair<PostgresInstance*, std::string>> slots_;
   std::unique_ptr<TempDir> second_dir_;
@@ -659,27 +684,8 @@ TEST_F(WalTest, FollowsTimelineSwitchOfPromotedStandby) {
 
   // More WAL after the switch, replayed by the standby, so that timeline 1 ends in the middle of
   // a segment.
-  ASSERT_EQ(sql_value(*pg(),
-                      "INSERT INTO wal_it_tl SELECT g, md5(g::text) "
-                      "FROM generate_series(1, 5000) g"),
-            "");
-  std::string primary_lsn = sql_value(*pg(), "SELECT pg_current_wal_lsn()");
-  std::string replayed;
-  auto deadline = steady_clock::now() + seconds(60);
-  while ((replayed = sql_value(*second_, "SELECT pg_last_wal_replay_lsn() >= '" + primary_lsn +
-                                             "'::pg_lsn")) != "t" &&
-         steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(milliseconds(200));
-  }
-  ASSERT_EQ(replayed, "t") << "the standby did not replay up to " << primary_lsn;
-  ASSERT_EQ(second_->promote(), "");
-  ASSERT_EQ(sql_value(*second_,
-                      "INSERT INTO wal_it_tl SELECT g, md5(g::text) "
-                      "FROM generate_series(1, 20000) g"),
-            "");
-  std::string seg2 = switch_wal(*second_, &error);
-  ASSERT_FALSE(seg2.empty()) << error;
-  EXPECT_EQ(seg2.substr(0, 8), "00000002");
+  std::string seg2;
+  ASSERT_NO_FATAL_FAILURE(promote_mid_segment("wal_it_tl", &seg2));
   err = wait_for_settled_segment(dir, seg2, suffix, seconds(120));
   ASSERT_EQ(err, "") << "timeline 2 segment after promotion";
 
@@ -733,27 +739,8 @@ TEST_F(WalTest, FollowsTimelineSwitchThatHappenedWhileStopped) {
               "");
     ASSERT_FALSE(switch_wal(*pg(), &error).empty()) << error;
   }
-  ASSERT_EQ(sql_value(*pg(),
-                      "INSERT INTO wal_it_tl2 SELECT g, md5(g::text) "
-                      "FROM generate_series(1, 5000) g"),
-            "");
-  std::string primary_lsn = sql_value(*pg(), "SELECT pg_current_wal_lsn()");
-  std::string replayed;
-  auto deadline = steady_clock::now() + seconds(60);
-  while ((replayed = sql_value(*second_, "SELECT pg_last_wal_replay_lsn() >= '" + primary_lsn +
-                                             "'::pg_lsn")) != "t" &&
-         steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(milliseconds(200));
-  }
-  ASSERT_EQ(replayed, "t") << "the standby did not replay up to " << primary_lsn;
-  ASSERT_EQ(second_->promote(), "");
-  ASSERT_EQ(sql_value(*second_,
-                      "INSERT INTO wal_it_tl2 SELECT g, md5(g::text) "
-                      "FROM generate_series(1, 20000) g"),
-            "");
-  std::string seg2 = switch_wal(*second_, &error);
-  ASSERT_FALSE(seg2.empty()) << error;
-  EXPECT_EQ(seg2.substr(0, 8), "00000002");
+  std::string seg2;
+  ASSERT_NO_FATAL_FAILURE(promote_mid_segment("wal_it_tl2", &seg2));
 
   ASSERT_EQ(d->start(), "");
   std::string err = wait_for_settled_segment(dir, seg2, suffix, seconds(120));
