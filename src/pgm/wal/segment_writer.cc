@@ -92,8 +92,8 @@ Result<void> SegmentWriter::open_segment(SegmentNo segno, uint64_t offset) {
     // Extend to the full size with zeros (a crash during an earlier fill leaves a short
     // file). fallocate reserves the blocks without writing them (they read as zeros), which
     // halves the bytes written per segment; where the file system cannot, write zeros.
-    int rc = ::fallocate(fd.get(), 0, static_cast<off_t>(size),
-                         static_cast<off_t>(seg_size_ - size));
+    int rc =
+        ::fallocate(fd.get(), 0, static_cast<off_t>(size), static_cast<off_t>(seg_size_ - size));
     if (rc != 0 && errno != EOPNOTSUPP && errno != ENOSYS) {
       return make_errno_error(fmt::format("allocate {}", path), errno);
     }
