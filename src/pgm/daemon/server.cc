@@ -124,6 +124,7 @@ struct WalChild {
   std::chrono::seconds delay = kWalRestartMin;
   Clock::time_point quiet_since{};  // not streaming since (for `follow`), {} while streaming
   std::string settings;             // wal_settings() it was started with
+  std::string wanted;               // wal_settings() of the running configuration
 };
 
 struct Server::Impl {
@@ -620,7 +621,7 @@ void Server::Impl::start_wal(size_t index) {
   w.pid = pid;
   w.stopping = false;
   w.started = WalChild::Clock::now();
-  w.settings = wal_settings(*ctx.config, index);
+  w.settings = w.wanted;
   ctx.shared->servers[index].wal_pid.store(pid);
   children.emplace(pid, "wal/" + s.name);
   log::debug("WAL receiver for {} started (pid {})", s.name, pid);
@@ -694,7 +695,7 @@ void Server::Impl::reconcile_wal() {
     if (w.pid != 0) {
       if (!wanted) {
         stop_wal(i, why);
-      } else if (w.settings != wal_settings(c, i)) {
+      } else if (w.settings != w.wanted) {
         stop_wal(i, "its settings changed");
       }
     } else if (wanted && now >= w.next_start) {
@@ -736,6 +737,10 @@ void Server::Impl::child_exited(pid_t pid, int status) {
 void Server::Impl::apply_config(std::shared_ptr<const config::Config> next) {
   ctx.config = std::move(next);
   const config::Config& c = *ctx.config;
+  // The watchdog compares these with what each receiver was started with.
+  for (size_t i = 0; i < wal.size() && i < c.servers.size(); ++i) {
+    wal[i].wanted = wal_settings(c, i);
+  }
   if (auto r = log::configure(log_options(c)); !r) {
     log::error("logging: {}", r.error().message());
   }
@@ -1015,6 +1020,9 @@ int Server::run() {
   ev_timer_init(&s.probe_timer, on_probe_timer, kProbeInterval, kProbeInterval);
   ev_timer_start(loop, &s.probe_timer);
   s.wal.resize(s.ctx.config->servers.size());
+  for (size_t i = 0; i < s.wal.size(); ++i) {
+    s.wal[i].wanted = wal_settings(*s.ctx.config, i);
+  }
   ev_timer_init(&s.wal_timer, on_wal_timer, kWalWatchdogInterval, kWalWatchdogInterval);
   ev_timer_start(loop, &s.wal_timer);
 
