@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <sys/stat.h>
 
+#include "pgm/cli/progress.h"
 #include "pgm/config/cli_config.h"
 #include "pgm/crypto/vault.h"
 #include "pgm/log/log.h"
@@ -323,6 +324,8 @@ ParseOutcome parse_args(const std::vector<std::string>& args) {
     app.add_option("-s,--sort", sort, "Sort order of list-backup: asc|desc");
     app.add_flag("--cascade", o.cascade, "retain/expunge: the whole incremental chain");
     app.add_flag("--force", o.force, "delete: also retained backups");
+    app.add_flag("--no-progress", o.no_progress,
+                 "backup: no progress bar on stderr (drawn only when stderr is a terminal)");
     std::vector<std::string> positional;
     for (const CommandSpec& s : kSpecs) {
       CLI::App* sub = app.add_subcommand(s.name, s.description);
@@ -405,6 +408,8 @@ Environment process_environment() {
   env.uid = ::getuid();
   env.default_config_path = std::string(config::kDefaultCliConfigPath);
   env.load_master_key = [] { return crypto::load_master_key(); };
+  env.stderr_is_tty = ::isatty(STDERR_FILENO) == 1;
+  env.terminal_columns = [] { return terminal_columns(STDERR_FILENO); };
   return env;
 }
 
@@ -486,9 +491,36 @@ int run(const Invocation& inv, const Environment& env, std::ostream& out, std::o
     log_outcome(kExitUnreachable, fd.error().message());
     return kExitUnreachable;
   }
-  auto response =
-      management::exchange(fd->get(), doc, compression, encryption,
-                           master_key ? &*master_key : nullptr, timeout_for(inv.command));
+  const crypto::MasterKey* key_ptr = master_key ? &*master_key : nullptr;
+  std::optional<ProgressPoller> poller;
+  auto operation = progress_operation(inv.command);
+  auto server = inv.request.find(key::kServer);
+  if (operation && server != inv.request.end() && server->is_string() &&
+      should_show_progress(env.stderr_is_tty, o.no_progress)) {
+    json progress_request{{key::kServer, *server}, {key::kCommand, *operation}};
+    ProgressPoller::Hooks hooks;
+    hooks.connect = [&cfg] { return management::connect_unix(cfg.unix_socket_dir); };
+    hooks.exchange = [=](int progress_fd) {
+      return management::exchange(progress_fd,
+                                  management::make_request(Command::kProgress, progress_request,
+                                                           format, compression, encryption),
+                                  compression, encryption, key_ptr, std::chrono::seconds(10));
+    };
+    hooks.write = [&err](std::string_view s) {
+      err << s;
+      err.flush();
+    };
+    if (env.terminal_columns) {
+      hooks.width = env.terminal_columns;
+    }
+    hooks.interval = env.progress_interval;
+    poller.emplace(std::move(hooks));
+  }
+  auto response = management::exchange(fd->get(), doc, compression, encryption, key_ptr,
+                                       timeout_for(inv.command));
+  if (poller) {
+    poller->stop();  // erases the bar; nothing else writes to err before this
+  }
   if (!response) {
     err << fmt::format("pgmoneta-cli: {}: {}\n", name, response.error().message());
     log_outcome(kExitUnreachable, response.error().message());
@@ -511,6 +543,9 @@ int run(const Invocation& inv, const Environment& env, std::ostream& out, std::o
     }
   } else if (verdict.exit_code == kExitSuccess && inv.command == Command::kConfLs) {
     out << management::render_conf_ls(*response, format);
+  } else if (verdict.exit_code == kExitSuccess && inv.command == Command::kProgress &&
+             format == management::OutputFormat::kText && parse_progress(*response)) {
+    out << render_progress_text(*parse_progress(*response));
   } else if (verdict.exit_code != kExitUnreachable) {
     out << management::render(*response, format);
   }

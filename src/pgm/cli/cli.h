@@ -9,6 +9,7 @@
 //   3  the daemon could not be reached or answered something that is not a valid response
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <ostream>
@@ -46,6 +47,7 @@ struct Options {
   std::string sort = "asc";                        // -s
   bool cascade = false;                            // --cascade
   bool force = false;                              // --force
+  bool no_progress = false;                        // --no-progress
 };
 
 // One command to send.
@@ -79,11 +81,18 @@ struct Environment {
   uid_t uid = 0;
   std::string default_config_path;  // used when -c is absent and the file exists
   std::function<Result<crypto::MasterKey>()> load_master_key;
+  // Progress bar on stderr while backup waits (see progress.h): only when stderr is a terminal.
+  bool stderr_is_tty = false;
+  std::function<int()> terminal_columns;  // empty: 80
+  std::chrono::milliseconds progress_interval = std::chrono::milliseconds(500);
 };
 Environment process_environment();
 
 // Loads the configuration, sends the request, prints the rendered answer to `out` and
-// diagnostics to `err`; returns the exit code.
+// diagnostics to `err`; returns the exit code. While a backup waits, and when
+// should_show_progress(env.stderr_is_tty, --no-progress), a second connection polls `progress`
+// and a bar is drawn on `err` from another thread; it is erased before anything else is
+// written. `progress` in text format prints render_progress_text().
 int run(const Invocation& invocation, const Environment& env, std::ostream& out, std::ostream& err);
 
 // parse_args + run with the process environment and std::cout/std::cerr. Never throws.

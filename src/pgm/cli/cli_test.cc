@@ -1,5 +1,6 @@
 #include "pgm/cli/cli.h"
 
+#include <poll.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -317,6 +318,35 @@ class FakeDaemonTest : public ::testing::Test {
       ::send(c.get(), frame->data(), frame->size(), MSG_NOSIGNAL);
     });
   }
+  // One whole request document from fd; null on a closed connection.
+  static json read_doc(int fd) {
+    management::FrameReader reader;
+    uint8_t buf[4096];
+    while (reader.state() == management::FrameReader::State::kNeedMore) {
+      ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+      if (n <= 0) {
+        return json();
+      }
+      reader.feed(std::span<const uint8_t>(buf, static_cast<size_t>(n)));
+    }
+    auto doc = management::decode_payload(reader.header().compression, reader.header().encryption,
+                                          reader.payload(), nullptr);
+    return doc ? *doc : json();
+  }
+  static void send_doc(int fd, const json& doc) {
+    auto frame =
+        management::encode_frame(doc, compress::Algorithm::kNone, crypto::AesMode::kNone, nullptr);
+    ::send(fd, frame->data(), frame->size(), MSG_NOSIGNAL);
+  }
+  // True when a connection is waiting to be accepted (accepts and closes it).
+  bool pending_connection() {
+    pollfd p{listener_.get(), POLLIN, 0};
+    if (::poll(&p, 1, 0) <= 0) {
+      return false;
+    }
+    UniqueFd c(::accept(listener_.get(), nullptr, nullptr));
+    return true;
+  }
   std::string dir_;
   std::string conf_;
   UniqueFd listener_;
@@ -386,6 +416,95 @@ TEST_F(FakeDaemonTest, EncryptionWithoutMasterKeyIsASetupError) {
   std::ostringstream out, err;
   EXPECT_EQ(run(*p.invocation, test_env(), out, err), kExitUsage);
   EXPECT_NE(err.str().find("needs the master key: no master.key"), std::string::npos) << err.str();
+}
+
+json progress_answer(const json& req, uint64_t done) {
+  return management::make_success(req,
+                                  json{{"Server", "primary"},
+                                       {"ProgressState", "streaming"},
+                                       {"Done", done},
+                                       {"Total", 100u << 20},
+                                       {"Percentage", done * 100 / (100u << 20)},
+                                       {"Elapsed", 1.5},
+                                       {"Remaining", 3.0},
+                                       {"Operation", "backup"}},
+                                  0);
+}
+
+TEST_F(FakeDaemonTest, BackupOnATerminalDrawsABarAndErasesIt) {
+  std::vector<json> progress_requests;
+  std::thread daemon([&] {
+    UniqueFd backup(::accept(listener_.get(), nullptr, nullptr));
+    json backup_request = read_doc(backup.get());
+    for (uint64_t i = 1; i <= 3; ++i) {
+      UniqueFd c(::accept(listener_.get(), nullptr, nullptr));
+      json req = read_doc(c.get());
+      progress_requests.push_back(req);
+      send_doc(c.get(), progress_answer(req, i * (20u << 20)));
+    }
+    send_doc(backup.get(), management::make_success(backup_request, {{"Server", "primary"}}, 9));
+  });
+  ParseOutcome p = parse_args({"-c", conf_, "backup", "primary"});
+  Environment env = test_env();
+  env.stderr_is_tty = true;
+  env.progress_interval = std::chrono::milliseconds(10);
+  env.terminal_columns = [] { return 100; };
+  std::ostringstream out, err;
+  int code = run(*p.invocation, env, out, err);
+  daemon.join();
+  EXPECT_EQ(code, kExitSuccess) << err.str();
+  ASSERT_EQ(progress_requests.size(), 3u);
+  EXPECT_EQ(progress_requests[0]["Header"]["Command"], 25);
+  EXPECT_EQ(progress_requests[0]["Request"], (json{{"Server", "primary"}, {"Command", "backup"}}));
+  std::string e = err.str();
+  EXPECT_NE(e.find("\r["), std::string::npos) << e;
+  EXPECT_NE(e.find("20.0 MiB / 100.0 MiB"), std::string::npos) << e;
+  EXPECT_NE(e.find("ETA 0:03"), std::string::npos) << e;
+  ASSERT_GE(e.size(), 4u);
+  EXPECT_EQ(e.substr(e.size() - 4), "\r\x1b[K");  // erased before the answer
+  EXPECT_NE(out.str().find("Server: primary"), std::string::npos) << out.str();
+}
+
+TEST_F(FakeDaemonTest, NoPollingWithoutATerminalOrWithNoProgress) {
+  for (bool tty : {false, true}) {
+    std::thread daemon([&] {
+      UniqueFd backup(::accept(listener_.get(), nullptr, nullptr));
+      json req = read_doc(backup.get());
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      send_doc(backup.get(), management::make_success(req, {}, 0));
+    });
+    std::vector<std::string> args = {"-c", conf_, "backup", "primary"};
+    if (tty) {
+      args.insert(args.begin(), "--no-progress");
+    }
+    ParseOutcome p = parse_args(args);
+    ASSERT_TRUE(p.invocation.has_value()) << p.err;
+    Environment env = test_env();
+    env.stderr_is_tty = tty;
+    env.progress_interval = std::chrono::milliseconds(5);
+    std::ostringstream out, err;
+    EXPECT_EQ(run(*p.invocation, env, out, err), kExitSuccess) << err.str();
+    daemon.join();
+    EXPECT_FALSE(pending_connection()) << "tty=" << tty;
+    EXPECT_EQ(err.str(), "");
+  }
+}
+
+TEST_F(FakeDaemonTest, ProgressPrintsText) {
+  auto t = serve([](const json& req) { return progress_answer(req, 45u << 20); });
+  ParseOutcome p = parse_args({"-c", conf_, "progress", "primary", "backup"});
+  std::ostringstream out, err;
+  EXPECT_EQ(run(*p.invocation, test_env(), out, err), kExitSuccess) << err.str();
+  t.join();
+  EXPECT_EQ(out.str(),
+            "Server: primary\n"
+            "Operation: backup\n"
+            "State: streaming\n"
+            "Progress: [#############.................] 45%\n"
+            "Done: 45.0 MiB\n"
+            "Total: 100.0 MiB\n"
+            "Elapsed: 0:02\n"
+            "Remaining: 0:03\n");
 }
 
 TEST(RunUnreachableTest, NoDaemonExitsThree) {
