@@ -2,7 +2,7 @@
 //
 // Formats are the standard container formats so that files interoperate with the
 // command-line tools: gzip (RFC 1952), zstd frame, LZ4 frame, bzip2 stream.
-// Streaming (file) codecs are built on the same libraries in codec_stream.h (later issues).
+// Streaming (file) codecs are built on the same libraries in stream.h.
 #pragma once
 
 #include <cstdint>

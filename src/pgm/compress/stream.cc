@@ -1,0 +1,796 @@
+#include "pgm/compress/stream.h"
+
+#include <bzlib.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <optional>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+#include <lz4frame.h>
+
+namespace pgm::compress {
+namespace {
+
+// Largest chunk handed to libraries whose length fields are `unsigned int`.
+constexpr size_t kMaxChunk = size_t{1} << 30;
+
+bool is_known(Algorithm a) {
+  switch (a) {
+    case Algorithm::kNone:
+    case Algorithm::kGzip:
+    case Algorithm::kZstd:
+    case Algorithm::kLz4:
+    case Algorithm::kBzip2:
+      return true;
+  }
+  return false;
+}
+
+tl::unexpected<Error> unknown_algorithm(Algorithm a) {
+  return make_error(ErrorCode::kInvalidArgument,
+                    fmt::format("compress: unknown algorithm {}", static_cast<int>(a)));
+}
+
+tl::unexpected<Error> corrupt(Algorithm a, std::string_view what) {
+  return make_error(ErrorCode::kCorruption,
+                    fmt::format("{} decompress: {}", algorithm_name(a), what));
+}
+
+tl::unexpected<Error> library_error(Algorithm a, std::string_view op, std::string_view what) {
+  return make_error(ErrorCode::kInternal, fmt::format("{} {}: {}", algorithm_name(a), op, what));
+}
+
+// The reused output buffer: allocated once (on first use), handed to the sink when full and
+// at the end of a stream.
+class ChunkBuffer {
+ public:
+  uint8_t* free_ptr() {
+    ensure();
+    return buf_.data() + used_;
+  }
+  size_t free_size() {
+    ensure();
+    return buf_.size() - used_;
+  }
+  void advance(size_t n) { used_ += n; }
+  bool full() const { return !buf_.empty() && used_ == buf_.size(); }
+  void clear() { used_ = 0; }
+
+  Result<void> flush(const Sink& out) {
+    if (used_ == 0) {
+      return {};
+    }
+    size_t n = std::exchange(used_, 0);
+    return out(std::span<const uint8_t>(buf_.data(), n));
+  }
+  Result<void> flush_if_full(const Sink& out) {
+    if (!full()) {
+      return {};
+    }
+    return flush(out);
+  }
+
+ private:
+  void ensure() {
+    if (buf_.empty()) {
+      buf_.resize(kStreamChunk);
+    }
+  }
+  std::vector<uint8_t> buf_;
+  size_t used_ = 0;
+};
+
+// Runs `op` unless the codec already failed or finished; remembers a failure.
+template <typename Op>
+Result<void> guarded(std::optional<Error>& failed, bool finished, std::string_view name, Op op) {
+  if (failed) {
+    return tl::unexpected<Error>(*failed);
+  }
+  if (finished) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("{}: stream already finished", name));
+  }
+  Result<void> r = op();
+  if (!r) {
+    failed = r.error();
+  }
+  return r;
+}
+
+}  // namespace
+
+// ---- Decompressor -----------------------------------------------------------------------
+
+struct Decompressor::Impl {
+  explicit Impl(Algorithm a) : algorithm(a) {}
+  ~Impl() {
+    if (gzip_live) {
+      inflateEnd(&zs);
+    }
+    ZSTD_freeDCtx(zstd);
+    if (lz4 != nullptr) {
+      LZ4F_freeDecompressionContext(lz4);
+    }
+    if (bz_live) {
+      BZ2_bzDecompressEnd(&bz);
+    }
+  }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+
+  Result<void> init();
+  Result<void> update(std::span<const uint8_t> in, const Sink& out);
+  Result<void> finish(const Sink& out);
+  void reset();
+
+  Result<void> gzip_update(std::span<const uint8_t> in, const Sink& out);
+  Result<void> zstd_update(std::span<const uint8_t> in, const Sink& out);
+  Result<void> lz4_update(std::span<const uint8_t> in, const Sink& out);
+  Result<void> bzip2_update(std::span<const uint8_t> in, const Sink& out);
+  Result<void> bzip2_start();
+  // Frame accounting for the zstd/lz4 loops: `hint` is the library's return value.
+  void account(size_t hint, bool progress) {
+    if (hint == 0) {
+      if (in_frame || progress) {
+        ++frames;
+      }
+      in_frame = false;
+    } else if (progress) {
+      in_frame = true;
+    }
+  }
+
+  Algorithm algorithm;
+  ChunkBuffer buf;
+  uint64_t produced = 0;
+  uint64_t frames = 0;    // completed frames
+  bool in_frame = false;  // bytes of an unfinished frame were consumed
+  bool finished = false;
+  std::optional<Error> failed;
+
+  // The library streams live here, at a fixed address (zlib and libbz2 check that).
+  z_stream zs{};
+  bool gzip_live = false;
+  bool gzip_at_boundary = true;  // the next byte starts a new member
+  ZSTD_DCtx* zstd = nullptr;
+  LZ4F_dctx* lz4 = nullptr;
+  bz_stream bz{};
+  bool bz_live = false;
+  bool bz_fresh = false;  // initialised and not fed yet
+};
+
+Result<void> Decompressor::Impl::init() {
+  switch (algorithm) {
+    case Algorithm::kNone:
+      break;
+    case Algorithm::kGzip:
+      if (inflateInit2(&zs, 15 + 16) != Z_OK) {
+        return library_error(algorithm, "decompress", "inflateInit2 failed");
+      }
+      gzip_live = true;
+      break;
+    case Algorithm::kZstd:
+      zstd = ZSTD_createDCtx();
+      if (zstd == nullptr) {
+        return library_error(algorithm, "decompress", "cannot create context");
+      }
+      break;
+    case Algorithm::kLz4:
+      if (LZ4F_isError(LZ4F_createDecompressionContext(&lz4, LZ4F_VERSION))) {
+        lz4 = nullptr;
+        return library_error(algorithm, "decompress", "cannot create context");
+      }
+      break;
+    case Algorithm::kBzip2:
+      return bzip2_start();
+  }
+  return {};
+}
+
+Result<void> Decompressor::Impl::update(std::span<const uint8_t> in, const Sink& out) {
+  switch (algorithm) {
+    case Algorithm::kNone:
+      produced += in.size();
+      return in.empty() ? Result<void>{} : out(in);
+    case Algorithm::kGzip:
+      return gzip_update(in, out);
+    case Algorithm::kZstd:
+      return zstd_update(in, out);
+    case Algorithm::kLz4:
+      return lz4_update(in, out);
+    case Algorithm::kBzip2:
+      return bzip2_update(in, out);
+  }
+  return unknown_algorithm(algorithm);
+}
+
+Result<void> Decompressor::Impl::finish(const Sink& out) {
+  if (algorithm != Algorithm::kNone) {
+    if (in_frame) {
+      return corrupt(algorithm, "truncated input");
+    }
+    if (frames == 0) {
+      return corrupt(algorithm, "empty input");
+    }
+  }
+  return buf.flush(out);
+}
+
+void Decompressor::Impl::reset() {
+  buf.clear();
+  produced = 0;
+  frames = 0;
+  in_frame = false;
+  finished = false;
+  failed.reset();
+  gzip_at_boundary = true;
+  // Input of an abandoned call must not be read again.
+  zs.next_in = nullptr;
+  zs.avail_in = 0;
+  bz.next_in = nullptr;
+  bz.avail_in = 0;
+  if (zstd != nullptr) {
+    ZSTD_DCtx_reset(zstd, ZSTD_reset_session_only);
+  }
+  if (lz4 != nullptr) {
+    LZ4F_resetDecompressionContext(lz4);
+  }
+  // bzip2: a used stream is replaced lazily, when bytes of the next stream arrive.
+}
+
+Result<void> Decompressor::Impl::gzip_update(std::span<const uint8_t> in, const Sink& out) {
+  size_t pos = 0;
+  bool more_out = false;  // the last call filled the output: zlib may hold more
+  while (true) {
+    if (zs.avail_in == 0 && pos < in.size()) {
+      size_t n = std::min(in.size() - pos, kMaxChunk);
+      zs.next_in = const_cast<Bytef*>(in.data() + pos);
+      zs.avail_in = static_cast<uInt>(n);
+      pos += n;
+    }
+    if (zs.avail_in == 0 && !more_out) {
+      return {};
+    }
+    if (gzip_at_boundary) {
+      // A member begins (concatenated members are valid gzip).
+      if (inflateReset(&zs) != Z_OK) {
+        return library_error(algorithm, "decompress", "inflateReset failed");
+      }
+      gzip_at_boundary = false;
+    }
+    in_frame = true;
+    size_t room = buf.free_size();
+    zs.next_out = buf.free_ptr();
+    zs.avail_out = static_cast<uInt>(room);
+    uInt avail_in_before = zs.avail_in;
+    int rc = inflate(&zs, Z_NO_FLUSH);
+    size_t n = room - zs.avail_out;
+    buf.advance(n);
+    produced += n;
+    more_out = zs.avail_out == 0;
+    if (rc == Z_STREAM_ERROR) {
+      return library_error(algorithm, "decompress", "inflate failed");
+    }
+    if (rc == Z_DATA_ERROR || rc == Z_NEED_DICT) {
+      return corrupt(algorithm, zs.msg != nullptr ? zs.msg : "invalid data");
+    }
+    if (rc == Z_MEM_ERROR) {
+      return library_error(algorithm, "decompress", "out of memory");
+    }
+    PGM_TRY(buf.flush_if_full(out));
+    if (rc == Z_STREAM_END) {
+      ++frames;
+      in_frame = false;
+      gzip_at_boundary = true;
+      more_out = false;
+      continue;
+    }
+    if (n == 0 && zs.avail_in == avail_in_before && zs.avail_in != 0) {
+      return corrupt(algorithm, "decoder made no progress");
+    }
+  }
+}
+
+Result<void> Decompressor::Impl::zstd_update(std::span<const uint8_t> in, const Sink& out) {
+  ZSTD_inBuffer input{in.data(), in.size(), 0};
+  while (true) {
+    ZSTD_outBuffer output{buf.free_ptr(), buf.free_size(), 0};
+    size_t in_before = input.pos;
+    size_t hint = ZSTD_decompressStream(zstd, &output, &input);
+    if (ZSTD_isError(hint)) {
+      return corrupt(algorithm, ZSTD_getErrorName(hint));
+    }
+    buf.advance(output.pos);
+    produced += output.pos;
+    bool progress = output.pos > 0 || input.pos > in_before;
+    account(hint, progress);
+    PGM_TRY(buf.flush_if_full(out));
+    if (input.pos == input.size && (hint == 0 || output.pos < output.size)) {
+      return {};
+    }
+    if (!progress && output.pos < output.size) {
+      return corrupt(algorithm, "decoder made no progress");
+    }
+  }
+}
+
+Result<void> Decompressor::Impl::lz4_update(std::span<const uint8_t> in, const Sink& out) {
+  size_t pos = 0;
+  while (true) {
+    size_t src_size = in.size() - pos;
+    size_t room = buf.free_size();
+    size_t dst_size = room;
+    size_t hint =
+        LZ4F_decompress(lz4, buf.free_ptr(), &dst_size, in.data() + pos, &src_size, nullptr);
+    if (LZ4F_isError(hint)) {
+      return corrupt(algorithm, LZ4F_getErrorName(hint));
+    }
+    pos += src_size;
+    buf.advance(dst_size);
+    produced += dst_size;
+    bool progress = src_size > 0 || dst_size > 0;
+    account(hint, progress);
+    PGM_TRY(buf.flush_if_full(out));
+    if (pos == in.size() && (hint == 0 || dst_size < room)) {
+      return {};
+    }
+    if (!progress && dst_size < room) {
+      return corrupt(algorithm, "decoder made no progress");
+    }
+  }
+}
+
+// libbz2 has no reset: each stream of a concatenation needs a fresh bz_stream.
+Result<void> Decompressor::Impl::bzip2_start() {
+  if (bz_live) {
+    BZ2_bzDecompressEnd(&bz);
+    bz_live = false;
+  }
+  bz = bz_stream{};
+  if (BZ2_bzDecompressInit(&bz, 0, 0) != BZ_OK) {
+    return library_error(algorithm, "decompress", "init failed");
+  }
+  bz_live = true;
+  bz_fresh = true;
+  return {};
+}
+
+Result<void> Decompressor::Impl::bzip2_update(std::span<const uint8_t> in, const Sink& out) {
+  size_t pos = 0;
+  bool more_out = false;
+  while (true) {
+    if (bz.avail_in == 0 && pos < in.size()) {
+      size_t n = std::min(in.size() - pos, kMaxChunk);
+      bz.next_in = const_cast<char*>(reinterpret_cast<const char*>(in.data() + pos));
+      bz.avail_in = static_cast<unsigned int>(n);
+      pos += n;
+    }
+    if (bz.avail_in == 0 && !more_out) {
+      return {};
+    }
+    if (!bz_fresh && !in_frame) {
+      // Bytes after the end of a stream: a new stream follows (as pbzip2 writes them).
+      char* next_in = bz.next_in;
+      unsigned int avail_in = bz.avail_in;
+      PGM_TRY(bzip2_start());
+      bz.next_in = next_in;
+      bz.avail_in = avail_in;
+    }
+    bz_fresh = false;
+    in_frame = true;
+    size_t room = std::min(buf.free_size(), kMaxChunk);
+    bz.next_out = reinterpret_cast<char*>(buf.free_ptr());
+    bz.avail_out = static_cast<unsigned int>(room);
+    unsigned int avail_in_before = bz.avail_in;
+    int rc = BZ2_bzDecompress(&bz);
+    size_t n = room - bz.avail_out;
+    buf.advance(n);
+    produced += n;
+    more_out = bz.avail_out == 0;
+    if (rc == BZ_MEM_ERROR) {
+      return library_error(algorithm, "decompress", "out of memory");
+    }
+    if (rc != BZ_OK && rc != BZ_STREAM_END) {
+      return corrupt(algorithm, rc == BZ_DATA_ERROR_MAGIC ? "not bzip2 data" : "invalid data");
+    }
+    PGM_TRY(buf.flush_if_full(out));
+    if (rc == BZ_STREAM_END) {
+      ++frames;
+      in_frame = false;
+      more_out = false;
+      continue;
+    }
+    if (n == 0 && bz.avail_in == avail_in_before && bz.avail_in != 0) {
+      return corrupt(algorithm, "decoder made no progress");
+    }
+  }
+}
+
+Decompressor::Decompressor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Decompressor::~Decompressor() = default;
+Decompressor::Decompressor(Decompressor&& other) noexcept = default;
+Decompressor& Decompressor::operator=(Decompressor&& other) noexcept = default;
+
+Result<Decompressor> Decompressor::create(Algorithm a) {
+  if (!is_known(a)) {
+    return unknown_algorithm(a);
+  }
+  auto impl = std::make_unique<Impl>(a);
+  PGM_TRY(impl->init());
+  return Decompressor(std::move(impl));
+}
+
+Algorithm Decompressor::algorithm() const { return impl_->algorithm; }
+
+Result<void> Decompressor::update(std::span<const uint8_t> in, const Sink& out) {
+  Impl& s = *impl_;
+  return guarded(s.failed, s.finished, "decompress", [&] { return s.update(in, out); });
+}
+
+Result<void> Decompressor::finish(const Sink& out) {
+  Impl& s = *impl_;
+  Result<void> r = guarded(s.failed, s.finished, "decompress", [&] { return s.finish(out); });
+  s.finished = true;
+  return r;
+}
+
+void Decompressor::reset() { impl_->reset(); }
+
+uint64_t Decompressor::bytes_out() const { return impl_->produced; }
+
+// ---- StreamCompressor -------------------------------------------------------------------
+
+struct StreamCompressor::Impl {
+  Impl(Algorithm a, int l) : algorithm(a), level(l) {}
+  ~Impl() {
+    if (gzip_live) {
+      deflateEnd(&zs);
+    }
+    ZSTD_freeCCtx(zstd);
+    if (lz4 != nullptr) {
+      LZ4F_freeCompressionContext(lz4);
+    }
+    if (bz_live) {
+      BZ2_bzCompressEnd(&bz);
+    }
+  }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
+
+  Result<void> init();
+  Result<void> update(std::span<const uint8_t> in, const Sink& out);
+  Result<void> finish(const Sink& out);
+  void reset();
+
+  Result<void> gzip_run(std::span<const uint8_t> in, int flush, const Sink& out);
+  Result<void> zstd_run(std::span<const uint8_t> in, ZSTD_EndDirective mode, const Sink& out);
+  Result<void> lz4_begin(const Sink& out);
+  Result<void> lz4_update(std::span<const uint8_t> in, const Sink& out);
+  Result<void> lz4_finish(const Sink& out);
+  Result<void> bzip2_start();
+  Result<void> bzip2_run(std::span<const uint8_t> in, int action, const Sink& out);
+  void produced(size_t n) {
+    buf.advance(n);
+    out_bytes += n;
+  }
+
+  Algorithm algorithm;
+  int level;
+  ChunkBuffer buf;
+  uint64_t in_bytes = 0;
+  uint64_t out_bytes = 0;
+  bool finished = false;
+  std::optional<Error> failed;
+
+  z_stream zs{};
+  bool gzip_live = false;
+  ZSTD_CCtx* zstd = nullptr;
+  LZ4F_cctx* lz4 = nullptr;
+  LZ4F_preferences_t lz4_prefs{};
+  bool lz4_begun = false;
+  bz_stream bz{};
+  bool bz_live = false;
+  bool bz_fresh = false;
+};
+
+Result<void> StreamCompressor::Impl::init() {
+  switch (algorithm) {
+    case Algorithm::kNone:
+      break;
+    case Algorithm::kGzip:
+      if (deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+        return library_error(algorithm, "compress", "deflateInit2 failed");
+      }
+      gzip_live = true;
+      break;
+    case Algorithm::kZstd:
+      zstd = ZSTD_createCCtx();
+      if (zstd == nullptr) {
+        return library_error(algorithm, "compress", "cannot create context");
+      }
+      ZSTD_CCtx_setParameter(zstd, ZSTD_c_compressionLevel, level);
+      ZSTD_CCtx_setParameter(zstd, ZSTD_c_checksumFlag, 1);
+      break;
+    case Algorithm::kLz4:
+      if (LZ4F_isError(LZ4F_createCompressionContext(&lz4, LZ4F_VERSION))) {
+        lz4 = nullptr;
+        return library_error(algorithm, "compress", "cannot create context");
+      }
+      lz4_prefs.compressionLevel = level;
+      lz4_prefs.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled;
+      break;
+    case Algorithm::kBzip2:
+      return bzip2_start();
+  }
+  return {};
+}
+
+Result<void> StreamCompressor::Impl::update(std::span<const uint8_t> in, const Sink& out) {
+  in_bytes += in.size();
+  switch (algorithm) {
+    case Algorithm::kNone:
+      out_bytes += in.size();
+      return in.empty() ? Result<void>{} : out(in);
+    case Algorithm::kGzip:
+      return gzip_run(in, Z_NO_FLUSH, out);
+    case Algorithm::kZstd:
+      return zstd_run(in, ZSTD_e_continue, out);
+    case Algorithm::kLz4:
+      return lz4_update(in, out);
+    case Algorithm::kBzip2:
+      return bzip2_run(in, BZ_RUN, out);
+  }
+  return unknown_algorithm(algorithm);
+}
+
+Result<void> StreamCompressor::Impl::finish(const Sink& out) {
+  switch (algorithm) {
+    case Algorithm::kNone:
+      return {};
+    case Algorithm::kGzip:
+      PGM_TRY(gzip_run({}, Z_FINISH, out));
+      break;
+    case Algorithm::kZstd:
+      PGM_TRY(zstd_run({}, ZSTD_e_end, out));
+      break;
+    case Algorithm::kLz4:
+      PGM_TRY(lz4_finish(out));
+      break;
+    case Algorithm::kBzip2:
+      PGM_TRY(bzip2_run({}, BZ_FINISH, out));
+      break;
+  }
+  return buf.flush(out);
+}
+
+void StreamCompressor::Impl::reset() {
+  buf.clear();
+  in_bytes = 0;
+  out_bytes = 0;
+  finished = false;
+  failed.reset();
+  // Input of an abandoned call must not be read again.
+  zs.next_in = nullptr;
+  zs.avail_in = 0;
+  bz.next_in = nullptr;
+  bz.avail_in = 0;
+  if (gzip_live) {
+    deflateReset(&zs);
+  }
+  if (zstd != nullptr) {
+    ZSTD_CCtx_reset(zstd, ZSTD_reset_session_only);
+  }
+  lz4_begun = false;  // LZ4F_compressBegin restarts the context
+  if (bz_live && !bz_fresh) {
+    // An abandoned stream; the next update() or finish() sets up a fresh one.
+    BZ2_bzCompressEnd(&bz);
+    bz_live = false;
+  }
+}
+
+// Z_NO_FLUSH consumes all of `in`; Z_FINISH (with empty `in`) runs to the end of the member.
+Result<void> StreamCompressor::Impl::gzip_run(std::span<const uint8_t> in, int flush,
+                                              const Sink& out) {
+  size_t pos = 0;
+  while (true) {
+    if (zs.avail_in == 0 && pos < in.size()) {
+      size_t n = std::min(in.size() - pos, kMaxChunk);
+      zs.next_in = const_cast<Bytef*>(in.data() + pos);
+      zs.avail_in = static_cast<uInt>(n);
+      pos += n;
+    }
+    if (flush == Z_NO_FLUSH && zs.avail_in == 0) {
+      return {};
+    }
+    size_t room = buf.free_size();
+    zs.next_out = buf.free_ptr();
+    zs.avail_out = static_cast<uInt>(room);
+    int rc = deflate(&zs, flush);
+    if (rc == Z_STREAM_ERROR) {
+      return library_error(algorithm, "compress", "deflate failed");
+    }
+    produced(room - zs.avail_out);
+    PGM_TRY(buf.flush_if_full(out));
+    if (rc == Z_STREAM_END) {
+      return {};
+    }
+  }
+}
+
+Result<void> StreamCompressor::Impl::zstd_run(std::span<const uint8_t> in, ZSTD_EndDirective mode,
+                                              const Sink& out) {
+  ZSTD_inBuffer input{in.data(), in.size(), 0};
+  while (true) {
+    ZSTD_outBuffer output{buf.free_ptr(), buf.free_size(), 0};
+    size_t remaining = ZSTD_compressStream2(zstd, &output, &input, mode);
+    if (ZSTD_isError(remaining)) {
+      return library_error(algorithm, "compress", ZSTD_getErrorName(remaining));
+    }
+    produced(output.pos);
+    PGM_TRY(buf.flush_if_full(out));
+    bool done = mode == ZSTD_e_end ? remaining == 0 : input.pos == input.size;
+    if (done) {
+      return {};
+    }
+  }
+}
+
+Result<void> StreamCompressor::Impl::lz4_begin(const Sink& out) {
+  if (lz4_begun) {
+    return {};
+  }
+  if (buf.free_size() < LZ4F_HEADER_SIZE_MAX) {
+    PGM_TRY(buf.flush(out));
+  }
+  size_t n = LZ4F_compressBegin(lz4, buf.free_ptr(), buf.free_size(), &lz4_prefs);
+  if (LZ4F_isError(n)) {
+    return library_error(algorithm, "compress", LZ4F_getErrorName(n));
+  }
+  produced(n);
+  lz4_begun = true;
+  return {};
+}
+
+namespace {
+
+// Largest input step whose worst-case output (LZ4F_compressBound, which assumes an almost full
+// internal block) fits in `room`, at most `limit`.
+size_t lz4_fitting_step(size_t limit, size_t room, const LZ4F_preferences_t& prefs) {
+  size_t lo = 0;
+  size_t hi = std::min(limit, room);
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo + 1) / 2;
+    if (LZ4F_compressBound(mid, &prefs) <= room) {
+      lo = mid;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return lo;
+}
+
+}  // namespace
+
+Result<void> StreamCompressor::Impl::lz4_update(std::span<const uint8_t> in, const Sink& out) {
+  PGM_TRY(lz4_begin(out));
+  for (size_t pos = 0; pos < in.size();) {
+    size_t step = lz4_fitting_step(in.size() - pos, buf.free_size(), lz4_prefs);
+    if (step == 0) {
+      PGM_TRY(buf.flush(out));
+      continue;
+    }
+    size_t n =
+        LZ4F_compressUpdate(lz4, buf.free_ptr(), buf.free_size(), in.data() + pos, step, nullptr);
+    if (LZ4F_isError(n)) {
+      return library_error(algorithm, "compress", LZ4F_getErrorName(n));
+    }
+    produced(n);
+    pos += step;
+  }
+  return buf.flush_if_full(out);
+}
+
+Result<void> StreamCompressor::Impl::lz4_finish(const Sink& out) {
+  PGM_TRY(lz4_begin(out));
+  if (buf.free_size() < LZ4F_compressBound(0, &lz4_prefs)) {
+    PGM_TRY(buf.flush(out));
+  }
+  size_t n = LZ4F_compressEnd(lz4, buf.free_ptr(), buf.free_size(), nullptr);
+  if (LZ4F_isError(n)) {
+    return library_error(algorithm, "compress", LZ4F_getErrorName(n));
+  }
+  produced(n);
+  return {};
+}
+
+// libbz2 has no reset: each stream needs a fresh bz_stream.
+Result<void> StreamCompressor::Impl::bzip2_start() {
+  if (bz_live) {
+    BZ2_bzCompressEnd(&bz);
+    bz_live = false;
+  }
+  bz = bz_stream{};
+  if (BZ2_bzCompressInit(&bz, level, 0, 0) != BZ_OK) {
+    return library_error(algorithm, "compress", "init failed");
+  }
+  bz_live = true;
+  bz_fresh = true;
+  return {};
+}
+
+// BZ_RUN consumes all of `in`; BZ_FINISH (with empty `in`) runs to the end of the stream.
+Result<void> StreamCompressor::Impl::bzip2_run(std::span<const uint8_t> in, int action,
+                                               const Sink& out) {
+  if (!bz_live) {
+    PGM_TRY(bzip2_start());
+  }
+  bz_fresh = false;
+  size_t pos = 0;
+  while (true) {
+    if (bz.avail_in == 0 && pos < in.size()) {
+      size_t n = std::min(in.size() - pos, kMaxChunk);
+      bz.next_in = const_cast<char*>(reinterpret_cast<const char*>(in.data() + pos));
+      bz.avail_in = static_cast<unsigned int>(n);
+      pos += n;
+    }
+    if (action == BZ_RUN && bz.avail_in == 0) {
+      return {};
+    }
+    size_t room = std::min(buf.free_size(), kMaxChunk);
+    bz.next_out = reinterpret_cast<char*>(buf.free_ptr());
+    bz.avail_out = static_cast<unsigned int>(room);
+    int rc = BZ2_bzCompress(&bz, action);
+    if (rc != BZ_RUN_OK && rc != BZ_FINISH_OK && rc != BZ_STREAM_END) {
+      return library_error(algorithm, "compress", fmt::format("BZ2_bzCompress returned {}", rc));
+    }
+    produced(room - bz.avail_out);
+    PGM_TRY(buf.flush_if_full(out));
+    if (rc == BZ_STREAM_END) {
+      // The stream is complete; the next one needs a fresh bz_stream.
+      BZ2_bzCompressEnd(&bz);
+      bz_live = false;
+      return {};
+    }
+  }
+}
+
+StreamCompressor::StreamCompressor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+StreamCompressor::~StreamCompressor() = default;
+StreamCompressor::StreamCompressor(StreamCompressor&& other) noexcept = default;
+StreamCompressor& StreamCompressor::operator=(StreamCompressor&& other) noexcept = default;
+
+Result<StreamCompressor> StreamCompressor::create(Algorithm a, int level) {
+  if (!is_known(a)) {
+    return unknown_algorithm(a);
+  }
+  auto impl = std::make_unique<Impl>(a, clamp_level(a, level));
+  PGM_TRY(impl->init());
+  return StreamCompressor(std::move(impl));
+}
+
+Algorithm StreamCompressor::algorithm() const { return impl_->algorithm; }
+
+Result<void> StreamCompressor::update(std::span<const uint8_t> in, const Sink& out) {
+  Impl& s = *impl_;
+  return guarded(s.failed, s.finished, "compress", [&] { return s.update(in, out); });
+}
+
+Result<void> StreamCompressor::finish(const Sink& out) {
+  Impl& s = *impl_;
+  Result<void> r = guarded(s.failed, s.finished, "compress", [&] { return s.finish(out); });
+  s.finished = true;
+  return r;
+}
+
+void StreamCompressor::reset() { impl_->reset(); }
+
+uint64_t StreamCompressor::bytes_in() const { return impl_->in_bytes; }
+
+uint64_t StreamCompressor::bytes_out() const { return impl_->out_bytes; }
+
+}  // namespace pgm::compress

@@ -1,0 +1,91 @@
+// Streaming codecs for gzip, zstd, lz4 (frame) and bzip2: bytes in, chunks out through a
+// callback, in the same standard container formats as codec.h, so that streamed and
+// whole-buffer data, and the command-line tools, interoperate. Not thread-safe: one object
+// per stream; objects are move-only and may move between threads between calls.
+//
+// Output is delivered in chunks of up to kStreamChunk bytes from a buffer owned by the codec
+// and reused (no allocation per call after the first); a chunk is handed on when the buffer
+// fills and at finish(), so a sink sees few, large writes. kNone is zero-copy: the input
+// span itself reaches the sink.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+
+#include "pgm/compress/codec.h"
+#include "pgm/core/result.h"
+
+namespace pgm::compress {
+
+inline constexpr size_t kStreamChunk = size_t{256} * 1024;
+
+// Receives produced bytes, valid only during the call. An error stops the codec: the call
+// that produced the bytes returns it unchanged, and the codec is unusable afterwards (every
+// later call returns the same error; StreamCompressor::reset() clears it).
+using Sink = std::function<Result<void>(std::span<const uint8_t>)>;
+
+// Decodes one logical stream made of one or more concatenated frames (zstd frames, gzip
+// members, LZ4 frames, bzip2 streams), as the command-line tools do. Input may be split
+// anywhere. Corrupt input -> kCorruption "<algorithm> decompress: <what>".
+class Decompressor {
+ public:
+  // Unknown algorithm -> kInvalidArgument; library failure -> kInternal.
+  static Result<Decompressor> create(Algorithm a);
+  ~Decompressor();
+  Decompressor(Decompressor&& other) noexcept;
+  Decompressor& operator=(Decompressor&& other) noexcept;
+  Decompressor(const Decompressor&) = delete;
+  Decompressor& operator=(const Decompressor&) = delete;
+
+  Algorithm algorithm() const;
+  // Feeds compressed bytes; decoded bytes go to `out` (possibly in a later call).
+  Result<void> update(std::span<const uint8_t> in, const Sink& out);
+  // End of input: delivers what is buffered. kCorruption when the input ended inside a frame,
+  // or when no frame was seen at all (empty input is valid only for kNone).
+  Result<void> finish(const Sink& out);
+  // Ready for a new stream, reusing the contexts (bzip2 sets up a fresh one lazily).
+  void reset();
+  // Decoded bytes produced so far (after finish(): all delivered to the sink).
+  uint64_t bytes_out() const;
+
+ private:
+  struct Impl;
+  explicit Decompressor(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Encodes ONE standard stream: a zstd frame (with checksum), a gzip member, an LZ4 frame (with
+// content checksum, unknown content size) or a bzip2 stream. Library failures -> kInternal.
+class StreamCompressor {
+ public:
+  // `level` is clamped as clamp_level(). Unknown algorithm -> kInvalidArgument.
+  static Result<StreamCompressor> create(Algorithm a, int level);
+  ~StreamCompressor();
+  StreamCompressor(StreamCompressor&& other) noexcept;
+  StreamCompressor& operator=(StreamCompressor&& other) noexcept;
+  StreamCompressor(const StreamCompressor&) = delete;
+  StreamCompressor& operator=(const StreamCompressor&) = delete;
+
+  Algorithm algorithm() const;
+  // Feeds plain bytes; compressed bytes go to `out` (possibly in a later call).
+  // After finish() -> kInvalidArgument until reset().
+  Result<void> update(std::span<const uint8_t> in, const Sink& out);
+  // Ends the stream and delivers all remaining bytes. Without any update() this still writes a
+  // valid stream of empty content (nothing for kNone).
+  Result<void> finish(const Sink& out);
+  // Ready for a new stream, reusing contexts and buffer (bzip2 has no reset: its stream is
+  // set up again). Also abandons a stream that was not finished, and clears a sink error.
+  void reset();
+  uint64_t bytes_in() const;   // plain bytes fed since the last reset
+  uint64_t bytes_out() const;  // compressed bytes produced since the last reset
+
+ private:
+  struct Impl;
+  explicit StreamCompressor(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pgm::compress
