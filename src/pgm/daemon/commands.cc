@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <sys/statvfs.h>
 
+#include "pgm/daemon/backup_commands.h"
 #include "pgm/daemon/probe.h"
 #include "pgm/log/log.h"
 #include "pgm/management/protocol.h"
@@ -200,6 +201,14 @@ Placement placement_of(int32_t command) {
     case mgmt::Command::kStatus:
     case mgmt::Command::kStatusDetails:
     case mgmt::Command::kMode:
+    case mgmt::Command::kBackup:
+    case mgmt::Command::kListBackup:
+    case mgmt::Command::kInfo:
+    case mgmt::Command::kDelete:
+    case mgmt::Command::kRetain:
+    case mgmt::Command::kExpunge:
+    case mgmt::Command::kAnnotate:
+    case mgmt::Command::kProgress:
       return Placement::kForked;
     default:
       return Placement::kUnavailable;
@@ -229,6 +238,22 @@ CommandResult run_forked(const DaemonContext& ctx, int32_t command, const json& 
       return status(ctx, true);
     case mgmt::Command::kMode:
       return mode(ctx, request);
+    case mgmt::Command::kBackup:
+      return backup_command(ctx, request);
+    case mgmt::Command::kListBackup:
+      return list_backup_command(ctx, request);
+    case mgmt::Command::kInfo:
+      return info_command(ctx, request);
+    case mgmt::Command::kDelete:
+      return delete_command(ctx, request);
+    case mgmt::Command::kRetain:
+      return keep_command(ctx, request, true);
+    case mgmt::Command::kExpunge:
+      return keep_command(ctx, request, false);
+    case mgmt::Command::kAnnotate:
+      return annotate_command(ctx, request);
+    case mgmt::Command::kProgress:
+      return progress_command(ctx, request);
     default:
       return unavailable(command);
   }

@@ -10,8 +10,6 @@
 
 namespace pgm::daemon {
 
-namespace {
-
 pg::ConnectParams connect_params(const DaemonContext& ctx, const config::ServerConfig& server) {
   pg::ConnectParams p;
   p.host = server.host;
@@ -25,8 +23,6 @@ pg::ConnectParams connect_params(const DaemonContext& ctx, const config::ServerC
   p.application_name = "pgmoneta";
   return p;
 }
-
-}  // namespace
 
 bool probe_server(const DaemonContext& ctx, size_t index) {
   const config::ServerConfig& server = ctx.config->servers[index];

@@ -6,8 +6,13 @@
 #include <cstddef>
 
 #include "pgm/daemon/context.h"
+#include "pgm/pg/connection.h"
 
 namespace pgm::daemon {
+
+// libpq parameters for a server's SQL connection (database postgres, the users vault's
+// password, the server's TLS files); set `replication` for a walsender.
+pg::ConnectParams connect_params(const DaemonContext& ctx, const config::ServerConfig& server);
 
 // Probes server `index` and publishes the result; returns true when it is online.
 bool probe_server(const DaemonContext& ctx, size_t index);

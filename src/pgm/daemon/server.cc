@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 
 #include "pgm/core/unique_fd.h"
+#include "pgm/daemon/backup_commands.h"
 #include "pgm/daemon/commands.h"
 #include "pgm/daemon/probe.h"
 #include "pgm/daemon/process_title.h"
@@ -142,6 +143,9 @@ struct Server::Impl {
   ev_child child_watcher{};
   ev_timer probe_timer{};
   ev_timer wal_timer{};
+  ev_timer retention_timer{};
+  double retention_interval = 0;  // seconds the timer runs with
+  pid_t retention_child = 0;
   std::vector<WalChild> wal;  // one per configured server
   std::map<int, std::unique_ptr<Connection>> connections;
   std::map<pid_t, std::string> children;  // pid -> what it does
@@ -165,6 +169,8 @@ struct Server::Impl {
   void stop_wal(size_t index, const char* why);
   void wal_child_exited(size_t index, int status);
   void close_inherited_descriptors();
+  void start_retention();
+  void arm_retention_timer();
   void child_exited(pid_t pid, int status);
   CommandResult reload(bool from_signal);
   CommandResult conf_set(const json& request);
@@ -330,6 +336,10 @@ void on_probe_timer(struct ev_loop* loop, ev_timer* /*w*/, int /*revents*/) {
 
 void on_child(struct ev_loop* loop, ev_child* w, int /*revents*/) {
   impl_of(loop)->child_exited(w->rpid, w->rstatus);
+}
+
+void on_retention_timer(struct ev_loop* loop, ev_timer* /*w*/, int /*revents*/) {
+  impl_of(loop)->start_retention();
 }
 
 void on_wal_timer(struct ev_loop* loop, ev_timer* /*w*/, int /*revents*/) {
@@ -594,6 +604,41 @@ void Server::Impl::start_probe() {
   children.emplace(pid, "probe");
 }
 
+void Server::Impl::start_retention() {
+  if (retention_child != 0 || shutting_down || ctx.config->servers.empty()) {
+    return;
+  }
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    log::error("fork for retention: {}", std::strerror(errno));  // NOLINT(concurrency-mt-unsafe)
+    return;
+  }
+  if (pid == 0) {
+    reset_signals_in_child();
+    set_process_title(ctx.config->update_process_title, "retention");
+    close_inherited_descriptors();
+    run_retention(ctx, std::chrono::system_clock::now());
+    ::_exit(0);
+  }
+  retention_child = pid;
+  children.emplace(pid, "retention");
+}
+
+// (Re)starts the retention timer when retention_interval changed.
+void Server::Impl::arm_retention_timer() {
+  auto interval = static_cast<double>(ctx.config->retention_interval.count());
+  if (interval <= 0) {
+    interval = 300;
+  }
+  if (interval == retention_interval && ev_is_active(&retention_timer)) {
+    return;
+  }
+  retention_interval = interval;
+  ev_timer_stop(loop, &retention_timer);
+  ev_timer_set(&retention_timer, interval, interval);
+  ev_timer_start(loop, &retention_timer);
+}
+
 void Server::Impl::close_inherited_descriptors() {
   listen_fd.reset();
   for (auto& [fd, c] : connections) {
@@ -716,6 +761,9 @@ void Server::Impl::child_exited(pid_t pid, int status) {
   if (pid == probe_child) {
     probe_child = 0;
   }
+  if (pid == retention_child) {
+    retention_child = 0;
+  }
   if (WIFSIGNALED(status)) {
     log::error("child {} ({}) was killed by signal {}", pid, what, WTERMSIG(status));
   } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
@@ -728,9 +776,17 @@ void Server::Impl::child_exited(pid_t pid, int status) {
       wal_child_exited(i, status);
     }
   }
-  // A repository lock held by a dead child would block the server forever.
+  // A repository lock held by a dead child would block the server forever; a killed backup
+  // also leaves its activity flags set.
   for (size_t i = 0; i < kMaxServers; ++i) {
-    ctx.shared->servers[i].unlock_repository(pid);
+    ServerState& state = ctx.shared->servers[i];
+    if (state.repository_owner() == pid) {
+      state.active_backup.store(false);
+      state.active_delete.store(false);
+      state.active_retention.store(false);
+      state.progress_phase.store(0);
+    }
+    state.unlock_repository(pid);
   }
 }
 
@@ -745,6 +801,9 @@ void Server::Impl::apply_config(std::shared_ptr<const config::Config> next) {
     log::error("logging: {}", r.error().message());
   }
   ctx.shared->log_level.store(static_cast<int>(c.log_level));
+  if (ev_is_active(&retention_timer)) {
+    arm_retention_timer();
+  }
 }
 
 CommandResult Server::Impl::reload(bool from_signal) {
@@ -862,6 +921,7 @@ void Server::Impl::finish_shutdown() {
   close_listener();
   ev_timer_stop(loop, &probe_timer);
   ev_timer_stop(loop, &wal_timer);
+  ev_timer_stop(loop, &retention_timer);
   connections.clear();
   for (auto& [pid, what] : children) {
     ::kill(pid, SIGTERM);
@@ -1025,6 +1085,8 @@ int Server::run() {
   }
   ev_timer_init(&s.wal_timer, on_wal_timer, kWalWatchdogInterval, kWalWatchdogInterval);
   ev_timer_start(loop, &s.wal_timer);
+  ev_init(&s.retention_timer, on_retention_timer);
+  s.arm_retention_timer();
 
   const config::Config& c = *s.ctx.config;
   log::info("pgmoneta {}: started (pid {}, socket {}, {} server{})", kVersion, ::getpid(),

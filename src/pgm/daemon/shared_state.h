@@ -77,6 +77,12 @@ class ServerState {
   std::atomic<bool> active_archive{false};
   std::atomic<bool> active_delete{false};
   std::atomic<bool> active_retention{false};
+  // Progress of the running backup, written by the backup child (reference §2 `progress`).
+  // progress_phase: 0 idle, 1 starting, 2 streaming, 3 finishing.
+  std::atomic<int> progress_phase{0};
+  std::atomic<uint64_t> progress_done{0};
+  std::atomic<uint64_t> progress_total{0};
+  std::atomic<int64_t> progress_started_ms{0};  // wall clock, ms since the epoch
   std::atomic<uint64_t> operation_count{0};
   std::atomic<uint64_t> failed_operation_count{0};
 

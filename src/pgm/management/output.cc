@@ -32,6 +32,10 @@ std::optional<int64_t> as_int(const json& v) {
 }
 
 std::optional<std::string_view> compression_name(int64_t code) {
+  // backup.info's type byte: 0x10 client / 0x20 server | algorithm (1..4).
+  if ((code >= 0x11 && code <= 0x14) || (code >= 0x21 && code <= 0x24)) {
+    code &= 0x0F;
+  }
   switch (code) {
     case 0:
       return "none";

@@ -24,8 +24,9 @@ namespace pgm::management {
 // Compression/Encryption to names; byte counts (BackupSize, RestoreSize, BiggestFileSize, WAL
 // and Delta when numeric, FreeSpace, UsedSpace, TotalSpace, WorkspaceFreeSpace, ServerSize,
 // HotStandbySize) to human units; Valid to yes/no/unknown; Compression/Encryption codes of
-// backups to names; LSN halves to hex; negative retention to "Unspecified"; for conf get,
-// configuration enums to names. Only numeric values are translated.
+// backups to names (Compression either a management code 0-7 or backup.info's type byte
+// 0x11-0x14 client / 0x21-0x24 server); LSN halves to hex; negative retention to "Unspecified"; for
+// conf get, configuration enums to names. Only numeric values are translated.
 nlohmann::json translate(const nlohmann::json& doc);
 
 // Renders the whole response document.

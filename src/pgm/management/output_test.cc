@@ -131,6 +131,39 @@ TEST(OutputTest, InfoTranslatesLsnAndKeepsWalSegmentName) {
   EXPECT_EQ(t["Response"]["RestoreSize"], "1.00GB");
 }
 
+TEST(OutputTest, BackupInfoTypeBytesAndRepositoryKeysAreTranslated) {
+  json doc = json::parse(R"({"Header": {"Command": 2},
+    "Response": {"Backups": [
+      {"Backup": "20260101000000", "Compression": 18, "Encryption": 1, "Valid": true,
+       "Keep": false, "Delta": 16777216, "WAL": 33554432, "BiggestFileSize": 1024,
+       "RestoreSize": 0, "Incremental": true, "IncrementalParent": "20251231000000"},
+      {"Backup": "20260102000000", "Compression": 33, "Valid": false},
+      {"Backup": "20260103000000", "Compression": 20},
+      {"Backup": "20260104000000", "Compression": 99}]}})");
+  json b = translate(doc)["Response"]["Backups"];
+  EXPECT_EQ(b[0]["Compression"], "zstd");
+  EXPECT_EQ(b[0]["Encryption"], "aes-256-gcm");
+  EXPECT_EQ(b[0]["Valid"], "yes");
+  EXPECT_EQ(b[0]["Keep"], false);
+  EXPECT_EQ(b[0]["Delta"], "16.00MB");
+  EXPECT_EQ(b[0]["WAL"], "32.00MB");
+  EXPECT_EQ(b[0]["BiggestFileSize"], "1.00kB");
+  EXPECT_EQ(b[0]["RestoreSize"], 0);
+  EXPECT_EQ(b[0]["IncrementalParent"], "20251231000000");
+  EXPECT_EQ(b[1]["Compression"], "gzip");  // 0x21 server gzip
+  EXPECT_EQ(b[1]["Valid"], "no");
+  EXPECT_EQ(b[2]["Compression"], "bzip2");
+  EXPECT_EQ(b[3]["Compression"], 99);  // unknown stays a number
+
+  json info = json::parse(R"({"Header": {"Command": 18},
+    "Response": {"Compression": 19, "Valid": true, "Elapsed": 1.5,
+                 "Tablespaces": [{"TablespaceName": "tblspc_a", "TablespaceOid": "16384"}]}})");
+  json r = translate(info)["Response"];
+  EXPECT_EQ(r["Compression"], "lz4");
+  EXPECT_EQ(r["Valid"], "yes");
+  EXPECT_EQ(r["Tablespaces"][0]["TablespaceOid"], "16384");
+}
+
 TEST(OutputTest, NestedArraysAndFirstKeyObjects) {
   json v = json::parse(R"({"L": [{"A": {"x": 1}, "B": 2}, [1, 2], 3]})");
   const char* expected =

@@ -1,0 +1,67 @@
+#include "pgm/backup/base_backup.h"
+
+#include <gtest/gtest.h>
+
+namespace pgm::backup {
+namespace {
+
+TEST(BaseBackupCommandTest, PostgreSQL15UsesTheParenthesizedSyntax) {
+  BaseBackupOptions o;
+  o.label = "pgmoneta_20260101000000";
+  auto cmd = base_backup_command(150004, o);
+  ASSERT_TRUE(cmd.has_value());
+  EXPECT_EQ(*cmd,
+            "BASE_BACKUP (LABEL 'pgmoneta_20260101000000', CHECKPOINT 'fast', WAL true, WAIT "
+            "false, MANIFEST 'yes', MANIFEST_CHECKSUMS 'SHA512')");
+}
+
+TEST(BaseBackupCommandTest, RateAndServerCompression) {
+  BaseBackupOptions o;
+  o.label = "x";
+  o.max_rate_kb = 10;  // below PostgreSQL's minimum of 32
+  o.server_compression = compress::Algorithm::kZstd;
+  o.server_level = 3;
+  o.server_workers = 2;
+  auto cmd = base_backup_command(160000, o);
+  ASSERT_TRUE(cmd.has_value());
+  EXPECT_EQ(*cmd,
+            "BASE_BACKUP (LABEL 'x', CHECKPOINT 'fast', WAL true, WAIT false, MAX_RATE 32, "
+            "COMPRESSION 'zstd', COMPRESSION_DETAIL 'level=3,workers=2', MANIFEST 'yes', "
+            "MANIFEST_CHECKSUMS 'SHA512')");
+}
+
+TEST(BaseBackupCommandTest, LabelsAreQuoted) {
+  BaseBackupOptions o;
+  o.label = "it's";
+  auto cmd = base_backup_command(150000, o);
+  ASSERT_TRUE(cmd.has_value());
+  EXPECT_NE(cmd->find("LABEL 'it''s'"), std::string::npos) << *cmd;
+}
+
+TEST(BaseBackupCommandTest, LegacySyntaxBefore15) {
+  BaseBackupOptions o;
+  o.label = "l";
+  o.max_rate_kb = 2000000;  // above PostgreSQL's maximum
+  auto cmd = base_backup_command(140010, o);
+  ASSERT_TRUE(cmd.has_value());
+  EXPECT_EQ(*cmd,
+            "BASE_BACKUP LABEL 'l' FAST WAL NOWAIT MAX_RATE 1048576 MANIFEST 'yes' "
+            "MANIFEST_CHECKSUMS 'SHA512'");
+}
+
+TEST(BaseBackupCommandTest, ServerCompressionNeeds15) {
+  BaseBackupOptions o;
+  o.server_compression = compress::Algorithm::kLz4;
+  auto cmd = base_backup_command(130000, o);
+  ASSERT_FALSE(cmd.has_value());
+  EXPECT_EQ(cmd.error().code(), ErrorCode::kInvalidArgument);
+}
+
+TEST(BaseBackupCommandTest, Bzip2IsNotAServerMethod) {
+  BaseBackupOptions o;
+  o.server_compression = compress::Algorithm::kBzip2;
+  EXPECT_FALSE(base_backup_command(150000, o).has_value());
+}
+
+}  // namespace
+}  // namespace pgm::backup

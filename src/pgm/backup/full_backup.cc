@@ -1,0 +1,540 @@
+#include "pgm/backup/full_backup.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <system_error>
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+
+#include "pgm/backup/base_backup.h"
+#include "pgm/backup/link.h"
+#include "pgm/backup/repository.h"
+#include "pgm/backup/store.h"
+#include "pgm/backup/tar.h"
+#include "pgm/compress/stream.h"
+#include "pgm/core/unique_fd.h"
+#include "pgm/io/file.h"
+#include "pgm/log/log.h"
+#include "pgm/wal/lsn.h"
+#include "pgm/wal/segment.h"
+
+namespace pgm::backup {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Tablespace {
+  uint32_t oid = 0;
+  std::string name;  // spcname
+  std::string location;
+};
+
+struct ServerFacts {
+  int version = 0;
+  uint64_t segment_size = 16u << 20;
+  uint64_t total_estimate = 0;
+  std::vector<Tablespace> tablespaces;
+};
+
+Result<ServerFacts> read_server_facts(const pg::ConnectParams& params) {
+  pg::ConnectParams p = params;
+  p.replication = false;
+  PGM_ASSIGN_OR_RETURN(pg::Connection conn, pg::Connection::connect(p));
+  ServerFacts facts;
+  facts.version = conn.server_version();
+  PGM_ASSIGN_OR_RETURN(
+      pg::QueryResult ts,
+      conn.query("SELECT oid, spcname, pg_tablespace_location(oid) FROM pg_tablespace "
+                 "WHERE spcname NOT IN ('pg_default', 'pg_global') ORDER BY oid"));
+  for (int i = 0; i < ts.rows(); ++i) {
+    Tablespace t;
+    t.oid = static_cast<uint32_t>(std::stoul(std::string(ts.value(i, 0))));
+    t.name = std::string(ts.value(i, 1));
+    t.location = std::string(ts.value(i, 2));
+    facts.tablespaces.push_back(std::move(t));
+  }
+  auto seg = conn.query("SELECT setting FROM pg_settings WHERE name = 'wal_segment_size'");
+  if (seg && seg->rows() == 1) {
+    facts.segment_size = std::stoull(std::string(seg->value(0, 0)));
+  }
+  // The estimate needs CREATE on each tablespace or pg_read_all_stats; progress just shows no
+  // percentage without it.
+  auto size = conn.query("SELECT COALESCE(sum(pg_tablespace_size(oid)), 0) FROM pg_tablespace");
+  if (size && size->rows() == 1) {
+    facts.total_estimate = std::stoull(std::string(size->value(0, 0)));
+  }
+  return facts;
+}
+
+// Where one archive's members go.
+struct ArchiveTarget {
+  std::string stored_prefix;    // "data/" or "tblspc_<name>/"
+  std::string manifest_prefix;  // "" or "pg_tblspc/<oid>/"
+  bool base = false;
+};
+
+class ArchiveSink : public TarSink {
+ public:
+  ArchiveSink(const std::string& dir, FileStore& store, ArchiveTarget target,
+              const std::vector<Tablespace>& tablespaces, std::string& backup_label)
+      : dir_(dir),
+        store_(store),
+        target_(std::move(target)),
+        tablespaces_(tablespaces),
+        backup_label_(backup_label) {}
+
+  Result<void> begin(const TarEntry& e) override {
+    std::string stored = target_.stored_prefix + e.path;
+    switch (e.type) {
+      case TarType::kDirectory:
+        return io::make_directories(dir_ + "/" + stored, 0700);
+      case TarType::kFile: {
+        bool plain = target_.base && (e.path == "backup_label" || e.path == "tablespace_map");
+        capture_ = target_.base && e.path == "backup_label";
+        in_file_ = true;
+        return store_.begin_file(stored, target_.manifest_prefix + e.path, plain);
+      }
+      case TarType::kSymlink:
+        return symlink(e, stored);
+      case TarType::kHardlink:
+      case TarType::kOther:
+        log::warn("backup: skipping special member {} of the base backup stream", e.path);
+        return {};
+    }
+    return {};
+  }
+
+  Result<void> data(std::span<const uint8_t> bytes) override {
+    if (capture_ && backup_label_.size() < 65536) {
+      backup_label_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    }
+    return store_.write(bytes);
+  }
+
+  Result<void> end() override {
+    if (!in_file_) {
+      return {};
+    }
+    in_file_ = false;
+    capture_ = false;
+    return store_.end_file();
+  }
+
+ private:
+  Result<void> symlink(const TarEntry& e, const std::string& stored) {
+    std::string target = e.link_target;
+    // pg_tblspc/<oid> points at the tablespace on the server; in the backup it points at
+    // tblspc_<name>/ with a relative link, so the repository can be moved.
+    if (target_.base && e.path.rfind("pg_tblspc/", 0) == 0) {
+      std::string oid = e.path.substr(10);
+      for (const Tablespace& t : tablespaces_) {
+        if (std::to_string(t.oid) == oid) {
+          target = "../../tblspc_" + t.name;
+        }
+      }
+    }
+    std::string path = dir_ + "/" + stored;
+    PGM_TRY(io::make_directories(io::parent_directory(path), 0700));
+    if (::symlink(target.c_str(), path.c_str()) != 0) {
+      return make_errno_error(fmt::format("symlink {}", path), errno);
+    }
+    return {};
+  }
+
+  const std::string& dir_;
+  FileStore& store_;
+  ArchiveTarget target_;
+  const std::vector<Tablespace>& tablespaces_;
+  std::string& backup_label_;
+  bool in_file_ = false;
+  bool capture_ = false;
+};
+
+class Consumer : public BaseBackupConsumer {
+ public:
+  Consumer(const FullBackupOptions& o, FileStore& store, const ServerFacts& facts)
+      : o_(o), store_(store), facts_(facts) {}
+
+  Result<void> start(const BaseBackupStart& start) override {
+    start_ = start;
+    phase_ = BackupProgress::Phase::kStreaming;
+    report(true);
+    return {};
+  }
+
+  Result<void> begin_archive(const std::string& name, const std::string& location) override {
+    ArchiveTarget target;
+    if (location.empty()) {
+      target.stored_prefix = "data/";
+      target.base = true;
+    } else {
+      const Tablespace* found = nullptr;
+      for (const Tablespace& t : facts_.tablespaces) {
+        if (t.location == location) {
+          found = &t;
+        }
+      }
+      if (found == nullptr) {
+        return make_error(
+            ErrorCode::kProtocol,
+            fmt::format("BASE_BACKUP sent archive {} for unknown tablespace {}", name, location));
+      }
+      target.stored_prefix = "tblspc_" + found->name + "/";
+      target.manifest_prefix = fmt::format("pg_tblspc/{}/", found->oid);
+      PGM_TRY(io::make_directories(o_.backup_dir + "/tblspc_" + found->name, 0700));
+    }
+    sink_ = std::make_unique<ArchiveSink>(o_.backup_dir, store_, std::move(target),
+                                          facts_.tablespaces, backup_label_);
+    reader_.emplace(*sink_, facts_.version < 150000);
+    decompressor_.reset();
+    if (o_.server_side) {
+      PGM_ASSIGN_OR_RETURN(compress::Decompressor d, compress::Decompressor::create(o_.algorithm));
+      decompressor_.emplace(std::move(d));
+    }
+    return {};
+  }
+
+  Result<void> archive_data(std::span<const uint8_t> bytes) override {
+    if (decompressor_) {
+      PGM_TRY(decompressor_->update(
+          bytes, [this](std::span<const uint8_t> b) { return reader_->feed(b); }));
+    } else {
+      PGM_TRY(reader_->feed(bytes));
+    }
+    report(false);
+    return {};
+  }
+
+  Result<void> end_archive() override {
+    if (decompressor_) {
+      PGM_TRY(
+          decompressor_->finish([this](std::span<const uint8_t> b) { return reader_->feed(b); }));
+    }
+    PGM_TRY(reader_->finish());
+    reader_.reset();
+    sink_.reset();
+    return {};
+  }
+
+  Result<void> manifest_data(std::span<const uint8_t> bytes) override {
+    if (!manifest_open_) {
+      PGM_TRY(store_.begin_file("data/backup_manifest", "backup_manifest", true));
+      manifest_open_ = true;
+    }
+    manifest_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+    return store_.write(bytes);
+  }
+
+  Result<void> close_manifest() {
+    if (!manifest_open_) {
+      return make_error(ErrorCode::kProtocol, "BASE_BACKUP sent no backup manifest");
+    }
+    manifest_open_ = false;
+    return store_.end_file();
+  }
+
+  void set_phase(BackupProgress::Phase phase) {
+    phase_ = phase;
+    report(true);
+  }
+
+  const BaseBackupStart& start_info() const { return start_; }
+  const std::string& manifest() const { return manifest_; }
+  const std::string& backup_label() const { return backup_label_; }
+
+ private:
+  void report(bool force) {
+    if (!o_.on_progress) {
+      return;
+    }
+    auto now = Clock::now();
+    if (!force && now - last_report_ < std::chrono::milliseconds(250)) {
+      return;
+    }
+    last_report_ = now;
+    BackupProgress p;
+    p.phase = phase_;
+    p.done = store_.bytes_in();
+    p.total = std::max(facts_.total_estimate, p.done);
+    o_.on_progress(p);
+  }
+
+  const FullBackupOptions& o_;
+  FileStore& store_;
+  const ServerFacts& facts_;
+  BaseBackupStart start_;
+  std::unique_ptr<ArchiveSink> sink_;
+  std::optional<TarReader> reader_;
+  std::optional<compress::Decompressor> decompressor_;
+  std::string manifest_;
+  bool manifest_open_ = false;
+  std::string backup_label_;
+  BackupProgress::Phase phase_ = BackupProgress::Phase::kStarting;
+  Clock::time_point last_report_{};
+};
+
+// "CHECKPOINT LOCATION: 0/2000060" of backup_label.
+uint64_t checkpoint_from_label(const std::string& label) {
+  const std::string key = "CHECKPOINT LOCATION: ";
+  size_t at = label.find(key);
+  if (at == std::string::npos) {
+    return 0;
+  }
+  size_t end = label.find('\n', at);
+  std::string value =
+      label.substr(at + key.size(), end == std::string::npos ? end : end - at - key.size());
+  return parse_lsn(value).value_or(0);
+}
+
+Result<void> sync_filesystem(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    return make_errno_error(fmt::format("open {}", dir), errno);
+  }
+  UniqueFd owned(fd);
+  // One syncfs instead of an fsync per file: thousands of fsyncs of small files cost seconds,
+  // one pass over the file system's dirty data costs what the data costs.
+  if (::syncfs(fd) != 0) {
+    return make_errno_error(fmt::format("syncfs {}", dir), errno);
+  }
+  return {};
+}
+
+bool same_inode(const std::string& a, const std::string& b) {
+  struct stat sa {};
+  struct stat sb {};
+  return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_dev == sb.st_dev &&
+         sa.st_ino == sb.st_ino;
+}
+
+void set_compression_elapsed(BackupInfo& info, compress::Algorithm a, Seconds s) {
+  switch (a) {
+    case compress::Algorithm::kZstd:
+      info.compression_zstd_elapsed = s;
+      break;
+    case compress::Algorithm::kGzip:
+      info.compression_gzip_elapsed = s;
+      break;
+    case compress::Algorithm::kLz4:
+      info.compression_lz4_elapsed = s;
+      break;
+    case compress::Algorithm::kBzip2:
+      info.compression_bzip2_elapsed = s;
+      break;
+    case compress::Algorithm::kNone:
+      break;
+  }
+}
+
+Result<FullBackupResult> perform(const FullBackupOptions& o) {
+  auto started = Clock::now();
+  if (o.on_progress) {
+    o.on_progress(BackupProgress{});
+  }
+  PGM_ASSIGN_OR_RETURN(ServerFacts facts, read_server_facts(o.connection));
+
+  StoreOptions so;
+  so.algorithm = o.algorithm;
+  so.level = o.level;
+  so.encryption = o.encryption;
+  so.key = o.key;
+  so.workers = std::max(1, o.workers);
+  PGM_ASSIGN_OR_RETURN(std::unique_ptr<FileStore> store, FileStore::create(o.backup_dir, so));
+
+  pg::ConnectParams rp = o.connection;
+  rp.replication = true;
+  PGM_ASSIGN_OR_RETURN(pg::Connection repl, pg::Connection::connect(rp));
+  BaseBackupOptions bo;
+  bo.label = "pgmoneta_" + o.label;
+  bo.max_rate_kb = o.max_rate / 1024;
+  if (o.max_rate != 0 && bo.max_rate_kb == 0) {
+    bo.max_rate_kb = 1;
+  }
+  if (o.server_side) {
+    bo.server_compression = o.algorithm;
+    bo.server_level = o.level;
+  }
+  PGM_ASSIGN_OR_RETURN(std::string command, base_backup_command(repl.server_version(), bo));
+  log::debug("backup {}: {}", o.label, command);
+
+  Consumer consumer(o, *store, facts);
+  auto bb_started = Clock::now();
+  PGM_ASSIGN_OR_RETURN(BaseBackupEnd end, run_base_backup(repl, command, consumer));
+  PGM_TRY(consumer.close_manifest());
+  repl.close();
+  consumer.set_phase(BackupProgress::Phase::kFinishing);
+  PGM_ASSIGN_OR_RETURN(std::vector<StoredFile> files, store->finish());
+  Seconds basebackup_elapsed = Clock::now() - bb_started;
+
+  // PostgreSQL's manifest against our hashes. It lists neither itself nor the WAL streamed
+  // into pg_wal (it has WAL-Ranges for that).
+  auto manifest_started = Clock::now();
+  std::vector<ManifestEntry> ours;
+  std::vector<ManifestEntry> all;
+  for (const StoredFile& f : files) {
+    all.push_back({f.manifest_path, f.sha512});
+    if (f.manifest_path != "backup_manifest") {
+      ours.push_back({f.manifest_path, f.sha512});
+    }
+  }
+  PGM_ASSIGN_OR_RETURN(std::vector<ManifestMismatch> mismatches,
+                       compare_with_postgres_manifest(ours, consumer.manifest()));
+  // WAL segments streamed into pg_wal are covered by the manifest's WAL-Ranges, not listed.
+  std::erase_if(mismatches, [](const ManifestMismatch& m) {
+    return m.kind == ManifestMismatch::Kind::kMissingInPostgres && m.path.rfind("pg_wal/", 0) == 0;
+  });
+  if (!mismatches.empty()) {
+    const ManifestMismatch& m = mismatches.front();
+    std::string what = m.kind == ManifestMismatch::Kind::kMissingInOurs ? "missing here"
+                       : m.kind == ManifestMismatch::Kind::kMissingInPostgres
+                           ? "not in PostgreSQL's manifest"
+                           : "checksum differs";
+    return make_error(ErrorCode::kCorruption,
+                      fmt::format("backup_manifest check failed for {} file(s); first: {} ({})",
+                                  mismatches.size(), m.path, what));
+  }
+  PGM_ASSIGN_OR_RETURN(std::string manifest_text, format_manifest(all));
+  PGM_TRY(io::write_file_atomic(o.backup_dir + "/backup.manifest", manifest_text, 0600));
+  Seconds manifest_elapsed = Clock::now() - manifest_started;
+
+  BackupInfo info;
+  info.pgmoneta_version = o.version;
+  info.valid = false;
+  info.label = o.label;
+  const BaseBackupStart& start = consumer.start_info();
+  info.wal = wal::segment_name(wal::TimelineId(start.timeline), wal::Lsn(start.start_lsn),
+                               facts.segment_size);
+  for (const StoredFile& f : files) {
+    info.restore_size += f.size;
+    info.biggest_file_size = std::max(info.biggest_file_size, f.size);
+    info.backup_size += f.stored_size;
+  }
+  info.basebackup_elapsed = basebackup_elapsed;
+  info.hash_elapsed = store->timings().hash;
+  set_compression_elapsed(info, o.algorithm, store->timings().compression);
+  info.encryption_elapsed = store->timings().encryption;
+  info.manifest_elapsed = manifest_elapsed;
+  info.major_version = facts.version / 10000;
+  info.minor_version = facts.version % 10000;
+  info.compression = o.compression_type;
+  info.encryption = static_cast<uint8_t>(o.encryption);
+  for (const Tablespace& t : facts.tablespaces) {
+    info.tablespaces.push_back({"tblspc_" + t.name, std::to_string(t.oid), t.location});
+  }
+  info.start_lsn = start.start_lsn;
+  info.end_lsn = end.end_lsn;
+  info.checkpoint_lsn = checkpoint_from_label(consumer.backup_label());
+  info.start_timeline = start.timeline;
+  info.end_timeline = end.timeline;
+  info.type = BackupType::kFull;
+  // A first backup.info with STATUS=0: from here on, a crash leaves a backup marked invalid.
+  PGM_TRY(io::write_file_atomic(o.backup_dir + "/backup.info", format_backup_info(info), 0600));
+
+  FullBackupResult result;
+  std::map<std::string, std::string> previous_hashes;
+  if (!o.previous_dir.empty()) {
+    auto link_started = Clock::now();
+    auto linked = link_unchanged(o.previous_dir, o.backup_dir);
+    if (linked) {
+      result.linked_files = linked->files_linked;
+      result.linked_bytes = linked->bytes_saved;
+      auto text = io::read_file(o.previous_dir + "/backup.sha512");
+      if (text) {
+        auto entries = parse_sha512_file(*text);
+        if (entries) {
+          for (Sha512Entry& e : *entries) {
+            previous_hashes.emplace(std::move(e.path), std::move(e.hex));
+          }
+        }
+      }
+    } else {
+      // Linking only saves space; the backup is complete without it.
+      log::warn("backup {}: linking with {} failed: {}", o.label, o.previous_dir,
+                linked.error().message());
+    }
+    info.linking_elapsed = Clock::now() - link_started;
+    info.backup_size -= std::min(info.backup_size, result.linked_bytes);
+  }
+
+  PGM_TRY(sync_filesystem(o.backup_dir));
+
+  std::string sha;
+  for (const StoredFile& f : files) {
+    std::string hex = f.stored_sha512;
+    if (!previous_hashes.empty()) {
+      auto it = previous_hashes.find(f.stored_path);
+      if (it != previous_hashes.end() &&
+          same_inode(o.backup_dir + "/" + f.stored_path, o.previous_dir + "/" + f.stored_path)) {
+        hex = it->second;
+      }
+    }
+    sha += format_sha512_line({f.stored_path, hex});
+  }
+  {
+    PGM_ASSIGN_OR_RETURN(Sha512 h, Sha512::create());
+    h.update(manifest_text);
+    sha += format_sha512_line({"backup.manifest", Sha512::hex(h.final())});
+  }
+  info.valid = true;
+  info.elapsed = Clock::now() - started;
+  std::string info_text = format_backup_info(info);
+  {
+    PGM_ASSIGN_OR_RETURN(Sha512 h, Sha512::create());
+    h.update(info_text);
+    sha += format_sha512_line({"backup.info", Sha512::hex(h.final())});
+  }
+  PGM_TRY(io::write_file_atomic(o.backup_dir + "/backup.sha512", sha, 0600));
+  // Last: the backup becomes valid.
+  PGM_TRY(io::write_file_atomic(o.backup_dir + "/backup.info", info_text, 0600));
+  result.info = std::move(info);
+  return result;
+}
+
+}  // namespace
+
+Result<void> remove_backup_directory(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path p(dir);
+  if (!fs::exists(fs::symlink_status(p, ec))) {
+    return {};
+  }
+  fs::path doomed = p.parent_path() / (".delete-" + p.filename().string());
+  fs::rename(p, doomed, ec);
+  if (ec) {
+    return make_error(ErrorCode::kIo, fmt::format("rename {}: {}", dir, ec.message()));
+  }
+  PGM_TRY(io::fsync_directory(p.parent_path().string()));
+  fs::remove_all(doomed, ec);
+  if (ec) {
+    return make_error(ErrorCode::kIo, fmt::format("remove {}: {}", doomed.string(), ec.message()));
+  }
+  return {};
+}
+
+Result<FullBackupResult> run_full_backup(const FullBackupOptions& o) {
+  if (::mkdir(o.backup_dir.c_str(), 0700) != 0) {
+    return make_errno_error(fmt::format("create {}", o.backup_dir), errno);
+  }
+  PGM_TRY(io::make_directories(o.backup_dir + "/data", 0700));
+  PGM_TRY(io::fsync_directory(io::parent_directory(o.backup_dir)));
+  Result<FullBackupResult> r = perform(o);
+  if (!r) {
+    Result<void> removed = remove_backup_directory(o.backup_dir);
+    if (!removed) {
+      log::error("backup {}: could not remove the failed backup: {}", o.label,
+                 removed.error().message());
+    }
+  }
+  return r;
+}
+
+}  // namespace pgm::backup

@@ -1,0 +1,568 @@
+#include "pgm/daemon/backup_commands.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include <fmt/format.h>
+#include <sys/resource.h>
+
+#include "pgm/backup/full_backup.h"
+#include "pgm/backup/info.h"
+#include "pgm/backup/repository.h"
+#include "pgm/backup/retention.h"
+#include "pgm/daemon/probe.h"
+#include "pgm/daemon/process_title.h"
+#include "pgm/daemon/wal_receiver.h"
+#include "pgm/io/file.h"
+#include "pgm/log/log.h"
+#include "pgm/management/errors.h"
+#include "pgm/management/protocol.h"
+#include "pgm/version.h"
+#include "pgm/wal/prune.h"
+
+namespace pgm::daemon {
+
+namespace mgmt = pgm::management;
+using nlohmann::json;
+
+namespace {
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string root_of(const DaemonContext& ctx, const config::ServerConfig& s) {
+  return backup::backup_root(ctx.config->base_dir, s.name);
+}
+
+int workers_for(const config::Config& c, const config::ServerConfig& s) {
+  int w = s.workers >= 0 ? s.workers : c.workers;
+  // workers = 0 means "no pool" in pgmoneta; our pipeline always has the reading thread plus
+  // one worker, which is the same amount of parallelism.
+  return std::max(1, w);
+}
+
+bool progress_enabled(const config::Config& c, const config::ServerConfig& s) {
+  return s.progress.value_or(c.progress);
+}
+
+// Holds a server's repository lock for one operation; released on every path.
+class RepositoryLock {
+ public:
+  explicit RepositoryLock(ServerState& state) : state_(state) {
+    locked_ = state_.try_lock_repository(::getpid());
+  }
+  ~RepositoryLock() {
+    if (locked_) {
+      state_.unlock_repository(::getpid());
+    }
+  }
+  RepositoryLock(const RepositoryLock&) = delete;
+  RepositoryLock& operator=(const RepositoryLock&) = delete;
+  bool locked() const { return locked_; }
+
+ private:
+  ServerState& state_;
+  bool locked_ = false;
+};
+
+// Removes crash leftovers: backup directories without a valid backup.info (a backup killed
+// before its end) and ".delete-*" directories. Only under the repository lock.
+void remove_leftovers(const std::string& root, const std::string& server) {
+  auto cleaned = backup::cleanup_deleted(root);
+  if (!cleaned) {
+    log::warn("server {}: {}", server, cleaned.error().message());
+  }
+  auto entries = backup::list_backups(root);
+  if (!entries) {
+    return;
+  }
+  for (const backup::BackupEntry& e : *entries) {
+    if (e.info.has_value()) {
+      continue;  // complete records, valid or marked invalid, stay for the operator to see
+    }
+    log::warn("server {}: removing incomplete backup {} ({})", server, e.label, e.problem);
+    auto removed = backup::remove_backup_directory(e.dir);
+    if (!removed) {
+      log::error("server {}: {}", server, removed.error().message());
+    }
+  }
+}
+
+struct ServerLookup {
+  int index = -1;
+  const config::ServerConfig* server = nullptr;
+};
+
+ServerLookup find_server(const DaemonContext& ctx, const json& request) {
+  ServerLookup l;
+  l.index = ctx.server_index(string_arg(request, mgmt::key::kServer));
+  if (l.index >= 0) {
+    l.server = &ctx.config->servers[static_cast<size_t>(l.index)];
+  }
+  return l;
+}
+
+std::string unknown_server(const json& request) {
+  return fmt::format("unknown server '{}'", string_arg(request, mgmt::key::kServer));
+}
+
+// Backup identifier of the request: a label or oldest/newest/latest.
+Result<std::vector<backup::BackupEntry>> entries_of(const DaemonContext& ctx,
+                                                    const config::ServerConfig& s) {
+  return backup::list_backups(root_of(ctx, s));
+}
+
+json backup_summary(const std::string& server, const backup::BackupInfo& info) {
+  json r;
+  r["Server"] = server;
+  r["Backup"] = info.label;
+  r["BackupSize"] = info.backup_size;
+  r["RestoreSize"] = info.restore_size;
+  r["BiggestFileSize"] = info.biggest_file_size;
+  r["Elapsed"] = info.elapsed.count();
+  r["MajorVersion"] = info.major_version;
+  r["MinorVersion"] = info.minor_version;
+  r["Keep"] = info.keep;
+  r["Valid"] = info.valid;
+  r["Compression"] = info.compression;
+  r["Encryption"] = info.encryption;
+  r["Incremental"] = info.type == backup::BackupType::kIncremental;
+  r["IncrementalParent"] = info.parent;
+  r["WAL"] = info.wal;
+  return r;
+}
+
+std::string fresh_label(const std::string& root) {
+  for (;;) {
+    std::string label = backup::make_label(std::chrono::system_clock::now());
+    std::error_code ec;
+    if (!std::filesystem::exists(root + "/" + label, ec)) {
+      return label;
+    }
+    // Two backups within one second: labels are seconds, so wait for the next one.
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+}  // namespace
+
+CommandResult backup_command(const DaemonContext& ctx, const json& request) {
+  ServerLookup l = find_server(ctx, request);
+  if (l.server == nullptr) {
+    return CommandResult::failure(mgmt::kErrorBackupNoServer, unknown_server(request), "backup");
+  }
+  const config::Config& c = *ctx.config;
+  const config::ServerConfig& s = *l.server;
+  ServerState& state = ctx.shared->servers[static_cast<size_t>(l.index)];
+  if (!string_arg(request, mgmt::key::kBackup).empty()) {
+    return CommandResult::failure(mgmt::kErrorIncrementalSetup,
+                                  "incremental backups are not available in this version",
+                                  "backup");
+  }
+  RepositoryLock lock(state);
+  if (!lock.locked()) {
+    return CommandResult::failure(
+        mgmt::kErrorBackupActive,
+        fmt::format("server {}: another backup or repository operation is running (pid {})", s.name,
+                    state.repository_owner()),
+        "backup");
+  }
+  if (!state.online() || state.admin_offline()) {
+    ServerSnapshot snap = state.snapshot();
+    return CommandResult::failure(mgmt::kErrorBackupOffline,
+                                  fmt::format("server {} is offline: {}", s.name,
+                                              snap.reason.empty() ? "not reachable" : snap.reason),
+                                  "backup");
+  }
+  if (c.encryption != crypto::AesMode::kNone && !ctx.master_key) {
+    return CommandResult::failure(
+        mgmt::kErrorBackupSetup,
+        "encryption is configured but there is no master key (pgmoneta-admin master-key)",
+        "backup");
+  }
+  state.active_backup.store(true);
+  state.progress_done.store(0);
+  state.progress_total.store(0);
+  state.progress_started_ms.store(now_ms());
+  state.progress_phase.store(1);
+
+  std::string root = root_of(ctx, s);
+  if (auto made = io::make_directories(root, 0700); !made) {
+    state.active_backup.store(false);
+    state.progress_phase.store(0);
+    return CommandResult::failure(mgmt::kErrorBackupSetup, made.error().message(), "backup");
+  }
+  remove_leftovers(root, s.name);
+  std::string previous;
+  if (auto entries = backup::list_backups(root); entries) {
+    for (auto it = entries->rbegin(); it != entries->rend(); ++it) {
+      if (it->valid()) {
+        previous = it->dir;
+        break;
+      }
+    }
+  }
+
+  backup::FullBackupOptions o;
+  o.label = fresh_label(root);
+  o.backup_dir = root + "/" + o.label;
+  o.previous_dir = previous;
+  o.connection = connect_params(ctx, s);
+  o.connection.application_name = "pgmoneta_backup";
+  o.algorithm = c.compression.algorithm;
+  o.server_side = c.compression.server_side;
+  o.compression_type = c.compression.type_byte();
+  o.level = c.compression_level;
+  o.encryption = c.encryption;
+  o.key = ctx.master_key.get();
+  o.workers = workers_for(c, s);
+  o.max_rate = s.max_rate >= 0 ? static_cast<uint64_t>(s.max_rate) : c.max_rate;
+  o.version = kVersion;
+  bool progress = progress_enabled(c, s);
+  o.on_progress = [&state, progress](const backup::BackupProgress& p) {
+    state.progress_phase.store(static_cast<int>(p.phase) + 1);
+    if (progress) {
+      state.progress_done.store(p.done);
+      state.progress_total.store(p.total);
+    }
+  };
+  set_process_title(c.update_process_title, "backup", s.name);
+  log::info("backup {} of server {} started", o.label, s.name);
+
+  auto result = backup::run_full_backup(o);
+  state.active_backup.store(false);
+  state.progress_phase.store(0);
+  struct rusage usage {};
+  ::getrusage(RUSAGE_SELF, &usage);
+  if (!result) {
+    log::error("backup {} of server {} failed: {}", o.label, s.name, result.error().message());
+    state.failed_operation_count.fetch_add(1);
+    return CommandResult::failure(
+        mgmt::kErrorBackupExecute,
+        fmt::format("backup of server {} failed: {}", s.name, result.error().message()), "backup");
+  }
+  state.operation_count.fetch_add(1);
+  const backup::BackupInfo& info = result->info;
+  log::info(
+      "backup {} of server {} done: {:.2f} s, {} bytes stored, {} restored, {} files linked "
+      "({} bytes), peak_rss_kb={}",
+      info.label, s.name, info.elapsed.count(), info.backup_size, info.restore_size,
+      result->linked_files, result->linked_bytes, usage.ru_maxrss);
+  return CommandResult::success(backup_summary(s.name, info));
+}
+
+CommandResult list_backup_command(const DaemonContext& ctx, const json& request) {
+  ServerLookup l = find_server(ctx, request);
+  if (l.server == nullptr) {
+    return CommandResult::failure(mgmt::kErrorListBackupNoServer, unknown_server(request),
+                                  "list-backup");
+  }
+  std::string sort = string_arg(request, mgmt::key::kSort);
+  backup::SortOrder order = backup::SortOrder::kAscending;
+  if (!sort.empty()) {
+    auto parsed = backup::parse_sort_order(sort);
+    if (!parsed) {
+      return CommandResult::failure(mgmt::kErrorListBackupInvalidSort,
+                                    fmt::format("unknown sort order '{}': asc or desc", sort),
+                                    "list-backup");
+    }
+    order = *parsed;
+  }
+  auto entries = entries_of(ctx, *l.server);
+  if (!entries) {
+    return CommandResult::failure(mgmt::kErrorListBackupBackups, entries.error().message(),
+                                  "list-backup");
+  }
+  // WAL figures: bytes of stored WAL from each backup's first segment on, and between
+  // consecutive backups.
+  std::vector<std::string> wal_files;
+  if (auto names = io::list_directory(wal_directory(*ctx.config, *l.server)); names) {
+    wal_files = std::move(*names);
+  }
+  uint64_t seg_size = ctx.shared->servers[static_cast<size_t>(l.index)].snapshot().wal_segment_size;
+  if (seg_size == 0) {
+    seg_size = 16u << 20;
+  }
+  std::vector<backup::WalFigures> figures(entries->size());
+  for (size_t i = 0; i < entries->size(); ++i) {
+    const auto& e = (*entries)[i];
+    if (!e.info) {
+      continue;
+    }
+    figures[i].wal = backup::wal_bytes_between(wal_files, e.info->wal, "", seg_size);
+    if (i > 0 && (*entries)[i - 1].info) {
+      figures[i].delta =
+          backup::wal_bytes_between(wal_files, (*entries)[i - 1].info->wal, e.info->wal, seg_size);
+    }
+  }
+  std::vector<size_t> order_index(entries->size());
+  for (size_t i = 0; i < order_index.size(); ++i) {
+    order_index[i] = order == backup::SortOrder::kAscending ? i : order_index.size() - 1 - i;
+  }
+  json backups = json::array();
+  for (size_t i : order_index) {
+    backups.push_back(backup::list_entry_json(l.server->name, (*entries)[i], figures[i]));
+  }
+  json r;
+  r["Server"] = l.server->name;
+  r["NumberOfBackups"] = entries->size();
+  r["Backups"] = backups;
+  return CommandResult::success(r);
+}
+
+CommandResult info_command(const DaemonContext& ctx, const json& request) {
+  ServerLookup l = find_server(ctx, request);
+  if (l.server == nullptr) {
+    return CommandResult::failure(mgmt::kErrorInfoNoServer, unknown_server(request), "info");
+  }
+  auto entries = entries_of(ctx, *l.server);
+  if (!entries) {
+    return CommandResult::failure(mgmt::kErrorInfoError, entries.error().message(), "info");
+  }
+  auto found =
+      backup::resolve_backup(*entries, string_arg(request, mgmt::key::kBackup), l.server->name);
+  if (!found) {
+    return CommandResult::failure(mgmt::kErrorInfoNoBackup, found.error().message(), "info");
+  }
+  return CommandResult::success(backup::info_json(l.server->name, **found));
+}
+
+CommandResult delete_command(const DaemonContext& ctx, const json& request) {
+  ServerLookup l = find_server(ctx, request);
+  if (l.server == nullptr) {
+    return CommandResult::failure(mgmt::kErrorDeleteNoServer, unknown_server(request), "delete");
+  }
+  ServerState& state = ctx.shared->servers[static_cast<size_t>(l.index)];
+  RepositoryLock lock(state);
+  if (!lock.locked()) {
+    return CommandResult::failure(
+        mgmt::kErrorDeleteBackupActive,
+        fmt::format("server {}: a backup or another repository operation is running",
+                    l.server->name),
+        "delete");
+  }
+  auto entries = entries_of(ctx, *l.server);
+  if (!entries) {
+    return CommandResult::failure(mgmt::kErrorDeleteError, entries.error().message(), "delete");
+  }
+  auto found =
+      backup::resolve_backup(*entries, string_arg(request, mgmt::key::kBackup), l.server->name);
+  if (!found) {
+    return CommandResult::failure(mgmt::kErrorDeleteBackupNoBackup, found.error().message(),
+                                  "delete");
+  }
+  std::string label = (*found)->label;
+  bool force = request.is_object() && request.value(mgmt::key::kForce, false);
+  state.active_delete.store(true);
+  auto deleted = backup::delete_backup(root_of(ctx, *l.server), label, force);
+  state.active_delete.store(false);
+  if (!deleted) {
+    int32_t code = deleted.error().code() == ErrorCode::kUnavailable
+                       ? mgmt::kErrorDeleteBackupRetained
+                       : mgmt::kErrorDeleteBackupExecute;
+    return CommandResult::failure(code, deleted.error().message(), "delete");
+  }
+  log::info("backup {} of server {} deleted ({} bytes freed)", label, l.server->name,
+            deleted->bytes_freed);
+  json r;
+  r["Server"] = l.server->name;
+  r["Backup"] = label;
+  r["BytesFreed"] = deleted->bytes_freed;
+  return CommandResult::success(r);
+}
+
+CommandResult keep_command(const DaemonContext& ctx, const json& request, bool keep) {
+  const char* workflow = keep ? "retain" : "expunge";
+  ServerLookup l = find_server(ctx, request);
+  if (l.server == nullptr) {
+    return CommandResult::failure(keep ? mgmt::kErrorRetainNoServer : mgmt::kErrorExpungeNoServer,
+                                  unknown_server(request), workflow);
+  }
+  auto entries = entries_of(ctx, *l.server);
+  if (!entries) {
+    return CommandResult::failure(keep ? mgmt::kErrorRetainError : mgmt::kErrorExpungeError,
+                                  entries.error().message(), workflow);
+  }
+  auto found =
+      backup::resolve_backup(*entries, string_arg(request, mgmt::key::kBackup), l.server->name);
+  if (!found) {
+    return CommandResult::failure(keep ? mgmt::kErrorRetainNoBackup : mgmt::kErrorExpungeNoBackup,
+                                  found.error().message(), workflow);
+  }
+  // Full backups only so far: --cascade walks an incremental chain up to its root, which is
+  // the backup itself here.
+  auto updated = backup::set_keep(root_of(ctx, *l.server), (*found)->label, keep);
+  if (!updated) {
+    return CommandResult::failure(keep ? mgmt::kErrorRetainError : mgmt::kErrorExpungeError,
+                                  updated.error().message(), workflow);
+  }
+  backup::BackupEntry entry = **found;
+  entry.info = *updated;
+  return CommandResult::success(backup::list_entry_json(l.server->name, entry));
+}
+
+CommandResult annotate_command(const DaemonContext& ctx, const json& request) {
+  ServerLookup l = find_server(ctx, request);
+  if (l.server == nullptr) {
+    return CommandResult::failure(mgmt::kErrorAnnotateNoServer, unknown_server(request),
+                                  "annotate");
+  }
+  auto action = backup::parse_annotate_action(string_arg(request, mgmt::key::kAction));
+  if (!action) {
+    return CommandResult::failure(mgmt::kErrorAnnotateUnknownAction,
+                                  fmt::format("unknown annotate action '{}': add, update or remove",
+                                              string_arg(request, mgmt::key::kAction)),
+                                  "annotate");
+  }
+  auto entries = entries_of(ctx, *l.server);
+  if (!entries) {
+    return CommandResult::failure(mgmt::kErrorAnnotateError, entries.error().message(), "annotate");
+  }
+  auto found =
+      backup::resolve_backup(*entries, string_arg(request, mgmt::key::kBackup), l.server->name);
+  if (!found) {
+    return CommandResult::failure(mgmt::kErrorAnnotateNoBackup, found.error().message(),
+                                  "annotate");
+  }
+  auto updated = backup::annotate(root_of(ctx, *l.server), (*found)->label, *action,
+                                  string_arg(request, mgmt::key::kKey),
+                                  string_arg(request, mgmt::key::kComment));
+  if (!updated) {
+    return CommandResult::failure(mgmt::kErrorAnnotateFailed, updated.error().message(),
+                                  "annotate");
+  }
+  backup::BackupEntry entry = **found;
+  entry.info = *updated;
+  return CommandResult::success(backup::info_json(l.server->name, entry));
+}
+
+CommandResult progress_command(const DaemonContext& ctx, const json& request) {
+  ServerLookup l = find_server(ctx, request);
+  if (l.server == nullptr) {
+    return CommandResult::failure(mgmt::kErrorProgressBase, unknown_server(request), "progress");
+  }
+  std::string operation = string_arg(request, mgmt::key::kCommand);
+  if (!operation.empty() && operation != "backup") {
+    return CommandResult::failure(
+        mgmt::kErrorProgressBase + 1,
+        fmt::format("progress is tracked for backup only, not '{}'", operation), "progress");
+  }
+  if (!progress_enabled(*ctx.config, *l.server)) {
+    return CommandResult::failure(mgmt::kErrorProgressBase + 2,
+                                  "progress tracking is off (set progress = on)", "progress");
+  }
+  const ServerState& state = ctx.shared->servers[static_cast<size_t>(l.index)];
+  static constexpr const char* kPhases[] = {"idle", "starting", "streaming", "finishing"};
+  int phase = std::clamp(state.progress_phase.load(), 0, 3);
+  uint64_t done = state.progress_done.load();
+  uint64_t total = state.progress_total.load();
+  double elapsed =
+      phase == 0 ? 0.0 : static_cast<double>(now_ms() - state.progress_started_ms.load()) / 1000.0;
+  double remaining = -1;
+  if (phase != 0 && total > 0 && done > 0 && elapsed > 0) {
+    double rate = static_cast<double>(done) / elapsed;
+    remaining = static_cast<double>(total > done ? total - done : 0) / rate;
+  }
+  json r;
+  r["Server"] = l.server->name;
+  r["Operation"] = "backup";
+  r["ProgressState"] = kPhases[phase];
+  r["Done"] = done;
+  r["Total"] = total;
+  r["Percentage"] = total > 0 ? static_cast<int>(std::min<uint64_t>(100, done * 100 / total)) : 0;
+  r["Elapsed"] = elapsed;
+  r["Remaining"] = remaining;
+  return CommandResult::success(r);
+}
+
+void run_retention(const DaemonContext& ctx, std::chrono::system_clock::time_point now) {
+  const config::Config& c = *ctx.config;
+  for (size_t i = 0; i < c.servers.size(); ++i) {
+    const config::ServerConfig& s = c.servers[i];
+    ServerState& state = ctx.shared->servers[i];
+    RepositoryLock lock(state);
+    if (!lock.locked()) {
+      log::debug("retention: server {} is busy, skipped this time", s.name);
+      continue;
+    }
+    state.active_retention.store(true);
+    std::string root = root_of(ctx, s);
+    remove_leftovers(root, s.name);
+    config::Retention r = config::effective_retention(c, s);
+    backup::RetentionPolicy policy{r.days, r.weeks, r.months, r.years};
+    // pgmoneta deletes one backup per pass; we repeat the pass until the rules are met, so a
+    // shortened retention frees its space in one job.
+    for (int pass = 0; pass < 10000; ++pass) {
+      auto entries = backup::list_backups(root);
+      if (!entries) {
+        log::error("retention: server {}: {}", s.name, entries.error().message());
+        break;
+      }
+      std::vector<backup::RetentionBackup> candidates;
+      for (const backup::BackupEntry& e : *entries) {
+        auto time = backup::label_time(e.label);
+        if (!time || !e.info) {
+          continue;
+        }
+        backup::RetentionBackup rb;
+        rb.label = e.label;
+        rb.time = *time;
+        rb.keep = e.info->keep;
+        rb.valid = e.info->valid;
+        for (const backup::BackupEntry& other : *entries) {
+          if (other.info && other.info->parent == e.label) {
+            rb.has_child = true;
+          }
+        }
+        candidates.push_back(std::move(rb));
+      }
+      backup::RetentionDecision d = backup::evaluate_retention(candidates, policy, now);
+      if (!d.to_delete) {
+        break;
+      }
+      auto deleted = backup::delete_backup(root, *d.to_delete, false);
+      if (!deleted) {
+        log::error("retention: server {}: deleting backup {}: {}", s.name, *d.to_delete,
+                   deleted.error().message());
+        break;
+      }
+      log::info("retention: deleted backup {} of server {} ({} bytes freed)", *d.to_delete, s.name,
+                deleted->bytes_freed);
+    }
+    // WAL the oldest remaining backup does not need.
+    auto entries = backup::list_backups(root);
+    uint64_t seg_size = state.snapshot().wal_segment_size;
+    if (entries && seg_size != 0) {
+      const backup::BackupEntry* oldest = nullptr;
+      for (const backup::BackupEntry& e : *entries) {
+        if (e.valid()) {
+          oldest = &e;
+          break;
+        }
+      }
+      if (oldest != nullptr && !oldest->info->wal.empty()) {
+        std::vector<std::string> dirs = {wal_directory(c, s)};
+        if (!s.wal_shipping.empty()) {
+          dirs.push_back(wal_shipping_directory(s));
+        }
+        for (const std::string& dir : dirs) {
+          auto pruned = wal::prune_wal_before(dir, oldest->info->wal, seg_size);
+          if (!pruned) {
+            log::error("retention: server {}: pruning {}: {}", s.name, dir,
+                       pruned.error().message());
+          }
+        }
+      }
+    }
+    state.active_retention.store(false);
+  }
+}
+
+}  // namespace pgm::daemon

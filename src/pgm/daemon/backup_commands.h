@@ -1,0 +1,30 @@
+// Management commands on a server's backups, and the retention job. Each runs in a forked
+// child of the daemon (they block on PostgreSQL and the disk). Commands that change the
+// repository (backup, delete, retention) hold the server's repository lock for their whole
+// run; a second one fails at once with the family's "active" code, never queues.
+#pragma once
+
+#include <chrono>
+
+#include <nlohmann/json.hpp>
+
+#include "pgm/daemon/commands.h"
+#include "pgm/daemon/context.h"
+
+namespace pgm::daemon {
+
+CommandResult backup_command(const DaemonContext& ctx, const nlohmann::json& request);
+CommandResult list_backup_command(const DaemonContext& ctx, const nlohmann::json& request);
+CommandResult info_command(const DaemonContext& ctx, const nlohmann::json& request);
+CommandResult delete_command(const DaemonContext& ctx, const nlohmann::json& request);
+// retain (keep = true) and expunge (keep = false).
+CommandResult keep_command(const DaemonContext& ctx, const nlohmann::json& request, bool keep);
+CommandResult annotate_command(const DaemonContext& ctx, const nlohmann::json& request);
+CommandResult progress_command(const DaemonContext& ctx, const nlohmann::json& request);
+
+// One retention job over every server: delete what the rules no longer keep (until the rules
+// are satisfied), remove crash leftovers, then prune WAL older than the oldest backup left
+// (wal/ and wal_shipping). A server whose repository lock is held is skipped this time.
+void run_retention(const DaemonContext& ctx, std::chrono::system_clock::time_point now);
+
+}  // namespace pgm::daemon
