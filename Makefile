@@ -36,6 +36,12 @@ demo: build
 bench-wal: build
 	BIN_DIR=$(CURDIR)/$(BUILD_DIR)/bin bash bench/wal/run.sh
 
+# Backup benchmark against pg_basebackup, pgBackRest and tar | zstd (not part of check):
+# make bench-backup [QUICK=1] [SCALE=100] [RUNS=3] [PROFILE=plain|realistic]
+.PHONY: bench-backup
+bench-backup: build
+	BIN_DIR=$(CURDIR)/$(BUILD_DIR)/bin bash bench/backup/run.sh
+
 format:
 	find src tests -name '*.h' -o -name '*.cc' | xargs clang-format -i
 
