@@ -154,7 +154,8 @@ Result<std::string> base_backup_command(int server_version, const BaseBackupOpti
     if (o.fast_checkpoint) cmd += " FAST";
     cmd += " WAL NOWAIT";
     if (rate != 0) cmd += fmt::format(" MAX_RATE {}", rate);
-    cmd += " MANIFEST 'yes' MANIFEST_CHECKSUMS 'SHA512'";
+    cmd += o.crc32c_manifest ? " MANIFEST 'yes' MANIFEST_CHECKSUMS 'CRC32C'"
+                             : " MANIFEST 'yes' MANIFEST_CHECKSUMS 'SHA512'";
     return cmd;
   }
   std::string cmd = "BASE_BACKUP (LABEL " + quote(o.label);
@@ -186,7 +187,8 @@ Result<std::string> base_backup_command(int server_version, const BaseBackupOpti
     }
     if (!detail.empty()) cmd += ", COMPRESSION_DETAIL " + quote(detail);
   }
-  cmd += ", MANIFEST 'yes', MANIFEST_CHECKSUMS 'SHA512')";
+  cmd += o.crc32c_manifest ? ", MANIFEST 'yes', MANIFEST_CHECKSUMS 'CRC32C')"
+                           : ", MANIFEST 'yes', MANIFEST_CHECKSUMS 'SHA512')";
   return cmd;
 }
 

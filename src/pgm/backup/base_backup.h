@@ -31,8 +31,9 @@ struct BaseBackupOptions {
   bool progress = false;        // PROGRESS: the server estimates sizes first (one extra scan)
   // Server-side compression of the archives (PostgreSQL 15+ only); kNone: off.
   compress::Algorithm server_compression = compress::Algorithm::kNone;
-  int server_level = 0;    // 0: the server's default level
-  int server_workers = 0;  // zstd only; 0: none
+  int server_level = 0;          // 0: the server's default level
+  int server_workers = 0;        // zstd only; 0: none
+  bool crc32c_manifest = false;  // MANIFEST_CHECKSUMS 'CRC32C' instead of 'SHA512'
 };
 
 // The BASE_BACKUP command text for a server version (PQserverVersion form: 150004). Versions

@@ -65,3 +65,51 @@ TEST(BaseBackupCommandTest, Bzip2IsNotAServerMethod) {
 
 }  // namespace
 }  // namespace pgm::backup
+
+#include "pgm/backup/crc32c.h"
+
+namespace pgm::backup {
+namespace {
+
+TEST(Crc32cTest, KnownAnswers) {
+  // RFC 3720 B.4 / the usual check value of "123456789".
+  std::string text = "123456789";
+  std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(text.data()), text.size());
+  EXPECT_EQ(crc32c_final(crc32c_update(kCrc32cInit, bytes)), 0xE3069283u);
+  std::vector<uint8_t> zeros(32, 0);
+  EXPECT_EQ(crc32c_final(crc32c_update(kCrc32cInit, zeros)), 0x8A9136AAu);
+}
+
+TEST(Crc32cTest, RunningValueEqualsOneShot) {
+  std::vector<uint8_t> data(10007);
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(i * 31 + 7);
+  uint32_t whole = crc32c_update(kCrc32cInit, data);
+  uint32_t parts = kCrc32cInit;
+  for (size_t at = 0; at < data.size(); at += 13) {
+    parts =
+        crc32c_update(parts, std::span(data).subspan(at, std::min<size_t>(13, data.size() - at)));
+  }
+  EXPECT_EQ(whole, parts);
+}
+
+TEST(Crc32cTest, ManifestHexIsLittleEndian) {
+  EXPECT_EQ(crc32c_manifest_hex(0x12345678u), "78563412");
+}
+
+}  // namespace
+}  // namespace pgm::backup
+
+namespace pgm::backup {
+namespace {
+
+TEST(BaseBackupCommandTest, Crc32cManifest) {
+  BaseBackupOptions o;
+  o.label = "l";
+  o.crc32c_manifest = true;
+  EXPECT_NE(base_backup_command(150000, o)->find("MANIFEST_CHECKSUMS 'CRC32C')"),
+            std::string::npos);
+  EXPECT_NE(base_backup_command(140000, o)->find("MANIFEST_CHECKSUMS 'CRC32C'"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pgm::backup

@@ -347,6 +347,7 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
   so.encryption = o.encryption;
   so.key = o.key;
   so.workers = std::max(1, o.workers);
+  so.crc32c = o.crc32c_manifest;
   PGM_ASSIGN_OR_RETURN(std::unique_ptr<FileStore> store, FileStore::create(o.backup_dir, so));
 
   pg::ConnectParams rp = o.connection;
@@ -358,6 +359,7 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
   if (o.max_rate != 0 && bo.max_rate_kb == 0) {
     bo.max_rate_kb = 1;
   }
+  bo.crc32c_manifest = o.crc32c_manifest;
   if (o.server_side) {
     bo.server_compression = o.algorithm;
     bo.server_level = o.level;
@@ -382,7 +384,7 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
   for (const StoredFile& f : files) {
     all.push_back({f.manifest_path, f.sha512});
     if (f.manifest_path != "backup_manifest") {
-      ours.push_back({f.manifest_path, f.sha512});
+      ours.push_back({f.manifest_path, f.sha512, f.crc32c});
     }
   }
   PGM_ASSIGN_OR_RETURN(std::vector<ManifestMismatch> mismatches,
@@ -464,7 +466,9 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
     info.backup_size -= std::min(info.backup_size, result.linked_bytes);
   }
 
+  auto sync_started = Clock::now();
   PGM_TRY(sync_filesystem(o.backup_dir));
+  result.sync_elapsed = Clock::now() - sync_started;
 
   std::string sha;
   for (const StoredFile& f : files) {

@@ -47,7 +47,10 @@ struct FullBackupOptions {
   const crypto::MasterKey* key = nullptr;  // borrowed
   int workers = 1;
   uint64_t max_rate = 0;  // bytes/s; 0 unlimited
-  std::string version;    // PGMONETA_VERSION
+  // PostgreSQL checksums its manifest with CRC32C instead of SHA-512 (manifest_checksums):
+  // the server then spends a fraction of the CPU, and we check its CRCs with our own.
+  bool crc32c_manifest = false;
+  std::string version;  // PGMONETA_VERSION
   // Called from the backup thread about four times a second, and at phase changes.
   std::function<void(const BackupProgress&)> on_progress;
 };
@@ -56,6 +59,7 @@ struct FullBackupResult {
   BackupInfo info;
   uint64_t linked_files = 0;
   uint64_t linked_bytes = 0;
+  Seconds sync_elapsed{0};  // the final syncfs
 };
 
 Result<FullBackupResult> run_full_backup(const FullBackupOptions& options);

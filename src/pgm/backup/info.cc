@@ -749,16 +749,22 @@ Result<std::map<std::string, std::string>> postgres_files(std::string_view json_
     }
     auto algorithm = file.find("Checksum-Algorithm");
     auto checksum = file.find("Checksum");
-    if (algorithm == file.end() || !algorithm->is_string() ||
-        algorithm->get<std::string>() != "SHA512") {
-      return make_error(ErrorCode::kInvalidArgument,
-                        fmt::format("backup_manifest: {}: checksum algorithm is not SHA512", path));
+    bool crc = algorithm != file.end() && algorithm->is_string() &&
+               algorithm->get<std::string>() == "CRC32C";
+    if (!crc && (algorithm == file.end() || !algorithm->is_string() ||
+                 algorithm->get<std::string>() != "SHA512")) {
+      return make_error(
+          ErrorCode::kInvalidArgument,
+          fmt::format("backup_manifest: {}: checksum algorithm is neither SHA512 nor CRC32C",
+                      path));
     }
     if (checksum == file.end() || !checksum->is_string() ||
-        !is_sha512_hex(checksum->get<std::string>())) {
-      return where(fmt::format("{}: Checksum is not a SHA-512 hex", path));
+        (crc ? checksum->get<std::string>().size() != 8
+             : !is_sha512_hex(checksum->get<std::string>()))) {
+      return where(fmt::format("{}: Checksum is not {} hex", path, crc ? "CRC32C" : "SHA-512"));
     }
-    result[path] = to_lower(checksum->get<std::string>());
+    // CRC32C values are kept with a "crc32c:" prefix so that they can never equal a SHA-512.
+    result[path] = (crc ? "crc32c:" : "") + to_lower(checksum->get<std::string>());
   }
   return result;
 }
@@ -768,16 +774,28 @@ Result<std::map<std::string, std::string>> postgres_files(std::string_view json_
 Result<std::vector<ManifestMismatch>> compare_with_postgres_manifest(
     std::span<const ManifestEntry> ours, std::string_view postgres_manifest_json) {
   PGM_ASSIGN_OR_RETURN(auto theirs, postgres_files(postgres_manifest_json));
-  std::map<std::string, std::string> mine;
+  std::map<std::string, const ManifestEntry*> mine;
   for (const ManifestEntry& entry : ours) {
-    mine[entry.path] = to_lower(entry.sha512);
+    mine[entry.path] = &entry;
   }
   std::vector<ManifestMismatch> mismatches;
-  for (const auto& [path, checksum] : mine) {
+  for (const auto& [path, entry] : mine) {
+    std::string checksum = to_lower(entry->sha512);
     auto it = theirs.find(path);
     if (it == theirs.end()) {
       mismatches.push_back({ManifestMismatch::Kind::kMissingInPostgres, path, checksum, ""});
-    } else if (it->second != checksum) {
+      continue;
+    }
+    if (it->second.rfind("crc32c:", 0) == 0) {
+      if (entry->crc32c.empty()) {
+        return make_error(ErrorCode::kInvalidArgument,
+                          fmt::format("backup_manifest: {}: CRC32C checksum but none computed "
+                                      "here",
+                                      path));
+      }
+      checksum = "crc32c:" + to_lower(entry->crc32c);
+    }
+    if (it->second != checksum) {
       mismatches.push_back({ManifestMismatch::Kind::kChecksumDiffers, path, checksum, it->second});
     }
   }

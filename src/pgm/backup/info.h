@@ -170,8 +170,14 @@ Result<std::vector<Sha512Entry>> parse_sha512_file(std::string_view text);
 // backup.manifest: "<path relative to data/>,<sha512 hex>\n" per file, no header.
 
 struct ManifestEntry {
+  ManifestEntry() = default;
+  ManifestEntry(std::string p, std::string sha, std::string crc = {})
+      : path(std::move(p)), sha512(std::move(sha)), crc32c(std::move(crc)) {}
   std::string path;
   std::string sha512;  // lower case hex
+  // CRC-32C as backup_manifest writes it (crc32c_manifest_hex); only for comparing with a
+  // manifest taken with MANIFEST_CHECKSUMS 'CRC32C', never written to backup.manifest.
+  std::string crc32c;
   friend bool operator==(const ManifestEntry&, const ManifestEntry&) = default;
 };
 
@@ -191,8 +197,9 @@ struct ManifestMismatch {
 
 // Compares our entries with PostgreSQL's backup_manifest JSON ("Files": Path or hex
 // Encoded-Path, Checksum-Algorithm "SHA512", Checksum). Returns the mismatches sorted by path
-// (empty = all match). kCorruption for invalid JSON or a malformed Files entry;
-// kInvalidArgument for a file whose checksum algorithm is not SHA512.
+// (empty = all match). A file PostgreSQL checksummed with CRC32C is compared with our
+// entry's crc32c instead. kCorruption for invalid JSON or a malformed Files entry;
+// kInvalidArgument for any other checksum algorithm, or CRC32C where ours has none.
 Result<std::vector<ManifestMismatch>> compare_with_postgres_manifest(
     std::span<const ManifestEntry> ours, std::string_view postgres_manifest_json);
 

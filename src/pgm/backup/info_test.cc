@@ -490,9 +490,34 @@ TEST(ManifestCompareTest, RejectsBadDocuments) {
                 .error()
                 .code(),
             ErrorCode::kCorruption);
-  std::string crc = R"({"Path": "a", "Size": 1, "Checksum-Algorithm": "CRC32C", "Checksum": "ab"})";
-  EXPECT_EQ(compare_with_postgres_manifest(ours, pg_manifest(crc)).error().code(),
+  std::string short_crc =
+      R"({"Path": "a", "Size": 1, "Checksum-Algorithm": "CRC32C", "Checksum": "ab"})";
+  EXPECT_EQ(compare_with_postgres_manifest(ours, pg_manifest(short_crc)).error().code(),
+            ErrorCode::kCorruption);
+  // A CRC32C manifest needs our CRC32C; other algorithms are refused.
+  std::string crc =
+      R"({"Path": "a", "Size": 1, "Checksum-Algorithm": "CRC32C", "Checksum": "0a0b0c0d"})";
+  std::vector<ManifestEntry> without_crc = {{"a", kAbcHash}};
+  EXPECT_EQ(compare_with_postgres_manifest(without_crc, pg_manifest(crc)).error().code(),
             ErrorCode::kInvalidArgument);
+  std::string sha256 =
+      R"({"Path": "a", "Size": 1, "Checksum-Algorithm": "SHA256", "Checksum": "0a0b0c0d"})";
+  EXPECT_EQ(compare_with_postgres_manifest(ours, pg_manifest(sha256)).error().code(),
+            ErrorCode::kInvalidArgument);
+}
+
+TEST(ManifestCompareTest, Crc32cEntriesCompareWithOurCrc) {
+  std::string crc =
+      R"({"Path": "a", "Size": 1, "Checksum-Algorithm": "CRC32C", "Checksum": "0A0B0C0D"})";
+  std::vector<ManifestEntry> same = {{"a", kAbcHash, "0a0b0c0d"}};
+  auto ok = compare_with_postgres_manifest(same, pg_manifest(crc));
+  ASSERT_TRUE(ok.has_value());
+  EXPECT_TRUE(ok->empty());
+  std::vector<ManifestEntry> other = {{"a", kAbcHash, "ffffffff"}};
+  auto differs = compare_with_postgres_manifest(other, pg_manifest(crc));
+  ASSERT_TRUE(differs.has_value());
+  ASSERT_EQ(differs->size(), 1u);
+  EXPECT_EQ((*differs)[0].kind, ManifestMismatch::Kind::kChecksumDiffers);
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 
 #include <fmt/format.h>
 
+#include "pgm/backup/crc32c.h"
 #include "pgm/backup/info.h"
 #include "pgm/compress/stream.h"
 #include "pgm/core/unique_fd.h"
@@ -81,6 +82,7 @@ struct FileJob {
   UniqueFd fd;
   std::optional<Sha512> hash;
   std::optional<Sha512> stored_hash;  // only when the stored bytes differ from the plaintext
+  uint32_t crc = kCrc32cInit;
   std::optional<crypto::AesGcmEncryptor> cipher;
   std::optional<compress::StreamCompressor> stream;
   std::vector<uint8_t> scratch;
@@ -348,6 +350,9 @@ Result<void> FileStore::Impl::write_block(FileJob& job, Block& block, StoreTimin
   }
   auto t0 = Clock::now();
   job.hash->update(std::span<const uint8_t>(block.raw));
+  if (options.crc32c) {
+    job.crc = crc32c_update(job.crc, block.raw);
+  }
   auto t1 = Clock::now();
   t.hash += t1 - t0;
   job.file.size += block.raw.size();
@@ -405,6 +410,9 @@ Result<void> FileStore::Impl::write_block(FileJob& job, Block& block, StoreTimin
 
 Result<void> FileStore::Impl::close_file(FileJob& job, StoreTimings&) {
   job.file.sha512 = Sha512::hex(job.hash->final());
+  if (options.crc32c) {
+    job.file.crc32c = crc32c_manifest_hex(crc32c_final(job.crc));
+  }
   job.file.stored_sha512 =
       job.stored_hash ? Sha512::hex(job.stored_hash->final()) : job.file.sha512;
   // Start the write-back now, so the backup's final syncfs has little left to wait for; an

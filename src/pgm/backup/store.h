@@ -42,6 +42,7 @@ struct StoreOptions {
   int workers = 1;                         // threads (at least 1)
   size_t block_size = size_t{1} << 20;     // plaintext bytes per block
   size_t max_blocks_in_flight = 0;         // 0: 4 per worker + 4
+  bool crc32c = false;  // also compute StoredFile::crc32c (PostgreSQL's CRC32C manifests)
 };
 
 struct StoredFile {
@@ -51,6 +52,7 @@ struct StoredFile {
   uint64_t stored_size = 0;   // bytes written
   std::string sha512;         // lower-case hex of the plaintext
   std::string stored_sha512;  // lower-case hex of the bytes on disk (backup.sha512)
+  std::string crc32c;         // crc32c_manifest_hex of the plaintext, with StoreOptions::crc32c
 };
 
 // Thread time spent per step, summed over workers (what backup.info's *_ELAPSED report).

@@ -220,6 +220,8 @@ constexpr KeyDef kKeyTable[] = {
      PGM_MAIN(create_slot, p_bool, format_bool), PGM_SERVER(create_slot, p_opt_bool, f_opt_bool)},
     {"direct_io", "off|auto|on", "off", "", false, kRestart, kLive,
      PGM_MAIN(direct_io, parse_direct_io, format_direct_io), PGM_NONE},
+    {"manifest_checksums", "sha512|crc32c (ours)", "sha512", "", false, kLive, kLive,
+     PGM_MAIN(manifest_checksums, parse_manifest_checksums, format_manifest_checksums), PGM_NONE},
     {"hugepage", "off|try|on", "try", "", false, kRestart, kLive,
      PGM_MAIN(hugepage, parse_hugepage, format_hugepage), PGM_NONE},
     // Retention

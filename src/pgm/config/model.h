@@ -29,6 +29,8 @@ enum class Hugepage { kOff, kTry, kOn };
 enum class DirectIo { kOff, kAuto, kOn };
 enum class Libev { kAuto, kSelect, kPoll, kEpoll, kIouring, kDevpoll, kPort };
 enum class ProcessTitle { kNever, kStrict, kMinimal, kVerbose };
+// `manifest_checksums` (ours): the checksum PostgreSQL puts in a backup's backup_manifest.
+enum class ManifestChecksums { kSha512, kCrc32c };
 
 // `compression`: an algorithm plus where it runs. "gzip" means client-gzip.
 struct Compression {
@@ -128,6 +130,7 @@ struct Config {
   std::string workspace;  // default <$TMPDIR or /tmp>/pgmoneta-workspace-<uid>/
   uint64_t max_rate = 0;  // bytes/s, 0 = unlimited
   bool progress = false;
+  ManifestChecksums manifest_checksums = ManifestChecksums::kSha512;  // ours
   seconds verification{0};
   bool create_slot = false;
   DirectIo direct_io = DirectIo::kOff;

@@ -90,6 +90,9 @@ constexpr std::array<Spelling<LogMode>, 2> kLogModes{
 constexpr std::array<Spelling<Hugepage>, 3> kHugepages{
     {{"off", Hugepage::kOff}, {"try", Hugepage::kTry}, {"on", Hugepage::kOn}}};
 
+constexpr std::array<Spelling<ManifestChecksums>, 2> kManifestChecksums{
+    {{"sha512", ManifestChecksums::kSha512}, {"crc32c", ManifestChecksums::kCrc32c}}};
+
 constexpr std::array<Spelling<DirectIo>, 3> kDirectIos{
     {{"off", DirectIo::kOff}, {"auto", DirectIo::kAuto}, {"on", DirectIo::kOn}}};
 
@@ -251,6 +254,13 @@ Result<Hugepage> parse_hugepage(std::string_view text) {
   return lookup("hugepage", text, kHugepages);
 }
 std::string format_hugepage(Hugepage h) { return name_of(h, kHugepages); }
+
+Result<ManifestChecksums> parse_manifest_checksums(std::string_view text) {
+  return lookup("manifest_checksums", text, kManifestChecksums);
+}
+std::string format_manifest_checksums(ManifestChecksums m) {
+  return name_of(m, kManifestChecksums);
+}
 
 Result<DirectIo> parse_direct_io(std::string_view text) {
   return lookup("direct_io", text, kDirectIos);

@@ -24,6 +24,8 @@ std::string format_log_type(LogType t);
 Result<log::Level> parse_log_level(std::string_view text);
 Result<LogMode> parse_log_mode(std::string_view text);
 std::string format_log_mode(LogMode m);
+Result<ManifestChecksums> parse_manifest_checksums(std::string_view text);
+std::string format_manifest_checksums(ManifestChecksums m);
 Result<Hugepage> parse_hugepage(std::string_view text);
 std::string format_hugepage(Hugepage h);
 Result<DirectIo> parse_direct_io(std::string_view text);

@@ -84,10 +84,13 @@ void remove_leftovers(const std::string& root, const std::string& server) {
     return;
   }
   for (const backup::BackupEntry& e : *entries) {
-    if (e.info.has_value()) {
-      continue;  // complete records, valid or marked invalid, stay for the operator to see
+    if (e.valid()) {
+      continue;
     }
-    log::warn("server {}: removing incomplete backup {} ({})", server, e.label, e.problem);
+    // No backup.info, or the provisional one with STATUS=0 a backup writes before linking and
+    // syncing (docs/backup.md: the next backup or retention pass removes both).
+    log::warn("server {}: removing incomplete backup {} ({})", server, e.label,
+              e.info.has_value() ? std::string("backup.info: STATUS=0") : e.problem);
     auto removed = backup::remove_backup_directory(e.dir);
     if (!removed) {
       log::error("server {}: {}", server, removed.error().message());
@@ -225,6 +228,7 @@ CommandResult backup_command(const DaemonContext& ctx, const json& request) {
   o.workers = workers_for(c, s);
   o.max_rate = s.max_rate >= 0 ? static_cast<uint64_t>(s.max_rate) : c.max_rate;
   o.version = kVersion;
+  o.crc32c_manifest = c.manifest_checksums == config::ManifestChecksums::kCrc32c;
   bool progress = progress_enabled(c, s);
   o.on_progress = [&state, progress](const backup::BackupProgress& p) {
     state.progress_phase.store(static_cast<int>(p.phase) + 1);
@@ -250,11 +254,13 @@ CommandResult backup_command(const DaemonContext& ctx, const json& request) {
   }
   state.operation_count.fetch_add(1);
   const backup::BackupInfo& info = result->info;
+  auto cpu = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6; };
   log::info(
-      "backup {} of server {} done: {:.2f} s, {} bytes stored, {} restored, {} files linked "
-      "({} bytes), peak_rss_kb={}",
-      info.label, s.name, info.elapsed.count(), info.backup_size, info.restore_size,
-      result->linked_files, result->linked_bytes, usage.ru_maxrss);
+      "backup {} of server {} done: {:.2f} s (stream {:.2f} s, sync {:.2f} s), {} bytes stored, "
+      "{} restored, {} files linked ({} bytes), cpu_user={:.2f} cpu_sys={:.2f} peak_rss_kb={}",
+      info.label, s.name, info.elapsed.count(), info.basebackup_elapsed.count(),
+      result->sync_elapsed.count(), info.backup_size, info.restore_size, result->linked_files,
+      result->linked_bytes, cpu(usage.ru_utime), cpu(usage.ru_stime), usage.ru_maxrss);
   return CommandResult::success(backup_summary(s.name, info));
 }
 
