@@ -25,7 +25,8 @@
 #   RUNS             runs per configuration and profile (default 3; QUICK 1)
 #   PROFILE          plain | realistic | "plain realistic" (default both)
 #   CONFIGS          default: every configuration below (space separated specs)
-#                      pgm:<none|lz4|zstd>:<level>:<none|aes>:<workers>   pgmoneta daemon
+#                      pgm:<none|lz4|zstd>:<level>:<none|aes>:<workers>[:crc32c]   pgmoneta daemon
+#                        (crc32c: manifest_checksums = crc32c; default sha512)
 #                      pgb:<plain|client-zstd|client-lz4|server-zstd>     pg_basebackup
 #                      pgbr:<none|lz4|zst>:<process-max>                  pgBackRest
 #                      ceil                                               tar | zstd -3 -T2
@@ -334,8 +335,8 @@ record() {
 }
 
 label_of() { # human-readable label of a spec (what report.py prints)
-  local t a b c d
-  IFS=: read -r t a b c d <<<"$1"
+  local t a b c d e
+  IFS=: read -r t a b c d e <<<"$1"
   case "$t" in
     ceil) echo "tar | zstd -3 -T2" ;;
     pgb) case "$a" in
@@ -349,6 +350,7 @@ label_of() { # human-readable label of a spec (what report.py prints)
       local l="pgmoneta $a"
       [ "$a" != none ] && l="$l:$b"
       [ "$c" = aes ] && l="$l+aes"
+      [ "$e" = crc32c ] && l="$l crc32c-manifest"
       echo "$l w$d"
       ;;
   esac
@@ -468,8 +470,8 @@ pgm_keys() {
 PGM="$B/pgm"
 pgm_cli() { as_user "$B/bin/pgmoneta-cli" -c "$PGM/cli.conf" "$@"; }
 pgm_start() { # pgm_start <spec>: 0 when the daemon answers and streams WAL
-  local t comp level enc workers
-  IFS=: read -r t comp level enc workers <<<"$1"
+  local t comp level enc workers sums
+  IFS=: read -r t comp level enc workers sums <<<"$1"
   [ "$PGM_KEYS_DONE" = 1 ] || pgm_keys
   rm -rf "$PGM"
   as_user mkdir -p "$PGM/sock" "$PGM/base" "$PGM/workspace"
@@ -486,6 +488,7 @@ compression = $comp
 compression_level = $level
 encryption = $([ "$enc" = aes ] && echo aes-256-gcm || echo none)
 workers = $workers
+manifest_checksums = ${sums:-sha512}
 retention = 30
 
 [primary]

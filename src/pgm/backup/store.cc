@@ -80,9 +80,7 @@ struct FileJob {
   bool writer_active = false;
   std::map<size_t, std::unique_ptr<Block>> ready;
   UniqueFd fd;
-  std::optional<Sha512> hash;
   std::optional<Sha512> stored_hash;  // only when the stored bytes differ from the plaintext
-  uint32_t crc = kCrc32cInit;
   std::optional<crypto::AesGcmEncryptor> cipher;
   std::optional<compress::StreamCompressor> stream;
   std::vector<uint8_t> scratch;
@@ -112,6 +110,12 @@ struct FileStore::Impl {
   FileJob* current = nullptr;
   std::unique_ptr<Block> filling;
   size_t next_index = 0;
+  // The plaintext digests are computed here, on the producer's thread, as the bytes arrive:
+  // that thread only receives and parses otherwise, and a file's digest is sequential anyway,
+  // so the workers are left with compression, encryption and writes.
+  std::optional<Sha512> hash;
+  uint32_t crc = kCrc32cInit;
+  std::chrono::duration<double> hash_time{0};
   std::set<std::string> known_dirs;
   std::vector<std::unique_ptr<FileJob>> jobs;  // alive until their last block is written
 
@@ -244,6 +248,12 @@ Result<void> FileStore::begin_file(const std::string& stored_base, std::string m
   s.current = job.get();
   s.current_owner = std::move(job);
   s.next_index = 0;
+  if (!s.hash) {
+    PGM_ASSIGN_OR_RETURN(Sha512 h, Sha512::create());
+    s.hash.emplace(std::move(h));
+  }
+  s.hash->reset();
+  s.crc = kCrc32cInit;
   return {};
 }
 
@@ -252,6 +262,12 @@ Result<void> FileStore::write(std::span<const uint8_t> data) {
   if (s.current == nullptr) {
     return make_error(ErrorCode::kInternal, "write without an open file");
   }
+  auto t0 = Clock::now();
+  s.hash->update(data);
+  if (s.options.crc32c) {
+    s.crc = crc32c_update(s.crc, data);
+  }
+  s.hash_time += Clock::now() - t0;
   while (!data.empty()) {
     if (!s.filling) {
       s.filling = s.take_block();
@@ -272,6 +288,10 @@ Result<void> FileStore::end_file() {
   Impl& s = *impl_;
   if (s.current == nullptr) {
     return make_error(ErrorCode::kInternal, "end_file without an open file");
+  }
+  s.current->file.sha512 = Sha512::hex(s.hash->final());
+  if (s.options.crc32c) {
+    s.current->file.crc32c = crc32c_manifest_hex(crc32c_final(s.crc));
   }
   {
     std::lock_guard lock(s.mutex);
@@ -302,6 +322,7 @@ Result<std::vector<StoredFile>> FileStore::finish() {
   }
   s.threads.clear();
   timings_ = s.timings;
+  timings_.hash += s.hash_time;
   if (!result) {
     return result;
   }
@@ -320,11 +341,6 @@ Result<void> FileStore::Impl::write_block(FileJob& job, Block& block, StoreTimin
       return make_errno_error(fmt::format("create {}", full), errno);
     }
     job.fd = UniqueFd(fd);
-    auto hash = Sha512::create();
-    if (!hash) {
-      return tl::unexpected(hash.error());
-    }
-    job.hash.emplace(std::move(*hash));
     if (!job.plain && (options.algorithm != compress::Algorithm::kNone ||
                        options.encryption != crypto::AesMode::kNone)) {
       auto stored_hash = Sha512::create();
@@ -348,13 +364,7 @@ Result<void> FileStore::Impl::write_block(FileJob& job, Block& block, StoreTimin
       job.stream.emplace(std::move(*stream));
     }
   }
-  auto t0 = Clock::now();
-  job.hash->update(std::span<const uint8_t>(block.raw));
-  if (options.crc32c) {
-    job.crc = crc32c_update(job.crc, block.raw);
-  }
   auto t1 = Clock::now();
-  t.hash += t1 - t0;
   job.file.size += block.raw.size();
 
   // What to store for this block, before encryption.
@@ -409,10 +419,6 @@ Result<void> FileStore::Impl::write_block(FileJob& job, Block& block, StoreTimin
 }
 
 Result<void> FileStore::Impl::close_file(FileJob& job, StoreTimings&) {
-  job.file.sha512 = Sha512::hex(job.hash->final());
-  if (options.crc32c) {
-    job.file.crc32c = crc32c_manifest_hex(crc32c_final(job.crc));
-  }
   job.file.stored_sha512 =
       job.stored_hash ? Sha512::hex(job.stored_hash->final()) : job.file.sha512;
   // Start the write-back now, so the backup's final syncfs has little left to wait for; an
