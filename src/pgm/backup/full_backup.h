@@ -9,7 +9,8 @@
 //      each atomically. Only then is the backup valid.
 // On failure the directory is removed (renamed to .delete-<label> first, so a crash during
 // removal never leaves something that looks like a backup); a crash before the end leaves a
-// directory without backup.info, which lists as invalid and is removed by the next backup.
+// directory without backup.info, or with STATUS=0, which lists as invalid and is removed by
+// the next backup or retention pass.
 // Blocking; runs in the daemon's forked backup child.
 #pragma once
 

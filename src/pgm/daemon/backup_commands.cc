@@ -122,23 +122,17 @@ Result<std::vector<backup::BackupEntry>> entries_of(const DaemonContext& ctx,
   return backup::list_backups(root_of(ctx, s));
 }
 
-json backup_summary(const std::string& server, const backup::BackupInfo& info) {
-  json r;
-  r["Server"] = server;
-  r["Backup"] = info.label;
-  r["BackupSize"] = info.backup_size;
-  r["RestoreSize"] = info.restore_size;
-  r["BiggestFileSize"] = info.biggest_file_size;
+// The backup's list-backup object plus what pgmoneta's backup response adds.
+json backup_summary(const std::string& server, const std::string& dir,
+                    const backup::BackupInfo& info) {
+  backup::BackupEntry entry;
+  entry.label = info.label;
+  entry.dir = dir;
+  entry.info = info;
+  json r = backup::list_entry_json(server, entry);
   r["Elapsed"] = info.elapsed.count();
   r["MajorVersion"] = info.major_version;
   r["MinorVersion"] = info.minor_version;
-  r["Keep"] = info.keep;
-  r["Valid"] = info.valid;
-  r["Compression"] = info.compression;
-  r["Encryption"] = info.encryption;
-  r["Incremental"] = info.type == backup::BackupType::kIncremental;
-  r["IncrementalParent"] = info.parent;
-  r["WAL"] = info.wal;
   return r;
 }
 
@@ -261,7 +255,7 @@ CommandResult backup_command(const DaemonContext& ctx, const json& request) {
       info.label, s.name, info.elapsed.count(), info.basebackup_elapsed.count(),
       result->sync_elapsed.count(), info.backup_size, info.restore_size, result->linked_files,
       result->linked_bytes, cpu(usage.ru_utime), cpu(usage.ru_stime), usage.ru_maxrss);
-  return CommandResult::success(backup_summary(s.name, info));
+  return CommandResult::success(backup_summary(s.name, o.backup_dir, info));
 }
 
 CommandResult list_backup_command(const DaemonContext& ctx, const json& request) {
