@@ -199,10 +199,12 @@ TEST_F(CliTest, MistypedRequestFieldsAnswerFailure) {
 }
 
 TEST_F(CliTest, UnimplementedCommandAnswersErrorNotHang) {
-  CliResult r = cli({"list-backup", "primary"}, "json");
+  // restore is not implemented yet (issue 5): the daemon must answer, not hang.
+  CliResult r = cli({"restore", "primary", "newest", "/nonexistent/restore"}, "json");
   EXPECT_FALSE(r.output.timed_out) << r.describe();
   EXPECT_EQ(r.exit_code(), 1) << r.describe();
-  expect_log_errors({"list-backup", "not available", "not implemented"});
+  EXPECT_NE(r.output.out.find("not available"), std::string::npos) << r.describe();
+  expect_log_errors({"restore", "not available", "not implemented"});
 }
 
 // ---- server mode and reachability ----
