@@ -504,26 +504,6 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
 
 }  // namespace
 
-Result<void> remove_backup_directory(const std::string& dir) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  fs::path p(dir);
-  if (!fs::exists(fs::symlink_status(p, ec))) {
-    return {};
-  }
-  fs::path doomed = p.parent_path() / (".delete-" + p.filename().string());
-  fs::rename(p, doomed, ec);
-  if (ec) {
-    return make_error(ErrorCode::kIo, fmt::format("rename {}: {}", dir, ec.message()));
-  }
-  PGM_TRY(io::fsync_directory(p.parent_path().string()));
-  fs::remove_all(doomed, ec);
-  if (ec) {
-    return make_error(ErrorCode::kIo, fmt::format("remove {}: {}", doomed.string(), ec.message()));
-  }
-  return {};
-}
-
 Result<FullBackupResult> run_full_backup(const FullBackupOptions& o) {
   if (::mkdir(o.backup_dir.c_str(), 0700) != 0) {
     return make_errno_error(fmt::format("create {}", o.backup_dir), errno);

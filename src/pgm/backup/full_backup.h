@@ -65,8 +65,4 @@ struct FullBackupResult {
 
 Result<FullBackupResult> run_full_backup(const FullBackupOptions& options);
 
-// Removes a backup directory: renamed to "<root>/.delete-<name>", the root fsynced, then
-// removed recursively. Used for failed backups and crash leftovers.
-Result<void> remove_backup_directory(const std::string& dir);
-
 }  // namespace pgm::backup

@@ -435,7 +435,18 @@ Result<DeleteResult> delete_backup(const std::string& root, const std::string& l
   }
 
   result.bytes_freed = stored_bytes(dir);
-  const std::string hidden = root + "/" + std::string(kDeletePrefix) + label;
+  PGM_TRY(remove_backup_directory(dir));
+  return result;
+}
+
+Result<void> remove_backup_directory(const std::string& dir) {
+  struct stat st {};
+  if (::lstat(dir.c_str(), &st) != 0 && errno == ENOENT) {
+    return {};
+  }
+  const std::string root = io::parent_directory(dir);
+  const std::string hidden =
+      root + "/" + std::string(kDeletePrefix) + fs::path(dir).filename().string();
   PGM_TRY(remove_tree(hidden));  // a leftover of an earlier crash
   if (::rename(dir.c_str(), hidden.c_str()) != 0) {
     return make_errno_error(fmt::format("rename {} to {}", dir, hidden), errno);
@@ -443,7 +454,7 @@ Result<DeleteResult> delete_backup(const std::string& root, const std::string& l
   PGM_TRY(io::fsync_directory(root));
   PGM_TRY(remove_tree(hidden));
   PGM_TRY(io::fsync_directory(root));
-  return result;
+  return {};
 }
 
 Result<size_t> cleanup_deleted(const std::string& root) {

@@ -95,6 +95,11 @@ struct DeleteResult {
 //    backup; then it is removed recursively.
 Result<DeleteResult> delete_backup(const std::string& root, const std::string& label, bool force);
 
+// Removes one backup directory with no regard for others (a failed backup, a crash leftover;
+// delete_backup() calls it last): renamed to "<root>/.delete-<name>" (an older leftover of
+// that name removed first), the root fsynced, then removed recursively. Absent: nothing to do.
+Result<void> remove_backup_directory(const std::string& dir);
+
 // Removes ".delete-*" leftovers of crashed deletes. Returns how many were removed.
 Result<size_t> cleanup_deleted(const std::string& root);
 

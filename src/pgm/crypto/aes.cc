@@ -11,13 +11,11 @@
 #include <openssl/rand.h>
 
 #include "pgm/core/scope_exit.h"
+#include "pgm/crypto/aes_internal.h"
 
 namespace pgm::crypto {
-namespace {
 
-using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, void (*)(EVP_CIPHER_CTX*)>;
-
-const EVP_CIPHER* cipher_for(AesMode m) {
+const EVP_CIPHER* internal::cipher_for(AesMode m) {
   switch (m) {
     case AesMode::kAes256Gcm:
       return EVP_aes_256_gcm();
@@ -30,6 +28,12 @@ const EVP_CIPHER* cipher_for(AesMode m) {
   }
   return nullptr;
 }
+
+namespace {
+
+using CipherCtx = std::unique_ptr<EVP_CIPHER_CTX, void (*)(EVP_CIPHER_CTX*)>;
+
+using internal::cipher_for;
 
 Result<void> check_mode(AesMode m) {
   if (cipher_for(m) == nullptr) {

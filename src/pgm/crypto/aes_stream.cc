@@ -13,6 +13,7 @@
 #include <openssl/rand.h>
 
 #include "pgm/core/scope_exit.h"
+#include "pgm/crypto/aes_internal.h"
 
 namespace pgm::crypto {
 namespace {
@@ -23,19 +24,7 @@ constexpr size_t kHeaderLength = kSaltLength + kIvLength;
 // Length fields of the EVP API are int: input goes in steps of at most this.
 constexpr size_t kMaxStep = size_t{1} << 30;
 
-const EVP_CIPHER* cipher_for(AesMode m) {
-  switch (m) {
-    case AesMode::kAes256Gcm:
-      return EVP_aes_256_gcm();
-    case AesMode::kAes192Gcm:
-      return EVP_aes_192_gcm();
-    case AesMode::kAes128Gcm:
-      return EVP_aes_128_gcm();
-    case AesMode::kNone:
-      break;
-  }
-  return nullptr;
-}
+using internal::cipher_for;
 
 Result<void> check_arguments(const MasterKey& key, AesMode mode) {
   if (cipher_for(mode) == nullptr) {
