@@ -177,6 +177,18 @@ std::string PostgresInstance::start_standby(const PostgresInstance& primary) {
   return launch();
 }
 
+std::string PostgresInstance::start_restored(const std::string& data_dir) {
+  if (bin_.empty()) {
+    return "PostgreSQL binaries not found";
+  }
+  ::mkdir(socket_dir_.c_str(), 0700);
+  chown_to_test_user(socket_dir_);
+  port_ = free_port();
+  data_dir_ = data_dir;
+  append_settings(/*standby=*/true);
+  return launch();
+}
+
 std::string PostgresInstance::promote() {
   CommandOutput r = run_tool("pg_ctl", {"promote", "-w", "-t", "60", "-D", data_dir_}, seconds(90));
   if (r.exit_code != 0) {

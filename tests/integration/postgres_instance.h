@@ -52,6 +52,11 @@ class PostgresInstance {
   // <root>/data, then this instance's port and socket, then start as a hot standby streaming
   // from `primary`. Error, empty on success.
   std::string start_standby(const PostgresInstance& primary);
+  // Instead of start(): runs the postmaster on an existing (restored) data directory, with
+  // this instance's port and socket appended to its postgresql.conf, and waits until it
+  // accepts connections (a recovering hot standby does once consistent). Error, empty on
+  // success.
+  std::string start_restored(const std::string& data_dir);
   // pg_ctl promote -w (waits until the standby accepts writes). Error, empty on success.
   std::string promote();
 

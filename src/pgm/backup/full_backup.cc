@@ -294,20 +294,6 @@ uint64_t checkpoint_from_label(const std::string& label) {
   return parse_lsn(value).value_or(0);
 }
 
-Result<void> sync_filesystem(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) {
-    return make_errno_error(fmt::format("open {}", dir), errno);
-  }
-  UniqueFd owned(fd);
-  // One syncfs instead of an fsync per file: thousands of fsyncs of small files cost seconds,
-  // one pass over the file system's dirty data costs what the data costs.
-  if (::syncfs(fd) != 0) {
-    return make_errno_error(fmt::format("syncfs {}", dir), errno);
-  }
-  return {};
-}
-
 bool same_inode(const std::string& a, const std::string& b) {
   struct stat sa {};
   struct stat sb {};
@@ -467,7 +453,7 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
   }
 
   auto sync_started = Clock::now();
-  PGM_TRY(sync_filesystem(o.backup_dir));
+  PGM_TRY(io::sync_filesystem(o.backup_dir));
   result.sync_elapsed = Clock::now() - sync_started;
 
   std::string sha;

@@ -23,9 +23,7 @@ namespace pgm::backup {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-std::optional<compress::Algorithm> algorithm_of(uint8_t compression) {
+std::optional<compress::Algorithm> compression_algorithm(uint8_t compression) {
   unsigned n = 0;
   if ((compression & 0xF0U) == 0x10U || (compression & 0xF0U) == 0x20U) {
     n = compression & 0x0FU;
@@ -37,6 +35,8 @@ std::optional<compress::Algorithm> algorithm_of(uint8_t compression) {
   }
   return static_cast<compress::Algorithm>(n);
 }
+
+namespace {
 
 Result<BackupInfo> load_info(const std::string& dir) {
   PGM_ASSIGN_OR_RETURN(std::string text, io::read_file(dir + "/backup.info"));
@@ -150,7 +150,7 @@ Result<bool> replace_with_hardlink(const std::string& target, const std::string&
 
 std::string stored_suffix(uint8_t compression, uint8_t encryption) {
   std::string s;
-  if (auto a = algorithm_of(compression)) {
+  if (auto a = compression_algorithm(compression)) {
     s = std::string(compress::file_suffix(*a));
   }
   if (encryption != 0) {

@@ -7,10 +7,12 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "pgm/backup/info.h"
+#include "pgm/compress/codec.h"
 #include "pgm/core/result.h"
 
 namespace pgm::backup {
@@ -26,6 +28,8 @@ struct LinkResult {
 // server, n = algorithm 1..4; legacy 1..7 accepted). backup_label and backup_manifest at the
 // top of data/ are always stored plain: stored_name() handles that.
 std::string stored_suffix(uint8_t compression, uint8_t encryption);
+// The algorithm of backup.info's COMPRESSION byte; nullopt for an unknown byte.
+std::optional<compress::Algorithm> compression_algorithm(uint8_t compression);
 // data-relative manifest path -> path under data/ as stored ("base/1/1259.zstd.aes").
 std::string stored_name(std::string_view manifest_path, uint8_t compression, uint8_t encryption);
 

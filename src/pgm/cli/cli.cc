@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <exception>
+#include <filesystem>
 #include <iostream>
 #include <sstream>
 
@@ -11,6 +12,7 @@
 #include <fmt/format.h>
 #include <sys/stat.h>
 
+#include "pgm/backup/file_verbs.h"
 #include "pgm/cli/progress.h"
 #include "pgm/config/cli_config.h"
 #include "pgm/crypto/vault.h"
@@ -148,7 +150,16 @@ tl::expected<Invocation, UsageError> build(const std::string& name,
                   : name == "decrypt"  ? Command::kDecrypt
                   : name == "compress" ? Command::kCompress
                                        : Command::kDecompress;
-    r[key::kSourceFile] = a[0];
+    // The daemon runs in another working directory: it gets an absolute path.
+    std::string source = a[0];
+    std::error_code ec;
+    if (!source.empty() && source.front() != '/') {
+      std::filesystem::path abs = std::filesystem::absolute(source, ec);
+      if (!ec) {
+        source = abs.lexically_normal().string();
+      }
+    }
+    r[key::kSourceFile] = source;
   } else if (name == "annotate") {
     if (!want(4, 5)) return tl::unexpected(usage(name));
     if (a[2] != "add" && a[2] != "update" && a[2] != "remove") {
@@ -283,6 +294,70 @@ void validate(const std::string& format, const std::string& compression,
     }
     o.sort = sort;
   }
+}
+
+bool is_file_verb(Command c) {
+  return c == Command::kEncrypt || c == Command::kDecrypt || c == Command::kCompress ||
+         c == Command::kDecompress;
+}
+
+// The daemon is simply not there (no socket file, nobody listening), as opposed to a daemon
+// that answers badly.
+bool daemon_absent(const Error& e) {
+  return e.code() == ErrorCode::kNotFound || e.code() == ErrorCode::kUnavailable;
+}
+
+// encrypt/decrypt/compress/decompress without a daemon: done here with pgmoneta-cli's
+// defaults (compress = zstd level 3, AES-256-GCM with the caller's master key), answered as
+// the daemon would (SourceFile, DestinationFile).
+int run_local(const Invocation& inv, const Environment& env, management::OutputFormat format,
+              std::ostream& out, std::ostream& err) {
+  std::string_view name = management::command_name(inv.command);
+  std::string source;
+  auto it = inv.request.find(key::kSourceFile);
+  if (it != inv.request.end() && it->is_string()) {
+    source = it->get<std::string>();
+  }
+  auto started = std::chrono::steady_clock::now();
+  Result<std::string> done = make_error(ErrorCode::kInternal, "not run");
+  if (inv.command == Command::kCompress) {
+    done = backup::compress_file(source, compress::Algorithm::kZstd, 3);
+  } else if (inv.command == Command::kDecompress) {
+    done = backup::decompress_file(source);
+  } else {
+    auto k = env.load_master_key ? env.load_master_key()
+                                 : make_error(ErrorCode::kConfig, "no master key loader");
+    if (!k) {
+      err << fmt::format(
+          "pgmoneta-cli: {}: no daemon reachable, and {} locally needs the master "
+          "key: {}\n",
+          name, name, k.error().message());
+      return kExitUsage;
+    }
+    done = inv.command == Command::kEncrypt
+               ? backup::encrypt_file(source, *k, crypto::AesMode::kAes256Gcm)
+               : backup::decrypt_file(source, *k, crypto::AesMode::kAes256Gcm);
+  }
+  if (!done) {
+    err << fmt::format("pgmoneta-cli: {} failed (no daemon reachable; done locally): {}\n", name,
+                       done.error().message());
+    if (inv.options.verbose) {
+      out << fmt::format("Error ({})\n", kExitFailed);
+    }
+    return kExitFailed;
+  }
+  double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  json request_doc = management::make_request(inv.command, inv.request, format,
+                                              compress::Algorithm::kNone, crypto::AesMode::kNone);
+  json doc = management::make_success(
+      request_doc, json{{key::kSourceFile, source}, {key::kDestinationFile, *done}}, elapsed);
+  out << management::render(doc, format);
+  err << fmt::format("pgmoneta-cli: no daemon reachable; {} done locally\n", name);
+  if (inv.options.verbose) {
+    out << "Success (0)\n";
+  }
+  return kExitSuccess;
 }
 
 }  // namespace
@@ -425,7 +500,12 @@ int run(const Invocation& inv, const Environment& env, std::ostream& out, std::o
     return kExitUnreachable;
   }
   std::string path = o.config_path;
+  bool file_verb = is_file_verb(inv.command);
   if (path.empty()) {
+    if (!file_exists(env.default_config_path) && file_verb) {
+      // No configuration: no daemon to talk to.
+      return run_local(inv, env, o.format.value_or(management::OutputFormat::kText), out, err);
+    }
     if (!file_exists(env.default_config_path)) {
       err << fmt::format(
           "pgmoneta-cli: no configuration file: give -c <pgmoneta_cli.conf> (the default {} "
@@ -464,13 +544,27 @@ int run(const Invocation& inv, const Environment& env, std::ostream& out, std::o
       log::info("{}: exit {}{}{}", name, code, detail.empty() ? "" : ": ", detail);
     }
   };
+  management::OutputFormat format = o.format.value_or(from_config(cfg.output));
+  if (cfg.unix_socket_dir.empty() && file_verb) {
+    return run_local(inv, env, format, out, err);
+  }
   if (cfg.unix_socket_dir.empty()) {
     err << fmt::format("pgmoneta-cli: {} sets no unix_socket_dir\n", path);
     return kExitUsage;
   }
   compress::Algorithm compression = o.compression.value_or(cfg.compression);
   crypto::AesMode encryption = o.encryption.value_or(cfg.encryption);
-  management::OutputFormat format = o.format.value_or(from_config(cfg.output));
+  // The file verbs find out first whether a daemon is there at all: without one they work
+  // locally (and then need no wire master key).
+  std::optional<Result<UniqueFd>> early_fd;
+  if (file_verb) {
+    early_fd = management::connect_unix(cfg.unix_socket_dir);
+    if (!*early_fd && daemon_absent(early_fd->error())) {
+      int code = run_local(inv, env, format, out, err);
+      log_outcome(code, "no daemon reachable; done locally");
+      return code;
+    }
+  }
 
   std::optional<crypto::MasterKey> master_key;
   if (encryption != crypto::AesMode::kNone) {
@@ -485,7 +579,8 @@ int run(const Invocation& inv, const Environment& env, std::ostream& out, std::o
   }
 
   json doc = management::make_request(inv.command, inv.request, format, compression, encryption);
-  auto fd = management::connect_unix(cfg.unix_socket_dir);
+  Result<UniqueFd> fd =
+      early_fd ? std::move(*early_fd) : management::connect_unix(cfg.unix_socket_dir);
   if (!fd) {
     err << fmt::format("pgmoneta-cli: {}\n", fd.error().message());
     log_outcome(kExitUnreachable, fd.error().message());

@@ -93,6 +93,13 @@ Environment process_environment();
 // should_show_progress(env.stderr_is_tty, --no-progress), a second connection polls `progress`
 // and a bar is drawn on `err` from another thread; it is erased before anything else is
 // written. `progress` in text format prints render_progress_text().
+//
+// encrypt, decrypt, compress and decompress send an absolute SourceFile (parse_args resolves a
+// relative one against the working directory). Without a daemon (no configuration file, no
+// unix_socket_dir, no socket or nobody listening) they run locally (backup/file_verbs.h:
+// compress = zstd level 3, AES-256-GCM with env.load_master_key()), print the answer a daemon
+// would give (SourceFile, DestinationFile) and the stderr line "pgmoneta-cli: no daemon
+// reachable; <verb> done locally". Local failure -> 1; no master key -> 2.
 int run(const Invocation& invocation, const Environment& env, std::ostream& out, std::ostream& err);
 
 // parse_args + run with the process environment and std::cout/std::cerr. Never throws.

@@ -3,6 +3,8 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -505,6 +507,147 @@ TEST_F(FakeDaemonTest, ProgressPrintsText) {
             "Total: 100.0 MiB\n"
             "Elapsed: 0:02\n"
             "Remaining: 0:03\n");
+}
+
+TEST(ParseArgsFileVerbTest, RelativeSourceFileBecomesAbsolute) {
+  char cwd[4096];
+  ASSERT_NE(::getcwd(cwd, sizeof(cwd)), nullptr);
+  for (const char* verb : {"encrypt", "decrypt", "compress", "decompress"}) {
+    ParseOutcome p = parse_args({verb, "sub/../f.txt"});
+    ASSERT_TRUE(p.invocation.has_value()) << p.err;
+    EXPECT_EQ(p.invocation->request["SourceFile"], std::string(cwd) + "/f.txt") << verb;
+  }
+  ParseOutcome abs = parse_args({"compress", "/data/f"});
+  EXPECT_EQ(abs.invocation->request["SourceFile"], "/data/f");
+}
+
+// A directory with a cli config whose unix_socket_dir has no daemon, and a data file.
+class LocalFileVerbTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/pgm-cli-local-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+    conf_ = dir_ + "/cli.conf";
+    std::ofstream(conf_) << "unix_socket_dir = " << dir_ << "\n";
+    file_ = dir_ + "/data.bin";
+    for (uint64_t i = 0; i < 300000; ++i) {  // 64-bit: i * 7919 overflows an int
+      data_ += static_cast<char>((i * 7919) % 251);
+    }
+    std::ofstream(file_, std::ios::binary) << data_;
+  }
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
+  }
+  static std::string read(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+  }
+  static bool exists(const std::string& path) { return std::filesystem::exists(path); }
+  int cli(std::vector<std::string> args, const Environment& env) {
+    out_.str("");
+    err_.str("");
+    ParseOutcome p = parse_args(args);
+    EXPECT_TRUE(p.invocation.has_value()) << p.err;
+    return run(*p.invocation, env, out_, err_);
+  }
+  static Environment key_env() {
+    Environment env = test_env();
+    env.load_master_key = [] {
+      const uint8_t salt[16] = {9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9};
+      return crypto::derive_master_key("local test", salt);
+    };
+    return env;
+  }
+  std::string dir_;
+  std::string conf_;
+  std::string file_;
+  std::string data_;
+  std::ostringstream out_;
+  std::ostringstream err_;
+};
+
+TEST_F(LocalFileVerbTest, CompressAndDecompressWithoutADaemon) {
+  ASSERT_EQ(cli({"-c", conf_, "-F", "json", "compress", file_}, test_env()), kExitSuccess)
+      << err_.str();
+  EXPECT_EQ(err_.str(), "pgmoneta-cli: no daemon reachable; compress done locally\n");
+  json doc = json::parse(out_.str());
+  EXPECT_EQ(doc["Response"]["SourceFile"], file_);
+  EXPECT_EQ(doc["Response"]["DestinationFile"], file_ + ".zstd");
+  EXPECT_EQ(doc["Outcome"]["Status"], true);
+  EXPECT_FALSE(exists(file_));
+  ASSERT_TRUE(exists(file_ + ".zstd"));
+
+  ASSERT_EQ(cli({"-c", conf_, "decompress", file_ + ".zstd"}, test_env()), kExitSuccess)
+      << err_.str();
+  EXPECT_EQ(err_.str(), "pgmoneta-cli: no daemon reachable; decompress done locally\n");
+  EXPECT_NE(out_.str().find("DestinationFile: " + file_ + "\n"), std::string::npos) << out_.str();
+  EXPECT_FALSE(exists(file_ + ".zstd"));
+  EXPECT_EQ(read(file_), data_);
+}
+
+TEST_F(LocalFileVerbTest, EncryptAndDecryptWithTheCallersMasterKey) {
+  Environment env = key_env();
+  ASSERT_EQ(cli({"-c", conf_, "encrypt", file_}, env), kExitSuccess) << err_.str();
+  EXPECT_EQ(err_.str(), "pgmoneta-cli: no daemon reachable; encrypt done locally\n");
+  EXPECT_FALSE(exists(file_));
+  ASSERT_TRUE(exists(file_ + ".aes"));
+  ASSERT_EQ(cli({"-c", conf_, "decrypt", file_ + ".aes"}, env), kExitSuccess) << err_.str();
+  EXPECT_EQ(read(file_), data_);
+  EXPECT_FALSE(exists(file_ + ".aes"));
+}
+
+TEST_F(LocalFileVerbTest, EncryptWithoutAMasterKeyIsASetupError) {
+  EXPECT_EQ(cli({"-c", conf_, "encrypt", file_}, test_env()), kExitUsage);
+  EXPECT_NE(err_.str().find("needs the master key: no master.key"), std::string::npos)
+      << err_.str();
+  EXPECT_EQ(read(file_), data_);
+  EXPECT_FALSE(exists(file_ + ".aes"));
+}
+
+TEST_F(LocalFileVerbTest, AFailureExitsOneWithOneLine) {
+  std::ofstream(file_ + ".gz") << "not gzip";
+  EXPECT_EQ(cli({"-c", conf_, "decompress", file_ + ".gz"}, test_env()), kExitFailed);
+  EXPECT_EQ(err_.str().rfind("pgmoneta-cli: decompress failed (no daemon reachable; done "
+                             "locally): decompress " +
+                                 file_ + ".gz: ",
+                             0),
+            0u)
+      << err_.str();
+  std::string e = err_.str();
+  EXPECT_EQ(std::count(e.begin(), e.end(), '\n'), 1);
+  EXPECT_EQ(out_.str(), "");
+  EXPECT_EQ(read(file_ + ".gz"), "not gzip");
+  EXPECT_FALSE(exists(file_ + ".tmp"));
+}
+
+TEST_F(LocalFileVerbTest, NoSocketDirectoryOrNoConfigurationMeansLocal) {
+  std::ofstream(conf_, std::ios::trunc) << "compression = none\n";
+  ASSERT_EQ(cli({"-c", conf_, "compress", file_}, test_env()), kExitSuccess) << err_.str();
+  EXPECT_TRUE(exists(file_ + ".zstd"));
+  // No -c and no default configuration file.
+  ASSERT_EQ(cli({"decompress", file_ + ".zstd"}, test_env()), kExitSuccess) << err_.str();
+  EXPECT_EQ(read(file_), data_);
+  // Other commands still need the daemon.
+  EXPECT_EQ(cli({"-c", conf_, "ping"}, test_env()), kExitUsage);
+}
+
+TEST_F(FakeDaemonTest, FileVerbsGoToAReachableDaemon) {
+  auto t = serve([](const json& req) {
+    return management::make_success(
+        req, json{{"SourceFile", "/x/f"}, {"DestinationFile", "/x/f.zstd"}}, 0.001);
+  });
+  ParseOutcome p = parse_args({"-c", conf_, "compress", "/x/f"});
+  std::ostringstream out, err;
+  int code = run(*p.invocation, test_env(), out, err);
+  t.join();
+  EXPECT_EQ(code, kExitSuccess) << err.str();
+  EXPECT_EQ(err.str(), "");
+  EXPECT_EQ(received_["Request"], (json{{"SourceFile", "/x/f"}}));
+  EXPECT_NE(out.str().find("DestinationFile: /x/f.zstd\n"), std::string::npos) << out.str();
 }
 
 TEST(RunUnreachableTest, NoDaemonExitsThree) {

@@ -14,8 +14,10 @@
 #include "pgm/backup/info.h"
 #include "pgm/backup/repository.h"
 #include "pgm/backup/retention.h"
+#include "pgm/daemon/command_support.h"
 #include "pgm/daemon/probe.h"
 #include "pgm/daemon/process_title.h"
+#include "pgm/daemon/verify_commands.h"
 #include "pgm/daemon/wal_receiver.h"
 #include "pgm/io/file.h"
 #include "pgm/log/log.h"
@@ -31,46 +33,9 @@ using nlohmann::json;
 
 namespace {
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string root_of(const DaemonContext& ctx, const config::ServerConfig& s) {
   return backup::backup_root(ctx.config->base_dir, s.name);
 }
-
-int workers_for(const config::Config& c, const config::ServerConfig& s) {
-  int w = s.workers >= 0 ? s.workers : c.workers;
-  // workers = 0 means "no pool" in pgmoneta; our pipeline always has the reading thread plus
-  // one worker, which is the same amount of parallelism.
-  return std::max(1, w);
-}
-
-bool progress_enabled(const config::Config& c, const config::ServerConfig& s) {
-  return s.progress.value_or(c.progress);
-}
-
-// Holds a server's repository lock for one operation; released on every path.
-class RepositoryLock {
- public:
-  explicit RepositoryLock(ServerState& state) : state_(state) {
-    locked_ = state_.try_lock_repository(::getpid());
-  }
-  ~RepositoryLock() {
-    if (locked_) {
-      state_.unlock_repository(::getpid());
-    }
-  }
-  RepositoryLock(const RepositoryLock&) = delete;
-  RepositoryLock& operator=(const RepositoryLock&) = delete;
-  bool locked() const { return locked_; }
-
- private:
-  ServerState& state_;
-  bool locked_ = false;
-};
 
 // Removes crash leftovers: backup directories without a valid backup.info (a backup killed
 // before its end) and ".delete-*" directories. Only under the repository lock.
@@ -96,24 +61,6 @@ void remove_leftovers(const std::string& root, const std::string& server) {
       log::error("server {}: {}", server, removed.error().message());
     }
   }
-}
-
-struct ServerLookup {
-  int index = -1;
-  const config::ServerConfig* server = nullptr;
-};
-
-ServerLookup find_server(const DaemonContext& ctx, const json& request) {
-  ServerLookup l;
-  l.index = ctx.server_index(string_arg(request, mgmt::key::kServer));
-  if (l.index >= 0) {
-    l.server = &ctx.config->servers[static_cast<size_t>(l.index)];
-  }
-  return l;
-}
-
-std::string unknown_server(const json& request) {
-  return fmt::format("unknown server '{}'", string_arg(request, mgmt::key::kServer));
 }
 
 // Backup identifier of the request: a label or oldest/newest/latest.
@@ -187,7 +134,7 @@ CommandResult backup_command(const DaemonContext& ctx, const json& request) {
   state.active_backup.store(true);
   state.progress_done.store(0);
   state.progress_total.store(0);
-  state.progress_started_ms.store(now_ms());
+  state.progress_started_ms.store(wall_clock_ms());
   state.progress_phase.store(1);
 
   std::string root = root_of(ctx, s);
@@ -449,22 +396,35 @@ CommandResult progress_command(const DaemonContext& ctx, const json& request) {
     return CommandResult::failure(mgmt::kErrorProgressBase, unknown_server(request), "progress");
   }
   std::string operation = string_arg(request, mgmt::key::kCommand);
-  if (!operation.empty() && operation != "backup") {
+  // ServerState::progress_operation's values, in order.
+  static constexpr std::string_view kOperations[] = {"backup", "restore", "verify", "archive"};
+  if (!operation.empty() && std::find(std::begin(kOperations), std::end(kOperations), operation) ==
+                                std::end(kOperations)) {
     return CommandResult::failure(
         mgmt::kErrorProgressBase + 1,
-        fmt::format("progress is tracked for backup only, not '{}'", operation), "progress");
+        fmt::format("progress is tracked for backup, restore, verify and archive, not '{}'",
+                    operation),
+        "progress");
   }
   if (!progress_enabled(*ctx.config, *l.server)) {
     return CommandResult::failure(mgmt::kErrorProgressBase + 2,
                                   "progress tracking is off (set progress = on)", "progress");
   }
   const ServerState& state = ctx.shared->servers[static_cast<size_t>(l.index)];
-  static constexpr const char* kPhases[] = {"idle", "starting", "streaming", "finishing"};
-  int phase = std::clamp(state.progress_phase.load(), 0, 3);
-  uint64_t done = state.progress_done.load();
-  uint64_t total = state.progress_total.load();
+  static constexpr const char* kPhases[] = {"idle", "starting", "streaming", "finishing",
+                                            "verifying"};
+  int phase = std::clamp(state.progress_phase.load(), 0, kProgressPhaseVerify);
+  std::string running(kOperations[std::clamp(state.progress_operation.load(), 0, 3)]);
+  // The operation asked about is not the one running (or last run): idle, no figures.
+  bool other = !operation.empty() && operation != running;
+  if (other) {
+    phase = 0;
+  }
+  uint64_t done = other ? 0 : state.progress_done.load();
+  uint64_t total = other ? 0 : state.progress_total.load();
   double elapsed =
-      phase == 0 ? 0.0 : static_cast<double>(now_ms() - state.progress_started_ms.load()) / 1000.0;
+      phase == 0 ? 0.0
+                 : static_cast<double>(wall_clock_ms() - state.progress_started_ms.load()) / 1000.0;
   double remaining = -1;
   if (phase != 0 && total > 0 && done > 0 && elapsed > 0) {
     double rate = static_cast<double>(done) / elapsed;
@@ -472,7 +432,7 @@ CommandResult progress_command(const DaemonContext& ctx, const json& request) {
   }
   json r;
   r["Server"] = l.server->name;
-  r["Operation"] = "backup";
+  r["Operation"] = operation.empty() ? running : operation;
   r["ProgressState"] = kPhases[phase];
   r["Done"] = done;
   r["Total"] = total;

@@ -9,7 +9,10 @@
 #include <sys/statvfs.h>
 
 #include "pgm/daemon/backup_commands.h"
+#include "pgm/daemon/file_commands.h"
 #include "pgm/daemon/probe.h"
+#include "pgm/daemon/restore_commands.h"
+#include "pgm/daemon/verify_commands.h"
 #include "pgm/log/log.h"
 #include "pgm/management/protocol.h"
 #include "pgm/wal/lsn.h"
@@ -209,6 +212,12 @@ Placement placement_of(int32_t command) {
     case mgmt::Command::kExpunge:
     case mgmt::Command::kAnnotate:
     case mgmt::Command::kProgress:
+    case mgmt::Command::kEncrypt:
+    case mgmt::Command::kDecrypt:
+    case mgmt::Command::kCompress:
+    case mgmt::Command::kDecompress:
+    case mgmt::Command::kRestore:
+    case mgmt::Command::kVerify:
       return Placement::kForked;
     default:
       return Placement::kUnavailable;
@@ -254,6 +263,18 @@ CommandResult run_forked(const DaemonContext& ctx, int32_t command, const json& 
       return annotate_command(ctx, request);
     case mgmt::Command::kProgress:
       return progress_command(ctx, request);
+    case mgmt::Command::kVerify:
+      return verify_command(ctx, request);
+    case mgmt::Command::kRestore:
+      return restore_command(ctx, request);
+    case mgmt::Command::kEncrypt:
+      return encrypt_command(ctx, request);
+    case mgmt::Command::kDecrypt:
+      return decrypt_command(ctx, request);
+    case mgmt::Command::kCompress:
+      return compress_command(ctx, request);
+    case mgmt::Command::kDecompress:
+      return decompress_command(ctx, request);
     default:
       return unavailable(command);
   }

@@ -25,6 +25,7 @@
 #include "pgm/daemon/commands.h"
 #include "pgm/daemon/probe.h"
 #include "pgm/daemon/process_title.h"
+#include "pgm/daemon/verify_commands.h"
 #include "pgm/daemon/wal_receiver.h"
 #include "pgm/io/file.h"
 #include "pgm/management/document.h"
@@ -146,6 +147,9 @@ struct Server::Impl {
   ev_timer retention_timer{};
   double retention_interval = 0;  // seconds the timer runs with
   pid_t retention_child = 0;
+  ev_timer verification_timer{};
+  double verification_interval = 0;  // seconds the timer runs with, 0 = off
+  pid_t verification_child = 0;
   std::vector<WalChild> wal;  // one per configured server
   std::map<int, std::unique_ptr<Connection>> connections;
   std::map<pid_t, std::string> children;  // pid -> what it does
@@ -171,6 +175,8 @@ struct Server::Impl {
   void close_inherited_descriptors();
   void start_retention();
   void arm_retention_timer();
+  void start_verification();
+  void arm_verification_timer();
   void child_exited(pid_t pid, int status);
   CommandResult reload(bool from_signal);
   CommandResult conf_set(const json& request);
@@ -340,6 +346,10 @@ void on_child(struct ev_loop* loop, ev_child* w, int /*revents*/) {
 
 void on_retention_timer(struct ev_loop* loop, ev_timer* /*w*/, int /*revents*/) {
   impl_of(loop)->start_retention();
+}
+
+void on_verification_timer(struct ev_loop* loop, ev_timer* /*w*/, int /*revents*/) {
+  impl_of(loop)->start_verification();
 }
 
 void on_wal_timer(struct ev_loop* loop, ev_timer* /*w*/, int /*revents*/) {
@@ -571,6 +581,12 @@ void Server::Impl::fork_command(Connection& conn, const json& doc, int32_t comma
     json response =
         result.ok ? mgmt::make_success(doc, result.response, elapsed)
                   : mgmt::make_failure(doc, result.error, result.workflow, {}, result.message);
+    if (!result.ok && result.response.is_object()) {
+      // A failure may still carry a Response (verify's Failed list): merged in.
+      for (const auto& [k, v] : result.response.items()) {
+        response["Response"][k] = v;
+      }
+    }
     auto frame =
         mgmt::encode_frame(response, static_cast<compress::Algorithm>(conn.compression),
                            static_cast<crypto::AesMode>(conn.encryption), ctx.master_key.get());
@@ -637,6 +653,46 @@ void Server::Impl::arm_retention_timer() {
   ev_timer_stop(loop, &retention_timer);
   ev_timer_set(&retention_timer, interval, interval);
   ev_timer_start(loop, &retention_timer);
+}
+
+void Server::Impl::start_verification() {
+  if (verification_child != 0 || shutting_down || ctx.config->servers.empty()) {
+    return;
+  }
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    log::error("fork for verification: {}",
+               std::strerror(errno));  // NOLINT(concurrency-mt-unsafe)
+    return;
+  }
+  if (pid == 0) {
+    reset_signals_in_child();
+    set_process_title(ctx.config->update_process_title, "verification");
+    close_inherited_descriptors();
+    run_verification(ctx);
+    ::_exit(0);
+  }
+  verification_child = pid;
+  children.emplace(pid, "verification");
+}
+
+// (Re)starts the verification timer when Config::verification changed; 0 stops it. The first
+// pass comes one interval after start-up, never at start-up (pgmoneta's start-up pass held the
+// repository lock even with verification = 0, reference §14.2).
+void Server::Impl::arm_verification_timer() {
+  auto interval = static_cast<double>(ctx.config->verification.count());
+  if (interval <= 0) {
+    verification_interval = 0;
+    ev_timer_stop(loop, &verification_timer);
+    return;
+  }
+  if (interval == verification_interval && ev_is_active(&verification_timer)) {
+    return;
+  }
+  verification_interval = interval;
+  ev_timer_stop(loop, &verification_timer);
+  ev_timer_set(&verification_timer, interval, interval);
+  ev_timer_start(loop, &verification_timer);
 }
 
 void Server::Impl::close_inherited_descriptors() {
@@ -764,6 +820,9 @@ void Server::Impl::child_exited(pid_t pid, int status) {
   if (pid == retention_child) {
     retention_child = 0;
   }
+  if (pid == verification_child) {
+    verification_child = 0;
+  }
   if (WIFSIGNALED(status)) {
     log::error("child {} ({}) was killed by signal {}", pid, what, WTERMSIG(status));
   } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
@@ -785,6 +844,7 @@ void Server::Impl::child_exited(pid_t pid, int status) {
       state.active_delete.store(false);
       state.active_retention.store(false);
       state.progress_phase.store(0);
+      state.progress_operation.store(0);
     }
     state.unlock_repository(pid);
   }
@@ -801,8 +861,9 @@ void Server::Impl::apply_config(std::shared_ptr<const config::Config> next) {
     log::error("logging: {}", r.error().message());
   }
   ctx.shared->log_level.store(static_cast<int>(c.log_level));
-  if (ev_is_active(&retention_timer)) {
+  if (ev_is_active(&retention_timer)) {  // the timers are set up (not during start-up)
     arm_retention_timer();
+    arm_verification_timer();
   }
 }
 
@@ -922,6 +983,7 @@ void Server::Impl::finish_shutdown() {
   ev_timer_stop(loop, &probe_timer);
   ev_timer_stop(loop, &wal_timer);
   ev_timer_stop(loop, &retention_timer);
+  ev_timer_stop(loop, &verification_timer);
   connections.clear();
   for (auto& [pid, what] : children) {
     ::kill(pid, SIGTERM);
@@ -1087,6 +1149,8 @@ int Server::run() {
   ev_timer_start(loop, &s.wal_timer);
   ev_init(&s.retention_timer, on_retention_timer);
   s.arm_retention_timer();
+  ev_init(&s.verification_timer, on_verification_timer);
+  s.arm_verification_timer();
 
   const config::Config& c = *s.ctx.config;
   log::info("pgmoneta {}: started (pid {}, socket {}, {} server{})", kVersion, ::getpid(),

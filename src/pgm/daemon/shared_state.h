@@ -80,6 +80,9 @@ class ServerState {
   // Progress of the running backup, written by the backup child (reference §2 `progress`).
   // progress_phase: 0 idle, 1 starting, 2 streaming, 3 finishing.
   std::atomic<int> progress_phase{0};
+  // Which operation the progress fields describe (the repository lock allows one at a time):
+  // 0 backup, 1 restore, 2 verify, 3 archive.
+  std::atomic<int> progress_operation{0};
   std::atomic<uint64_t> progress_done{0};
   std::atomic<uint64_t> progress_total{0};
   std::atomic<int64_t> progress_started_ms{0};  // wall clock, ms since the epoch

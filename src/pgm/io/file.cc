@@ -71,6 +71,17 @@ Result<void> fsync_directory(const std::string& dir) {
   return {};
 }
 
+Result<void> sync_filesystem(const std::string& dir) {
+  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) {
+    return make_errno_error(fmt::format("open {}", dir), errno);
+  }
+  if (::syncfs(fd.get()) != 0) {
+    return make_errno_error(fmt::format("syncfs {}", dir), errno);
+  }
+  return {};
+}
+
 std::string parent_directory(const std::string& path) {
   auto pos = path.find_last_of('/');
   if (pos == std::string::npos) {

@@ -23,6 +23,10 @@ Result<void> fsync_directory(const std::string& dir);
 // The entry names of `dir` without "." and "..", sorted. A missing directory -> kNotFound.
 Result<std::vector<std::string>> list_directory(const std::string& dir);
 
+// syncfs(2) on the file system holding `dir`: one pass over its dirty data instead of an
+// fsync per file (thousands of fsyncs of small files cost seconds). Reports write errors.
+Result<void> sync_filesystem(const std::string& dir);
+
 // Returns the directory part of a path ("." when there is none).
 std::string parent_directory(const std::string& path);
 

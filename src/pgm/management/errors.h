@@ -86,6 +86,9 @@ inline constexpr int32_t kErrorVerifyTeardown = 803;
 inline constexpr int32_t kErrorVerifyNoFork = 804;
 inline constexpr int32_t kErrorVerifyNetwork = 805;
 inline constexpr int32_t kErrorVerifyError = 806;
+// Ours (pgmoneta's verify takes no lock): the server's repository lock is held by another
+// operation.
+inline constexpr int32_t kErrorVerifyActive = 807;
 // 9xx archive.
 inline constexpr int32_t kErrorArchiveNoBackup = 900;
 inline constexpr int32_t kErrorArchiveNoServer = 901;

@@ -1,0 +1,151 @@
+#include "pgm/daemon/file_commands.h"
+
+#include <optional>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "pgm/backup/file_verbs.h"
+#include "pgm/compress/codec.h"
+#include "pgm/log/log.h"
+#include "pgm/management/errors.h"
+#include "pgm/management/protocol.h"
+
+namespace pgm::daemon {
+
+namespace mgmt = pgm::management;
+using nlohmann::json;
+
+namespace {
+
+// The error codes of one command family.
+struct Codes {
+  int32_t no_file;
+  int32_t error;
+};
+
+Codes codes_of(compress::Algorithm a) {
+  switch (a) {
+    case compress::Algorithm::kGzip:
+      return {mgmt::kErrorGzipNoFile, mgmt::kErrorGzipError};
+    case compress::Algorithm::kLz4:
+      return {mgmt::kErrorLz4NoFile, mgmt::kErrorLz4Error};
+    case compress::Algorithm::kBzip2:
+      return {mgmt::kErrorBzip2NoFile, mgmt::kErrorBzip2Error};
+    case compress::Algorithm::kZstd:
+    case compress::Algorithm::kNone:
+      break;
+  }
+  return {mgmt::kErrorZstdNoFile, mgmt::kErrorZstdError};
+}
+
+// SourceFile of the request, or the failure to answer.
+struct Source {
+  std::string path;
+  std::optional<CommandResult> failure;
+};
+
+Source source_of(const json& request, const Codes& codes, const std::string& workflow) {
+  Source s;
+  s.path = string_arg(request, mgmt::key::kSourceFile);
+  if (s.path.empty()) {
+    s.failure = CommandResult::failure(codes.no_file, "the request has no SourceFile", workflow);
+  } else if (s.path.front() != '/') {
+    s.failure = CommandResult::failure(
+        codes.no_file,
+        fmt::format("SourceFile '{}' is not an absolute path (the daemon does not share the "
+                    "client's working directory)",
+                    s.path),
+        workflow);
+  }
+  return s;
+}
+
+CommandResult answer(const Result<std::string>& done, const std::string& source, const Codes& codes,
+                     const std::string& workflow) {
+  if (!done) {
+    int32_t code = done.error().code() == ErrorCode::kNotFound ? codes.no_file : codes.error;
+    log::warn("{}: {}", workflow, done.error().message());
+    return CommandResult::failure(code, done.error().message(), workflow);
+  }
+  log::info("{}: {} -> {}", workflow, source, *done);
+  json r;
+  r[mgmt::key::kSourceFile] = source;
+  r[mgmt::key::kDestinationFile] = *done;
+  return CommandResult::success(r);
+}
+
+crypto::AesMode mode_of(const DaemonContext& ctx) {
+  return ctx.config->encryption == crypto::AesMode::kNone ? crypto::AesMode::kAes256Gcm
+                                                          : ctx.config->encryption;
+}
+
+}  // namespace
+
+CommandResult encrypt_command(const DaemonContext& ctx, const json& request) {
+  const Codes codes{mgmt::kErrorEncryptNoFile, mgmt::kErrorEncryptError};
+  Source s = source_of(request, codes, "encrypt");
+  if (s.failure) {
+    return *s.failure;
+  }
+  if (!ctx.master_key) {
+    return CommandResult::failure(
+        codes.error, "there is no master key (create one with pgmoneta-admin master-key)",
+        "encrypt");
+  }
+  return answer(backup::encrypt_file(s.path, *ctx.master_key, mode_of(ctx)), s.path, codes,
+                "encrypt");
+}
+
+CommandResult decrypt_command(const DaemonContext& ctx, const json& request) {
+  const Codes codes{mgmt::kErrorDecryptNoFile, mgmt::kErrorDecryptError};
+  Source s = source_of(request, codes, "decrypt");
+  if (s.failure) {
+    return *s.failure;
+  }
+  if (!ctx.master_key) {
+    return CommandResult::failure(
+        codes.error, "there is no master key (create one with pgmoneta-admin master-key)",
+        "decrypt");
+  }
+  return answer(backup::decrypt_file(s.path, *ctx.master_key, mode_of(ctx)), s.path, codes,
+                "decrypt");
+}
+
+CommandResult compress_command(const DaemonContext& ctx, const json& request) {
+  compress::Algorithm a = ctx.config->compression.algorithm;
+  if (a == compress::Algorithm::kNone) {
+    a = compress::Algorithm::kZstd;
+  }
+  if (compress::file_suffix(a).empty()) {
+    return CommandResult::failure(mgmt::kErrorCompressUnknown,
+                                  "the configured compression algorithm is unknown", "compress");
+  }
+  Codes codes = codes_of(a);
+  Source s = source_of(request, codes, "compress");
+  if (s.failure) {
+    return *s.failure;
+  }
+  return answer(backup::compress_file(s.path, a, ctx.config->compression_level), s.path, codes,
+                "compress");
+}
+
+CommandResult decompress_command(const DaemonContext& /*ctx*/, const json& request) {
+  std::string path = string_arg(request, mgmt::key::kSourceFile);
+  auto a = backup::compression_of_suffix(path);
+  if (!path.empty() && !a) {
+    return CommandResult::failure(
+        mgmt::kErrorDecompressUnknown,
+        fmt::format("{}: unknown compression suffix (expected .gz, .zstd, .zst, .lz4 or .bz2)",
+                    path),
+        "decompress");
+  }
+  Codes codes = codes_of(a.value_or(compress::Algorithm::kZstd));
+  Source s = source_of(request, codes, "decompress");
+  if (s.failure) {
+    return *s.failure;
+  }
+  return answer(backup::decompress_file(s.path), s.path, codes, "decompress");
+}
+
+}  // namespace pgm::daemon

@@ -1,0 +1,32 @@
+// The verify command and the periodic verification job. Both run in a forked child of the
+// daemon, hold the server's repository lock while they read its backups (a busy server: the
+// command fails at once with kErrorVerifyActive, the job skips it this time) and publish their
+// progress in the shared state (progress_operation 2 "verify", progress_phase 4). Verification
+// itself is restore::verify_backup(): the stored files are checked in place, nothing is restored.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "pgm/daemon/commands.h"
+#include "pgm/daemon/context.h"
+
+namespace pgm::daemon {
+
+// ServerState::progress_operation and progress_phase while a verification runs (backup uses
+// phases 1..3; progress shows this one as "verifying").
+inline constexpr int kProgressOperationVerify = 2;
+inline constexpr int kProgressPhaseVerify = 4;
+
+// verify <server> <id> <directory> [failed|all]. Request: Server, Backup (label, oldest,
+// newest, latest), Directory (accepted for pgmoneta compatibility and echoed; unused), Files
+// ("failed", the default, or "all"). Response: Server, Backup, Directory, Files (count),
+// Bytes, Valid, Failed [{Directory, FileName, HashAlgorithm, Original, Calculated, Problem}]
+// and, for "all", All (same objects, every file). Any failed file makes the outcome a failure
+// (kErrorVerifyExecute) that still carries the whole Response.
+CommandResult verify_command(const DaemonContext& ctx, const nlohmann::json& request);
+
+// One verification pass over every server (Config::verification > 0): every valid backup,
+// newest first; a line per backup at INFO when good, one ERROR line per failed file otherwise.
+void run_verification(const DaemonContext& ctx);
+
+}  // namespace pgm::daemon

@@ -1,0 +1,46 @@
+// The files of one stored backup, as backup.manifest names them, matched against what is on
+// disk under <backup>/data/ (following pg_tblspc/<oid> links into tblspc_<name>/ and
+// pgmoneta's absolute links into older backups). Restore, verify and archive all start here:
+// a file listed but absent is "missing", a file present but not listed is "extra".
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "pgm/backup/info.h"
+#include "pgm/core/result.h"
+#include "pgm/restore/stored_file.h"
+
+namespace pgm::restore {
+
+struct BackupFile {
+  std::string manifest_path;  // relative to data/, e.g. "base/5/1259" or "pg_tblspc/16390/PG_15_x/5/16391"
+  std::string stored_path;    // the stored file, <backup>/data/<manifest_path><suffix>
+  std::string sha512;         // from backup.manifest, lower-case hex
+  uint64_t stored_size = 0;   // bytes on disk (0 when missing)
+  bool plain = false;         // stored without compression or encryption (backup_label, ...)
+};
+
+struct TablespaceLink {
+  std::string oid;   // pg_tblspc/<oid>
+  std::string name;  // "tblspc_<spcname>" from backup.info ("" when backup.info does not name it)
+};
+
+struct BackupFiles {
+  StoredFormat format;
+  std::vector<BackupFile> files;         // present files, in backup.manifest order
+  std::vector<std::string> missing;      // manifest paths whose stored file is absent
+  std::vector<std::string> extra;        // data/-relative names on disk that the manifest lacks
+  std::vector<std::string> directories;  // data/-relative directories (empty ones too), parents first
+  std::vector<TablespaceLink> tablespaces;
+  uint64_t stored_bytes = 0;             // sum of stored_size
+};
+
+// Reads <backup_dir>/backup.manifest and walks <backup_dir>/data. Errors: kNotFound for a
+// missing backup.manifest or data/, kCorruption for a malformed manifest or backup.info
+// format bytes, kIo for unreadable directories. Missing and extra files are reported in the
+// result, not as errors: the caller decides.
+Result<BackupFiles> enumerate_backup(const std::string& backup_dir, const backup::BackupInfo& info);
+
+}  // namespace pgm::restore

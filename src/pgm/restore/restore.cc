@@ -1,0 +1,557 @@
+#include "pgm/restore/restore.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include "pgm/core/unique_fd.h"
+#include "pgm/io/file.h"
+#include "pgm/log/log.h"
+#include "pgm/restore/backup_files.h"
+#include "pgm/restore/stored_file.h"
+#include "pgm/wal/segment.h"
+
+namespace pgm::restore {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kPgControl = "global/pg_control";
+
+// One unit of work for the pool: a stored file (or WAL file) and where it goes.
+struct Job {
+  std::string source;
+  StoredFormat format;
+  std::string destination;  // absolute
+  std::string label;        // for messages: data-relative path or wal/<name>
+  std::string sha512;       // expected plaintext digest; "" = not checked
+  uint64_t size_hint = 0;   // stored bytes, for ordering
+  bool replace = false;     // may replace a file already there (WAL over the backup's copy)
+  // WAL only: the segment's 24-character name. The receiver compresses a completed segment
+  // under a new name and removes the plain one, maybe while we read: then the current name
+  // is looked up again.
+  std::string wal_base;
+  uint8_t wal_encryption = 0;  // backup.info's ENCRYPTION, for WAL found under a new name
+};
+
+// The stored name of WAL segment `base` in `dir` now (the compressed one when both exist);
+// "" when there is none.
+std::string current_wal_name(const std::string& dir, const std::string& base,
+                             wal::WalFileInfo* info) {
+  auto names = io::list_directory(dir);
+  if (!names) {
+    return "";
+  }
+  std::string found;
+  for (const std::string& name : *names) {
+    wal::WalFileInfo f = wal::classify_wal_file(name);
+    if (f.kind == wal::WalFileKind::kSegment && f.base == base &&
+        (found.empty() || name.size() > found.size())) {
+      found = name;
+      *info = f;
+    }
+  }
+  return found;
+}
+
+StoredFormat wal_format(const wal::WalFileInfo& f, uint8_t backup_encryption) {
+  StoredFormat format;
+  format.algorithm = f.compression;
+  if (f.encrypted) {
+    // WAL files are encrypted with the daemon's mode, which backup.info records for a backup
+    // taken with the same configuration.
+    format.encryption = backup_encryption != 0 ? static_cast<crypto::AesMode>(backup_encryption)
+                                               : crypto::AesMode::kAes256Gcm;
+  }
+  return format;
+}
+
+std::string human_bytes(uint64_t n) {
+  const char* units[] = {"B", "kB", "MB", "GB", "TB"};
+  double v = static_cast<double>(n);
+  size_t u = 0;
+  while (v >= 1024 && u + 1 < std::size(units)) {
+    v /= 1024;
+    ++u;
+  }
+  return fmt::format("{:.1f} {}", v, units[u]);
+}
+
+Result<void> write_all(int fd, std::span<const uint8_t> bytes, const std::string& path) {
+  while (!bytes.empty()) {
+    ssize_t n = ::write(fd, bytes.data(), bytes.size());
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return make_errno_error(fmt::format("write {}", path), errno);
+    }
+    bytes = bytes.subspan(static_cast<size_t>(n));
+  }
+  return {};
+}
+
+// Writes one file: the stored bytes' plaintext into a new file (O_EXCL, 0600), or into a
+// temporary name renamed over the old one when job.replace. Checks the SHA-512.
+Result<uint64_t> restore_file(StoredFileReader& reader, backup::Sha512* sha, const Job& job,
+                              const std::function<void(uint64_t)>& advance) {
+  std::string path = job.replace ? job.destination + ".pgmoneta.tmp" : job.destination;
+  int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (job.replace ? O_TRUNC : O_EXCL);
+  UniqueFd fd(::open(path.c_str(), flags, 0600));
+  if (!fd) {
+    return make_errno_error(fmt::format("create {}", path), errno);
+  }
+  bool check = sha != nullptr && !job.sha512.empty();
+  if (check) {
+    sha->reset();
+  }
+  auto written =
+      reader.read(job.source, job.format, [&](std::span<const uint8_t> bytes) -> Result<void> {
+        if (check) {
+          sha->update(bytes);
+        }
+        PGM_TRY(write_all(fd.get(), bytes, path));
+        advance(bytes.size());
+        return {};
+      });
+  if (!written) {
+    return tl::unexpected(written.error());
+  }
+  if (check) {
+    std::string got = backup::Sha512::hex(sha->final());
+    if (got != job.sha512) {
+      return make_error(ErrorCode::kCorruption,
+                        fmt::format("{}: SHA-512 {} does not match backup.manifest ({})", job.label,
+                                    got.substr(0, 16), job.sha512.substr(0, 16)));
+    }
+  }
+  // Start the write-back now; the final syncfs reports real errors.
+  (void)::sync_file_range(fd.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
+  if (job.replace) {
+    if (::rename(path.c_str(), job.destination.c_str()) != 0) {
+      return make_errno_error(fmt::format("rename {}", path), errno);
+    }
+  }
+  return *written;
+}
+
+// Runs jobs over `workers` threads; the first error stops the others.
+Result<uint64_t> run_jobs(std::vector<Job>& jobs, int workers, const crypto::MasterKey* key,
+                          bool verify, const std::function<void(uint64_t)>& advance) {
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::atomic<uint64_t> bytes{0};
+  std::mutex error_mutex;
+  std::optional<Error> first_error;
+  auto worker = [&]() {
+    StoredFileReader reader(key);
+    std::optional<backup::Sha512> sha;
+    if (verify) {
+      auto created = backup::Sha512::create();
+      if (!created) {
+        std::lock_guard lock(error_mutex);
+        first_error = created.error();
+        failed.store(true);
+        return;
+      }
+      sha.emplace(std::move(*created));
+    }
+    while (!failed.load(std::memory_order_relaxed)) {
+      size_t i = next.fetch_add(1);
+      if (i >= jobs.size()) {
+        return;
+      }
+      auto r = restore_file(reader, sha ? &*sha : nullptr, jobs[i], advance);
+      for (int retry = 0; !r && r.error().code() == ErrorCode::kNotFound &&
+                          !jobs[i].wal_base.empty() && retry < 3;
+           ++retry) {
+        Job& job = jobs[i];
+        wal::WalFileInfo f;
+        std::string name = current_wal_name(io::parent_directory(job.source), job.wal_base, &f);
+        if (name.empty()) {
+          break;
+        }
+        job.source = io::parent_directory(job.source) + "/" + name;
+        job.format = wal_format(f, job.wal_encryption);
+        r = restore_file(reader, sha ? &*sha : nullptr, job, advance);
+      }
+      if (!r) {
+        std::lock_guard lock(error_mutex);
+        if (!first_error) {
+          first_error = r.error();
+        }
+        failed.store(true);
+        return;
+      }
+      bytes.fetch_add(*r);
+    }
+  };
+  size_t n = std::clamp<size_t>(static_cast<size_t>(std::max(workers, 1)), 1, jobs.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 1; i < n; ++i) {
+    threads.emplace_back(worker);
+  }
+  worker();
+  for (std::thread& t : threads) {
+    t.join();
+  }
+  if (first_error) {
+    return tl::unexpected(*first_error);
+  }
+  return bytes.load();
+}
+
+// True when the 8 kB WAL page holding `offset - 1` of the file is not all zeros: a .partial
+// segment that reached the backup's end.
+bool page_written(const std::string& path, uint64_t offset) {
+  if (offset == 0) {
+    return true;
+  }
+  constexpr uint64_t kPage = 8192;
+  uint64_t page = (offset - 1) / kPage * kPage;
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    return false;
+  }
+  std::vector<uint8_t> buf(kPage);
+  ssize_t n = ::pread(fd.get(), buf.data(), buf.size(), static_cast<off_t>(page));
+  if (n <= 0) {
+    return false;
+  }
+  return std::any_of(buf.begin(), buf.begin() + n, [](uint8_t b) { return b != 0; });
+}
+
+struct WalPlan {
+  std::vector<Job> jobs;
+  uint64_t bytes = 0;  // plaintext bytes to write (segments at full size)
+};
+
+// The WAL files of wal_dir a recovery from this backup can use.
+Result<WalPlan> plan_wal(const RestoreOptions& o, const std::string& pg_wal) {
+  WalPlan plan;
+  auto start = wal::parse_segment_name(o.info.wal, o.wal_segment_size);
+  if (!start) {
+    return make_error(ErrorCode::kCorruption,
+                      fmt::format("backup.info: WAL '{}' is not a segment name", o.info.wal));
+  }
+  auto names = io::list_directory(o.wal_dir);
+  if (!names) {
+    if (names.error().code() == ErrorCode::kNotFound) {
+      return plan;
+    }
+    return tl::unexpected(names.error());
+  }
+  uint64_t end_segno = wal::segment_number(wal::Lsn(o.info.end_lsn), o.wal_segment_size);
+  uint64_t end_offset = o.info.end_lsn % o.wal_segment_size;
+  std::vector<std::string> complete;  // bases of complete segments
+  for (const std::string& name : *names) {
+    wal::WalFileInfo f = wal::classify_wal_file(name);
+    if (f.kind == wal::WalFileKind::kSegment) {
+      complete.push_back(f.base);
+    }
+  }
+  std::sort(complete.begin(), complete.end());
+  for (const std::string& name : *names) {
+    wal::WalFileInfo f = wal::classify_wal_file(name);
+    Job job;
+    job.source = o.wal_dir + "/" + name;
+    job.label = "wal/" + name;
+    job.replace = true;
+    if (f.kind == wal::WalFileKind::kHistory) {
+      job.destination = pg_wal + "/" + f.base + ".history";
+      struct stat st {};
+      job.size_hint = ::stat(job.source.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+      plan.bytes += job.size_hint;
+      plan.jobs.push_back(std::move(job));
+      continue;
+    }
+    if (f.kind != wal::WalFileKind::kSegment && f.kind != wal::WalFileKind::kPartial) {
+      continue;
+    }
+    auto id = wal::parse_segment_name(f.base, o.wal_segment_size);
+    if (!id || id->segno < start->segno || id->tli.value() < start->tli.value()) {
+      continue;
+    }
+    if (f.kind == wal::WalFileKind::kPartial) {
+      if (std::binary_search(complete.begin(), complete.end(), f.base)) {
+        continue;  // the complete segment wins
+      }
+      // The receiver's current segment. When it is the backup's end segment but the receiver
+      // never got that far, the backup's own copy in pg_wal is the better one.
+      if (id->segno == end_segno && !page_written(job.source, end_offset)) {
+        continue;
+      }
+    } else {
+      // A plain copy next to a compressed one is on its way out (compression just finished).
+      if (f.compression == compress::Algorithm::kNone && !f.encrypted &&
+          std::count(complete.begin(), complete.end(), f.base) > 1) {
+        continue;
+      }
+      job.format = wal_format(f, o.info.encryption);
+      job.wal_base = f.base;
+      job.wal_encryption = o.info.encryption;
+    }
+    job.destination = pg_wal + "/" + f.base;
+    struct stat st {};
+    job.size_hint = ::stat(job.source.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+    plan.bytes += o.wal_segment_size;
+    plan.jobs.push_back(std::move(job));
+  }
+  return plan;
+}
+
+// Bytes available to an unprivileged writer on the file system holding `path` (or its
+// nearest existing ancestor).
+uint64_t free_space(const std::string& path) {
+  struct statvfs st {};
+  fs::path p(path);
+  while (::statvfs(p.c_str(), &st) != 0) {
+    if (!p.has_parent_path() || p.parent_path() == p) {
+      return 0;
+    }
+    p = p.parent_path();
+  }
+  return static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
+}
+
+// Removes what a failed restore created. A target that existed (empty) before is emptied.
+void remove_created(const std::string& target, bool target_existed,
+                    const std::vector<std::string>& tablespace_dirs) {
+  std::error_code ec;
+  if (target_existed) {
+    for (const auto& entry : fs::directory_iterator(target, ec)) {
+      std::error_code rec;
+      fs::remove_all(entry.path(), rec);
+    }
+  } else {
+    fs::remove_all(target, ec);
+  }
+  for (const std::string& dir : tablespace_dirs) {
+    fs::remove_all(dir, ec);
+  }
+}
+
+Result<bool> prepare_target(const std::string& target) {
+  struct stat st {};
+  if (::lstat(target.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("{} exists and is not a directory", target));
+    }
+    PGM_ASSIGN_OR_RETURN(std::vector<std::string> names, io::list_directory(target));
+    if (!names.empty()) {
+      return make_error(
+          ErrorCode::kInvalidArgument,
+          fmt::format("{} exists and is not empty: a restore never overwrites a directory",
+                      target));
+    }
+    if (::chmod(target.c_str(), 0700) != 0) {
+      return make_errno_error(fmt::format("chmod {}", target), errno);
+    }
+    return true;
+  }
+  PGM_TRY(io::make_directories(io::parent_directory(target), 0700));
+  if (::mkdir(target.c_str(), 0700) != 0) {
+    return make_errno_error(fmt::format("mkdir {}", target), errno);
+  }
+  return false;
+}
+
+Result<void> make_directory(const std::string& path) {
+  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) {
+    return make_errno_error(fmt::format("mkdir {}", path), errno);
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string tablespace_directory(const std::string& target_dir, const std::string& name) {
+  return target_dir + "-" + name;
+}
+
+Result<RestoreResult> run_restore(const RestoreOptions& o) {
+  auto started = std::chrono::steady_clock::now();
+  RestoreResult result;
+  PGM_ASSIGN_OR_RETURN(BackupFiles files, enumerate_backup(o.backup_dir, o.info));
+  if (!files.missing.empty()) {
+    return make_error(ErrorCode::kCorruption,
+                      fmt::format("backup {}: {} stored file(s) missing, first: {}", o.info.label,
+                                  files.missing.size(), files.missing.front()));
+  }
+  if (!files.extra.empty()) {
+    return make_error(ErrorCode::kCorruption,
+                      fmt::format("backup {}: {} file(s) not in backup.manifest, first: {}",
+                                  o.info.label, files.extra.size(), files.extra.front()));
+  }
+  if (files.format.encryption != crypto::AesMode::kNone && o.key == nullptr) {
+    return make_error(
+        ErrorCode::kConfig,
+        fmt::format("backup {} is encrypted and there is no master key", o.info.label));
+  }
+  std::string pg_wal = o.target_dir + "/pg_wal";
+  WalPlan wal;
+  if (o.copy_wal) {
+    PGM_ASSIGN_OR_RETURN(wal, plan_wal(o, pg_wal));
+  }
+
+  // Free space: the restored size (pgmoneta's RESTORE may be the stored size: take the larger)
+  // plus the WAL, plus 1 % for file system overhead.
+  uint64_t data_bytes = std::max(o.info.restore_size, files.stored_bytes);
+  uint64_t need = data_bytes + wal.bytes;
+  need += need / 100;
+  uint64_t have = free_space(io::parent_directory(o.target_dir));
+  if (have < need) {
+    return make_error(ErrorCode::kUnavailable,
+                      fmt::format("not enough free space for {}: it needs {} ({} of data, {} of "
+                                  "WAL), the file system has {} free",
+                                  o.target_dir, human_bytes(need), human_bytes(data_bytes),
+                                  human_bytes(wal.bytes), human_bytes(have)));
+  }
+
+  PGM_ASSIGN_OR_RETURN(bool existed, prepare_target(o.target_dir));
+  auto fail = [&](const Error& e) -> Result<RestoreResult> {
+    remove_created(o.target_dir, existed, result.tablespace_dirs);
+    return tl::unexpected(e);
+  };
+
+  // Directories; pg_tblspc/<oid> becomes a link to the tablespace's own directory.
+  for (const std::string& dir : files.directories) {
+    std::string path = o.target_dir + "/" + dir;
+    const TablespaceLink* link = nullptr;
+    for (const TablespaceLink& t : files.tablespaces) {
+      if (dir == "pg_tblspc/" + t.oid) {
+        link = &t;
+      }
+    }
+    if (link != nullptr) {
+      std::string name = link->name.empty() ? "tblspc_" + link->oid : link->name;
+      std::string ts = tablespace_directory(o.target_dir, name);
+      struct stat st {};
+      if (::lstat(ts.c_str(), &st) == 0) {
+        return fail(Error(ErrorCode::kInvalidArgument,
+                          fmt::format("tablespace directory {} already exists", ts)));
+      }
+      if (::mkdir(ts.c_str(), 0700) != 0) {
+        return fail(errno_error(fmt::format("mkdir {}", ts), errno));
+      }
+      result.tablespace_dirs.push_back(ts);
+      if (::symlink(ts.c_str(), path.c_str()) != 0) {
+        return fail(errno_error(fmt::format("symlink {}", path), errno));
+      }
+      continue;
+    }
+    if (auto r = make_directory(path); !r) {
+      return fail(r.error());
+    }
+  }
+  if (auto r = make_directory(pg_wal); !r) {
+    return fail(r.error());
+  }
+
+  // Data files, largest first so the pool ends evenly; pg_control is held back.
+  std::vector<Job> jobs;
+  std::optional<Job> pg_control;
+  for (const BackupFile& f : files.files) {
+    Job job;
+    job.source = f.stored_path;
+    job.format = f.plain ? StoredFormat{} : files.format;
+    job.destination = o.target_dir + "/" + f.manifest_path;
+    job.label = f.manifest_path;
+    job.sha512 = f.sha512;
+    job.size_hint = f.stored_size;
+    if (f.manifest_path == kPgControl) {
+      job.destination = o.target_dir + "/global/pg_control.pgmoneta.tmp";
+      pg_control = std::move(job);
+      continue;
+    }
+    jobs.push_back(std::move(job));
+  }
+  if (!pg_control) {
+    return fail(Error(ErrorCode::kCorruption,
+                      fmt::format("backup {} has no global/pg_control", o.info.label)));
+  }
+  std::stable_sort(jobs.begin(), jobs.end(),
+                   [](const Job& a, const Job& b) { return a.size_hint > b.size_hint; });
+
+  uint64_t total = data_bytes + wal.bytes;
+  std::atomic<uint64_t> done{0};
+  std::atomic<int64_t> last_report_ms{0};
+  auto advance = [&](uint64_t n) {
+    uint64_t now_done = done.fetch_add(n) + n;
+    if (!o.on_progress) {
+      return;
+    }
+    auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now().time_since_epoch())
+                      .count();
+    int64_t last = last_report_ms.load(std::memory_order_relaxed);
+    if (now_ms - last >= 200 && last_report_ms.compare_exchange_strong(last, now_ms)) {
+      o.on_progress(now_done, std::max(total, now_done));
+    }
+  };
+
+  auto data_written = run_jobs(jobs, o.workers, o.key, o.verify, advance);
+  if (!data_written) {
+    return fail(data_written.error());
+  }
+  result.files = jobs.size() + 1;
+  result.bytes = *data_written;
+
+  // WAL after the data, so segments replace the backup's own copies (which hold less).
+  if (!wal.jobs.empty()) {
+    auto wal_written = run_jobs(wal.jobs, o.workers, o.key, false, advance);
+    if (!wal_written) {
+      return fail(wal_written.error());
+    }
+    result.wal_files = wal.jobs.size();
+    result.bytes += *wal_written;
+  }
+
+  if (o.configure) {
+    if (auto r = o.configure(o.target_dir); !r) {
+      return fail(r.error());
+    }
+  }
+
+  // Everything durable, then pg_control: its presence says the restore is complete.
+  std::vector<Job> last{*pg_control};
+  auto control_written = run_jobs(last, 1, o.key, o.verify, advance);
+  if (!control_written) {
+    return fail(control_written.error());
+  }
+  if (auto r = io::sync_filesystem(o.target_dir); !r) {
+    return fail(r.error());
+  }
+  std::string control = o.target_dir + "/" + kPgControl;
+  if (::rename(pg_control->destination.c_str(), control.c_str()) != 0) {
+    return fail(errno_error(fmt::format("rename {}", control), errno));
+  }
+  if (auto r = io::fsync_directory(o.target_dir + "/global"); !r) {
+    return fail(r.error());
+  }
+  if (auto r = io::fsync_directory(io::parent_directory(o.target_dir)); !r) {
+    return fail(r.error());
+  }
+  result.bytes += *control_written;
+  if (o.on_progress) {
+    o.on_progress(done.load(), std::max(total, done.load()));
+  }
+  result.elapsed = std::chrono::steady_clock::now() - started;
+  return result;
+}
+
+}  // namespace pgm::restore

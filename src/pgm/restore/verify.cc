@@ -1,0 +1,228 @@
+#include "pgm/restore/verify.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "pgm/io/file.h"
+#include "pgm/restore/backup_files.h"
+#include "pgm/restore/stored_file.h"
+
+namespace pgm::restore {
+
+namespace {
+
+// Progress is published in steps of this many plaintext bytes (and at every file's end).
+constexpr uint64_t kProgressStep = uint64_t{4} << 20;
+constexpr int kMaxWorkers = 64;
+
+bool same_hex(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+// enumerate_backup's extra names carry a parenthesised detail for odd entries:
+// "x (dangling link)", "x (not a regular file)".
+VerifyFile extra_file(const std::string& name) {
+  VerifyFile v;
+  v.path = name;
+  v.problem = kProblemExtra;
+  size_t open = name.rfind(" (");
+  if (!name.empty() && name.back() == ')' && open != std::string::npos) {
+    v.path = name.substr(0, open);
+    v.problem += name.substr(open);
+  }
+  return v;
+}
+
+// The backup's own metadata files against their backup.sha512 lines (absent file: nothing to
+// check, as for backups pgmoneta wrote without one).
+Result<std::vector<VerifyFile>> check_metadata(const std::string& backup_dir) {
+  std::vector<VerifyFile> out;
+  auto text = io::read_file(backup_dir + "/backup.sha512");
+  if (!text) {
+    if (text.error().code() == ErrorCode::kNotFound) {
+      return out;
+    }
+    VerifyFile v;
+    v.path = "backup.sha512";
+    v.problem = text.error().message();
+    out.push_back(std::move(v));
+    return out;
+  }
+  auto entries = backup::parse_sha512_file(*text);
+  if (!entries) {
+    VerifyFile v;
+    v.path = "backup.sha512";
+    v.problem = entries.error().message();
+    out.push_back(std::move(v));
+    return out;
+  }
+  PGM_ASSIGN_OR_RETURN(backup::Sha512 sha, backup::Sha512::create());
+  for (const backup::Sha512Entry& e : *entries) {
+    if (e.path != "backup.info" && e.path != "backup.manifest") {
+      continue;  // stored data files: their plaintext is checked against backup.manifest
+    }
+    VerifyFile v;
+    v.path = e.path;
+    v.expected = e.hex;
+    auto content = io::read_file(backup_dir + "/" + e.path);
+    if (!content) {
+      v.problem = content.error().code() == ErrorCode::kNotFound ? std::string(kProblemMissing)
+                                                                 : content.error().message();
+    } else {
+      sha.update(*content);
+      v.calculated = backup::Sha512::hex(sha.final());
+      v.bytes = content->size();
+      if (!same_hex(v.calculated, v.expected)) {
+        v.problem = kProblemMismatch;
+      }
+    }
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<VerifyReport> verify_backup(const VerifyOptions& o) {
+  PGM_ASSIGN_OR_RETURN(BackupFiles files, enumerate_backup(o.backup_dir, o.info));
+  if (files.format.encryption != crypto::AesMode::kNone && o.key == nullptr) {
+    return make_error(
+        ErrorCode::kConfig,
+        fmt::format("{}: the backup is encrypted, but there is no master key", o.backup_dir));
+  }
+  const size_t n = files.files.size();
+  std::vector<size_t> order(n);
+  for (size_t i = 0; i < n; ++i) {
+    order[i] = i;
+  }
+  // Largest first, so that one big file does not start last and run alone.
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return files.files[a].stored_size > files.files[b].stored_size;
+  });
+  const uint64_t total = o.info.restore_size != 0 ? o.info.restore_size : files.stored_bytes;
+
+  std::vector<VerifyFile> results(n);
+  std::atomic<size_t> next{0};
+  std::atomic<uint64_t> done{0};
+  std::mutex mutex;  // guards progress calls and setup_error
+  std::optional<Error> setup_error;
+  auto publish = [&](uint64_t& unreported) {
+    if (unreported == 0) {
+      return;
+    }
+    uint64_t now = done.fetch_add(unreported) + unreported;
+    unreported = 0;
+    if (o.on_progress) {
+      std::lock_guard<std::mutex> lock(mutex);
+      o.on_progress(now, total);
+    }
+  };
+  auto work = [&]() {
+    auto sha = backup::Sha512::create();
+    if (!sha) {
+      std::lock_guard<std::mutex> lock(mutex);
+      setup_error = sha.error();
+      return;
+    }
+    StoredFileReader reader(o.key);
+    uint64_t unreported = 0;
+    for (;;) {
+      size_t k = next.fetch_add(1);
+      if (k >= n) {
+        break;
+      }
+      const BackupFile& f = files.files[order[k]];
+      VerifyFile& v = results[order[k]];
+      v.path = f.manifest_path;
+      v.expected = f.sha512;
+      sha->reset();
+      StoredFormat format = f.plain ? StoredFormat{} : files.format;
+      auto read = reader.read(f.stored_path, format, [&](std::span<const uint8_t> bytes) {
+        sha->update(bytes);
+        unreported += bytes.size();
+        if (unreported >= kProgressStep) {
+          publish(unreported);
+        }
+        return Result<void>{};
+      });
+      publish(unreported);
+      if (!read) {
+        v.problem = read.error().message();
+        continue;
+      }
+      v.bytes = *read;
+      v.calculated = backup::Sha512::hex(sha->final());
+      if (!same_hex(v.calculated, v.expected)) {
+        v.problem = kProblemMismatch;
+      }
+    }
+  };
+  int workers = std::clamp(o.workers, 1, kMaxWorkers);
+  workers =
+      static_cast<int>(std::min<size_t>(static_cast<size_t>(workers), std::max<size_t>(n, 1)));
+  std::vector<std::thread> threads;
+  threads.reserve(static_cast<size_t>(workers - 1));
+  for (int i = 1; i < workers; ++i) {
+    threads.emplace_back(work);
+  }
+  work();
+  for (std::thread& t : threads) {
+    t.join();
+  }
+  if (setup_error) {
+    return tl::unexpected(setup_error->with_context(o.backup_dir));
+  }
+
+  VerifyReport report;
+  auto add = [&](VerifyFile v) {
+    if (!v.problem.empty()) {
+      report.failed.push_back(v);
+    }
+    if (o.keep_all) {
+      report.all.push_back(std::move(v));
+    }
+  };
+  for (VerifyFile& v : results) {
+    if (v.problem.empty() || !v.calculated.empty()) {
+      ++report.files;
+      report.bytes += v.bytes;
+    }
+    add(std::move(v));
+  }
+  // Missing files keep their manifest checksum; the manifest is parsed again only for them.
+  if (!files.missing.empty()) {
+    PGM_ASSIGN_OR_RETURN(std::string text, io::read_file(o.backup_dir + "/backup.manifest"));
+    PGM_ASSIGN_OR_RETURN(std::vector<backup::ManifestEntry> manifest, backup::parse_manifest(text));
+    for (const std::string& path : files.missing) {
+      VerifyFile v;
+      v.path = path;
+      v.problem = kProblemMissing;
+      for (const backup::ManifestEntry& e : manifest) {
+        if (e.path == path) {
+          v.expected = e.sha512;
+          break;
+        }
+      }
+      add(std::move(v));
+    }
+  }
+  for (const std::string& name : files.extra) {
+    add(extra_file(name));
+  }
+  PGM_ASSIGN_OR_RETURN(std::vector<VerifyFile> metadata, check_metadata(o.backup_dir));
+  for (VerifyFile& v : metadata) {
+    add(std::move(v));
+  }
+  return report;
+}
+
+}  // namespace pgm::restore

@@ -1,0 +1,306 @@
+#include "pgm/restore/verify.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "pgm/backup/info.h"
+#include "pgm/backup/store.h"
+#include "pgm/io/file.h"
+
+namespace pgm::restore {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Format {
+  const char* name;
+  compress::Algorithm algorithm;
+  uint8_t compression;  // backup.info's COMPRESSION byte
+  crypto::AesMode encryption;
+  const char* suffix;
+};
+
+const Format kZstd{"zstd", compress::Algorithm::kZstd, 0x12, crypto::AesMode::kNone, ".zstd"};
+const Format kZstdAes{"zstd_aes", compress::Algorithm::kZstd, 0x12, crypto::AesMode::kAes256Gcm,
+                      ".zstd.aes"};
+
+// Compressible but not trivially so: repeating words with a counter.
+std::string content(size_t size, int seed) {
+  std::string s;
+  s.reserve(size + 32);
+  for (int i = 0; s.size() < size; ++i) {
+    s += "tuple " + std::to_string(seed) + ":" + std::to_string(i * 7919 % 10007) + ";";
+  }
+  s.resize(size);
+  return s;
+}
+
+class VerifyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "pgm-verify-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    tmp_ = tmpl;
+    dir_ = tmp_ + "/20240101120000";
+    key_.bytes.assign(crypto::kMasterKeyLength, 0x5a);
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(tmp_, ec);
+  }
+
+  // A backup as run_full_backup writes it: FileStore for data/, then backup.manifest,
+  // backup.sha512 and backup.info.
+  void build(const Format& f) {
+    format_ = f;
+    fs::create_directories(dir_ + "/data");
+    backup::StoreOptions so;
+    so.algorithm = f.algorithm;
+    so.encryption = f.encryption;
+    so.key = &key_;
+    so.workers = 2;
+    so.block_size = 64 << 10;  // several frames per big file
+    auto store = backup::FileStore::create(dir_, so);
+    ASSERT_TRUE(store.has_value()) << store.error().message();
+    const std::vector<std::pair<std::string, size_t>> files = {
+        {"PG_VERSION", 3},
+        {"backup_label", 200},
+        {"base/1/1259", 300 << 10},
+        {"base/1/1249", 40 << 10},
+        {"base/1/2619", 120 << 10},
+        {"global/pg_control", 8192},
+        {"pg_wal/000000010000000000000002", 0}};
+    int seed = 0;
+    for (const auto& [path, size] : files) {
+      std::string data = content(size, ++seed);
+      ASSERT_TRUE((*store)->begin_file("data/" + path, path, path == "backup_label").has_value());
+      auto span =
+          std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size());
+      ASSERT_TRUE((*store)->write(span).has_value());
+      ASSERT_TRUE((*store)->end_file().has_value());
+    }
+    auto stored = (*store)->finish();
+    ASSERT_TRUE(stored.has_value()) << stored.error().message();
+    std::vector<backup::ManifestEntry> manifest;
+    std::string sha;
+    uint64_t restore = 0;
+    for (const backup::StoredFile& s : *stored) {
+      manifest.emplace_back(s.manifest_path, s.sha512);
+      sha += backup::format_sha512_line({s.stored_path, s.stored_sha512});
+      restore += s.size;
+    }
+    auto manifest_text = backup::format_manifest(manifest);
+    ASSERT_TRUE(manifest_text.has_value());
+    ASSERT_TRUE(io::write_file_atomic(dir_ + "/backup.manifest", *manifest_text, 0600));
+    info_.label = "20240101120000";
+    info_.valid = true;
+    info_.compression = f.compression;
+    info_.encryption = static_cast<uint8_t>(f.encryption);
+    info_.restore_size = restore;
+    std::string info_text = backup::format_backup_info(info_);
+    auto hash = [](const std::string& text) {
+      auto h = backup::Sha512::create();
+      h->update(text);
+      return backup::Sha512::hex(h->final());
+    };
+    sha += backup::format_sha512_line({"backup.manifest", hash(*manifest_text)});
+    sha += backup::format_sha512_line({"backup.info", hash(info_text)});
+    ASSERT_TRUE(io::write_file_atomic(dir_ + "/backup.sha512", sha, 0600));
+    ASSERT_TRUE(io::write_file_atomic(dir_ + "/backup.info", info_text, 0600));
+  }
+
+  std::string stored(const std::string& path) const {
+    return dir_ + "/data/" + path + format_.suffix;
+  }
+
+  Result<VerifyReport> run(int workers = 1, bool all = false,
+                           const crypto::MasterKey* key = nullptr) {
+    VerifyOptions o;
+    o.backup_dir = dir_;
+    o.info = info_;
+    o.key = key != nullptr ? key : &key_;
+    o.workers = workers;
+    o.keep_all = all;
+    return verify_backup(o);
+  }
+
+  // The report must hold exactly one failure, for `path`, whose problem contains `problem`.
+  void expect_single_failure(const std::string& path, const std::string& problem) {
+    for (int workers : {1, 3}) {
+      auto r = run(workers);
+      ASSERT_TRUE(r.has_value()) << r.error().message();
+      EXPECT_FALSE(r->ok());
+      ASSERT_EQ(r->failed.size(), 1u) << "workers " << workers;
+      EXPECT_EQ(r->failed[0].path, path);
+      EXPECT_NE(r->failed[0].problem.find(problem), std::string::npos)
+          << r->failed[0].problem << " does not say " << problem;
+    }
+  }
+
+  std::string tmp_;
+  std::string dir_;
+  Format format_ = kZstd;
+  crypto::MasterKey key_;
+  backup::BackupInfo info_;
+};
+
+TEST_F(VerifyTest, CleanBackupIsOk) {
+  ASSERT_NO_FATAL_FAILURE(build(kZstd));
+  uint64_t last_done = 0;
+  uint64_t last_total = 0;
+  VerifyOptions o;
+  o.backup_dir = dir_;
+  o.info = info_;
+  o.workers = 2;
+  o.keep_all = true;
+  o.on_progress = [&](uint64_t done, uint64_t total) {
+    last_done = done;
+    last_total = total;
+  };
+  auto r = verify_backup(o);
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_TRUE(r->ok()) << r->failed[0].path << ": " << r->failed[0].problem;
+  EXPECT_EQ(r->files, 7u);
+  EXPECT_EQ(r->bytes, info_.restore_size);
+  // 7 data files plus backup.manifest and backup.info from backup.sha512.
+  ASSERT_EQ(r->all.size(), 9u);
+  for (const VerifyFile& v : r->all) {
+    EXPECT_EQ(v.expected, v.calculated) << v.path;
+    EXPECT_TRUE(v.problem.empty()) << v.path;
+  }
+  EXPECT_EQ(last_done, info_.restore_size);
+  EXPECT_EQ(last_total, info_.restore_size);
+}
+
+TEST_F(VerifyTest, CleanEncryptedBackupIsOk) {
+  ASSERT_NO_FATAL_FAILURE(build(kZstdAes));
+  auto r = run(3);
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_TRUE(r->ok());
+  EXPECT_EQ(r->files, 7u);
+}
+
+TEST_F(VerifyTest, FlippedByteIsReported) {
+  ASSERT_NO_FATAL_FAILURE(build(kZstd));
+  std::string path = stored("base/1/1259");
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekg(static_cast<std::streamoff>(fs::file_size(path) / 2));
+  char c = 0;
+  f.get(c);
+  f.seekp(static_cast<std::streamoff>(fs::file_size(path) / 2));
+  f.put(static_cast<char>(c ^ 0x40));
+  f.close();
+  // A decoding error or a checksum mismatch, depending on where the byte lands: either way
+  // the file is named.
+  auto r = run(1);
+  ASSERT_TRUE(r.has_value());
+  ASSERT_EQ(r->failed.size(), 1u);
+  EXPECT_EQ(r->failed[0].path, "base/1/1259");
+  EXPECT_FALSE(r->failed[0].problem.empty());
+}
+
+TEST_F(VerifyTest, FlippedByteInPlainFileIsAChecksumMismatch) {
+  ASSERT_NO_FATAL_FAILURE(build(kZstd));
+  std::string path = dir_ + "/data/backup_label";
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(10);
+  f.put('#');
+  f.close();
+  ASSERT_NO_FATAL_FAILURE(expect_single_failure("backup_label", kProblemMismatch));
+  auto r = run(1);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_NE(r->failed[0].calculated, r->failed[0].expected);
+  EXPECT_EQ(r->failed[0].calculated.size(), 128u);
+}
+
+TEST_F(VerifyTest, TruncatedFileIsReported) {
+  ASSERT_NO_FATAL_FAILURE(build(kZstd));
+  std::string path = stored("base/1/2619");
+  fs::resize_file(path, fs::file_size(path) / 2);
+  ASSERT_NO_FATAL_FAILURE(expect_single_failure("base/1/2619", "1/2619"));
+}
+
+TEST_F(VerifyTest, DeletedFileIsMissing) {
+  ASSERT_NO_FATAL_FAILURE(build(kZstd));
+  fs::remove(stored("global/pg_control"));
+  ASSERT_NO_FATAL_FAILURE(expect_single_failure("global/pg_control", kProblemMissing));
+  auto r = run(1);
+  EXPECT_EQ(r->failed[0].expected.size(), 128u);
+}
+
+TEST_F(VerifyTest, ExtraFileIsReported) {
+  ASSERT_NO_FATAL_FAILURE(build(kZstd));
+  ASSERT_TRUE(io::write_file_atomic(dir_ + "/data/base/1/99999.zstd", "junk", 0600));
+  ASSERT_NO_FATAL_FAILURE(expect_single_failure("base/1/99999.zstd", kProblemExtra));
+}
+
+TEST_F(VerifyTest, WrongKeyIsReportedForEveryEncryptedFile) {
+  ASSERT_NO_FATAL_FAILURE(build(kZstdAes));
+  crypto::MasterKey wrong;
+  wrong.bytes.assign(crypto::kMasterKeyLength, 0x33);
+  auto r = run(2, false, &wrong);
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  // backup_label is stored plain; the 6 others fail to decrypt.
+  EXPECT_EQ(r->failed.size(), 6u);
+  for (const VerifyFile& v : r->failed) {
+    EXPECT_NE(v.path, "backup_label");
+    EXPECT_NE(v.problem, kProblemMismatch) << v.path;
+    EXPECT_TRUE(v.calculated.empty()) << v.path;
+  }
+}
+
+TEST_F(VerifyTest, TamperedBackupInfoIsReported) {
+  ASSERT_NO_FATAL_FAILURE(build(kZstd));
+  std::string text = backup::format_backup_info(info_) + "X=1\n";
+  ASSERT_TRUE(io::write_file_atomic(dir_ + "/backup.info", text, 0600));
+  ASSERT_NO_FATAL_FAILURE(expect_single_failure("backup.info", kProblemMismatch));
+}
+
+TEST_F(VerifyTest, EncryptedWithoutKeyIsAnError) {
+  ASSERT_NO_FATAL_FAILURE(build(kZstdAes));
+  VerifyOptions o;
+  o.backup_dir = dir_;
+  o.info = info_;
+  auto r = verify_backup(o);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), ErrorCode::kConfig);
+}
+
+TEST_F(VerifyTest, NoManifestIsAnError) {
+  ASSERT_NO_FATAL_FAILURE(build(kZstd));
+  fs::remove(dir_ + "/backup.manifest");
+  auto r = run(1);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code(), ErrorCode::kNotFound);
+}
+
+TEST_F(VerifyTest, OneAndThreeWorkersGiveTheSameReport) {
+  ASSERT_NO_FATAL_FAILURE(build(kZstd));
+  fs::resize_file(stored("base/1/1259"), 100);
+  fs::remove(stored("PG_VERSION"));
+  ASSERT_TRUE(io::write_file_atomic(dir_ + "/data/extra", "x", 0600));
+  auto one = run(1, true);
+  auto three = run(3, true);
+  ASSERT_TRUE(one.has_value() && three.has_value());
+  ASSERT_EQ(one->failed.size(), 3u);
+  ASSERT_EQ(one->failed.size(), three->failed.size());
+  ASSERT_EQ(one->all.size(), three->all.size());
+  for (size_t i = 0; i < one->all.size(); ++i) {
+    EXPECT_EQ(one->all[i].path, three->all[i].path);
+    EXPECT_EQ(one->all[i].problem, three->all[i].problem);
+    EXPECT_EQ(one->all[i].calculated, three->all[i].calculated);
+  }
+  EXPECT_EQ(one->files, three->files);
+  EXPECT_EQ(one->bytes, three->bytes);
+}
+
+}  // namespace
+}  // namespace pgm::restore
