@@ -96,6 +96,16 @@ json nullable(const std::vector<std::string>& a, size_t i) {
 }
 
 // Builds the Request for one command; pgmoneta sends null for absent optional strings.
+// The daemon runs in another working directory: paths it acts on are sent absolute.
+std::string absolute_path(const std::string& path) {
+  if (path.empty() || path.front() == '/') {
+    return path;
+  }
+  std::error_code ec;
+  std::filesystem::path abs = std::filesystem::absolute(path, ec);
+  return ec ? path : abs.lexically_normal().string();
+}
+
 tl::expected<Invocation, UsageError> build(const std::string& name,
                                            const std::vector<std::string>& a, const Options& o) {
   Invocation inv;
@@ -119,7 +129,7 @@ tl::expected<Invocation, UsageError> build(const std::string& name,
     r[key::kServer] = a[0];
     r[key::kBackup] = a[1];
     r[key::kPosition] = n == 4 ? json(a[2]) : json(nullptr);
-    r[key::kDirectory] = a[n - 1];
+    r[key::kDirectory] = absolute_path(a[n - 1]);
   } else if (name == "verify") {
     if (!want(3, 4)) return tl::unexpected(usage(name));
     std::string files = n == 4 ? a[3] : "failed";
@@ -150,16 +160,7 @@ tl::expected<Invocation, UsageError> build(const std::string& name,
                   : name == "decrypt"  ? Command::kDecrypt
                   : name == "compress" ? Command::kCompress
                                        : Command::kDecompress;
-    // The daemon runs in another working directory: it gets an absolute path.
-    std::string source = a[0];
-    std::error_code ec;
-    if (!source.empty() && source.front() != '/') {
-      std::filesystem::path abs = std::filesystem::absolute(source, ec);
-      if (!ec) {
-        source = abs.lexically_normal().string();
-      }
-    }
-    r[key::kSourceFile] = source;
+    r[key::kSourceFile] = absolute_path(a[0]);
   } else if (name == "annotate") {
     if (!want(4, 5)) return tl::unexpected(usage(name));
     if (a[2] != "add" && a[2] != "update" && a[2] != "remove") {

@@ -92,10 +92,18 @@ bool should_show_progress(bool stderr_is_tty, bool no_progress_flag) {
 }
 
 std::optional<std::string> progress_operation(management::Command command) {
-  if (command == management::Command::kBackup) {
-    return std::string("backup");
+  switch (command) {
+    case management::Command::kBackup:
+      return std::string("backup");
+    case management::Command::kRestore:
+      return std::string("restore");
+    case management::Command::kVerify:
+      return std::string("verify");
+    case management::Command::kArchive:
+      return std::string("archive");
+    default:
+      return std::nullopt;
   }
-  return std::nullopt;
 }
 
 std::optional<ProgressSample> parse_progress(const json& response_doc) {

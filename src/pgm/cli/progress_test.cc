@@ -40,6 +40,9 @@ TEST(ShouldShowProgressTest, OnlyOnATerminalWithoutTheFlag) {
 
 TEST(ProgressOperationTest, BackupOnly) {
   EXPECT_EQ(progress_operation(management::Command::kBackup), "backup");
+  EXPECT_EQ(progress_operation(management::Command::kRestore), "restore");
+  EXPECT_EQ(progress_operation(management::Command::kVerify), "verify");
+  EXPECT_EQ(progress_operation(management::Command::kArchive), "archive");
   EXPECT_EQ(progress_operation(management::Command::kPing), std::nullopt);
   EXPECT_EQ(progress_operation(management::Command::kProgress), std::nullopt);
 }
