@@ -109,6 +109,7 @@ Result<uint64_t> StoredFileReader::read(const std::string& path, const StoredFor
     }
     return counting(bytes);
   };
+  std::optional<Error> decode_error;
   for (;;) {
     ssize_t n = ::read(fd.get(), impl_->input.data(), impl_->input.size());
     if (n < 0) {
@@ -128,14 +129,25 @@ Result<uint64_t> StoredFileReader::read(const std::string& path, const StoredFor
       }
       chunk = impl_->plain;
     }
+    if (decode_error) {
+      continue;  // only authenticating the rest
+    }
     if (auto r = plaintext(chunk); !r) {
-      return with_path(r.error());
+      // Garbage from a wrong key fails decompression before the tag could say why: read to
+      // the end to let the tag decide which error is the real one.
+      if (!decryptor || sink_failed) {
+        return with_path(r.error());
+      }
+      decode_error = r.error();
     }
   }
   if (decryptor) {
     impl_->plain.clear();
     if (auto r = decryptor->finish(impl_->plain); !r) {
       return with_path(r.error());
+    }
+    if (decode_error) {
+      return with_path(*decode_error);
     }
   }
   if (decompressor != nullptr) {
