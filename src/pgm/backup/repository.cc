@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -579,6 +580,18 @@ json info_json(const std::string& server, const BackupEntry& entry) {
         {{"TablespaceName", t.name}, {"TablespaceOid", t.oid}, {"TablespacePath", t.path}});
   }
   j["Tablespaces"] = std::move(spcs);
+  // Proven restores (ours, restore/proven.h), present once a proof ran.
+  for (const auto& [k, v] : i.extra_keys) {
+    if (k == "PROVEN_RESTORE") {
+      j["ProvenRestore"] = v == "1";
+    } else if (k == "PROVEN_RESTORE_TIME") {
+      j["ProvenRestoreTime"] = v;
+    } else if (k == "PROVEN_RESTORE_ELAPSED") {
+      j["ProvenRestoreElapsed"] = std::strtod(v.c_str(), nullptr);
+    } else if (k == "PROVEN_RESTORE_REASON") {
+      j["ProvenRestoreReason"] = v;
+    }
+  }
   return j;
 }
 

@@ -135,8 +135,10 @@ nlohmann::json list_entry_json(const std::string& server, const BackupEntry& ent
 // MinorVersion, Keep (bool), NumberOfTablespaces, Compression, Encryption, StartHiLSN,
 // StartLoLSN, EndHiLSN, EndLoLSN, CheckpointHiLSN, CheckpointLoLSN (uint32 halves),
 // StartTimeline, EndTimeline, Incremental (bool), IncrementalParent, Comments (raw
-// "k|v,k|v"), Extra, Tablespaces [{TablespaceName, TablespaceOid, TablespacePath}]. An entry
-// without info gives Server, Backup, Valid false and Problem.
+// "k|v,k|v"), Extra, Tablespaces [{TablespaceName, TablespaceOid, TablespacePath}]; ours, once a
+// proven restore ran: ProvenRestore (bool), ProvenRestoreTime (label-style local time),
+// ProvenRestoreElapsed (seconds), ProvenRestoreReason. An entry without info gives Server,
+// Backup, Valid false and Problem.
 nlohmann::json info_json(const std::string& server, const BackupEntry& entry);
 
 }  // namespace pgm::backup

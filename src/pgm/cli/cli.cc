@@ -51,7 +51,8 @@ constexpr CommandSpec kSpecs[] = {
     {"backup", "<server> [parent]", "Back up a server (with a parent: incremental)"},
     {"list-backup", "<server>", "List the backups of a server (-s asc|desc)"},
     {"restore", "<server> <id> [position] <directory>", "Restore a backup"},
-    {"verify", "<server> <id> <directory> [failed|all]", "Verify a backup"},
+    {"verify", "<server> <id> <directory> [failed|all] [--start]",
+     "Verify a backup (--start: also restore it and start PostgreSQL on the copy)"},
     {"archive", "<server> <id> [position] <directory>", "Archive a backup as a tar file"},
     {"delete", "<server> <id>", "Delete a backup (--force for retained ones)"},
     {"retain", "<server> <id>", "Retain a backup (--cascade for its chain)"},
@@ -141,6 +142,9 @@ tl::expected<Invocation, UsageError> build(const std::string& name,
     r[key::kBackup] = a[1];
     r[key::kDirectory] = a[2];
     r[key::kFiles] = files;
+    if (o.start) {
+      r[key::kStart] = true;  // ours: a proven restore after the checksums
+    }
   } else if (name == "delete" || name == "retain" || name == "expunge" || name == "info") {
     if (!want(2, 2)) return tl::unexpected(usage(name));
     r[key::kServer] = a[0];
@@ -400,6 +404,8 @@ ParseOutcome parse_args(const std::vector<std::string>& args) {
     app.add_option("-s,--sort", sort, "Sort order of list-backup: asc|desc");
     app.add_flag("--cascade", o.cascade, "retain/expunge: the whole incremental chain");
     app.add_flag("--force", o.force, "delete: also retained backups");
+    app.add_flag("--start", o.start,
+                 "verify: restore into the directory and start a throwaway PostgreSQL on it");
     app.add_flag("--no-progress", o.no_progress,
                  "backup: no progress bar on stderr (drawn only when stderr is a terminal)");
     std::vector<std::string> positional;

@@ -47,6 +47,7 @@ struct Options {
   std::string sort = "asc";                        // -s
   bool cascade = false;                            // --cascade
   bool force = false;                              // --force
+  bool start = false;                              // --start (verify: proven restore; ours)
   bool no_progress = false;                        // --no-progress
 };
 

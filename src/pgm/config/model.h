@@ -105,6 +105,7 @@ struct ServerConfig {
   std::optional<std::string> s3_storage_class;
   std::vector<std::string> extra;  // server-side paths fetched via pgmoneta_ext
   bool wal_sync = false;           // ours: report flush only after fsync (synchronous standby)
+  std::optional<bool> verification_start;  // ours; unset: the global verification_start
   Origin origin;
 };
 
@@ -132,6 +133,9 @@ struct Config {
   bool progress = false;
   ManifestChecksums manifest_checksums = ManifestChecksums::kSha512;  // ours
   seconds verification{0};
+  // ours: the periodic verification also proves the newest backup of each server by starting
+  // a throwaway PostgreSQL on a restored copy (restore/proven.h)
+  bool verification_start = false;
   bool create_slot = false;
   DirectIo direct_io = DirectIo::kOff;
   Hugepage hugepage = Hugepage::kTry;

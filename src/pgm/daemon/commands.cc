@@ -130,6 +130,13 @@ json server_status(const DaemonContext& ctx, size_t i, bool details) {
     j["WalLagBytes"] = w.server_end > w.flushed ? w.server_end - w.flushed : 0;
     j["WalLastError"] = w.last_error;
     j["WalLevel"] = snap.wal_level;
+    // Last proven restore (ours): -1 none yet, 0 failed, 1 ok.
+    j["ProvenRestore"] = state.proven_restore_ok.load();
+    j["ProvenRestoreTime"] = state.proven_restore_time.load();
+    j["ProvenRestoreElapsed"] = static_cast<double>(state.proven_restore_ms.load()) / 1000.0;
+    j["ProvenRestoreBackup"] = state.proven_restore_label.load() == 0
+                                   ? std::string()
+                                   : std::to_string(state.proven_restore_label.load());
     j["Fips"] = false;
     json backups = json::array();
     for (const std::string& label : labels) {
@@ -217,6 +224,7 @@ Placement placement_of(int32_t command) {
     case mgmt::Command::kCompress:
     case mgmt::Command::kDecompress:
     case mgmt::Command::kRestore:
+    case mgmt::Command::kArchive:
     case mgmt::Command::kVerify:
       return Placement::kForked;
     default:
@@ -267,6 +275,8 @@ CommandResult run_forked(const DaemonContext& ctx, int32_t command, const json& 
       return verify_command(ctx, request);
     case mgmt::Command::kRestore:
       return restore_command(ctx, request);
+    case mgmt::Command::kArchive:
+      return archive_command(ctx, request);
     case mgmt::Command::kEncrypt:
       return encrypt_command(ctx, request);
     case mgmt::Command::kDecrypt:

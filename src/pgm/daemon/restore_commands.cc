@@ -4,17 +4,25 @@
 
 #include <chrono>
 #include <ctime>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <system_error>
+#include <vector>
 
 #include <fmt/format.h>
 #include <sys/stat.h>
 
+#include "pgm/backup/link.h"
 #include "pgm/backup/repository.h"
+#include "pgm/core/scope_exit.h"
 #include "pgm/daemon/command_support.h"
 #include "pgm/daemon/process_title.h"
 #include "pgm/daemon/wal_receiver.h"
 #include "pgm/io/file.h"
 #include "pgm/log/log.h"
 #include "pgm/management/errors.h"
+#include "pgm/restore/archive.h"
 #include "pgm/restore/position.h"
 #include "pgm/restore/recovery.h"
 #include "pgm/restore/restore.h"
@@ -27,6 +35,7 @@ using nlohmann::json;
 namespace {
 
 constexpr int kOperationRestore = 1;
+constexpr int kOperationArchive = 3;
 
 bool exists(const std::string& path) {
   struct stat st {};
@@ -71,6 +80,52 @@ Result<void> write_recovery(const std::string& dir, const restore::RecoveryPlan&
   return {};
 }
 
+// A staged restore for archive carries its tablespaces as directories in pg_tblspc (see
+// restore/archive.h); PostgreSQL 15's recovery refuses those unless this setting is on.
+Result<void> allow_in_place_tablespaces(const std::string& dir) {
+  auto links = io::list_directory(dir + "/pg_tblspc");
+  if (!links || links->empty()) {
+    return {};
+  }
+  std::string auto_conf = dir + "/postgresql.auto.conf";
+  std::string text;
+  if (auto existing = io::read_file(auto_conf); existing) {
+    text = std::move(*existing);
+  }
+  if (!text.empty() && text.back() != '\n') {
+    text += '\n';
+  }
+  text +=
+      "# tablespaces are directories under pg_tblspc in this archive\n"
+      "allow_in_place_tablespaces = 'on'\n";
+  return io::write_file_atomic(auto_conf, text, 0600);
+}
+
+// Removes a staging directory and the tablespace directories a restore put next to it.
+void remove_staging(const std::string& staging) {
+  std::error_code ec;
+  std::filesystem::remove_all(staging, ec);
+  if (ec) {
+    log::warn("remove {}: {}", staging, ec.message());
+  }
+  std::filesystem::path path(staging);
+  std::string prefix = path.filename().string() + "-tblspc_";
+  std::error_code it_ec;
+  std::vector<std::filesystem::path> extra;
+  for (std::filesystem::directory_iterator it(path.parent_path(), it_ec), end; !it_ec && it != end;
+       it.increment(it_ec)) {
+    if (it->path().filename().string().starts_with(prefix)) {
+      extra.push_back(it->path());
+    }
+  }
+  for (const auto& e : extra) {
+    std::filesystem::remove_all(e, ec);
+    if (ec) {
+      log::warn("remove {}: {}", e.string(), ec.message());
+    }
+  }
+}
+
 std::string local_timestamp() {
   std::time_t t = std::time(nullptr);
   std::tm tm{};
@@ -80,63 +135,108 @@ std::string local_timestamp() {
   return buf;
 }
 
-}  // namespace
+// What restore and archive share: the request checked, the repository lock held, the backup
+// selected and its recovery settings planned. Error codes are the command's family.
+struct Codes {
+  int32_t no_server;
+  int32_t no_backup;
+  int32_t active;
+  int32_t setup;
+  int32_t error;
+  const char* workflow;  // "restore", "archive"
+  const char* done;      // "restored", "archived"
+};
 
-CommandResult restore_command(const DaemonContext& ctx, const json& request) {
+constexpr Codes kRestoreCodes{mgmt::kErrorRestoreNoServer,
+                              mgmt::kErrorRestoreNoBackup,
+                              mgmt::kErrorRestoreActive,
+                              mgmt::kErrorRestoreSetup,
+                              mgmt::kErrorRestoreError,
+                              "restore",
+                              "restored"};
+constexpr Codes kArchiveCodes{mgmt::kErrorArchiveNoServer,
+                              mgmt::kErrorArchiveNoBackup,
+                              mgmt::kErrorArchiveActive,
+                              mgmt::kErrorArchiveSetup,
+                              mgmt::kErrorArchiveError,
+                              "archive",
+                              "archived"};
+
+struct Prepared {
+  const config::ServerConfig* server = nullptr;
+  ServerState* state = nullptr;
+  std::unique_ptr<RepositoryLock> lock;
+  std::vector<backup::BackupEntry> entries;
+  const backup::BackupEntry* entry = nullptr;  // into entries
+  restore::Position position;
+  std::string directory;  // absolute, without trailing '/'
+  restore::RecoveryPlan plan;
+  std::string header;  // the comment above the generated recovery settings
+};
+
+// Fills `p`, or returns the failure to answer with.
+std::optional<CommandResult> prepare(const DaemonContext& ctx, const json& request,
+                                     const Codes& codes, Prepared& p) {
   ServerLookup l = find_server(ctx, request);
   if (l.server == nullptr) {
-    return CommandResult::failure(mgmt::kErrorRestoreNoServer, unknown_server(request), "restore");
+    return CommandResult::failure(codes.no_server, unknown_server(request), codes.workflow);
   }
   const config::Config& c = *ctx.config;
   const config::ServerConfig& s = *l.server;
-  ServerState& state = ctx.shared->servers[static_cast<size_t>(l.index)];
+  p.server = l.server;
+  p.state = &ctx.shared->servers[static_cast<size_t>(l.index)];
+  ServerState& state = *p.state;
 
   auto position = restore::parse_position(string_arg(request, mgmt::key::kPosition));
   if (!position) {
-    return CommandResult::failure(mgmt::kErrorRestoreNoBackup, position.error().message(),
-                                  "restore");
+    return CommandResult::failure(codes.no_backup, position.error().message(), codes.workflow);
   }
+  p.position = *position;
   std::string directory = string_arg(request, mgmt::key::kDirectory);
   if (directory.empty() || directory.front() != '/') {
     return CommandResult::failure(
-        mgmt::kErrorRestoreSetup,
-        fmt::format("restore directory '{}' must be an absolute path", directory), "restore");
+        codes.setup,
+        fmt::format("{} directory '{}' must be an absolute path", codes.workflow, directory),
+        codes.workflow);
   }
   while (directory.size() > 1 && directory.back() == '/') {
     directory.pop_back();
   }
+  p.directory = directory;
 
-  RepositoryLock lock(state);
-  if (!lock.locked()) {
+  p.lock = std::make_unique<RepositoryLock>(state);
+  if (!p.lock->locked()) {
     return CommandResult::failure(
-        mgmt::kErrorRestoreActive,
+        codes.active,
         fmt::format("server {}: a backup or another repository operation is running (pid {})",
                     s.name, state.repository_owner()),
-        "restore");
+        codes.workflow);
   }
   std::string root = backup::backup_root(c.base_dir, s.name);
   auto entries = backup::list_backups(root);
   if (!entries) {
-    return CommandResult::failure(mgmt::kErrorRestoreError, entries.error().message(), "restore");
+    return CommandResult::failure(codes.error, entries.error().message(), codes.workflow);
   }
+  p.entries = std::move(*entries);
   auto found =
-      restore::select_backup(*entries, string_arg(request, mgmt::key::kBackup), *position, s.name);
+      restore::select_backup(p.entries, string_arg(request, mgmt::key::kBackup), *position, s.name);
   if (!found) {
-    return CommandResult::failure(mgmt::kErrorRestoreNoBackup, found.error().message(), "restore");
+    return CommandResult::failure(codes.no_backup, found.error().message(), codes.workflow);
   }
   const backup::BackupEntry& entry = **found;
+  p.entry = &entry;
   if (!entry.valid()) {
     return CommandResult::failure(
-        mgmt::kErrorRestoreNoBackup,
-        fmt::format("backup {} of server {} is not valid ({}): it cannot be restored", entry.label,
-                    s.name, entry.info ? std::string("STATUS=0") : entry.problem),
-        "restore");
+        codes.no_backup,
+        fmt::format("backup {} of server {} is not valid ({}): it cannot be {}", entry.label,
+                    s.name, entry.info ? std::string("STATUS=0") : entry.problem, codes.done),
+        codes.workflow);
   }
   if (entry.info->encryption != 0 && !ctx.master_key) {
     return CommandResult::failure(
-        mgmt::kErrorRestoreSetup,
+        codes.setup,
         fmt::format("backup {} is encrypted but the daemon has no master key", entry.label),
-        "restore");
+        codes.workflow);
   }
 
   restore::ReplicaSource source;
@@ -144,23 +244,47 @@ CommandResult restore_command(const DaemonContext& ctx, const json& request) {
   source.port = s.port;
   source.user = s.user;
   source.application_name = fmt::format("pgmoneta_{}_{}", s.name, entry.label);
-  restore::RecoveryPlan plan = restore::plan_recovery(*position, source);
-  std::string header = fmt::format("restore of backup {} of server {} at {}", entry.label, s.name,
-                                   local_timestamp());
+  p.plan = restore::plan_recovery(*position, source);
+  p.header = fmt::format("{} of backup {} of server {} at {}", codes.workflow, entry.label, s.name,
+                         local_timestamp());
+  return std::nullopt;
+}
 
+// RestoreOptions for restoring p's backup into target_dir with p's recovery settings.
+restore::RestoreOptions restore_options(const DaemonContext& ctx, const Prepared& p,
+                                        const std::string& target_dir) {
+  const config::Config& c = *ctx.config;
+  const config::ServerConfig& s = *p.server;
   restore::RestoreOptions o;
-  o.backup_dir = entry.dir;
-  o.info = *entry.info;
-  o.target_dir = fmt::format("{}/{}-{}", directory, s.name, entry.label);
+  o.backup_dir = p.entry->dir;
+  o.info = *p.entry->info;
+  o.target_dir = target_dir;
   o.key = ctx.master_key.get();
   o.workers = workers_for(c, s);
-  o.copy_wal = position->wants_wal();
+  o.copy_wal = p.position.wants_wal();
   o.wal_dir = wal_directory(c, s);
-  uint64_t seg_size = state.snapshot().wal_segment_size;
+  uint64_t seg_size = p.state->snapshot().wal_segment_size;
   o.wal_segment_size = seg_size != 0 ? seg_size : 16u << 20;
-  o.configure = [&plan, &header](const std::string& dir) {
-    return write_recovery(dir, plan, header);
-  };
+  o.configure = [&p](const std::string& dir) { return write_recovery(dir, p.plan, p.header); };
+  return o;
+}
+
+}  // namespace
+
+CommandResult restore_command(const DaemonContext& ctx, const json& request) {
+  Prepared p;
+  if (auto failed = prepare(ctx, request, kRestoreCodes, p)) {
+    return std::move(*failed);
+  }
+  const config::Config& c = *ctx.config;
+  const config::ServerConfig& s = *p.server;
+  ServerState& state = *p.state;
+  const backup::BackupEntry& entry = *p.entry;
+  const std::string& directory = p.directory;
+
+  restore::RestoreOptions o =
+      restore_options(ctx, p, fmt::format("{}/{}-{}", directory, s.name, entry.label));
+
   bool progress = progress_enabled(c, s);
   state.active_restore.store(true);
   state.progress_operation.store(kOperationRestore);
@@ -212,6 +336,137 @@ CommandResult restore_command(const DaemonContext& ctx, const json& request) {
     tablespaces.push_back(t);
   }
   r["TablespaceDirectories"] = tablespaces;
+  return CommandResult::success(r);
+}
+
+CommandResult archive_command(const DaemonContext& ctx, const json& request) {
+  Prepared p;
+  if (auto failed = prepare(ctx, request, kArchiveCodes, p)) {
+    return std::move(*failed);
+  }
+  const config::Config& c = *ctx.config;
+  const config::ServerConfig& s = *p.server;
+  ServerState& state = *p.state;
+  const backup::BackupEntry& entry = *p.entry;
+  auto fail = [](int32_t code, std::string message) {
+    return CommandResult::failure(code, std::move(message), "archive");
+  };
+
+  std::optional<compress::Algorithm> algorithm =
+      backup::compression_algorithm(entry.info->compression);
+  if (!algorithm) {
+    return fail(mgmt::kErrorArchiveSetup,
+                fmt::format("backup {}: unknown compression {}", entry.label,
+                            static_cast<int>(entry.info->compression)));
+  }
+  auto encryption = static_cast<crypto::AesMode>(entry.info->encryption);
+  struct stat st {};
+  if (::stat(p.directory.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return fail(mgmt::kErrorArchiveSetup,
+                fmt::format("archive directory {} does not exist", p.directory));
+  }
+  std::string file =
+      fmt::format("{}/{}", p.directory,
+                  restore::archive_file_name(s.name, entry.label, *algorithm, encryption));
+  if (exists(file)) {
+    return fail(mgmt::kErrorArchiveSetup,
+                fmt::format("{} already exists: remove it or choose another directory", file));
+  }
+  std::string workspace = !s.workspace.empty() ? s.workspace : c.workspace;
+  while (workspace.size() > 1 && workspace.back() == '/') {
+    workspace.pop_back();
+  }
+  if (auto made = io::make_directories(workspace, 0700); !made) {
+    return fail(mgmt::kErrorArchiveSetup,
+                fmt::format("workspace {}: {}", workspace, made.error().message()));
+  }
+  std::string staging =
+      fmt::format("{}/archive-{}-{}-{}", workspace, s.name, entry.label, ::getpid());
+  remove_staging(staging);  // a leftover of a killed run with the same pid
+  if (::mkdir(staging.c_str(), 0700) != 0) {
+    return fail(mgmt::kErrorArchiveSetup,
+                fmt::format("mkdir {}: {}", staging, errno_error("", errno).message()));
+  }
+  ScopeExit cleanup([&staging] { remove_staging(staging); });
+
+  restore::RestoreOptions o = restore_options(ctx, p, staging);
+  o.configure = [&p](const std::string& dir) -> Result<void> {
+    PGM_TRY(write_recovery(dir, p.plan, p.header));
+    return allow_in_place_tablespaces(dir);
+  };
+  bool progress = progress_enabled(c, s);
+  uint64_t restore_size = o.info.restore_size;
+  state.active_archive.store(true);
+  state.progress_operation.store(kOperationArchive);
+  state.progress_done.store(0);
+  state.progress_total.store(2 * restore_size);
+  state.progress_started_ms.store(wall_clock_ms());
+  state.progress_phase.store(2);
+  // Two halves: the staged restore, then the tar.
+  o.on_progress = [&state, progress](uint64_t done, uint64_t total) {
+    if (progress) {
+      state.progress_done.store(done);
+      state.progress_total.store(2 * total);
+    }
+  };
+  auto finished = [&state] {
+    state.active_archive.store(false);
+    state.progress_phase.store(0);
+    state.progress_operation.store(0);
+  };
+  set_process_title(c.update_process_title, "archive", s.name);
+  log::info("archive of backup {} of server {} into {} started (staging {})", entry.label, s.name,
+            file, staging);
+  auto restored = restore::run_restore(o);
+  if (!restored) {
+    finished();
+    state.failed_operation_count.fetch_add(1);
+    log::error("archive of backup {} of server {} failed: restore: {}", entry.label, s.name,
+               restored.error().message());
+    return fail(mgmt::kErrorArchiveExecute,
+                fmt::format("archive of backup {} of server {} failed: restore into {}: {}",
+                            entry.label, s.name, staging, restored.error().message()));
+  }
+
+  restore::ArchiveOptions a;
+  a.source_dir = staging;
+  a.directory = p.directory;
+  a.server = s.name;
+  a.label = entry.label;
+  a.algorithm = *algorithm;
+  a.level = c.compression_level;
+  a.encryption = encryption;
+  a.key = ctx.master_key.get();
+  uint64_t restored_bytes = restored->bytes;
+  a.on_progress = [&state, progress, restored_bytes](uint64_t done, uint64_t total) {
+    if (progress) {
+      state.progress_done.store(restored_bytes + done);
+      state.progress_total.store(restored_bytes + total);
+    }
+  };
+  auto archived = restore::write_archive(a);
+  finished();
+  if (!archived) {
+    state.failed_operation_count.fetch_add(1);
+    log::error("archive of backup {} of server {} failed: {}", entry.label, s.name,
+               archived.error().message());
+    return fail(mgmt::kErrorArchiveExecute, fmt::format("{} (nothing was left in {})",
+                                                        archived.error().message(), p.directory));
+  }
+  state.operation_count.fetch_add(1);
+  backup::Seconds elapsed = restored->elapsed + archived->elapsed;
+  log::info("archive of backup {} of server {} done: {} ({} bytes, {} files), {:.2f} s",
+            entry.label, s.name, archived->path, archived->size, archived->files, elapsed.count());
+  json r = backup::list_entry_json(s.name, entry);
+  r["FileName"] = archived->path;
+  r["ArchiveSize"] = archived->size;
+  r["Position"] = string_arg(request, mgmt::key::kPosition);
+  r["RestoredBytes"] = restored->bytes;
+  r["Files"] = archived->files;
+  r["WalFiles"] = restored->wal_files;
+  r["Elapsed"] = elapsed.count();
+  r["MajorVersion"] = entry.info->major_version;
+  r["MinorVersion"] = entry.info->minor_version;
   return CommandResult::success(r);
 }
 

@@ -88,6 +88,13 @@ class ServerState {
   std::atomic<int64_t> progress_started_ms{0};  // wall clock, ms since the epoch
   std::atomic<uint64_t> operation_count{0};
   std::atomic<uint64_t> failed_operation_count{0};
+  // Last proven restore of this server (verify --start, verification_start), written by the
+  // verify child: -1 none yet, 0 failed, 1 succeeded; wall clock seconds since the epoch when
+  // it ended; its total duration in ms; the backup's label as a number (YYYYMMDDHHMMSS).
+  std::atomic<int> proven_restore_ok{-1};
+  std::atomic<int64_t> proven_restore_time{0};
+  std::atomic<uint64_t> proven_restore_ms{0};
+  std::atomic<int64_t> proven_restore_label{0};
 
   // WAL receiver. wal_pid is written by the main process (fork/reap); the rest by the
   // receiver child.

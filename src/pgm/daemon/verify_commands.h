@@ -23,10 +23,19 @@ inline constexpr int kProgressPhaseVerify = 4;
 // Bytes, Valid, Failed [{Directory, FileName, HashAlgorithm, Original, Calculated, Problem}]
 // and, for "all", All (same objects, every file). Any failed file makes the outcome a failure
 // (kErrorVerifyExecute) that still carries the whole Response.
+// With "Start": true (ours, `verify ... --start`) and every file good, the backup is then
+// proven (restore/proven.h) in Directory when it is absolute, else in the workspace; the
+// Response adds ProvenRestore (bool), ProvenRestoreReason, ProvenRestoreElapsed (seconds) and
+// ProvenRestore{Restore,Start,Check}Elapsed, ...Databases, ...Tables, ...Indexes, ...Amcheck,
+// ...Version. A failed proof is kErrorVerifyExecute naming the reason; a proof that could not
+// run (no PostgreSQL binary, workspace) is kErrorVerifyError. The outcome is recorded in
+// backup.info (PROVEN_RESTORE*) and in ServerState::proven_restore_*.
 CommandResult verify_command(const DaemonContext& ctx, const nlohmann::json& request);
 
 // One verification pass over every server (Config::verification > 0): every valid backup,
 // newest first; a line per backup at INFO when good, one ERROR line per failed file otherwise.
+// With verification_start (global or per server) the newest valid backup of each server is
+// also proven when its files are good; a failed proof is an ERROR line with the reason.
 void run_verification(const DaemonContext& ctx);
 
 }  // namespace pgm::daemon

@@ -99,6 +99,8 @@ inline constexpr const char* kSort = "Sort";
 inline constexpr const char* kPosition = "Position";
 inline constexpr const char* kDirectory = "Directory";
 inline constexpr const char* kFiles = "Files";
+// verify: run a proven restore after the checksums (ours; pgmoneta ignores it).
+inline constexpr const char* kStart = "Start";
 inline constexpr const char* kForce = "Force";
 inline constexpr const char* kCascade = "Cascade";
 inline constexpr const char* kSourceFile = "SourceFile";

@@ -141,6 +141,11 @@ Result<uint64_t> restore_file(StoredFileReader& reader, backup::Sha512* sha, con
   // Start the write-back now; the final syncfs reports real errors.
   (void)::sync_file_range(fd.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
   if (job.replace) {
+    // Count what the restore grew by: a replaced file's old bytes are gone.
+    struct stat old {};
+    if (::stat(job.destination.c_str(), &old) == 0) {
+      *written -= std::min<uint64_t>(*written, static_cast<uint64_t>(old.st_size));
+    }
     if (::rename(path.c_str(), job.destination.c_str()) != 0) {
       return make_errno_error(fmt::format("rename {}", path), errno);
     }
@@ -175,8 +180,8 @@ Result<uint64_t> run_jobs(std::vector<Job>& jobs, int workers, const crypto::Mas
         return;
       }
       auto r = restore_file(reader, sha ? &*sha : nullptr, jobs[i], advance);
-      for (int retry = 0; !r && r.error().code() == ErrorCode::kNotFound &&
-                          !jobs[i].wal_base.empty() && retry < 3;
+      for (int retry = 0;
+           !r && r.error().code() == ErrorCode::kNotFound && !jobs[i].wal_base.empty() && retry < 3;
            ++retry) {
         Job& job = jobs[i];
         wal::WalFileInfo f;
