@@ -1,12 +1,12 @@
 #include "pgm/restore/backup_files.h"
 
 #include <dirent.h>
-#include <sys/stat.h>
 
 #include <cerrno>
 #include <unordered_map>
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 
 #include "pgm/backup/link.h"
 #include "pgm/io/file.h"
@@ -24,9 +24,9 @@ struct Walk {
 
   Result<void> directory(const std::string& rel) {
     if (++depth_guard > 64) {
-      return make_error(ErrorCode::kCorruption,
-                        fmt::format("{}/{}: directories nested too deep (a link loop?)", data_dir,
-                                    rel));
+      return make_error(
+          ErrorCode::kCorruption,
+          fmt::format("{}/{}: directories nested too deep (a link loop?)", data_dir, rel));
     }
     std::string path = rel.empty() ? data_dir : data_dir + "/" + rel;
     PGM_ASSIGN_OR_RETURN(std::vector<std::string> names, io::list_directory(path));

@@ -15,11 +15,12 @@
 namespace pgm::restore {
 
 struct BackupFile {
-  std::string manifest_path;  // relative to data/, e.g. "base/5/1259" or "pg_tblspc/16390/PG_15_x/5/16391"
-  std::string stored_path;    // the stored file, <backup>/data/<manifest_path><suffix>
-  std::string sha512;         // from backup.manifest, lower-case hex
-  uint64_t stored_size = 0;   // bytes on disk (0 when missing)
-  bool plain = false;         // stored without compression or encryption (backup_label, ...)
+  std::string
+      manifest_path;  // relative to data/, e.g. "base/5/1259" or "pg_tblspc/16390/PG_15_x/5/16391"
+  std::string stored_path;   // the stored file, <backup>/data/<manifest_path><suffix>
+  std::string sha512;        // from backup.manifest, lower-case hex
+  uint64_t stored_size = 0;  // bytes on disk (0 when missing)
+  bool plain = false;        // stored without compression or encryption (backup_label, ...)
 };
 
 struct TablespaceLink {
@@ -29,12 +30,13 @@ struct TablespaceLink {
 
 struct BackupFiles {
   StoredFormat format;
-  std::vector<BackupFile> files;         // present files, in backup.manifest order
-  std::vector<std::string> missing;      // manifest paths whose stored file is absent
-  std::vector<std::string> extra;        // data/-relative names on disk that the manifest lacks
-  std::vector<std::string> directories;  // data/-relative directories (empty ones too), parents first
+  std::vector<BackupFile> files;     // present files, in backup.manifest order
+  std::vector<std::string> missing;  // manifest paths whose stored file is absent
+  std::vector<std::string> extra;    // data/-relative names on disk that the manifest lacks
+  std::vector<std::string>
+      directories;  // data/-relative directories (empty ones too), parents first
   std::vector<TablespaceLink> tablespaces;
-  uint64_t stored_bytes = 0;             // sum of stored_size
+  uint64_t stored_bytes = 0;  // sum of stored_size
 };
 
 // Reads <backup_dir>/backup.manifest and walks <backup_dir>/data. Errors: kNotFound for a

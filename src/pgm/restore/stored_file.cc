@@ -56,8 +56,7 @@ struct StoredFileReader::Impl {
   }
 };
 
-StoredFileReader::StoredFileReader(const crypto::MasterKey* key)
-    : impl_(std::make_unique<Impl>()) {
+StoredFileReader::StoredFileReader(const crypto::MasterKey* key) : impl_(std::make_unique<Impl>()) {
   impl_->key = key;
 }
 StoredFileReader::~StoredFileReader() = default;
