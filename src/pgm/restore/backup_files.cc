@@ -89,6 +89,16 @@ Result<BackupFiles> enumerate_backup(const std::string& backup_dir,
                         fmt::format("{}/backup.manifest: {} listed twice", backup_dir, path));
     }
   }
+  // backup.sha512 is optional (pgmoneta versions differ); a damaged one only loses the
+  // shortcut, verify reports it.
+  std::unordered_map<std::string, std::string> stored_digests;  // "data/<stored>" -> hex
+  if (auto text = io::read_file(backup_dir + "/backup.sha512"); text) {
+    if (auto lines = backup::parse_sha512_file(*text); lines) {
+      for (backup::Sha512Entry& e : *lines) {
+        stored_digests.emplace(std::move(e.path), std::move(e.hex));
+      }
+    }
+  }
   struct stat st {};
   if (::stat(walk.data_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return make_error(ErrorCode::kNotFound, fmt::format("{}: missing", walk.data_dir));
@@ -104,6 +114,9 @@ Result<BackupFiles> enumerate_backup(const std::string& backup_dir,
     std::string stored = backup::stored_name(e.path, info.compression, info.encryption);
     f.plain = stored == e.path;
     f.stored_path = walk.data_dir + "/" + stored;
+    if (auto d = stored_digests.find("data/" + stored); d != stored_digests.end()) {
+      f.stored_sha512 = d->second;
+    }
     f.manifest_path = std::move(e.path);
     f.sha512 = std::move(e.sha512);
     f.stored_size = walk.sizes[i];

@@ -35,11 +35,12 @@ constexpr const char* kPgControl = "global/pg_control";
 struct Job {
   std::string source;
   StoredFormat format;
-  std::string destination;  // absolute
-  std::string label;        // for messages: data-relative path or wal/<name>
-  std::string sha512;       // expected plaintext digest; "" = not checked
-  uint64_t size_hint = 0;   // stored bytes, for ordering
-  bool replace = false;     // may replace a file already there (WAL over the backup's copy)
+  std::string destination;    // absolute
+  std::string label;          // for messages: data-relative path or wal/<name>
+  std::string sha512;         // expected plaintext digest; "" = not checked
+  std::string stored_sha512;  // expected digest of the stored bytes (preferred when known)
+  uint64_t size_hint = 0;     // stored bytes, for ordering
+  bool replace = false;       // may replace a file already there (WAL over the backup's copy)
   // WAL only: the segment's 24-character name. The receiver compresses a completed segment
   // under a new name and removes the plain one, maybe while we read: then the current name
   // is looked up again.
@@ -114,28 +115,39 @@ Result<uint64_t> restore_file(StoredFileReader& reader, backup::Sha512* sha, con
   if (!fd) {
     return make_errno_error(fmt::format("create {}", path), errno);
   }
-  bool check = sha != nullptr && !job.sha512.empty();
-  if (check) {
+  // Prefer the stored bytes' digest (backup.sha512): far fewer bytes to hash for a compressed
+  // backup, and equally a proof of the plaintext.
+  bool check_stored = sha != nullptr && !job.stored_sha512.empty();
+  bool check_plain = sha != nullptr && !check_stored && !job.sha512.empty();
+  if (check_stored || check_plain) {
     sha->reset();
   }
-  auto written =
-      reader.read(job.source, job.format, [&](std::span<const uint8_t> bytes) -> Result<void> {
-        if (check) {
+  auto written = reader.read(
+      job.source, job.format,
+      [&](std::span<const uint8_t> bytes) -> Result<void> {
+        if (check_plain) {
           sha->update(bytes);
         }
         PGM_TRY(write_all(fd.get(), bytes, path));
         advance(bytes.size());
         return {};
+      },
+      [&](std::span<const uint8_t> bytes) {
+        if (check_stored) {
+          sha->update(bytes);
+        }
       });
   if (!written) {
     return tl::unexpected(written.error());
   }
-  if (check) {
+  if (check_stored || check_plain) {
     std::string got = backup::Sha512::hex(sha->final());
-    if (got != job.sha512) {
-      return make_error(ErrorCode::kCorruption,
-                        fmt::format("{}: SHA-512 {} does not match backup.manifest ({})", job.label,
-                                    got.substr(0, 16), job.sha512.substr(0, 16)));
+    const std::string& want = check_stored ? job.stored_sha512 : job.sha512;
+    if (got != want) {
+      return make_error(
+          ErrorCode::kCorruption,
+          fmt::format("{}: SHA-512 {} does not match {} ({})", job.label, got.substr(0, 16),
+                      check_stored ? "backup.sha512" : "backup.manifest", want.substr(0, 16)));
     }
   }
   // Start the write-back now; the final syncfs reports real errors.
@@ -477,6 +489,7 @@ Result<RestoreResult> run_restore(const RestoreOptions& o) {
     job.destination = o.target_dir + "/" + f.manifest_path;
     job.label = f.manifest_path;
     job.sha512 = f.sha512;
+    job.stored_sha512 = f.stored_sha512;
     job.size_hint = f.stored_size;
     if (f.manifest_path == kPgControl) {
       job.destination = o.target_dir + "/global/pg_control.pgmoneta.tmp";

@@ -63,8 +63,9 @@ StoredFileReader::~StoredFileReader() = default;
 StoredFileReader::StoredFileReader(StoredFileReader&&) noexcept = default;
 StoredFileReader& StoredFileReader::operator=(StoredFileReader&&) noexcept = default;
 
-Result<uint64_t> StoredFileReader::read(const std::string& path, const StoredFormat& format,
-                                        const compress::Sink& sink) {
+Result<uint64_t> StoredFileReader::read(
+    const std::string& path, const StoredFormat& format, const compress::Sink& sink,
+    const std::function<void(std::span<const uint8_t>)>& stored) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) {
     int err = errno;
@@ -121,6 +122,9 @@ Result<uint64_t> StoredFileReader::read(const std::string& path, const StoredFor
       break;
     }
     std::span<const uint8_t> chunk(impl_->input.data(), static_cast<size_t>(n));
+    if (stored) {
+      stored(chunk);
+    }
     if (decryptor) {
       impl_->plain.clear();
       if (auto r = decryptor->update(chunk, impl_->plain); !r) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,8 +43,10 @@ class StoredFileReader {
   // until read() returns success. Errors name the file: kNotFound when absent, kCorruption
   // for a damaged or truncated file or a failed tag ("wrong key or damaged file"), kIo.
   // An error from the sink is returned unchanged.
+  // `stored`, when given, sees the stored bytes as they are read (to hash them).
   Result<uint64_t> read(const std::string& path, const StoredFormat& format,
-                        const compress::Sink& sink);
+                        const compress::Sink& sink,
+                        const std::function<void(std::span<const uint8_t>)>& stored = {});
 
  private:
   struct Impl;
