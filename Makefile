@@ -42,6 +42,12 @@ bench-wal: build
 bench-backup: build
 	BIN_DIR=$(CURDIR)/$(BUILD_DIR)/bin bash bench/backup/run.sh
 
+# Restore benchmark against pgBackRest restore and cp -a (not part of check):
+# make bench-restore [QUICK=1] [SCALE=100] [RUNS=3] [PROFILE=plain|realistic]
+.PHONY: bench-restore
+bench-restore: build
+	BIN_DIR=$(CURDIR)/$(BUILD_DIR)/bin bash bench/restore/run.sh
+
 format:
 	find src tests -name '*.h' -o -name '*.cc' | xargs clang-format -i
 
