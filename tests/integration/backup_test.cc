@@ -20,7 +20,6 @@
 
 #include <chrono>
 #include <csignal>
-#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <memory>
@@ -28,6 +27,7 @@
 #include <thread>
 
 #include "integration/backup_helpers.h"
+#include "integration/cluster_fixture.h"
 #include "integration/harness.h"
 #include "integration/wal_helpers.h"
 
@@ -54,114 +54,33 @@ std::string join(const std::vector<std::string>& v) {
 // Everything in a backup root: label directories and any leftover (".delete-*", temp files).
 std::vector<std::string> root_entries(const std::string& root) { return list_dir(root); }
 
-class BackupTest : public DaemonTest {
+class BackupTest : public ClusterTest<BackupTest> {
  public:
   // Once per process: should another suite derive from this fixture, it shares the cluster
-  // (the harness would start one per suite); TearDownTestSuite does nothing and the cluster
-  // goes at exit.
-  static void SetUpTestSuite() {
-    static bool done = false;
-    if (done) {
-      return;
-    }
-    done = true;
-    PostgresSuite::SetUpTestSuite();
-    if (pg() == nullptr) {
-      return;
-    }
-    auto fail = [](const std::string& what) {
-      if (suite_error().empty()) {
-        suite_error() = what;
-      }
-    };
-    for (const char* sql :
-         {"ALTER SYSTEM SET autovacuum = off", "ALTER SYSTEM SET wal_recycle = off",
-          "ALTER SYSTEM SET checkpoint_timeout = '1h'", "ALTER SYSTEM SET max_wal_size = '4GB'",
-          "SELECT pg_reload_conf()"}) {
-      CommandOutput r = pg()->psql(sql);
-      if (r.exit_code != 0) {
-        fail(std::string(sql) + ": " + r.describe());
-      }
-    }
-    std::string ts_dir =
-        std::filesystem::path(pg()->data_dir()).parent_path().string() + "/tablespace1";
-    std::filesystem::create_directories(ts_dir);
-    chown_to_test_user(ts_dir);
-    for (const std::string& sql :
-         {"CREATE TABLESPACE ts1 LOCATION '" + ts_dir + "'",
-          std::string("CREATE TABLE ts_table TABLESPACE ts1 AS SELECT g, md5(g::text) AS h FROM "
-                      "generate_series(1, 20000) g")}) {
-      CommandOutput r = pg()->psql(sql);
-      if (r.exit_code != 0) {
-        fail(sql + ": " + r.describe());
-      }
-    }
-    CommandOutput bench =
-        pg()->run_tool("pgbench", {"-i", "-q", "-s", std::to_string(kPgbenchScale)});
-    if (bench.exit_code != 0) {
-      fail("pgbench -i: " + bench.describe());
-    }
+  // (the harness would start one per suite); the cluster goes at exit.
+  static ClusterSetup cluster_setup() {
+    return {.settings = {"autovacuum = off", "wal_recycle = off", "checkpoint_timeout = '1h'",
+                         "max_wal_size = '4GB'"},
+            .tablespace = true,
+            .pgbench_scale = kPgbenchScale,
+            .once_per_process = true};
   }
-  static void TearDownTestSuite() {}
 
  protected:
-  static std::string& suite_error() {
-    static std::string error;
-    return error;
-  }
-
-  void SetUp() override {
-    DaemonTest::SetUp();
-    if (IsSkipped() || HasFatalFailure()) {
-      return;
-    }
-    ASSERT_TRUE(suite_error().empty()) << suite_error();
-  }
-
-  bool auto_start() const override { return false; }
   void configure(IniConfig& c) override {
+    ClusterTest::configure(c);
     c.set("pgmoneta", "update_process_title", "verbose");
     c.set("pgmoneta", "progress", "on");
-    c.set("pgmoneta", "compression", "zstd");
     c.set("pgmoneta", "retention", "7");
-    c.set("pgmoneta", "retention_interval", "1h");
-    c.set("pgmoneta", "workers", "2");
-  }
-
-  // Starts the daemon and waits until the probe reports the primary online.
-  void start_online() {
-    start_daemon();
-    if (HasFatalFailure()) {
-      return;
-    }
-    std::string last;
-    auto s = wait_for_details(
-        daemon(), "primary", [](const nlohmann::json& j) { return json_bool(j, "Online"); },
-        seconds(30), &last);
-    ASSERT_TRUE(s.has_value()) << "primary not online: " << last;
-  }
-
-  // Rewrites pgmoneta.conf and reloads (the keys used here are live).
-  void reload_with(const std::function<void(IniConfig&)>& change) {
-    change(daemon().config());
-    daemon().write_config();
-    CliResult r = cli({"conf", "reload"});
-    ASSERT_EQ(r.exit_code(), 0) << r.describe();
   }
 
   std::string root() const { return daemon_backup_root(daemon_const()); }
   const DaemonInstance& daemon_const() const { return const_cast<BackupTest*>(this)->daemon(); }
 
-  // A backup through the CLI; returns its label ("" after adding a failure).
+  // A backup through the CLI; returns its label ("" after adding a failure), 14 characters.
   std::string take_backup() {
-    CliResult r = cli({"backup", "primary"}, "raw");
-    EXPECT_EQ(r.exit_code(), 0) << r.describe();
-    if (r.exit_code() != 0 || !r.json || !r.json->contains("Response")) {
-      ADD_FAILURE() << "backup failed: " << r.describe();
-      return "";
-    }
-    std::string label = (*r.json)["Response"].value("Backup", "");
-    EXPECT_EQ(label.size(), 14u) << r.json->dump(2);
+    std::string label = ClusterTest::take_backup();
+    EXPECT_EQ(label.size(), 14u) << label;
     return label;
   }
 
@@ -190,13 +109,6 @@ class BackupTest : public DaemonTest {
       }
     }
     return labels;
-  }
-
-  std::optional<crypto::MasterKey> master_key() {
-    std::string error;
-    auto key = load_master_key_at(daemon().home() + "/.pgmoneta/master.key", &error);
-    EXPECT_TRUE(key.has_value()) << error;
-    return key;
   }
 
   // Waits for the daemon to reap `pid` after a SIGKILL (its log says so; the repository lock

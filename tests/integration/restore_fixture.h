@@ -1,18 +1,18 @@
 // RestoreTest: the fixture of the restore and archive integration tests. The suite's PostgreSQL
 // 15 holds pgbench data and a table in a tablespace (set up once per process, kept for every
-// suite deriving from it); each test gets its own daemon (compression zstd, two workers) and
-// can start further PostgreSQL instances on restored directories with start_copy().
+// suite deriving from it); each test gets its own daemon (compression zstd, two workers;
+// start_online() also waits for WAL streaming) and can start further PostgreSQL instances on
+// restored directories with start_copy().
 // Single-threaded, as the harness.
 #pragma once
 
 #include <chrono>
-#include <filesystem>
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "integration/backup_helpers.h"
+#include "integration/cluster_fixture.h"
 #include "integration/harness.h"
 #include "integration/wal_helpers.h"
 
@@ -29,101 +29,22 @@ inline constexpr const char* kChecksumSql =
     "(SELECT count(*) || ':' || coalesce(sum(hashtext(h::text)), 0) FROM pgbench_history h), "
     "(SELECT count(*) || ':' || sum(hashtext(x::text)) FROM ts_table x))";
 
-class RestoreTest : public DaemonTest {
+class RestoreTest : public ClusterTest<RestoreTest> {
  public:
-  static void SetUpTestSuite() {
-    static bool done = false;
-    if (done) {
-      return;
-    }
-    done = true;
-    PostgresSuite::SetUpTestSuite();
-    if (pg() == nullptr) {
-      return;
-    }
-    auto fail = [](const std::string& what) {
-      if (suite_error().empty()) {
-        suite_error() = what;
-      }
-    };
-    for (const char* sql : {"ALTER SYSTEM SET autovacuum = off", "SELECT pg_reload_conf()"}) {
-      CommandOutput r = pg()->psql(sql);
-      if (r.exit_code != 0) {
-        fail(std::string(sql) + ": " + r.describe());
-      }
-    }
-    std::string ts_dir =
-        std::filesystem::path(pg()->data_dir()).parent_path().string() + "/tablespace1";
-    std::filesystem::create_directories(ts_dir);
-    chown_to_test_user(ts_dir);
-    for (const std::string& sql :
-         {"CREATE TABLESPACE ts1 LOCATION '" + ts_dir + "'",
-          std::string("CREATE TABLE ts_table TABLESPACE ts1 AS SELECT g, md5(g::text) AS h FROM "
-                      "generate_series(1, 20000) g")}) {
-      CommandOutput r = pg()->psql(sql);
-      if (r.exit_code != 0) {
-        fail(sql + ": " + r.describe());
-      }
-    }
-    CommandOutput bench = pg()->run_tool("pgbench", {"-i", "-q", "-s", "1"});
-    if (bench.exit_code != 0) {
-      fail("pgbench -i: " + bench.describe());
-    }
+  // Once per process: the suites deriving from this one share the cluster.
+  static ClusterSetup cluster_setup() {
+    return {.settings = {"autovacuum = off"},
+            .tablespace = true,
+            .pgbench_scale = 1,
+            .once_per_process = true};
   }
-  static void TearDownTestSuite() {}
 
  protected:
-  static std::string& suite_error() {
-    static std::string error;
-    return error;
-  }
-
-  void SetUp() override {
-    DaemonTest::SetUp();
-    if (IsSkipped() || HasFatalFailure()) {
-      return;
-    }
-    ASSERT_TRUE(suite_error().empty()) << suite_error();
-  }
-
-  bool auto_start() const override { return false; }
   void configure(IniConfig& c) override {
-    c.set("pgmoneta", "compression", "zstd");
-    c.set("pgmoneta", "workers", "2");
+    ClusterTest::configure(c);
     c.set("pgmoneta", "retention", "7");
-    c.set("pgmoneta", "retention_interval", "1h");
   }
-
-  void start_online() {
-    start_daemon();
-    if (HasFatalFailure()) {
-      return;
-    }
-    std::string last;
-    auto s = wait_for_details(
-        daemon(), "primary",
-        [](const nlohmann::json& j) {
-          return json_bool(j, "Online") && json_bool(j, "WalStreaming");
-        },
-        std::chrono::seconds(30), &last);
-    ASSERT_TRUE(s.has_value()) << "primary not online and streaming: " << last;
-  }
-
-  void reload_with(const std::function<void(IniConfig&)>& change) {
-    change(daemon().config());
-    daemon().write_config();
-    CliResult r = cli({"conf", "reload"});
-    ASSERT_EQ(r.exit_code(), 0) << r.describe();
-  }
-
-  std::string take_backup() {
-    CliResult r = cli({"backup", "primary"}, "raw");
-    if (r.exit_code() != 0 || !r.json || !r.json->contains("Response")) {
-      ADD_FAILURE() << "backup failed: " << r.describe();
-      return "";
-    }
-    return (*r.json)["Response"].value("Backup", "");
-  }
+  bool wait_for_wal_streaming() const override { return true; }
 
   std::string checksums(const PostgresInstance& instance) {
     bool ok = false;

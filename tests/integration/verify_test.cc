@@ -11,13 +11,12 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
-#include <functional>
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "integration/backup_helpers.h"
+#include "integration/cluster_fixture.h"
 #include "integration/harness.h"
 #include "integration/wal_helpers.h"
 
@@ -27,70 +26,17 @@ namespace {
 using std::chrono::seconds;
 namespace fs = std::filesystem;
 
-class VerifyCommandTest : public DaemonTest {
+class VerifyCommandTest : public ClusterTest<VerifyCommandTest> {
  public:
-  static void SetUpTestSuite() {
-    PostgresSuite::SetUpTestSuite();
-    if (pg() == nullptr) {
-      return;
-    }
-    CommandOutput bench = pg()->run_tool("pgbench", {"-i", "-q", "-s", "1"});
-    if (bench.exit_code != 0) {
-      suite_error() = "pgbench -i: " + bench.describe();
-    }
+  static ClusterSetup cluster_setup() {
+    return {.settings = {}, .tablespace = false, .pgbench_scale = 1, .once_per_process = false};
   }
 
  protected:
-  static std::string& suite_error() {
-    static std::string error;
-    return error;
-  }
-
-  void SetUp() override {
-    DaemonTest::SetUp();
-    if (IsSkipped() || HasFatalFailure()) {
-      return;
-    }
-    ASSERT_TRUE(suite_error().empty()) << suite_error();
-  }
-
-  bool auto_start() const override { return false; }
   void configure(IniConfig& c) override {
-    c.set("pgmoneta", "compression", "zstd");
-    c.set("pgmoneta", "workers", "2");
+    ClusterTest::configure(c);
     c.set("pgmoneta", "progress", "on");
-    c.set("pgmoneta", "retention_interval", "1h");
   }
-
-  void start_online() {
-    start_daemon();
-    if (HasFatalFailure()) {
-      return;
-    }
-    std::string last;
-    auto s = wait_for_details(
-        daemon(), "primary", [](const nlohmann::json& j) { return json_bool(j, "Online"); },
-        seconds(30), &last);
-    ASSERT_TRUE(s.has_value()) << "primary not online: " << last;
-  }
-
-  void reload_with(const std::function<void(IniConfig&)>& change) {
-    change(daemon().config());
-    daemon().write_config();
-    CliResult r = cli({"conf", "reload"});
-    ASSERT_EQ(r.exit_code(), 0) << r.describe();
-  }
-
-  std::string take_backup() {
-    CliResult r = cli({"backup", "primary"}, "raw");
-    if (r.exit_code() != 0 || !r.json || !r.json->contains("Response")) {
-      ADD_FAILURE() << "backup failed: " << r.describe();
-      return "";
-    }
-    return (*r.json)["Response"].value("Backup", "");
-  }
-
-  std::string workspace() { return daemon().dir() / "workspace"; }
 
   // verify primary <label> <workspace> [all] -F json.
   CliResult verify(const std::string& label, bool all) {
@@ -147,15 +93,6 @@ class VerifyCommandTest : public DaemonTest {
     return out;
   }
 
-  static std::string read_all(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-  // Rewrites the file in place (its owner stays the daemon's user).
-  static void write_all(const std::string& path, const std::string& data) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(data.data(), static_cast<std::streamsize>(data.size()));
-  }
   static void flip_byte(const std::string& path) {
     std::string data = read_all(path);
     ASSERT_GT(data.size(), 100u);

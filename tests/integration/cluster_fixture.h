@@ -1,0 +1,152 @@
+// ClusterTest: the fixture shared by the backup, restore, archive, verify and proven-restore
+// integration tests. The suite's PostgreSQL 15 is tuned with ALTER SYSTEM, optionally gets a
+// table in a tablespace (ts1, ts_table) and holds pgbench data (see ClusterSetup); each test gets
+// its own daemon (not started: start_online() starts it and waits for the primary).
+//
+// A suite derives as `class MyTest : public ClusterTest<MyTest>` and defines
+// `static ClusterSetup cluster_setup()`; set-up errors are kept per suite (suite_error()) and
+// fail every test of it. Single-threaded, as the harness.
+#pragma once
+
+#include <chrono>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "integration/harness.h"
+#include "integration/wal_helpers.h"
+
+namespace pgm::testing {
+
+// How a suite prepares its PostgreSQL.
+struct ClusterSetup {
+  // ALTER SYSTEM settings ("autovacuum = off"), applied with pg_reload_conf(); none: no reload.
+  std::vector<std::string> settings;
+  // CREATE TABLESPACE ts1 (a directory beside the data directory) and a 20000-row ts_table in it.
+  bool tablespace = false;
+  int pgbench_scale = 1;
+  // Set up once per process and kept at the end of the suite (for suites deriving from one
+  // another); otherwise the harness starts and stops one PostgreSQL per suite.
+  bool once_per_process = false;
+};
+
+// Applies `setup` to the running cluster; returns the first error ("" when all went well).
+std::string prepare_cluster(PostgresInstance& pg, const ClusterSetup& setup);
+
+template <class Suite>
+class ClusterTest : public DaemonTest {
+ public:
+  static void SetUpTestSuite() {
+    const ClusterSetup setup = Suite::cluster_setup();
+    if (setup.once_per_process) {
+      static bool done = false;
+      if (done) {
+        return;
+      }
+      done = true;
+    }
+    PostgresSuite::SetUpTestSuite();
+    if (pg() == nullptr) {
+      return;
+    }
+    std::string error = prepare_cluster(*pg(), setup);
+    if (suite_error().empty()) {
+      suite_error() = error;
+    }
+  }
+  static void TearDownTestSuite() {
+    if (!Suite::cluster_setup().once_per_process) {
+      PostgresSuite::TearDownTestSuite();
+    }
+  }
+
+ protected:
+  static std::string& suite_error() {
+    static std::string error;
+    return error;
+  }
+
+  void SetUp() override {
+    DaemonTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) {
+      return;
+    }
+    ASSERT_TRUE(suite_error().empty()) << suite_error();
+  }
+
+  bool auto_start() const override { return false; }
+  // Client zstd, two workers, retention checked hourly; suites add their own keys.
+  void configure(IniConfig& c) override {
+    c.set("pgmoneta", "compression", "zstd");
+    c.set("pgmoneta", "workers", "2");
+    c.set("pgmoneta", "retention_interval", "1h");
+  }
+
+  // True: start_online() also waits for the primary's WAL streaming.
+  virtual bool wait_for_wal_streaming() const { return false; }
+
+  // Starts the daemon and waits until the probe reports the primary online (and streaming WAL
+  // when wait_for_wal_streaming()).
+  void start_online() {
+    start_daemon();
+    if (HasFatalFailure()) {
+      return;
+    }
+    const bool streaming = wait_for_wal_streaming();
+    std::string last;
+    auto s = wait_for_details(
+        daemon(), "primary",
+        [streaming](const nlohmann::json& j) {
+          return json_bool(j, "Online") && (!streaming || json_bool(j, "WalStreaming"));
+        },
+        std::chrono::seconds(30), &last);
+    ASSERT_TRUE(s.has_value()) << (streaming ? "primary not online and streaming: "
+                                             : "primary not online: ")
+                               << last;
+  }
+
+  // Rewrites pgmoneta.conf and reloads (the keys used must be live).
+  void reload_with(const std::function<void(IniConfig&)>& change) {
+    change(daemon().config());
+    daemon().write_config();
+    CliResult r = cli({"conf", "reload"});
+    ASSERT_EQ(r.exit_code(), 0) << r.describe();
+  }
+
+  // A backup through the CLI; returns its label ("" after adding a failure).
+  std::string take_backup() {
+    CliResult r = cli({"backup", "primary"}, "raw");
+    if (r.exit_code() != 0 || !r.json || !r.json->contains("Response")) {
+      ADD_FAILURE() << "backup failed: " << r.describe();
+      return "";
+    }
+    return (*r.json)["Response"].value("Backup", "");
+  }
+
+  // A directory for verify's work (restores, proofs) in the daemon's directory.
+  std::string workspace() { return daemon().dir() / "workspace"; }
+
+  // A whole file ("" when unreadable).
+  static std::string read_all(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  // Rewrites the file in place (its owner stays the daemon's user).
+  static void write_all(const std::string& path, const std::string& data) {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(data.data(), static_cast<std::streamsize>(data.size()));
+  }
+
+  // The daemon's master key (nullopt after adding a failure).
+  std::optional<crypto::MasterKey> master_key() {
+    std::string error;
+    auto key = load_master_key_at(daemon().home() + "/.pgmoneta/master.key", &error);
+    EXPECT_TRUE(key.has_value()) << error;
+    return key;
+  }
+};
+
+}  // namespace pgm::testing
