@@ -114,8 +114,7 @@ TEST_F(RestoreEngineTest, ChecksumMismatchFailsAndRemovesEverything) {
     auto r = run_restore(o);
     ASSERT_FALSE(r.has_value());
     EXPECT_NE(r.error().message().find("base/1/1249"), std::string::npos) << r.error().message();
-    EXPECT_NE(r.error().message().find(std::string("does not match ") + against),
-              std::string::npos)
+    EXPECT_NE(r.error().message().find(std::string("does not match ") + against), std::string::npos)
         << r.error().message();
     EXPECT_FALSE(fs::exists(o.target_dir));
     fs::remove(dir_ + "/backup.sha512");
