@@ -339,9 +339,18 @@ void capture_to(std::vector<std::string>* lines) {
   s.capture = lines;
 }
 
+namespace {
+std::atomic<std::atomic<uint64_t>*> g_line_counters{nullptr};
+}  // namespace
+
+void count_lines_in(std::atomic<uint64_t>* counters) { g_line_counters.store(counters); }
+
 void write(Level lvl, std::string_view message) {
   if (!enabled(lvl)) {
     return;
+  }
+  if (std::atomic<uint64_t>* counters = g_line_counters.load(std::memory_order_relaxed)) {
+    counters[static_cast<int>(lvl)].fetch_add(1, std::memory_order_relaxed);
   }
   State& s = state();
   std::lock_guard<std::mutex> lock(s.mu);

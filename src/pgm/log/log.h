@@ -17,6 +17,7 @@
 // their own check fires) and reopen. The logger never exits the process, not even for FATAL.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -63,6 +64,12 @@ void reopen();
 // `lines` must outlive the capture; nullptr ends it (back to the configured sink), and so does
 // configure(). Single-threaded tests only: the vector is not guarded for outside readers.
 void capture_to(std::vector<std::string>* lines);
+
+// Counts every line written from now on in counters[static_cast<int>(level)] (so the array
+// needs kLineCounterSlots elements), e.g. an array in shared memory that forked children keep
+// using; nullptr stops counting. Lines below the level are not counted.
+inline constexpr size_t kLineCounterSlots = 10;
+void count_lines_in(std::atomic<uint64_t>* counters);
 
 // Writes one line if `level` is enabled.
 void write(Level level, std::string_view message);

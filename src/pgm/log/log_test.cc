@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -315,6 +316,26 @@ TEST_F(LogTest, RotationBySizeLosesAndSplitsNothing) {
     EXPECT_EQ(all[static_cast<size_t>(i)],
               fmt::format("INFO line {:04} {}", i, std::string(40, 'x')));
   }
+}
+
+TEST_F(LogTest, LinesAreCountedPerLevelOnlyWhenWritten) {
+  std::atomic<uint64_t> counters[kLineCounterSlots] = {};
+  Options o = file_options("count.log");
+  o.level = Level::kInfo;
+  ASSERT_TRUE(configure(o));
+  count_lines_in(counters);
+  info("one");
+  warn("two");
+  warn("three");
+  error("four");
+  debug("not written, not counted");
+  count_lines_in(nullptr);
+  info("after: not counted");
+  EXPECT_EQ(counters[static_cast<int>(Level::kInfo)].load(), 1u);
+  EXPECT_EQ(counters[static_cast<int>(Level::kWarn)].load(), 2u);
+  EXPECT_EQ(counters[static_cast<int>(Level::kError)].load(), 1u);
+  EXPECT_EQ(counters[static_cast<int>(Level::kDebug1)].load(), 0u);
+  EXPECT_EQ(counters[static_cast<int>(Level::kFatal)].load(), 0u);
 }
 
 TEST_F(LogTest, RotationByAge) {
