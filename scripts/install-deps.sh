@@ -15,6 +15,8 @@ PACKAGES=(
   postgresql-15 postgresql-client-15 postgresql-contrib
   # test helpers (known-answer vectors, frame fuzzing driver, zstd to check stored WAL by hand)
   python3 python3-cryptography procps util-linux zstd
+  # metrics tests: promtool checks /metrics, headless Chromium renders the status page
+  prometheus chromium
   # peers of bench/backup (make bench-backup)
   pgbackrest
 )

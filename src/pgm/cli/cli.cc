@@ -1,7 +1,9 @@
 #include "pgm/cli/cli.h"
 
+#include <termios.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <chrono>
 #include <exception>
 #include <filesystem>
@@ -14,6 +16,7 @@
 
 #include "pgm/backup/file_verbs.h"
 #include "pgm/cli/progress.h"
+#include "pgm/cli/remote.h"
 #include "pgm/config/cli_config.h"
 #include "pgm/crypto/vault.h"
 #include "pgm/log/log.h"
@@ -365,6 +368,31 @@ int run_local(const Invocation& inv, const Environment& env, management::OutputF
   return kExitSuccess;
 }
 
+// Reads a password from the terminal with echo off; nullopt without a terminal.
+std::optional<std::string> prompt_on_terminal(const std::string& prompt) {
+  if (::isatty(STDIN_FILENO) != 1) {
+    return std::nullopt;
+  }
+  std::cerr << prompt << std::flush;
+  termios saved{};
+  bool restore = ::tcgetattr(STDIN_FILENO, &saved) == 0;
+  if (restore) {
+    termios quiet = saved;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+  }
+  std::string line;
+  bool got = static_cast<bool>(std::getline(std::cin, line));
+  if (restore) {
+    ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+  }
+  std::cerr << '\n';
+  if (!got) {
+    return std::nullopt;
+  }
+  return line;
+}
+
 }  // namespace
 
 ParseOutcome parse_args(const std::vector<std::string>& args) {
@@ -492,8 +520,104 @@ Environment process_environment() {
   env.load_master_key = [] { return crypto::load_master_key(); };
   env.stderr_is_tty = ::isatty(STDERR_FILENO) == 1;
   env.terminal_columns = [] { return terminal_columns(STDERR_FILENO); };
+  if (const char* p = std::getenv("PGMONETA_PASSWORD"); p != nullptr) {  // NOLINT
+    env.password_from_env = std::string(p);
+  }
+  env.prompt_password = prompt_on_terminal;
+  if (auto home = crypto::pgmoneta_home_dir(); home) {
+    env.pgmoneta_home = *home;
+  }
   return env;
 }
+
+namespace {
+
+// Where and as whom to log in for remote management (-h/-p/-U/-P over pgmoneta_cli.conf).
+Result<RemoteTarget> remote_target(const Options& o, const config::CliConfig& cfg,
+                                   const Environment& env) {
+  RemoteTarget t;
+  t.host = !o.host.empty() ? o.host : (!cfg.host.empty() ? cfg.host : "localhost");
+  t.port = cfg.port;
+  if (!o.port.empty()) {
+    int port = 0;
+    auto [end, ec] = std::from_chars(o.port.data(), o.port.data() + o.port.size(), port);
+    if (ec != std::errc() || end != o.port.data() + o.port.size() || port < 1 || port > 65535) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("-p {}: the port must be a number from 1 to 65535", o.port));
+    }
+    t.port = port;
+  }
+  if (t.port <= 0) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "remote management needs the daemon's management port: -p <port>");
+  }
+  t.user = o.user;
+  if (t.user.empty()) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "remote management needs an admin user: -U <user>");
+  }
+  if (!o.password.empty()) {
+    t.password = o.password;
+  } else if (env.password_from_env) {
+    t.password = *env.password_from_env;
+  } else if (auto typed = env.prompt_password ? env.prompt_password("Password : ")
+                                              : std::optional<std::string>();
+             typed) {
+    t.password = *typed;
+  } else {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "remote management needs a password: -P, PGMONETA_PASSWORD, or a "
+                      "terminal to type it on");
+  }
+  if (!env.pgmoneta_home.empty()) {
+    PGM_ASSIGN_OR_RETURN(t.tls, client_tls(env.pgmoneta_home));
+  }
+  return t;
+}
+
+// Judges and prints the daemon's answer; returns the exit code.
+int finish(const Invocation& inv, const json& response, management::OutputFormat format,
+           std::ostream& out, std::ostream& err,
+           const std::function<void(int, const std::string&)>& log_outcome) {
+  const Options& o = inv.options;
+  Verdict verdict = judge_response(inv.command, response);
+  if (verdict.exit_code == kExitSuccess && inv.command == Command::kConfGet &&
+      !inv.conf_key.empty()) {
+    json cfg_doc = response;
+    if (format != management::OutputFormat::kRaw) {
+      cfg_doc = management::translate(cfg_doc);
+    }
+    auto value =
+        management::find_config_value(cfg_doc.value(key::kResponse, json::object()), inv.conf_key);
+    if (!value) {
+      verdict.exit_code = kExitFailed;
+      verdict.error_line = fmt::format("pgmoneta-cli: conf get: {}", value.error().message());
+    } else {
+      out << management::render_config_value(inv.conf_key, *value, format);
+    }
+  } else if (verdict.exit_code == kExitSuccess && inv.command == Command::kConfLs) {
+    out << management::render_conf_ls(response, format);
+  } else if (verdict.exit_code == kExitSuccess && inv.command == Command::kProgress &&
+             format == management::OutputFormat::kText && parse_progress(response)) {
+    out << render_progress_text(*parse_progress(response));
+  } else if (verdict.exit_code != kExitUnreachable) {
+    out << management::render(response, format);
+  }
+  if (!verdict.error_line.empty()) {
+    err << verdict.error_line << '\n';
+  }
+  log_outcome(verdict.exit_code, verdict.error_line);
+  if (o.verbose) {
+    if (verdict.exit_code == kExitSuccess) {
+      out << "Success (0)\n";
+    } else {
+      out << fmt::format("Error ({})\n", verdict.exit_code);
+    }
+  }
+  return verdict.exit_code;
+}
+
+}  // namespace
 
 int run(const Invocation& inv, const Environment& env, std::ostream& out, std::ostream& err) {
   const Options& o = inv.options;
@@ -502,35 +626,46 @@ int run(const Invocation& inv, const Environment& env, std::ostream& out, std::o
     err << "pgmoneta-cli: using the root account is not allowed\n";
     return kExitUsage;
   }
-  if (!o.host.empty() || !o.port.empty()) {
-    err << "pgmoneta-cli: remote management over TCP is not available yet\n";
-    return kExitUnreachable;
-  }
+  const bool remote_requested = !o.host.empty() || !o.port.empty();
   std::string path = o.config_path;
   bool file_verb = is_file_verb(inv.command);
   if (path.empty()) {
-    if (!file_exists(env.default_config_path) && file_verb) {
+    if (!file_exists(env.default_config_path) && file_verb && !remote_requested) {
       // No configuration: no daemon to talk to.
       return run_local(inv, env, o.format.value_or(management::OutputFormat::kText), out, err);
     }
-    if (!file_exists(env.default_config_path)) {
+    if (file_exists(env.default_config_path)) {
+      path = env.default_config_path;
+    } else if (!remote_requested) {
       err << fmt::format(
           "pgmoneta-cli: no configuration file: give -c <pgmoneta_cli.conf> (the default {} "
           "does not exist)\n",
           env.default_config_path);
       return kExitUsage;
     }
-    path = env.default_config_path;
   }
-  auto loaded = config::load_cli_config(path);
-  if (!loaded) {
-    err << fmt::format("pgmoneta-cli: {}\n", loaded.error().message());
-    return kExitUsage;
+  config::CliConfig cfg;  // remote management needs no file: the defaults then
+  if (!path.empty()) {
+    auto loaded = config::load_cli_config(path);
+    if (!loaded) {
+      err << fmt::format("pgmoneta-cli: {}\n", loaded.error().message());
+      return kExitUsage;
+    }
+    for (const config::Warning& w : loaded->warnings) {
+      err << fmt::format("pgmoneta-cli: warning: {}\n", w.to_string());
+    }
+    cfg = std::move(loaded->config);
   }
-  for (const config::Warning& w : loaded->warnings) {
-    err << fmt::format("pgmoneta-cli: warning: {}\n", w.to_string());
+  // Remote when -h/-p say so, or when the file names a host and port and no unix socket.
+  std::optional<RemoteTarget> remote;
+  if (remote_requested || (!cfg.host.empty() && cfg.port > 0 && cfg.unix_socket_dir.empty())) {
+    auto target = remote_target(o, cfg, env);
+    if (!target) {
+      err << fmt::format("pgmoneta-cli: {}\n", target.error().message());
+      return kExitUsage;
+    }
+    remote = std::move(*target);
   }
-  const config::CliConfig& cfg = loaded->config;
   // -L (or log_type = file in the config) records each command and its outcome in a file;
   // without it the CLI logs nothing, so stdout/stderr carry only the answer.
   bool file_logging = !o.logfile.empty() || cfg.log_type == config::LogType::kFile;
@@ -552,10 +687,10 @@ int run(const Invocation& inv, const Environment& env, std::ostream& out, std::o
     }
   };
   management::OutputFormat format = o.format.value_or(from_config(cfg.output));
-  if (cfg.unix_socket_dir.empty() && file_verb) {
+  if (!remote && cfg.unix_socket_dir.empty() && file_verb) {
     return run_local(inv, env, format, out, err);
   }
-  if (cfg.unix_socket_dir.empty()) {
+  if (!remote && cfg.unix_socket_dir.empty()) {
     err << fmt::format("pgmoneta-cli: {} sets no unix_socket_dir\n", path);
     return kExitUsage;
   }
@@ -564,7 +699,7 @@ int run(const Invocation& inv, const Environment& env, std::ostream& out, std::o
   // The file verbs find out first whether a daemon is there at all: without one they work
   // locally (and then need no wire master key).
   std::optional<Result<UniqueFd>> early_fd;
-  if (file_verb) {
+  if (file_verb && !remote) {
     early_fd = management::connect_unix(cfg.unix_socket_dir);
     if (!*early_fd && daemon_absent(early_fd->error())) {
       int code = run_local(inv, env, format, out, err);
@@ -586,6 +721,17 @@ int run(const Invocation& inv, const Environment& env, std::ostream& out, std::o
   }
 
   json doc = management::make_request(inv.command, inv.request, format, compression, encryption);
+  if (remote) {
+    // One login per command; no progress bar (it would need a login of its own every poll).
+    auto response = remote_exchange(*remote, doc, compression, encryption,
+                                    master_key ? &*master_key : nullptr, timeout_for(inv.command));
+    if (!response) {
+      err << fmt::format("pgmoneta-cli: {}: {}\n", name, response.error().message());
+      log_outcome(kExitUnreachable, response.error().message());
+      return kExitUnreachable;
+    }
+    return finish(inv, *response, format, out, err, log_outcome);
+  }
   Result<UniqueFd> fd =
       early_fd ? std::move(*early_fd) : management::connect_unix(cfg.unix_socket_dir);
   if (!fd) {
@@ -628,41 +774,7 @@ int run(const Invocation& inv, const Environment& env, std::ostream& out, std::o
     log_outcome(kExitUnreachable, response.error().message());
     return kExitUnreachable;
   }
-  Verdict verdict = judge_response(inv.command, *response);
-  if (verdict.exit_code == kExitSuccess && inv.command == Command::kConfGet &&
-      !inv.conf_key.empty()) {
-    json cfg_doc = *response;
-    if (format != management::OutputFormat::kRaw) {
-      cfg_doc = management::translate(cfg_doc);
-    }
-    auto value =
-        management::find_config_value(cfg_doc.value(key::kResponse, json::object()), inv.conf_key);
-    if (!value) {
-      verdict.exit_code = kExitFailed;
-      verdict.error_line = fmt::format("pgmoneta-cli: conf get: {}", value.error().message());
-    } else {
-      out << management::render_config_value(inv.conf_key, *value, format);
-    }
-  } else if (verdict.exit_code == kExitSuccess && inv.command == Command::kConfLs) {
-    out << management::render_conf_ls(*response, format);
-  } else if (verdict.exit_code == kExitSuccess && inv.command == Command::kProgress &&
-             format == management::OutputFormat::kText && parse_progress(*response)) {
-    out << render_progress_text(*parse_progress(*response));
-  } else if (verdict.exit_code != kExitUnreachable) {
-    out << management::render(*response, format);
-  }
-  if (!verdict.error_line.empty()) {
-    err << verdict.error_line << '\n';
-  }
-  log_outcome(verdict.exit_code, verdict.error_line);
-  if (o.verbose) {
-    if (verdict.exit_code == kExitSuccess) {
-      out << "Success (0)\n";
-    } else {
-      out << fmt::format("Error ({})\n", verdict.exit_code);
-    }
-  }
-  return verdict.exit_code;
+  return finish(inv, *response, format, out, err, log_outcome);
 }
 
 int main_entry(int argc, char** argv) {

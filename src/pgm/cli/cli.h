@@ -35,7 +35,7 @@ inline constexpr int kExitUnreachable = 3;
 // Global options of reference §2.
 struct Options {
   std::string config_path;                         // -c
-  std::string host;                                // -h (remote management: not available yet)
+  std::string host;                                // -h (remote management over TCP)
   std::string port;                                // -p
   std::string user;                                // -U
   std::string password;                            // -P
@@ -86,6 +86,12 @@ struct Environment {
   bool stderr_is_tty = false;
   std::function<int()> terminal_columns;  // empty: 80
   std::chrono::milliseconds progress_interval = std::chrono::milliseconds(500);
+  // Remote management: the password when -P is absent. PGMONETA_PASSWORD from the environment
+  // first (for scripts), else the prompt (echo off on the terminal; nullopt without one).
+  std::optional<std::string> password_from_env;
+  std::function<std::optional<std::string>(const std::string& prompt)> prompt_password;
+  // $HOME/.pgmoneta: client TLS files (pgmoneta.crt, pgmoneta.key, root.crt).
+  std::string pgmoneta_home;
 };
 Environment process_environment();
 

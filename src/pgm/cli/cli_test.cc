@@ -9,7 +9,9 @@
 #include <sstream>
 #include <thread>
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 
@@ -263,12 +265,56 @@ TEST(RunTest, RefusesRoot) {
   EXPECT_EQ(err.str(), "pgmoneta-cli: using the root account is not allowed\n");
 }
 
-TEST(RunTest, RemoteIsNotAvailableYet) {
+TEST(RunTest, RemoteNeedsPortUserAndPassword) {
   Options o;
-  o.host = "db1";
+  o.host = "127.0.0.1";
+  {
+    std::ostringstream out, err;
+    EXPECT_EQ(run(ping(o), test_env(), out, err), kExitUsage);
+    EXPECT_NE(err.str().find("-p <port>"), std::string::npos) << err.str();
+  }
+  o.port = "70000";
+  {
+    std::ostringstream out, err;
+    EXPECT_EQ(run(ping(o), test_env(), out, err), kExitUsage);
+    EXPECT_NE(err.str().find("-p 70000"), std::string::npos) << err.str();
+  }
+  o.port = "5002";
+  {
+    std::ostringstream out, err;
+    EXPECT_EQ(run(ping(o), test_env(), out, err), kExitUsage);
+    EXPECT_NE(err.str().find("-U <user>"), std::string::npos) << err.str();
+  }
+  o.user = "admin";
+  {
+    // No -P, no PGMONETA_PASSWORD, no terminal.
+    Environment env = test_env();
+    env.prompt_password = [](const std::string&) { return std::optional<std::string>(); };
+    std::ostringstream out, err;
+    EXPECT_EQ(run(ping(o), env, out, err), kExitUsage);
+    EXPECT_NE(err.str().find("needs a password"), std::string::npos) << err.str();
+  }
+}
+
+TEST(RunTest, RemoteWithNobodyListeningIsUnreachable) {
+  // A port that was free a moment ago: bind port 0, read it back, close.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  socklen_t len = sizeof(a);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  Options o;
+  o.host = "127.0.0.1";
+  o.port = std::to_string(ntohs(a.sin_port));
+  o.user = "admin";
+  Environment env = test_env();
+  env.password_from_env = "secret";
   std::ostringstream out, err;
-  EXPECT_EQ(run(ping(o), test_env(), out, err), kExitUnreachable);
-  EXPECT_EQ(err.str(), "pgmoneta-cli: remote management over TCP is not available yet\n");
+  EXPECT_EQ(run(ping(o), env, out, err), kExitUnreachable);
+  EXPECT_NE(err.str().find("127.0.0.1:" + o.port), std::string::npos) << err.str();
 }
 
 TEST(RunTest, NeedsAConfigurationFile) {

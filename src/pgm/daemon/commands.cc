@@ -328,4 +328,13 @@ std::string DaemonContext::password_for(std::string_view user) const {
   return {};
 }
 
+std::optional<std::string> DaemonContext::admin_password(std::string_view user) const {
+  for (const crypto::VaultEntry& e : admins) {
+    if (e.name == user) {
+      return e.password;
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace pgm::daemon

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <ctime>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -23,14 +24,18 @@
 #include "pgm/core/unique_fd.h"
 #include "pgm/daemon/backup_commands.h"
 #include "pgm/daemon/commands.h"
+#include "pgm/daemon/metrics_service.h"
 #include "pgm/daemon/probe.h"
 #include "pgm/daemon/process_title.h"
+#include "pgm/daemon/remote_session.h"
 #include "pgm/daemon/verify_commands.h"
 #include "pgm/daemon/wal_receiver.h"
+#include "pgm/http/server.h"
 #include "pgm/io/file.h"
 #include "pgm/management/document.h"
 #include "pgm/management/frame.h"
 #include "pgm/management/protocol.h"
+#include "pgm/net/tls.h"
 #include "pgm/version.h"
 
 namespace pgm::daemon {
@@ -55,6 +60,11 @@ constexpr std::chrono::seconds kWalRestartMax{60};
 constexpr std::chrono::seconds kWalHealthyRun{60};
 // A `follow` server takes over after the followed one stopped streaming for this long.
 constexpr std::chrono::seconds kFollowGrace{15};
+// Remote management sessions at once (each a forked child bounded by authentication_timeout
+// until it has logged in); further connections are closed at once.
+constexpr size_t kMaxRemoteSessions = 64;
+// A metrics process that died is started again after this.
+constexpr std::chrono::seconds kMetricsRestartDelay{2};
 
 std::string socket_path(const config::Config& c) { return c.unix_socket_dir + "/.s.pgmoneta"; }
 
@@ -151,6 +161,18 @@ struct Server::Impl {
   double verification_interval = 0;  // seconds the timer runs with, 0 = off
   pid_t verification_child = 0;
   std::vector<WalChild> wal;  // one per configured server
+  // Remote management on the `management` TCP port (remote_session.h).
+  UniqueFd management_fd;
+  ev_io management_watcher{};
+  std::string management_settings;  // what the open listener was made from, "" when closed
+  std::shared_ptr<const net::TlsContext> management_tls;
+  std::set<pid_t> remote_sessions;
+  // Prometheus on the `metrics` port: the main process binds, a child serves
+  // (metrics_service.h), so no HTTP client can ever hold up this loop.
+  UniqueFd metrics_fd;
+  std::string metrics_settings;  // port and TLS files the running child was started with
+  pid_t metrics_child = 0;
+  std::chrono::steady_clock::time_point metrics_next_start{};
   std::map<int, std::unique_ptr<Connection>> connections;
   std::map<pid_t, std::string> children;  // pid -> what it does
   pid_t probe_child = 0;
@@ -161,6 +183,13 @@ struct Server::Impl {
 
   Result<void> open_listener();
   void close_listener();
+  Result<void> open_management_tcp();
+  void close_management_tcp();
+  void on_management_accept();
+  Result<void> open_metrics();
+  void start_metrics();
+  void stop_metrics();
+  void restart_services(const char* why, bool config_changed);
   void on_accept();
   void close_connection(int fd);
   void dispatch(Connection& conn, const json& doc);
@@ -316,6 +345,27 @@ void on_accept_cb(struct ev_loop* loop, ev_io* /*w*/, int /*revents*/) {
   impl_of(loop)->on_accept();
 }
 
+void on_management_accept_cb(struct ev_loop* loop, ev_io* /*w*/, int /*revents*/) {
+  impl_of(loop)->on_management_accept();
+}
+
+// What the remote-management listener is made from; a change means closing and reopening it.
+std::string management_settings_of(const config::Config& c) {
+  if (c.management <= 0) {
+    return "";
+  }
+  return fmt::format("{}|{}|{}|{}|{}|{}|{}", c.host, c.management, c.backlog, c.tls,
+                     c.tls_cert_file, c.tls_key_file, c.tls_ca_file);
+}
+
+// The metrics socket's address part and the rest a running metrics process depends on.
+std::string metrics_bind_of(const config::Config& c) {
+  if (c.metrics <= 0) {
+    return "";
+  }
+  return fmt::format("{}|{}|{}", c.host, c.metrics, c.backlog);
+}
+
 void on_signal(struct ev_loop* loop, ev_signal* w, int /*revents*/) {
   Server::Impl* impl = impl_of(loop);
   switch (w->signum) {
@@ -324,9 +374,9 @@ void on_signal(struct ev_loop* loop, ev_signal* w, int /*revents*/) {
       impl->reload(true);
       break;
     case SIGUSR1:
-      // The metrics and management TCP listeners arrive with the remote-management issue;
-      // until then there is no TCP service to restart.
-      log::info("SIGUSR1: service reload (no TCP listener configured in this version)");
+      // Services only: the configuration in memory is used as it is (files are not re-read).
+      log::info("SIGUSR1: restarting the metrics and management services where changed");
+      impl->restart_services("SIGUSR1", false);
       break;
     default:
       impl->begin_shutdown(w->signum == SIGINT    ? "SIGINT"
@@ -353,7 +403,12 @@ void on_verification_timer(struct ev_loop* loop, ev_timer* /*w*/, int /*revents*
 }
 
 void on_wal_timer(struct ev_loop* loop, ev_timer* /*w*/, int /*revents*/) {
-  impl_of(loop)->reconcile_wal();
+  Server::Impl* impl = impl_of(loop);
+  impl->reconcile_wal();
+  // The metrics process is watched by the same timer: one that died is started again.
+  if (impl->metrics_child == 0 && std::chrono::steady_clock::now() >= impl->metrics_next_start) {
+    impl->start_metrics();
+  }
 }
 
 }  // namespace
@@ -429,6 +484,148 @@ void Server::Impl::close_listener() {
     listen_fd.reset();
     ::unlink(listen_path.c_str());
   }
+}
+
+Result<void> Server::Impl::open_management_tcp() {
+  const config::Config& c = *ctx.config;
+  if (c.management <= 0) {
+    return {};
+  }
+  std::shared_ptr<const net::TlsContext> tls;
+  if (c.tls) {
+    auto made = net::TlsContext::server({c.tls_cert_file, c.tls_key_file, c.tls_ca_file});
+    if (!made) {
+      return tl::unexpected(made.error().with_context("tls (remote management)"));
+    }
+    tls = std::move(*made);
+  }
+  auto fd = http::listen_tcp(c.host, c.management, std::max(c.backlog, 16));
+  if (!fd) {
+    return tl::unexpected(fd.error().with_context("management port"));
+  }
+  management_fd = std::move(*fd);
+  management_tls = std::move(tls);
+  management_settings = management_settings_of(c);
+  ev_io_init(&management_watcher, on_management_accept_cb, management_fd.get(), EV_READ);
+  ev_io_start(loop, &management_watcher);
+  log::info("remote management listening on {}:{}{}", c.host, c.management,
+            management_tls ? " (TLS)" : "");
+  return {};
+}
+
+void Server::Impl::close_management_tcp() {
+  if (management_fd) {
+    ev_io_stop(loop, &management_watcher);
+    management_fd.reset();
+    log::info("remote management listener closed");
+  }
+  management_tls.reset();
+  management_settings.clear();
+}
+
+void Server::Impl::on_management_accept() {
+  for (;;) {
+    UniqueFd fd(::accept4(management_fd.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    if (!fd) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        log::warn("accept on the management port: {}",
+                  std::strerror(errno));  // NOLINT(concurrency-mt-unsafe)
+      }
+      return;
+    }
+    if (remote_sessions.size() >= kMaxRemoteSessions || shutting_down) {
+      log::debug("remote management: {} sessions already; connection refused",
+                 remote_sessions.size());
+      continue;  // closed by UniqueFd
+    }
+    pid_t pid = ::fork();
+    if (pid < 0) {
+      log::error("fork for remote management: {}",
+                 std::strerror(errno));  // NOLINT(concurrency-mt-unsafe)
+      continue;
+    }
+    if (pid == 0) {
+      reset_signals_in_child();
+      set_process_title(ctx.config->update_process_title, "remote");
+      close_inherited_descriptors();
+      ::_exit(run_remote_session(ctx, std::move(fd), management_tls.get()));
+    }
+    remote_sessions.insert(pid);
+    children.emplace(pid, "remote");
+  }
+}
+
+Result<void> Server::Impl::open_metrics() {
+  const config::Config& c = *ctx.config;
+  if (c.metrics <= 0) {
+    return {};
+  }
+  auto fd = http::listen_tcp(c.host, c.metrics, std::max(c.backlog, 16));
+  if (!fd) {
+    return tl::unexpected(fd.error().with_context("metrics port"));
+  }
+  metrics_fd = std::move(*fd);
+  metrics_settings = metrics_bind_of(c);
+  log::info("metrics listening on {}:{}", c.host, c.metrics);
+  return {};
+}
+
+void Server::Impl::start_metrics() {
+  if (!metrics_fd || metrics_child != 0 || shutting_down) {
+    return;
+  }
+  metrics_next_start = {};
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    log::error("fork for metrics: {}", std::strerror(errno));  // NOLINT(concurrency-mt-unsafe)
+    metrics_next_start = std::chrono::steady_clock::now() + kMetricsRestartDelay;
+    return;
+  }
+  if (pid == 0) {
+    reset_signals_in_child();
+    set_process_title(ctx.config->update_process_title, "metrics");
+    UniqueFd fd = std::move(metrics_fd);
+    close_inherited_descriptors();
+    ::_exit(run_metrics_service(ctx, std::move(fd)));
+  }
+  metrics_child = pid;
+  children.emplace(pid, "metrics");
+}
+
+void Server::Impl::stop_metrics() {
+  if (metrics_child != 0) {
+    ::kill(metrics_child, SIGTERM);
+    metrics_child = 0;  // still in `children` until reaped
+  }
+}
+
+// Brings the TCP services in line with the configuration in memory: a listener whose address,
+// port or TLS settings changed is closed and opened again; the metrics process is restarted
+// when its socket changed or, with config_changed, because it serves a copy of the
+// configuration. Failures are logged; the service then stays off until the next change.
+void Server::Impl::restart_services(const char* why, bool config_changed) {
+  const config::Config& c = *ctx.config;
+  if (management_settings_of(c) != management_settings) {
+    close_management_tcp();
+    if (auto r = open_management_tcp(); !r) {
+      log::error("{}: {}", why, r.error().message());
+    }
+  }
+  bool rebind = metrics_bind_of(c) != metrics_settings;
+  if (rebind || config_changed) {
+    stop_metrics();
+  }
+  if (rebind) {
+    if (metrics_fd) {
+      metrics_fd.reset();
+      log::info("metrics listener closed");
+    }
+    metrics_settings.clear();
+    if (auto r = open_metrics(); !r) {
+      log::error("{}: {}", why, r.error().message());
+    }
+  }
+  start_metrics();
 }
 
 void Server::Impl::on_accept() {
@@ -531,12 +728,14 @@ void Server::Impl::dispatch(Connection& conn, const json& doc) {
       reply(conn, doc, reload(false), started, AfterReply::kNothing);
       return;
     case mgmt::Command::kReset:
-      // Prometheus counters arrive with the metrics issue; resetting the operation counters
-      // is all there is to clear now.
+      // clear prometheus: the operation counters go back to zero and the metrics process
+      // drops its cached answers.
       for (size_t i = 0; i < ctx.config->servers.size(); ++i) {
         ctx.shared->servers[i].operation_count.store(0);
         ctx.shared->servers[i].failed_operation_count.store(0);
       }
+      ctx.shared->metrics_counters.reset(static_cast<int64_t>(::time(nullptr)));
+      ctx.shared->metrics_generation.fetch_add(1);  // the metrics process drops its cache
       reply(conn, doc, CommandResult::success(json::object()), started, AfterReply::kNothing);
       return;
     default:
@@ -562,6 +761,8 @@ void Server::Impl::fork_command(Connection& conn, const json& doc, int32_t comma
     int fd = conn.fd.get();
     // Only this connection's descriptor stays open in the child.
     listen_fd.reset();
+    management_fd.reset();
+    metrics_fd.reset();
     for (auto& [other_fd, other] : connections) {
       if (other_fd != fd) {
         other->fd.reset();
@@ -697,6 +898,8 @@ void Server::Impl::arm_verification_timer() {
 
 void Server::Impl::close_inherited_descriptors() {
   listen_fd.reset();
+  management_fd.reset();
+  metrics_fd.reset();
   for (auto& [fd, c] : connections) {
     c->fd.reset();
   }
@@ -823,6 +1026,14 @@ void Server::Impl::child_exited(pid_t pid, int status) {
   if (pid == verification_child) {
     verification_child = 0;
   }
+  remote_sessions.erase(pid);
+  if (pid == metrics_child) {
+    metrics_child = 0;
+    bool tls_failed = WIFEXITED(status) && WEXITSTATUS(status) == kMetricsTlsFailed;
+    // Bad TLS files stay bad until the configuration changes (restart_services then).
+    metrics_next_start = tls_failed ? std::chrono::steady_clock::time_point::max()
+                                    : std::chrono::steady_clock::now() + kMetricsRestartDelay;
+  }
   if (WIFSIGNALED(status)) {
     log::error("child {} ({}) was killed by signal {}", pid, what, WTERMSIG(status));
   } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
@@ -864,6 +1075,7 @@ void Server::Impl::apply_config(std::shared_ptr<const config::Config> next) {
   if (ev_is_active(&retention_timer)) {  // the timers are set up (not during start-up)
     arm_retention_timer();
     arm_verification_timer();
+    restart_services("configuration change", true);
   }
 }
 
@@ -980,6 +1192,8 @@ void Server::Impl::begin_shutdown(const char* why) {
 
 void Server::Impl::finish_shutdown() {
   close_listener();
+  close_management_tcp();
+  metrics_fd.reset();
   ev_timer_stop(loop, &probe_timer);
   ev_timer_stop(loop, &wal_timer);
   ev_timer_stop(loop, &retention_timer);
@@ -1019,22 +1233,42 @@ void Server::Impl::finish_shutdown() {
 }
 
 Result<void> Server::Impl::load_vaults() {
-  // Without a users file, connections rely on libpq's own means (.pgpass, trust, certs).
-  if (ctx.paths.users.empty() || ::access(ctx.paths.users.c_str(), F_OK) != 0) {
-    ctx.users.clear();
-    return {};
-  }
-  if (!ctx.master_key) {
+  // Without a users file, connections rely on libpq's own means (.pgpass, trust, certs);
+  // without an admins file, remote management refuses every login.
+  auto present = [](const std::string& path) {
+    return !path.empty() && ::access(path.c_str(), F_OK) == 0;
+  };
+  bool users = present(ctx.paths.users);
+  bool admins = present(ctx.paths.admins);
+  if ((users || admins) && !ctx.master_key) {
     PGM_ASSIGN_OR_RETURN(crypto::MasterKey key, crypto::load_master_key());
     ctx.master_key = std::make_shared<const crypto::MasterKey>(std::move(key));
   }
-  PGM_ASSIGN_OR_RETURN(ctx.users, crypto::load_vault(ctx.paths.users, *ctx.master_key));
+  ctx.users.clear();
+  if (users) {
+    auto loaded = crypto::load_vault(ctx.paths.users, *ctx.master_key);
+    if (!loaded) {
+      return tl::unexpected(
+          loaded.error().with_context(fmt::format("users file {}", ctx.paths.users)));
+    }
+    ctx.users = std::move(*loaded);
+  }
+  ctx.admins.clear();
+  if (admins) {
+    auto loaded = crypto::load_vault(ctx.paths.admins, *ctx.master_key);
+    if (!loaded) {
+      return tl::unexpected(
+          loaded.error().with_context(fmt::format("admins file {}", ctx.paths.admins)));
+    }
+    ctx.admins = std::move(*loaded);
+  }
   return {};
 }
 
 Server::Server(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Server::~Server() {
+  log::count_lines_in(nullptr);  // the counters live in the segment unmapped below
   if (impl_ && impl_->loop != nullptr) {
     impl_->close_listener();
     if (impl_->pid_written) {
@@ -1073,10 +1307,7 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
   } else if (key.error().code() != ErrorCode::kNotFound) {
     return tl::unexpected(key.error());
   }
-  if (auto r = impl->load_vaults(); !r) {
-    return tl::unexpected(
-        r.error().with_context(fmt::format("users file {}", options.paths.users)));
-  }
+  PGM_TRY(impl->load_vaults());
 
   unsigned int backend = 0;
   switch (c.libev) {
@@ -1114,10 +1345,18 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
 
   impl->pid_path = c.pidfile;
   PGM_TRY(impl->write_pid_file());
-  if (auto r = impl->open_listener(); !r) {
+  Result<void> opened = impl->open_listener();
+  if (opened) {
+    opened = impl->open_management_tcp();
+  }
+  if (opened) {
+    opened = impl->open_metrics();
+  }
+  if (!opened) {
+    impl->close_listener();
     ::unlink(impl->pid_path.c_str());
     impl->pid_written = false;
-    return tl::unexpected(r.error());
+    return tl::unexpected(opened.error());
   }
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
@@ -1126,6 +1365,11 @@ int Server::run() {
   Impl& s = *impl_;
   struct ev_loop* loop = s.loop;
   ::signal(SIGPIPE, SIG_IGN);
+  // Every process of the daemon counts its log lines in the segment (pgmoneta_logging_*);
+  // ~Server stops it before the segment goes.
+  static_assert(sizeof(SharedState::log_lines) / sizeof(SharedState::log_lines[0]) ==
+                log::kLineCounterSlots);
+  log::count_lines_in(s.ctx.shared->log_lines);
 
   ev_io_init(&s.accept_watcher, on_accept_cb, s.listen_fd.get(), EV_READ);
   ev_io_start(loop, &s.accept_watcher);
@@ -1157,6 +1401,7 @@ int Server::run() {
             s.listen_path, c.servers.size(), c.servers.size() == 1 ? "" : "s");
   s.start_probe();
   s.reconcile_wal();
+  s.start_metrics();
 
   ev_run(loop, 0);
   s.finish_shutdown();

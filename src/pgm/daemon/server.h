@@ -1,6 +1,11 @@
 // Server: the main process. Owns the libev loop, the management unix socket, the shared
 // segment, the PID file and every forked child; answers quick commands inline and forks a
 // child for the rest. Single-threaded; never blocks in a loop callback.
+//
+// TCP services (config `management`, `metrics`; 0 = off) are bound here so that start-up and
+// SIGUSR1 report a busy port at once, and served by children: one per remote-management
+// connection (remote_session.h), one long-lived metrics process (metrics_service.h). SIGUSR1
+// and every configuration change re-open a listener whose settings changed.
 #pragma once
 
 #include <memory>

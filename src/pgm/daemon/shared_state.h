@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include "pgm/core/result.h"
+#include "pgm/metrics/counters.h"
 
 namespace pgm::daemon {
 
@@ -137,6 +138,11 @@ struct SharedState {
   std::atomic<int> log_level{0};
   std::atomic<bool> shutting_down{false};
   std::atomic<int64_t> start_epoch{0};
+  // Bumped by `clear prometheus`: the metrics process drops cached answers when it changes.
+  std::atomic<uint64_t> metrics_generation{0};
+  metrics::MetricsCounters metrics_counters;  // the metrics endpoint's own counters
+  // Log lines written by every process of the daemon, by log::Level value (log::count_lines_in).
+  std::atomic<uint64_t> log_lines[10] = {};
   size_t number_of_servers = 0;
   ServerState servers[kMaxServers];
 };

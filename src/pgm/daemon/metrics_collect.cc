@@ -1,0 +1,236 @@
+#include "pgm/daemon/metrics_collect.h"
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <system_error>
+
+#include <sys/statvfs.h>
+
+#include "pgm/backup/info.h"
+#include "pgm/backup/repository.h"
+#include "pgm/config/spellings.h"
+#include "pgm/log/level.h"
+#include "pgm/version.h"
+
+namespace pgm::daemon {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Space of the file system holding `path`, or of its nearest existing ancestor (a workspace
+// may not exist yet). nullopt when no ancestor can be examined.
+// Same rule as filesystem_space() in commands.cc (private there).
+std::optional<metrics::SpaceSnapshot> filesystem_space(const std::string& path) {
+  if (path.empty()) {
+    return std::nullopt;
+  }
+  struct statvfs st {};
+  fs::path p(path);
+  while (::statvfs(p.c_str(), &st) != 0) {
+    if (!p.has_parent_path() || p.parent_path() == p) {
+      return std::nullopt;
+    }
+    p = p.parent_path();
+  }
+  return metrics::SpaceSnapshot{static_cast<uint64_t>(st.f_bavail) * st.f_frsize,
+                                static_cast<uint64_t>(st.f_blocks) * st.f_frsize};
+}
+
+// Bytes of the regular files directly in <base_dir>/<server>/wal (one readdir, one stat per
+// file). 0 when the directory does not exist yet.
+uint64_t wal_size(const std::string& base_dir, const std::string& server) {
+  std::error_code ec;
+  uint64_t total = 0;
+  fs::directory_iterator it(fs::path(base_dir) / server / "wal", ec);
+  for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    std::error_code fec;
+    if (it->is_regular_file(fec) && !it->is_symlink(fec)) {
+      uint64_t size = it->file_size(fec);
+      if (!fec) {
+        total += size;
+      }
+    }
+  }
+  return total;
+}
+
+metrics::RetentionSnapshot retention_of(const config::Retention& r) {
+  return {r.days, r.weeks, r.months, r.years};
+}
+
+const char* operation_name(int operation) {
+  switch (operation) {
+    case 0:
+      return "backup";
+    case 1:
+      return "restore";
+    case 2:
+      return "verify";
+    case 3:
+      return "archive";
+    default:
+      return "unknown";
+  }
+}
+
+const char* phase_name(int phase) {
+  switch (phase) {
+    case 1:
+      return "starting";
+    case 2:
+      return "streaming";
+    case 3:
+      return "finishing";
+    default:
+      return "unknown";
+  }
+}
+
+std::vector<metrics::BackupSnapshot> collect_backups(const std::string& base_dir,
+                                                     const std::string& server) {
+  std::vector<metrics::BackupSnapshot> out;
+  auto entries = backup::list_backups(backup::backup_root(base_dir, server));
+  if (!entries) {
+    return out;  // root unreadable: no backups to report
+  }
+  for (const backup::BackupEntry& e : *entries) {
+    metrics::BackupSnapshot b;
+    if (e.info) {
+      b = metrics::backup_from_info(*e.info);
+    } else {
+      std::error_code ec;
+      if (!fs::exists(e.dir, ec)) {
+        continue;  // deleted while we were listing
+      }
+    }
+    b.label = e.label;
+    auto start = backup::label_time(e.label);
+    if (start) {
+      b.start_epoch =
+          std::chrono::duration_cast<std::chrono::seconds>(start->time_since_epoch()).count();
+    }
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
+metrics::ServerMetrics collect_server(const DaemonContext& ctx, size_t i) {
+  const config::Config& c = *ctx.config;
+  const config::ServerConfig& sc = c.servers[i];
+  metrics::ServerMetrics m;
+  m.name = sc.name;
+  m.workers = sc.workers >= 0 ? sc.workers : c.workers;
+  m.retention = retention_of(config::effective_retention(c, sc));
+  m.workspace_space = filesystem_space(sc.workspace.empty() ? c.workspace : sc.workspace);
+  m.wal_total_size = wal_size(c.base_dir, sc.name);
+  m.backups = collect_backups(c.base_dir, sc.name);
+
+  if (ctx.shared == nullptr || i >= ctx.shared->number_of_servers || i >= kMaxServers) {
+    return m;
+  }
+  const ServerState& state = ctx.shared->servers[i];
+  ServerSnapshot snap = state.snapshot();
+  m.probed = snap.probed;
+  m.online = snap.online;
+  if (!snap.online) {
+    // As `status` words it.
+    m.offline_reason = snap.admin_offline ? "set offline by the administrator"
+                       : snap.probed      ? snap.reason
+                                          : "not probed yet";
+  }
+  m.valid = !state.wal_invalid.load();
+  m.primary = snap.primary;
+  m.checksums = snap.checksums;
+  m.summarize_wal = snap.summarize_wal;
+  m.major_version = snap.major_version;
+  m.minor_version = snap.minor_version;
+
+  WalSnapshot w = state.wal_snapshot();
+  m.wal_streaming = w.streaming;
+  m.timeline = w.timeline;
+  m.wal_received_lsn = w.received;
+  m.wal_flushed_lsn = w.flushed;
+  m.server_end_lsn = w.server_end;
+  m.current_wal_file = w.current_file;
+  m.wal_last_error = w.last_error;
+
+  m.active_backup = state.active_backup.load();
+  m.active_restore = state.active_restore.load();
+  m.active_archive = state.active_archive.load();
+  m.active_delete = state.active_delete.load();
+  m.active_retention = state.active_retention.load();
+  int phase = state.progress_phase.load();
+  if (phase != 0) {
+    metrics::ProgressSnapshot p;
+    p.operation = operation_name(state.progress_operation.load());
+    p.phase = phase_name(phase);
+    p.done = state.progress_done.load();
+    p.total = state.progress_total.load();
+    p.started_epoch_ms = state.progress_started_ms.load();
+    m.progress = p;
+  }
+
+  m.operation_count = state.operation_count.load();
+  m.failed_operation_count = state.failed_operation_count.load();
+  m.proven_restore_ok = state.proven_restore_ok.load();
+  m.proven_restore_epoch = state.proven_restore_time.load();
+  m.proven_restore_ms = state.proven_restore_ms.load();
+  int64_t label = state.proven_restore_label.load();
+  if (label != 0) {
+    m.proven_restore_label = std::to_string(label);
+  }
+  return m;
+}
+
+}  // namespace
+
+metrics::MetricsSnapshot collect_metrics(const DaemonContext& ctx,
+                                         const metrics::MetricsCounters* counters) {
+  auto started = std::chrono::steady_clock::now();
+  const config::Config& c = *ctx.config;
+  metrics::MetricsSnapshot s;
+  s.version = kVersion;
+  s.now_epoch = std::chrono::duration_cast<std::chrono::seconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  if (ctx.shared != nullptr) {
+    s.start_epoch = ctx.shared->start_epoch.load();
+    s.running = !ctx.shared->shutting_down.load();
+    // Lines counted by every process of the daemon (log::count_lines_in), by level value.
+    auto lines = [&](log::Level level) {
+      return ctx.shared->log_lines[static_cast<size_t>(level)].load(std::memory_order_relaxed);
+    };
+    s.logging_info = lines(log::Level::kInfo);
+    s.logging_warn = lines(log::Level::kWarn);
+    s.logging_error = lines(log::Level::kError);
+    s.logging_fatal = lines(log::Level::kFatal);
+  }
+  s.compression_type = c.compression.type_byte();
+  s.compression = config::format_compression(c.compression);
+  s.encryption = config::format_encryption(c.encryption);
+  s.retention = retention_of(c.retention);
+  s.base_dir_space = filesystem_space(c.base_dir);
+  if (counters != nullptr) {
+    s.scrapes_total = counters->scrapes.load(std::memory_order_relaxed);
+    s.counters_reset_epoch = counters->reset_epoch.load(std::memory_order_relaxed);
+  }
+
+  uint64_t used = 0;
+  for (size_t i = 0; i < c.servers.size(); ++i) {
+    metrics::ServerMetrics m = collect_server(ctx, i);
+    for (const metrics::BackupSnapshot& b : m.backups) {
+      used += b.backup_size;
+    }
+    used += m.wal_total_size.value_or(0);
+    s.servers.push_back(std::move(m));
+  }
+  s.used_space = used;
+  s.collect_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return s;
+}
+
+}  // namespace pgm::daemon

@@ -1,0 +1,29 @@
+// The metrics process: a child of the main process that serves the `metrics` port with its own
+// libev loop (http/server.h) until it is sent SIGTERM (default action: the child keeps no state
+// worth saving). GET /metrics answers the Prometheus text (metrics/prometheus.h), GET / the
+// status page (metrics/status_page.h), every other path 403, as pgmoneta does.
+//
+// Answers are built from collect_metrics() (metrics_collect.h) and cached per path for
+// metrics_cache_max_age when at most metrics_cache_max_size bytes; `clear prometheus` bumps
+// SharedState::metrics_generation, which drops the cache. TLS when metrics_cert_file and
+// metrics_key_file are set: a configured file that does not exist means plain HTTP with a
+// warning (pgmoneta's rule); files that exist but do not load stop the service with an error
+// (exit code 2) rather than serving in plain text what was meant to be encrypted.
+//
+// The main process restarts the child after a configuration change (it serves a copy-on-write
+// snapshot of the configuration), and after a crash.
+#pragma once
+
+#include "pgm/core/unique_fd.h"
+#include "pgm/daemon/context.h"
+
+namespace pgm::daemon {
+
+// Exit code of a metrics process whose TLS files do not load: not restarted until the
+// configuration changes.
+inline constexpr int kMetricsTlsFailed = 2;
+
+// Serves `listener` (already listening); returns the exit code.
+int run_metrics_service(const DaemonContext& ctx, UniqueFd listener);
+
+}  // namespace pgm::daemon

@@ -1,0 +1,151 @@
+#include "pgm/daemon/remote_session.h"
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "pgm/daemon/commands.h"
+#include "pgm/log/log.h"
+#include "pgm/management/client.h"
+#include "pgm/management/document.h"
+#include "pgm/management/errors.h"
+#include "pgm/management/frame.h"
+#include "pgm/net/remote.h"
+#include "pgm/net/stream.h"
+
+namespace pgm::daemon {
+
+namespace mgmt = pgm::management;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Requests are small JSON documents (the unix socket has the same limit); answers may be long
+// (list-backup of a big repository, verify's file lists).
+constexpr uint32_t kMaxRequestFrame = 1u << 20;
+
+// The request's command when the frame can be decoded here; nullopt otherwise (the daemon then
+// answers the bad payload itself).
+std::optional<int32_t> command_of(const DaemonContext& ctx, std::span<const uint8_t> frame) {
+  mgmt::FrameReader reader(kMaxRequestFrame);
+  if (reader.feed(frame) != mgmt::FrameReader::State::kComplete) {
+    return std::nullopt;
+  }
+  auto doc = mgmt::decode_payload(reader.header().compression, reader.header().encryption,
+                                  reader.payload(), ctx.master_key.get());
+  if (!doc) {
+    return std::nullopt;
+  }
+  auto request = mgmt::parse_request(*doc);
+  if (!request) {
+    return std::nullopt;
+  }
+  return request->command;
+}
+
+// The refusal of a command that only the local socket may send, in the request's own encoding.
+Result<std::vector<uint8_t>> refusal(const DaemonContext& ctx, std::span<const uint8_t> frame) {
+  mgmt::FrameReader reader(kMaxRequestFrame);
+  reader.feed(frame);
+  auto doc = mgmt::decode_payload(reader.header().compression, reader.header().encryption,
+                                  reader.payload(), ctx.master_key.get());
+  nlohmann::json request = doc ? *doc : nlohmann::json::object();
+  nlohmann::json answer =
+      mgmt::make_failure(request, mgmt::kErrorReloadError, "reload", {},
+                         "conf reload re-reads the daemon's files: use the local unix socket");
+  return mgmt::encode_frame(answer, static_cast<compress::Algorithm>(reader.header().compression),
+                            static_cast<crypto::AesMode>(reader.header().encryption),
+                            ctx.master_key.get());
+}
+
+// "127.0.0.1:40312" / "[::1]:40312"; "unknown" when the socket cannot tell.
+std::string peer_of(int fd) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof(addr);
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    return "unknown";
+  }
+  char host[INET6_ADDRSTRLEN] = {};
+  if (addr.ss_family == AF_INET) {
+    const auto* a = reinterpret_cast<const sockaddr_in*>(&addr);
+    ::inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+    return fmt::format("{}:{}", host, ntohs(a->sin_port));
+  }
+  if (addr.ss_family == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&addr);
+    ::inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+    return fmt::format("[{}]:{}", host, ntohs(a->sin6_port));
+  }
+  return "unknown";
+}
+
+}  // namespace
+
+int run_remote_session(const DaemonContext& ctx, UniqueFd client, const net::TlsContext* tls) {
+  const config::Config& c = *ctx.config;
+  auto auth_deadline =
+      Clock::now() + std::chrono::seconds(std::max<int64_t>(1, c.authentication_timeout.count()));
+  const std::string peer = peer_of(client.get());
+  net::AdminLookup lookup = [&ctx](std::string_view user) { return ctx.admin_password(user); };
+  auto accepted = net::accept_admin(std::move(client), tls, lookup, auth_deadline);
+  if (!accepted) {
+    log::warn("{}", accepted.error().message());
+    return 1;
+  }
+  net::Stream& stream = *accepted->stream;
+  // The frame follows at once in pgmoneta-cli; blocking_timeout bounds a silent client.
+  auto io_deadline =
+      Clock::now() + std::chrono::seconds(std::max<int64_t>(1, c.blocking_timeout.count()));
+  auto frame = net::read_frame(stream, kMaxRequestFrame, io_deadline);
+  if (!frame) {
+    log::warn("remote management: user \"{}\": {}", accepted->user, frame.error().message());
+    return 1;
+  }
+  std::optional<int32_t> command = command_of(ctx, *frame);
+  log::info("remote management: user \"{}\" from {}{}: {}", accepted->user, peer,
+            stream.tls() ? " over TLS" : "",
+            command ? command_name(*command) : std::string("an undecodable frame"));
+  std::vector<uint8_t> answer;
+  if (command && *command == static_cast<int32_t>(mgmt::Command::kReload)) {
+    auto r = refusal(ctx, *frame);
+    if (!r) {
+      log::warn("remote management: {}", r.error().message());
+      return 1;
+    }
+    answer = std::move(*r);
+  } else {
+    // Commands such as backup run for hours: no deadline on the local leg.
+    auto local = mgmt::connect_unix(c.unix_socket_dir);
+    if (!local) {
+      log::error("remote management: {}", local.error().message());
+      return 1;
+    }
+    auto local_stream = net::Stream::plain(std::move(*local));
+    const auto forever = Clock::time_point::max();
+    if (auto w = net::write_frame(*local_stream, *frame, forever); !w) {
+      log::error("remote management: forwarding to the local socket: {}", w.error().message());
+      return 1;
+    }
+    auto reply = net::read_frame(*local_stream, mgmt::kDefaultMaxFrameLength, forever);
+    if (!reply) {
+      log::error("remote management: reading the daemon's answer: {}", reply.error().message());
+      return 1;
+    }
+    answer = std::move(*reply);
+  }
+  auto out_deadline =
+      Clock::now() + std::chrono::seconds(std::max<int64_t>(1, c.blocking_timeout.count()));
+  if (auto w = net::write_frame(stream, answer, out_deadline); !w) {
+    log::warn("remote management: user \"{}\": sending the answer: {}", accepted->user,
+              w.error().message());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace pgm::daemon

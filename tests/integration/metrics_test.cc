@@ -1,0 +1,309 @@
+// The metrics port end to end: /metrics checked by promtool and chunked, 403/405/400, the
+// cache and `clear prometheus`, the status page rendered by headless Chromium, and 200 slow
+// clients that must not stop the daemon from answering.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "integration/cluster_fixture.h"
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+namespace pgm::testing {
+namespace {
+
+using std::chrono::seconds;
+
+int connect_local(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  timeval tv{10, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  return fd;
+}
+
+struct HttpAnswer {
+  int status = 0;
+  std::string headers;  // lower-cased
+  std::string body;     // de-chunked
+  std::string error;
+};
+
+// Decodes a chunked body; empty optional on a malformed one.
+std::optional<std::string> dechunk(const std::string& raw) {
+  std::string out;
+  size_t pos = 0;
+  for (;;) {
+    size_t eol = raw.find("\r\n", pos);
+    if (eol == std::string::npos) {
+      return std::nullopt;
+    }
+    size_t size = std::stoul(raw.substr(pos, eol - pos), nullptr, 16);
+    pos = eol + 2;
+    if (size == 0) {
+      return out;
+    }
+    if (pos + size + 2 > raw.size() || raw.compare(pos + size, 2, "\r\n") != 0) {
+      return std::nullopt;
+    }
+    out.append(raw, pos, size);
+    pos += size + 2;
+  }
+}
+
+// One raw request; reads until the server closes.
+HttpAnswer http(int port, const std::string& request) {
+  HttpAnswer a;
+  int fd = connect_local(port);
+  if (fd < 0) {
+    a.error = "connect failed";
+    return a;
+  }
+  ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
+  std::string raw;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) {
+      break;
+    }
+    raw.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  size_t end = raw.find("\r\n\r\n");
+  if (raw.size() < 12 || end == std::string::npos) {
+    a.error = "no complete answer: " + raw.substr(0, 200);
+    return a;
+  }
+  a.status = std::atoi(raw.c_str() + 9);
+  a.headers = raw.substr(0, end);
+  for (char& c : a.headers) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  std::string body = raw.substr(end + 4);
+  if (a.headers.find("transfer-encoding: chunked") != std::string::npos) {
+    auto d = dechunk(body);
+    if (!d) {
+      a.error = "bad chunked body";
+      return a;
+    }
+    a.body = *d;
+  } else {
+    a.body = body;
+  }
+  return a;
+}
+
+HttpAnswer get(int port, const std::string& path) {
+  return http(port, "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n");
+}
+
+class MetricsTest : public ClusterTest<MetricsTest> {
+ public:
+  static ClusterSetup cluster_setup() {
+    ClusterSetup s;
+    s.pgbench_scale = 1;
+    return s;
+  }
+
+ protected:
+  void configure(IniConfig& c) override {
+    ClusterTest::configure(c);
+    port_ = free_port();
+    management_ = free_port();
+    c.set("pgmoneta", "host", "127.0.0.1");
+    c.set("pgmoneta", "metrics", std::to_string(port_));
+    c.set("pgmoneta", "management", std::to_string(management_));
+    c.set("pgmoneta", "authentication_timeout", "2s");
+    c.set("pgmoneta", "metrics_cache_max_age", cache_age_);
+  }
+
+  // `promtool check metrics` on `text`; returns its combined output and sets `exit_code`.
+  std::string promtool(const std::string& text, int* exit_code) {
+    std::string file = daemon().dir().write_file("scrape.txt", text, 0644);
+    ProcessOptions o;
+    o.argv = {"/bin/sh", "-c", "/usr/bin/promtool check metrics < " + file};
+    o.drop_privileges = false;
+    CommandOutput r = run_command(o, seconds(60));
+    *exit_code = r.exit_code;
+    return r.out + r.err;
+  }
+
+  int port_ = 0;
+  int management_ = 0;
+  std::string cache_age_ = "0";
+};
+
+TEST_F(MetricsTest, MetricsAreValidChunkedAndOtherPathsAreRefused) {
+  start_online();
+  ASSERT_FALSE(HasFatalFailure());
+  std::string label = take_backup();
+  ASSERT_FALSE(label.empty());
+
+  HttpAnswer m = get(port_, "/metrics");
+  ASSERT_TRUE(m.error.empty()) << m.error;
+  ASSERT_EQ(m.status, 200) << m.headers;
+  EXPECT_NE(m.headers.find("transfer-encoding: chunked"), std::string::npos) << m.headers;
+  EXPECT_NE(m.headers.find("content-type: text/plain; version=0.0.4"), std::string::npos)
+      << m.headers;
+  EXPECT_NE(m.headers.find("date: "), std::string::npos) << m.headers;
+  EXPECT_NE(m.body.find("pgmoneta_server_online{name=\"primary\"} 1"), std::string::npos)
+      << m.body.substr(0, 2000);
+  EXPECT_NE(m.body.find(label), std::string::npos) << "backup " << label << " not in /metrics";
+  EXPECT_NE(m.body.find("# TYPE pgmoneta_backup_size gauge"), std::string::npos);
+
+  int rc = -1;
+  std::string problems = promtool(m.body, &rc);
+  EXPECT_EQ(rc, 0) << problems;
+  EXPECT_EQ(trim(problems), "") << problems;
+
+  EXPECT_EQ(get(port_, "/nope").status, 403);
+  EXPECT_EQ(get(port_, "/metrics/../etc").status, 403);
+  EXPECT_EQ(http(port_, "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n").status,
+            405);
+  EXPECT_EQ(http(port_, "\x16\x03\x01 garbage\r\n\r\n").status, 400);
+  HttpAnswer head = http(port_, "HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_TRUE(head.body.empty());
+}
+
+TEST_F(MetricsTest, SlowClientsDoNotStopTheDaemon) {
+  start_online();
+  ASSERT_FALSE(HasFatalFailure());
+  // 200 clients that send half a request line and then nothing, on the metrics port, and 100
+  // more that connect to the management port and say nothing.
+  std::vector<int> slow;
+  for (int i = 0; i < 200; ++i) {
+    int fd = connect_local(port_);
+    ASSERT_GE(fd, 0) << "connection " << i;
+    ::send(fd, "GET /met", 8, MSG_NOSIGNAL);
+    slow.push_back(fd);
+  }
+  for (int i = 0; i < 100; ++i) {
+    int fd = connect_local(management_);
+    if (fd >= 0) {
+      slow.push_back(fd);
+    }
+  }
+  // The daemon still answers on its unix socket and on the metrics port.
+  CliResult ping = cli({"ping"});
+  EXPECT_EQ(ping.exit_code(), 0) << ping.describe();
+  HttpAnswer m = get(port_, "/metrics");
+  EXPECT_EQ(m.status, 200) << m.error;
+  CliResult status = cli({"status"});
+  EXPECT_EQ(status.exit_code(), 0) << status.describe();
+  for (int fd : slow) {
+    ::close(fd);
+  }
+  // Remote management still works once the silent ones have timed out.
+  std::this_thread::sleep_for(seconds(3));
+  ProcessOptions o;
+  o.argv = {daemon().bin("pgmoneta-cli"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            std::to_string(management_),
+            "-U",
+            DaemonInstance::kAdminUser,
+            "-P",
+            DaemonInstance::kAdminPassword,
+            "ping"};
+  o.home = daemon().home();
+  CommandOutput remote = run_command(o, seconds(60));
+  EXPECT_EQ(remote.exit_code, 0) << remote.describe();
+}
+
+class MetricsCacheTest : public MetricsTest {
+ protected:
+  void configure(IniConfig& c) override {
+    cache_age_ = "10m";
+    MetricsTest::configure(c);
+  }
+};
+
+TEST_F(MetricsCacheTest, CachedAnswersUntilClearPrometheus) {
+  start_online();
+  ASSERT_FALSE(HasFatalFailure());
+  HttpAnswer before = get(port_, "/metrics");
+  ASSERT_EQ(before.status, 200) << before.error;
+  std::string label = take_backup();
+  ASSERT_FALSE(label.empty());
+  HttpAnswer cached = get(port_, "/metrics");
+  ASSERT_EQ(cached.status, 200);
+  EXPECT_EQ(cached.body, before.body) << "the cache should have answered";
+  EXPECT_EQ(cached.body.find(label), std::string::npos);
+
+  CliResult clear = cli({"clear", "prometheus"});
+  ASSERT_EQ(clear.exit_code(), 0) << clear.describe();
+  HttpAnswer fresh = get(port_, "/metrics");
+  ASSERT_EQ(fresh.status, 200);
+  EXPECT_NE(fresh.body.find(label), std::string::npos) << "clear prometheus drops the cache";
+}
+
+TEST_F(MetricsTest, StatusPageRendersInChromium) {
+  if (::access("/usr/bin/chromium", X_OK) != 0) {
+    FAIL() << "chromium is missing: scripts/install-deps.sh installs it";
+  }
+  start_online();
+  ASSERT_FALSE(HasFatalFailure());
+  std::string label = take_backup();
+  ASSERT_FALSE(label.empty());
+  HttpAnswer page = get(port_, "/");
+  ASSERT_EQ(page.status, 200) << page.error;
+  EXPECT_NE(page.headers.find("content-type: text/html"), std::string::npos) << page.headers;
+
+  std::string profile = daemon().dir().make_dir("chromium-profile");
+  std::string png = daemon().dir() / "status.png";
+  std::string url = "http://127.0.0.1:" + std::to_string(port_) + "/";
+  std::vector<std::string> flags = {"/usr/bin/chromium",
+                                    "--headless",
+                                    "--no-sandbox",
+                                    "--disable-gpu",
+                                    "--disable-quic",
+                                    "--no-first-run",
+                                    "--disable-background-networking",
+                                    "--disable-component-update",
+                                    "--disable-sync",
+                                    "--hide-scrollbars",
+                                    "--user-data-dir=" + profile,
+                                    "--window-size=1280,1600"};
+  ProcessOptions shot;
+  shot.argv = flags;
+  shot.argv.push_back("--screenshot=" + png);
+  shot.argv.push_back(url);
+  shot.drop_privileges = false;
+  CommandOutput s = run_command(shot, seconds(120));
+  ASSERT_EQ(s.exit_code, 0) << s.describe();
+  std::string image = read_text(png);
+  ASSERT_GT(image.size(), 10000u) << "screenshot too small";
+  EXPECT_EQ(image.substr(1, 3), "PNG");
+
+  // The text Chromium rendered (after parsing and layout) names the server and the backup.
+  ProcessOptions dom;
+  dom.argv = flags;
+  dom.argv.push_back("--dump-dom");
+  dom.argv.push_back(url);
+  dom.drop_privileges = false;
+  CommandOutput d = run_command(dom, seconds(120));
+  ASSERT_EQ(d.exit_code, 0) << d.describe();
+  EXPECT_NE(d.out.find("primary"), std::string::npos) << d.out.substr(0, 2000);
+  EXPECT_NE(d.out.find(label), std::string::npos) << d.out.substr(0, 2000);
+  EXPECT_NE(d.out.find("/metrics"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pgm::testing

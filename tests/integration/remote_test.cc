@@ -1,0 +1,287 @@
+// Remote management end to end: pgmoneta-cli -h/-p/-U/-P against the real daemon's `management`
+// port (plain and TLS, with and without -C/-E), refusals (wrong password, unknown user, wrong
+// database), libpq's own SCRAM client (psql) against our server side, and SIGUSR1 moving the
+// port after `conf set`.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "integration/harness.h"
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+namespace pgm::testing {
+namespace {
+
+using std::chrono::seconds;
+
+constexpr const char* kTlsData = PGM_TLS_TESTDATA;
+
+// Number of lines of `text` containing `needle`.
+size_t count_lines(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) {
+      end = text.size();
+    }
+    if (text.substr(start, end - start).find(needle) != std::string::npos) {
+      ++n;
+    }
+    start = end + 1;
+  }
+  return n;
+}
+
+// True when something accepts TCP connections on 127.0.0.1:port.
+bool port_open(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+  ::close(fd);
+  return ok;
+}
+
+class RemoteManagementTest : public DaemonTest {
+ protected:
+  void configure(IniConfig& c) override {
+    port_ = free_port();
+    c.set("pgmoneta", "host", "127.0.0.1");
+    c.set("pgmoneta", "management", std::to_string(port_));
+    c.set("pgmoneta", "authentication_timeout", "2s");
+    c.set("pgmoneta", "blocking_timeout", "2s");  // psql never sends a frame: not 30 s each
+    if (tls_) {
+      std::string dir = daemon_dir_for_tls();
+      c.set("pgmoneta", "tls", "on");
+      c.set("pgmoneta", "tls_cert_file", dir + "/server.crt");
+      c.set("pgmoneta", "tls_key_file", dir + "/server.key");
+      c.set("pgmoneta", "tls_ca_file", dir + "/root.crt");
+    }
+  }
+
+  // Copies the server's certificate and key where the daemon's user may read them (0600).
+  std::string daemon_dir_for_tls() {
+    if (tls_dir_.empty()) {
+      tls_dir_ = tls_files_.make_dir("server");
+      for (const char* f : {"server.crt", "server.key", "root.crt"}) {
+        tls_files_.write_file(std::string("server/") + f,
+                              read_text(std::string(kTlsData) + "/" + f), 0600);
+      }
+    }
+    return tls_dir_;
+  }
+
+  // Gives pgmoneta-cli a client certificate ($HOME/.pgmoneta/pgmoneta.crt/.key, root.crt).
+  void install_client_certificate() {
+    std::string pgm = daemon().home() + "/.pgmoneta";
+    for (auto [from, to] :
+         {std::pair{"client.crt", "pgmoneta.crt"}, std::pair{"client.key", "pgmoneta.key"},
+          std::pair{"root.crt", "root.crt"}}) {
+      std::string path = pgm + "/" + to;
+      std::string data = read_text(std::string(kTlsData) + "/" + from);
+      FILE* f = std::fopen(path.c_str(), "w");
+      ASSERT_NE(f, nullptr) << path;
+      std::fwrite(data.data(), 1, data.size(), f);
+      std::fclose(f);
+      ::chmod(path.c_str(), 0600);
+      chown_to_test_user(path);
+    }
+  }
+
+  // pgmoneta-cli against the TCP port, without the unix-socket configuration.
+  CommandOutput remote(const std::vector<std::string>& args, const std::string& password,
+                       const std::string& user = DaemonInstance::kAdminUser) {
+    ProcessOptions o;
+    o.argv = {daemon().bin("pgmoneta-cli"),
+              "-h",
+              "127.0.0.1",
+              "-p",
+              std::to_string(port_),
+              "-U",
+              user,
+              "-P",
+              password};
+    o.argv.insert(o.argv.end(), args.begin(), args.end());
+    o.home = daemon().home();
+    return run_command(o, seconds(60));
+  }
+
+  // psql as libpq's SCRAM client against the management port.
+  CommandOutput psql(const std::string& conninfo, const std::string& password) {
+    ProcessOptions o;
+    o.argv = {"/usr/bin/psql", "-X", "-w", "-c", "select 1", conninfo};
+    o.env["PGPASSWORD"] = password;
+    o.env["PGCONNECT_TIMEOUT"] = "10";
+    o.home = daemon().home();
+    return run_command(o, seconds(60));
+  }
+
+  std::string conninfo(const std::string& extra = "") const {
+    return "host=127.0.0.1 port=" + std::to_string(port_) + " dbname=admin user=admin " + extra;
+  }
+
+  int port_ = 0;
+  bool tls_ = false;
+  TempDir tls_files_{"pgm-tls"};
+  std::string tls_dir_;
+};
+
+TEST_F(RemoteManagementTest, PingStatusAndListBackupWithTheRightPassword) {
+  CommandOutput ping = remote({"ping"}, DaemonInstance::kAdminPassword);
+  ASSERT_EQ(ping.exit_code, 0) << ping.describe();
+
+  CommandOutput status = remote({"-F", "json", "status"}, DaemonInstance::kAdminPassword);
+  ASSERT_EQ(status.exit_code, 0) << status.describe();
+  EXPECT_NE(status.out.find("primary"), std::string::npos) << status.out;
+
+  CommandOutput list =
+      remote({"-F", "json", "list-backup", "primary"}, DaemonInstance::kAdminPassword);
+  ASSERT_EQ(list.exit_code, 0) << list.describe();
+  EXPECT_NE(list.out.find("\"Server\""), std::string::npos) << list.out;
+
+  // Payload compression and encryption ride inside the authenticated session.
+  for (const char* c : {"zstd", "gz", "lz4", "bz2"}) {
+    CommandOutput r =
+        remote({"-C", c, "-E", "aes", "-F", "json", "status"}, DaemonInstance::kAdminPassword);
+    EXPECT_EQ(r.exit_code, 0) << c << ": " << r.describe();
+    EXPECT_NE(r.out.find("primary"), std::string::npos) << c << ": " << r.out;
+  }
+  EXPECT_TRUE(daemon().wait_for_log("remote management: user \"admin\""));
+}
+
+TEST_F(RemoteManagementTest, WrongPasswordUnknownUserAndWrongDatabaseAreRefused) {
+  expect_log_errors({});
+  CommandOutput wrong = remote({"ping"}, "not-the-password");
+  EXPECT_NE(wrong.exit_code, 0) << wrong.describe();
+  EXPECT_NE(wrong.err.find("password authentication failed for user \"admin\""), std::string::npos)
+      << wrong.describe();
+
+  CommandOutput nobody = remote({"ping"}, "whatever", "nobody");
+  EXPECT_NE(nobody.exit_code, 0) << nobody.describe();
+  // The same answer as a wrong password: the client learns nothing about which users exist.
+  EXPECT_NE(nobody.err.find("password authentication failed for user \"nobody\""),
+            std::string::npos)
+      << nobody.describe();
+
+  CommandOutput db = psql("host=127.0.0.1 port=" + std::to_string(port_) +
+                              " dbname=postgres user=admin sslmode=disable",
+                          DaemonInstance::kAdminPassword);
+  EXPECT_NE(db.exit_code, 0) << db.describe();
+  EXPECT_NE(db.err.find("database \"postgres\" does not exist"), std::string::npos)
+      << db.describe();
+
+  // Each failed login is logged once.
+  ASSERT_TRUE(daemon().wait_for_log("user \"nobody\""));
+  std::string log = daemon().log();
+  EXPECT_EQ(count_lines(log, "authentication failed for user \"admin\""), 1u) << tail(log);
+  EXPECT_EQ(count_lines(log, "authentication failed for user \"nobody\""), 1u) << tail(log);
+  EXPECT_EQ(log.find("not-the-password"), std::string::npos);
+
+  // The daemon is unharmed.
+  CommandOutput ping = remote({"ping"}, DaemonInstance::kAdminPassword);
+  EXPECT_EQ(ping.exit_code, 0) << ping.describe();
+}
+
+TEST_F(RemoteManagementTest, PsqlScramReachesThePointAfterAuthenticationOk) {
+  CommandOutput good = psql(conninfo("sslmode=disable"), DaemonInstance::kAdminPassword);
+  // Authentication succeeds; psql then fails on what follows (no ReadyForQuery: this is not
+  // a SQL server), never with an authentication error.
+  EXPECT_NE(good.exit_code, 0) << good.describe();
+  EXPECT_EQ(good.err.find("authentication failed"), std::string::npos) << good.describe();
+  EXPECT_EQ(good.err.find("SCRAM"), std::string::npos) << good.describe();
+  // The daemon saw an authenticated admin that then sent no management frame.
+  EXPECT_TRUE(daemon().wait_for_log("remote management: user \"admin\": ")) << tail(daemon().log());
+
+  CommandOutput bad = psql(conninfo("sslmode=disable"), "wrong-password");
+  EXPECT_NE(bad.exit_code, 0) << bad.describe();
+  EXPECT_NE(bad.err.find("password authentication failed for user \"admin\""), std::string::npos)
+      << bad.describe();
+
+  // Without `tls = on` the daemon answers SSLRequest with 'N'.
+  CommandOutput require = psql(conninfo("sslmode=require"), DaemonInstance::kAdminPassword);
+  EXPECT_NE(require.exit_code, 0);
+  EXPECT_NE(require.err.find("does not support SSL"), std::string::npos) << require.describe();
+}
+
+TEST_F(RemoteManagementTest, ConfSetOfTheManagementPortMovesTheListener) {
+  int old_port = port_;
+  int new_port = free_port();
+  CliResult set = cli({"conf", "set", "management", std::to_string(new_port)});
+  ASSERT_EQ(set.exit_code(), 0) << set.describe();
+  port_ = new_port;
+  bool moved = false;
+  for (int i = 0; i < 100 && !moved; ++i) {
+    moved = port_open(new_port) && !port_open(old_port);
+    if (!moved) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  ASSERT_TRUE(moved) << tail(daemon().log());
+  CommandOutput ping = remote({"ping"}, DaemonInstance::kAdminPassword);
+  EXPECT_EQ(ping.exit_code, 0) << ping.describe();
+  // Other work goes on: the local socket still answers.
+  EXPECT_EQ(cli({"ping"}).exit_code(), 0);
+
+  CliResult off = cli({"conf", "set", "management", "0"});
+  ASSERT_EQ(off.exit_code(), 0) << off.describe();
+  bool closed = false;
+  for (int i = 0; i < 100 && !closed; ++i) {
+    closed = !port_open(new_port);
+    if (!closed) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  EXPECT_TRUE(closed);
+}
+
+class RemoteManagementTlsTest : public RemoteManagementTest {
+ protected:
+  void configure(IniConfig& c) override {
+    tls_ = true;
+    RemoteManagementTest::configure(c);
+  }
+};
+
+TEST_F(RemoteManagementTlsTest, CliWithAClientCertificateTalksTls) {
+  install_client_certificate();
+  CommandOutput ping = remote({"ping"}, DaemonInstance::kAdminPassword);
+  ASSERT_EQ(ping.exit_code, 0) << ping.describe();
+  CommandOutput status = remote({"-C", "zstd", "-E", "aes", "-F", "json", "list-backup", "primary"},
+                                DaemonInstance::kAdminPassword);
+  EXPECT_EQ(status.exit_code, 0) << status.describe();
+  EXPECT_TRUE(daemon().wait_for_log("remote management: user \"admin\" from 127.0.0.1:"))
+      << tail(daemon().log());
+  EXPECT_NE(daemon().log().find(" over TLS: list-backup"), std::string::npos)
+      << tail(daemon().log());
+
+  CommandOutput wrong = remote({"ping"}, "wrong");
+  EXPECT_NE(wrong.exit_code, 0);
+  EXPECT_NE(wrong.err.find("password authentication failed"), std::string::npos)
+      << wrong.describe();
+}
+
+TEST_F(RemoteManagementTlsTest, PsqlOverTlsAuthenticates) {
+  CommandOutput good = psql(conninfo("sslmode=require"), DaemonInstance::kAdminPassword);
+  EXPECT_NE(good.exit_code, 0) << good.describe();
+  EXPECT_EQ(good.err.find("authentication failed"), std::string::npos) << good.describe();
+  EXPECT_EQ(good.err.find("does not support SSL"), std::string::npos) << good.describe();
+  // The daemon saw an authenticated admin that then sent no management frame.
+  EXPECT_TRUE(daemon().wait_for_log("remote management: user \"admin\": ")) << tail(daemon().log());
+
+  CommandOutput bad = psql(conninfo("sslmode=require"), "wrong-password");
+  EXPECT_NE(bad.err.find("password authentication failed for user \"admin\""), std::string::npos)
+      << bad.describe();
+}
+
+}  // namespace
+}  // namespace pgm::testing
