@@ -227,6 +227,71 @@ TEST_F(MetricsTest, SlowClientsDoNotStopTheDaemon) {
   EXPECT_EQ(remote.exit_code, 0) << remote.describe();
 }
 
+TEST_F(MetricsTest, ConfSetOfTheMetricsPortMovesTheListener) {
+  start_online();
+  ASSERT_FALSE(HasFatalFailure());
+  ASSERT_EQ(get(port_, "/metrics").status, 200);
+  int old_port = port_;
+  port_ = free_port();
+  CliResult set = cli({"conf", "set", "metrics", std::to_string(port_)});
+  ASSERT_EQ(set.exit_code(), 0) << set.describe();
+  HttpAnswer moved;
+  for (int i = 0; i < 100 && moved.status != 200; ++i) {
+    moved = get(port_, "/metrics");
+    if (moved.status != 200) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  EXPECT_EQ(moved.status, 200) << moved.error;
+  EXPECT_NE(get(old_port, "/metrics").error, "") << "the old port should be closed";
+  EXPECT_EQ(cli({"ping"}).exit_code(), 0);
+}
+
+// metrics_cert_file/metrics_key_file: the port speaks HTTPS only.
+class MetricsTlsTest : public MetricsTest {
+ protected:
+  void configure(IniConfig& c) override {
+    MetricsTest::configure(c);
+    std::string dir = daemon().dir().make_dir("metrics-tls");
+    for (const char* f : {"server.crt", "server.key"}) {
+      daemon().dir().write_file(std::string("metrics-tls/") + f,
+                                read_text(std::string(PGM_TLS_TESTDATA) + "/" + f), 0600);
+    }
+    c.set("pgmoneta", "metrics_cert_file", dir + "/server.crt");
+    c.set("pgmoneta", "metrics_key_file", dir + "/server.key");
+  }
+};
+
+TEST_F(MetricsTlsTest, MetricsOverHttps) {
+  start_online();
+  ASSERT_FALSE(HasFatalFailure());
+  std::string url = "https://127.0.0.1:" + std::to_string(port_) + "/metrics";
+  ProcessOptions o;
+  o.argv = {"/usr/bin/curl",
+            "-sS",
+            "--max-time",
+            "20",
+            "--cacert",
+            std::string(PGM_TLS_TESTDATA) + "/root.crt",
+            "-D",
+            "-",
+            url};
+  o.drop_privileges = false;
+  CommandOutput r;
+  for (int i = 0; i < 50; ++i) {  // the metrics process may still be starting
+    r = run_command(o, seconds(30));
+    if (r.exit_code == 0) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(r.exit_code, 0) << r.describe();
+  EXPECT_NE(r.out.find("200 OK"), std::string::npos) << r.out.substr(0, 500);
+  EXPECT_NE(r.out.find("pgmoneta_server_online{name=\"primary\"}"), std::string::npos);
+  // Plain HTTP gets no answer on the TLS port.
+  EXPECT_EQ(get(port_, "/metrics").status, 0);
+}
+
 class MetricsCacheTest : public MetricsTest {
  protected:
   void configure(IniConfig& c) override {

@@ -4,8 +4,11 @@
 // port after `conf set`.
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -242,6 +245,84 @@ TEST_F(RemoteManagementTest, ConfSetOfTheManagementPortMovesTheListener) {
     }
   }
   EXPECT_TRUE(closed);
+}
+
+TEST_F(RemoteManagementTest, ConfReloadIsRefusedRemotely) {
+  CommandOutput reload = remote({"conf", "reload"}, DaemonInstance::kAdminPassword);
+  EXPECT_EQ(reload.exit_code, 1) << reload.describe();
+  EXPECT_NE(reload.err.find("local unix socket"), std::string::npos) << reload.describe();
+  // conf set works remotely (it changes memory, not files).
+  CommandOutput set =
+      remote({"conf", "set", "log_level", "debug1"}, DaemonInstance::kAdminPassword);
+  EXPECT_EQ(set.exit_code, 0) << set.describe();
+}
+
+// Many processes of the daemon (one per remote session, plus the main process) log into one file
+// that rotates every few kilobytes: every line arrives whole, none is lost.
+class RemoteLogRotationTest : public RemoteManagementTest {
+ protected:
+  void configure(IniConfig& c) override {
+    RemoteManagementTest::configure(c);
+    c.set("pgmoneta", "log_rotation_size", "1K");
+  }
+};
+
+TEST_F(RemoteLogRotationTest, ConcurrentSessionsAcrossSizeRotationsLoseNoLine) {
+  constexpr int kClients = 40;
+  std::vector<Process> clients;
+  for (int i = 0; i < kClients; ++i) {
+    ProcessOptions o;
+    o.argv = {daemon().bin("pgmoneta-cli"),
+              "-h",
+              "127.0.0.1",
+              "-p",
+              std::to_string(port_),
+              "-U",
+              DaemonInstance::kAdminUser,
+              "-P",
+              DaemonInstance::kAdminPassword,
+              "ping"};
+    o.home = daemon().home();
+    clients.push_back(Process::start(o));
+    ASSERT_GT(clients.back().pid(), 0) << clients.back().error();
+  }
+  for (Process& p : clients) {
+    auto status = p.wait_for(seconds(60));
+    ASSERT_TRUE(status.has_value());
+    EXPECT_EQ(*status, 0);
+  }
+  // Each session logs its command once; the main process logs the forks and exits at debug.
+  std::string dir = daemon().dir().path();
+  std::vector<std::string> files;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    std::string name = entry.path().filename();
+    if (name.rfind("pgmoneta.log", 0) == 0) {
+      files.push_back(entry.path());
+    }
+  }
+  EXPECT_GE(files.size(), 2u) << "the log should have rotated";
+  size_t sessions = 0;
+  const std::regex prefix(R"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d )");
+  for (const std::string& f : files) {
+    std::string text = read_text(f);
+    ASSERT_TRUE(text.empty() || text.back() == '\n') << f << " ends in a partial line";
+    size_t start = 0;
+    while (start < text.size()) {
+      size_t end = text.find('\n', start);
+      std::string line = text.substr(start, end - start);
+      start = end + 1;
+      // "YYYY-MM-DD HH:MM:SS LEVEL message": the prefix starts every line, once.
+      ASSERT_GE(line.size(), 20u) << f << ": " << line;
+      EXPECT_TRUE(std::isdigit(static_cast<unsigned char>(line[0])) && line[4] == '-' &&
+                  line[13] == ':' && line[19] == ' ')
+          << f << ": " << line;
+      EXPECT_FALSE(std::regex_search(line.substr(1), prefix)) << "two lines run together: " << line;
+      if (line.find("remote management: user \"admin\" from 127.0.0.1:") != std::string::npos) {
+        ++sessions;
+      }
+    }
+  }
+  EXPECT_EQ(sessions, static_cast<size_t>(kClients));
 }
 
 class RemoteManagementTlsTest : public RemoteManagementTest {

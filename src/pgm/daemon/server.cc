@@ -167,6 +167,7 @@ struct Server::Impl {
   std::string management_settings;  // what the open listener was made from, "" when closed
   std::shared_ptr<const net::TlsContext> management_tls;
   std::set<pid_t> remote_sessions;
+  std::set<pid_t> stopped;  // children we sent SIGTERM to: their end by it is no error
   // Prometheus on the `metrics` port: the main process binds, a child serves
   // (metrics_service.h), so no HTTP client can ever hold up this loop.
   UniqueFd metrics_fd;
@@ -595,6 +596,7 @@ void Server::Impl::start_metrics() {
 void Server::Impl::stop_metrics() {
   if (metrics_child != 0) {
     ::kill(metrics_child, SIGTERM);
+    stopped.insert(metrics_child);
     metrics_child = 0;  // still in `children` until reaped
   }
 }
@@ -1034,7 +1036,10 @@ void Server::Impl::child_exited(pid_t pid, int status) {
     metrics_next_start = tls_failed ? std::chrono::steady_clock::time_point::max()
                                     : std::chrono::steady_clock::now() + kMetricsRestartDelay;
   }
-  if (WIFSIGNALED(status)) {
+  bool asked_to_stop = stopped.erase(pid) > 0;
+  if (asked_to_stop && WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM) {
+    log::debug("child {} ({}) stopped", pid, what);
+  } else if (WIFSIGNALED(status)) {
     log::error("child {} ({}) was killed by signal {}", pid, what, WTERMSIG(status));
   } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
     log::warn("child {} ({}) exited with code {}", pid, what, WEXITSTATUS(status));
