@@ -6,13 +6,13 @@
 #include <system_error>
 
 #include <fmt/format.h>
-#include <sys/statvfs.h>
 
 #include "pgm/daemon/backup_commands.h"
 #include "pgm/daemon/file_commands.h"
 #include "pgm/daemon/probe.h"
 #include "pgm/daemon/restore_commands.h"
 #include "pgm/daemon/verify_commands.h"
+#include "pgm/io/file.h"
 #include "pgm/log/log.h"
 #include "pgm/management/protocol.h"
 #include "pgm/wal/lsn.h"
@@ -39,24 +39,9 @@ uint64_t directory_size(const std::string& path) {
   return total;
 }
 
-struct Space {
-  uint64_t free = 0;
-  uint64_t total = 0;
-};
-
-// Space of the file system holding `path`, or of its nearest existing ancestor (a workspace
-// is created on first use, but its file system is known before that).
-Space filesystem_space(const std::string& path) {
-  struct statvfs st {};
-  std::filesystem::path p(path);
-  while (::statvfs(p.c_str(), &st) != 0) {
-    if (!p.has_parent_path() || p.parent_path() == p) {
-      return {};
-    }
-    p = p.parent_path();
-  }
-  return {static_cast<uint64_t>(st.f_bavail) * st.f_frsize,
-          static_cast<uint64_t>(st.f_blocks) * st.f_frsize};
+// Space of base_dir's or a workspace's file system; zeros when it cannot be examined.
+io::FilesystemSpace filesystem_space(const std::string& path) {
+  return io::filesystem_space(path).value_or(io::FilesystemSpace{});
 }
 
 // Labels of the backups of a server: directories under <base_dir>/<server>/backup holding a
@@ -149,7 +134,7 @@ json server_status(const DaemonContext& ctx, size_t i, bool details) {
 
 CommandResult status(const DaemonContext& ctx, bool details) {
   const config::Config& c = *ctx.config;
-  Space space = filesystem_space(c.base_dir);
+  io::FilesystemSpace space = filesystem_space(c.base_dir);
   json r;
   r["FreeSpace"] = space.free;
   r["TotalSpace"] = space.total;

@@ -6,11 +6,10 @@
 #include <string>
 #include <system_error>
 
-#include <sys/statvfs.h>
-
 #include "pgm/backup/info.h"
 #include "pgm/backup/repository.h"
 #include "pgm/config/spellings.h"
+#include "pgm/io/file.h"
 #include "pgm/log/level.h"
 #include "pgm/version.h"
 
@@ -20,23 +19,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Space of the file system holding `path`, or of its nearest existing ancestor (a workspace
-// may not exist yet). nullopt when no ancestor can be examined.
-// Same rule as filesystem_space() in commands.cc (private there).
 std::optional<metrics::SpaceSnapshot> filesystem_space(const std::string& path) {
-  if (path.empty()) {
+  auto space = io::filesystem_space(path);
+  if (!space) {
     return std::nullopt;
   }
-  struct statvfs st {};
-  fs::path p(path);
-  while (::statvfs(p.c_str(), &st) != 0) {
-    if (!p.has_parent_path() || p.parent_path() == p) {
-      return std::nullopt;
-    }
-    p = p.parent_path();
-  }
-  return metrics::SpaceSnapshot{static_cast<uint64_t>(st.f_bavail) * st.f_frsize,
-                                static_cast<uint64_t>(st.f_blocks) * st.f_frsize};
+  return metrics::SpaceSnapshot{space->free, space->total};
 }
 
 // Bytes of the regular files directly in <base_dir>/<server>/wal (one readdir, one stat per

@@ -6,10 +6,12 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <filesystem>
 #include <memory>
 
 #include <fmt/format.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 namespace pgm::io {
 
@@ -182,6 +184,22 @@ Result<void> AtomicFile::commit() {
   }
   committed_ = true;
   return fsync_directory(parent_directory(path_));
+}
+
+std::optional<FilesystemSpace> filesystem_space(const std::string& path) {
+  if (path.empty()) {
+    return std::nullopt;
+  }
+  struct statvfs st {};
+  std::filesystem::path p(path);
+  while (::statvfs(p.c_str(), &st) != 0) {
+    if (!p.has_parent_path() || p.parent_path() == p) {
+      return std::nullopt;
+    }
+    p = p.parent_path();
+  }
+  return FilesystemSpace{static_cast<uint64_t>(st.f_bavail) * st.f_frsize,
+                         static_cast<uint64_t>(st.f_blocks) * st.f_frsize};
 }
 
 }  // namespace pgm::io

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -35,6 +36,15 @@ Result<void> write_file_atomic(const std::string& path, std::string_view data, m
 
 // Creates a directory and its parents with `mode` (existing ones are left alone).
 Result<void> make_directories(const std::string& path, mode_t mode);
+
+// Free (available to an unprivileged writer) and total bytes of the file system holding
+// `path`, or of its nearest existing ancestor (a workspace or restore target may not exist
+// yet). nullopt when no ancestor can be examined (or `path` is empty).
+struct FilesystemSpace {
+  uint64_t free = 0;
+  uint64_t total = 0;
+};
+std::optional<FilesystemSpace> filesystem_space(const std::string& path);
 
 // AtomicFile writes to "<path>.tmp.<pid>" and, on commit(), fsyncs it, renames it over
 // `path` and fsyncs the directory. The destructor removes an uncommitted temp file, so a

@@ -71,5 +71,16 @@ TEST_F(FileTest, MakeDirectoriesCreatesParents) {
   EXPECT_TRUE(S_ISDIR(st.st_mode));
 }
 
+TEST(FilesystemSpaceTest, MissingPathsUseTheirNearestAncestor) {
+  auto tmp = filesystem_space("/tmp");
+  ASSERT_TRUE(tmp.has_value());
+  EXPECT_GT(tmp->total, 0u);
+  EXPECT_LE(tmp->free, tmp->total);
+  auto missing = filesystem_space("/tmp/pgm-no-such-dir/and/deeper");
+  ASSERT_TRUE(missing.has_value());
+  EXPECT_EQ(missing->total, tmp->total);
+  EXPECT_FALSE(filesystem_space("").has_value());
+}
+
 }  // namespace
 }  // namespace pgm::io

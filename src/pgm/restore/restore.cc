@@ -14,7 +14,6 @@
 
 #include <fmt/format.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 
 #include "pgm/core/unique_fd.h"
 #include "pgm/io/file.h"
@@ -330,20 +329,6 @@ Result<WalPlan> plan_wal(const RestoreOptions& o, const std::string& pg_wal) {
   return plan;
 }
 
-// Bytes available to an unprivileged writer on the file system holding `path` (or its
-// nearest existing ancestor).
-uint64_t free_space(const std::string& path) {
-  struct statvfs st {};
-  fs::path p(path);
-  while (::statvfs(p.c_str(), &st) != 0) {
-    if (!p.has_parent_path() || p.parent_path() == p) {
-      return 0;
-    }
-    p = p.parent_path();
-  }
-  return static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
-}
-
 // Removes what a failed restore created. A target that existed (empty) before is emptied.
 void remove_created(const std::string& target, bool target_existed,
                     const std::vector<std::string>& tablespace_dirs) {
@@ -430,7 +415,8 @@ Result<RestoreResult> run_restore(const RestoreOptions& o) {
   uint64_t data_bytes = std::max(o.info.restore_size, files.stored_bytes);
   uint64_t need = data_bytes + wal.bytes;
   need += need / 100;
-  uint64_t have = free_space(io::parent_directory(o.target_dir));
+  uint64_t have =
+      io::filesystem_space(io::parent_directory(o.target_dir)).value_or(io::FilesystemSpace{}).free;
   if (have < need) {
     return make_error(ErrorCode::kUnavailable,
                       fmt::format("not enough free space for {}: it needs {} ({} of data, {} of "
