@@ -67,6 +67,8 @@ PGSOCK="$DEMO_DIR/pgsock"
 SOCK_DIR="$DEMO_DIR/sock"
 CONF="$DEMO_DIR/pgmoneta.conf"
 USERS="$DEMO_DIR/pgmoneta_users.conf"
+ADMINS="$DEMO_DIR/pgmoneta_admins.conf"
+ADMIN_PASSWORD="demo-admin-password"
 CLI_CONF="$DEMO_DIR/pgmoneta_cli.conf"
 CLI=("$DEMO_DIR/bin/pgmoneta-cli" -c "$CLI_CONF")
 
@@ -121,10 +123,10 @@ on_exit() {
 }
 trap on_exit EXIT
 
-# A free loopback TCP port for PostgreSQL (nothing answers a connect on it).
+# A free loopback TCP port (nothing answers a connect on it), from $1 (default 54320) on.
 free_port() {
   local p
-  for p in $(seq 54320 54999); do
+  for p in $(seq "${1:-54320}" 54999); do
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       echo "$p"
       return 0
@@ -176,9 +178,13 @@ info "$(psql_run -c 'SELECT version()')"
 info "role repl created (LOGIN REPLICATION)"
 
 heading "Writing pgmoneta.conf and pgmoneta_cli.conf"
+METRICS_PORT="$(free_port 54400)" || die "no free TCP port for metrics"
+MGMT_PORT="$(free_port $((METRICS_PORT + 1)))" || die "no free TCP port for remote management"
 cat >"$CONF" <<EOF
 [pgmoneta]
-host = localhost
+host = 127.0.0.1
+metrics = $METRICS_PORT
+management = $MGMT_PORT
 unix_socket_dir = $SOCK_DIR
 base_dir = $DEMO_DIR/backup
 log_type = file
@@ -206,10 +212,12 @@ heading "Creating the master key and the users vault (pgmoneta-admin)"
 as_user env PGMONETA_PASSWORD="$MASTER_PASSWORD" "$DEMO_DIR/bin/pgmoneta-admin" master-key
 as_user env PGMONETA_PASSWORD="$REPL_PASSWORD" "$DEMO_DIR/bin/pgmoneta-admin" -f "$USERS" -U repl \
   user add
-info "master key in $DEMO_DIR/home/.pgmoneta/master.key, vault $USERS"
+as_user env PGMONETA_PASSWORD="$ADMIN_PASSWORD" "$DEMO_DIR/bin/pgmoneta-admin" -f "$ADMINS" \
+  -U admin user add
+info "master key in $DEMO_DIR/home/.pgmoneta/master.key, vaults $USERS and $ADMINS"
 
 heading "Starting pgmoneta"
-as_user "$DEMO_DIR/bin/pgmoneta" -c "$CONF" -u "$USERS" \
+as_user "$DEMO_DIR/bin/pgmoneta" -c "$CONF" -u "$USERS" -A "$ADMINS" \
   >"$DEMO_DIR/pgmoneta.out" 2>&1 </dev/null &
 DAEMON_PID=$!
 ok=0
@@ -296,6 +304,17 @@ for _ in $(seq 1 150); do
   sleep 0.2
 done
 info "rows now: demo/after_backup = $EXPECTED; WAL received up to ${flushed:-?}"
+
+heading "Remote management and metrics"
+info "pgmoneta-cli -h 127.0.0.1 -p $MGMT_PORT -U admin list-backup primary (SCRAM-SHA-256 over TCP)"
+as_user env PGMONETA_PASSWORD="$ADMIN_PASSWORD" "$DEMO_DIR/bin/pgmoneta-cli" -h 127.0.0.1 \
+  -p "$MGMT_PORT" -U admin list-backup primary || die "remote list-backup failed"
+METRICS="$(curl -sS --max-time 10 "http://127.0.0.1:$METRICS_PORT/metrics")" ||
+  die "GET /metrics failed"
+info "curl http://127.0.0.1:$METRICS_PORT/metrics ($(grep -c '^pgmoneta_' <<<"$METRICS") samples), e.g.:"
+grep -E '^pgmoneta_(server_online|wal_streaming|wal_lag_bytes|backup_valid|backup_newest_size|backup_compression_ratio)' \
+  <<<"$METRICS" | sed 's/^/    /'
+info "status page: http://127.0.0.1:$METRICS_PORT/ (Grafana dashboard: contrib/grafana/pgmoneta.json)"
 
 heading "pgmoneta-cli restore primary newest current $DEMO_DIR/restore"
 cli restore primary newest current "$DEMO_DIR/restore" || die "the restore failed"

@@ -16,7 +16,7 @@ PACKAGES=(
   # test helpers (known-answer vectors, frame fuzzing driver, zstd to check stored WAL by hand)
   python3 python3-cryptography procps util-linux zstd
   # metrics tests: promtool checks /metrics, headless Chromium renders the status page
-  prometheus chromium
+  prometheus chromium curl
   # peers of bench/backup (make bench-backup)
   pgbackrest
 )
