@@ -18,6 +18,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 
 namespace pgm::testing {
 namespace {
@@ -245,6 +246,23 @@ TEST_F(RemoteManagementTest, ConfSetOfTheManagementPortMovesTheListener) {
     }
   }
   EXPECT_TRUE(closed);
+}
+
+TEST_F(RemoteManagementTest, SilentClientIsClosedAfterAuthenticationTimeout) {
+  // authentication_timeout = 2s: a client that connects and says nothing is dropped.
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port_));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  timeval tv{20, 0};  // far beyond the timeout: recv must return because the daemon closed
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  char c = 0;
+  ssize_t n = ::recv(fd, &c, 1, 0);
+  ::close(fd);
+  EXPECT_EQ(n, 0) << "expected the daemon to close the connection";
+  EXPECT_TRUE(daemon().wait_for_log("remote management")) << tail(daemon().log());
 }
 
 TEST_F(RemoteManagementTest, ConfReloadIsRefusedRemotely) {
