@@ -12,6 +12,8 @@ find_package(PostgreSQL REQUIRED)
 find_package(GTest REQUIRED)
 pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
 pkg_check_modules(LZ4 REQUIRED IMPORTED_TARGET liblz4)
+find_package(CURL REQUIRED)                                 # CURL::libcurl (S3, Azure)
+pkg_check_modules(LIBSSH REQUIRED IMPORTED_TARGET libssh)   # PkgConfig::LIBSSH (SFTP)
 
 # libev ships no CMake or pkg-config file on Debian.
 find_path(LIBEV_INCLUDE_DIR ev.h REQUIRED)

@@ -17,6 +17,8 @@ PACKAGES=(
   python3 python3-cryptography procps util-linux zstd
   # metrics tests: promtool checks /metrics, headless Chromium renders the status page
   prometheus chromium curl
+  # storage engine tests: sshd for SFTP, Node.js for s3rver (S3) and azurite (Azure Blob)
+  openssh-server nodejs
   # peers of bench/backup (make bench-backup)
   pgbackrest
 )
@@ -42,9 +44,26 @@ ensure_user() {
   useradd --system --create-home --home-dir /var/lib/pgmoneta --shell /bin/bash pgmoneta
 }
 
+# npm test servers for the storage engines, pinned, in a directory of their own.
+NPM_TOOLS_DIR=/opt/pgmoneta-test-tools
+NPM_TOOLS=(s3rver@3.7.1 azurite@3.37.0)
+ensure_npm_tools() {
+  if [ -x "$NPM_TOOLS_DIR/node_modules/.bin/s3rver" ] && [ -x "$NPM_TOOLS_DIR/node_modules/.bin/azurite" ]; then
+    return 0
+  fi
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: $NPM_TOOLS_DIR is missing s3rver/azurite; run as root to install them" >&2
+    return 1
+  fi
+  echo "install-deps: installing ${NPM_TOOLS[*]} into $NPM_TOOLS_DIR"
+  mkdir -p "$NPM_TOOLS_DIR"
+  npm install --prefix "$NPM_TOOLS_DIR" --no-audit --no-fund --loglevel=error "${NPM_TOOLS[@]}"
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
   ensure_user
+  ensure_npm_tools
   exit 0
 fi
 
@@ -59,3 +78,4 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}"
 ensure_user
+ensure_npm_tools
