@@ -22,9 +22,15 @@
 #include "pgm/core/unique_fd.h"
 #include "pgm/crypto/base64.h"
 #include "pgm/storage/azure_auth.h"
+#include "pgm/storage/text_internal.h"
 
 namespace pgm::storage {
 namespace {
+
+using internal::lower;
+using internal::parse_u64;
+using internal::xml_escape;
+using internal::xml_unescape;
 
 constexpr const char* kApiVersion = "2021-08-06";
 constexpr uint64_t kMaxBlockSize = uint64_t{4000} << 20;  // Put Block limit since 2019-12-12
@@ -83,108 +89,9 @@ std::optional<XmlElement> xml_find(std::string_view xml, std::string_view tag, s
   return std::nullopt;
 }
 
-// Decodes the five predefined entities and numeric character references (as UTF-8).
-std::string xml_text(std::string_view raw) {
-  std::string out;
-  out.reserve(raw.size());
-  for (size_t i = 0; i < raw.size(); ++i) {
-    if (raw[i] != '&') {
-      out += raw[i];
-      continue;
-    }
-    size_t semi = raw.find(';', i);
-    if (semi == std::string_view::npos) {
-      out += raw.substr(i);
-      break;
-    }
-    std::string_view entity = raw.substr(i + 1, semi - i - 1);
-    if (entity == "amp") {
-      out += '&';
-    } else if (entity == "lt") {
-      out += '<';
-    } else if (entity == "gt") {
-      out += '>';
-    } else if (entity == "quot") {
-      out += '"';
-    } else if (entity == "apos") {
-      out += '\'';
-    } else if (entity.size() > 1 && entity[0] == '#') {
-      bool hex = entity[1] == 'x' || entity[1] == 'X';
-      std::string digits(entity.substr(hex ? 2 : 1));
-      char* end = nullptr;
-      unsigned long cp = std::strtoul(digits.c_str(), &end, hex ? 16 : 10);
-      if (digits.empty() || *end != '\0' || cp > 0x10FFFF) {
-        out += raw.substr(i, semi - i + 1);
-      } else if (cp < 0x80) {
-        out += static_cast<char>(cp);
-      } else if (cp < 0x800) {
-        out += static_cast<char>(0xC0 | (cp >> 6));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-      } else if (cp < 0x10000) {
-        out += static_cast<char>(0xE0 | (cp >> 12));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-      } else {
-        out += static_cast<char>(0xF0 | (cp >> 18));
-        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-        out += static_cast<char>(0x80 | (cp & 0x3F));
-      }
-    } else {
-      out += raw.substr(i, semi - i + 1);
-    }
-    i = semi;
-  }
-  return out;
-}
-
 std::string xml_child_text(std::string_view xml, std::string_view tag) {
   auto element = xml_find(xml, tag);
-  return element ? xml_text(element->content) : std::string();
-}
-
-std::string xml_escape(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
-std::optional<uint64_t> parse_u64(std::string_view text) {
-  if (text.empty() || text.size() > 20) {
-    return std::nullopt;
-  }
-  uint64_t value = 0;
-  for (char c : text) {
-    if (c < '0' || c > '9') {
-      return std::nullopt;
-    }
-    value = value * 10 + static_cast<uint64_t>(c - '0');
-  }
-  return value;
-}
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') {
-      c = static_cast<char>(c - 'A' + 'a');
-    }
-  }
-  return out;
+  return element ? xml_unescape(element->content) : std::string();
 }
 
 bool is_hex(std::string_view text) {
