@@ -382,5 +382,57 @@ TEST_F(RemoteManagementTlsTest, PsqlOverTlsAuthenticates) {
       << bad.describe();
 }
 
+// Start-up refuses a TCP service it cannot provide, naming why, and leaves nothing behind.
+class ServiceStartupTest : public DaemonTest {
+ protected:
+  bool auto_start() const override { return false; }
+
+  // Starts the daemon expecting it to stop with an error; returns its stderr.
+  std::string start_failing() {
+    daemon().write_config();
+    Process p = daemon().launch();
+    EXPECT_GT(p.pid(), 0) << p.error();
+    std::optional<int> status = p.wait_for(seconds(15));
+    EXPECT_TRUE(status.has_value()) << "the daemon kept running";
+    if (status) {
+      EXPECT_NE(*status, 0);
+    }
+    EXPECT_FALSE(path_exists(daemon().socket_path()));
+    EXPECT_FALSE(path_exists(daemon().pid_file()));
+    return daemon().stderr_text() + daemon().log();
+  }
+};
+
+TEST_F(ServiceStartupTest, BusyMetricsPortStopsTheStartWithTheReason) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  ASSERT_EQ(::listen(fd, 1), 0);
+  socklen_t len = sizeof(a);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  int port = ntohs(a.sin_port);
+  daemon().config().set("pgmoneta", "host", "127.0.0.1");
+  daemon().config().set("pgmoneta", "metrics", std::to_string(port));
+  std::string out = start_failing();
+  ::close(fd);
+  EXPECT_NE(out.find("metrics port"), std::string::npos) << out;
+  EXPECT_NE(out.find("127.0.0.1:" + std::to_string(port)), std::string::npos) << out;
+  EXPECT_NE(out.find("Address already in use"), std::string::npos) << out;
+  expect_log_errors({"metrics port"});
+}
+
+TEST_F(ServiceStartupTest, MissingTlsCertificateStopsTheStartNamingTheFile) {
+  daemon().config().set("pgmoneta", "host", "127.0.0.1");
+  daemon().config().set("pgmoneta", "management", std::to_string(free_port()));
+  daemon().config().set("pgmoneta", "tls", "on");
+  daemon().config().set("pgmoneta", "tls_cert_file", "/nonexistent/server.crt");
+  daemon().config().set("pgmoneta", "tls_key_file", "/nonexistent/server.key");
+  std::string out = start_failing();
+  EXPECT_NE(out.find("/nonexistent/server"), std::string::npos) << out;
+  expect_log_errors({"tls", "server.crt", "server.key"});
+}
+
 }  // namespace
 }  // namespace pgm::testing
