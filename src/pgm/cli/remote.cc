@@ -40,8 +40,7 @@ Result<nlohmann::json> remote_exchange(const RemoteTarget& target, const nlohman
   const std::string where = fmt::format("{}:{}", target.host, target.port);
   // Errors that do not already say where (the daemon's own messages) get "<host>:<port>: ".
   auto context = [&where](const Error& e) {
-    return tl::unexpected(e.message().find(where) == std::string::npos ? e.with_context(where)
-                                                                        : e);
+    return tl::unexpected(e.message().find(where) == std::string::npos ? e.with_context(where) : e);
   };
   PGM_ASSIGN_OR_RETURN(std::vector<uint8_t> frame,
                        management::encode_frame(doc, compression, encryption, key));
