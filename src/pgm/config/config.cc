@@ -135,6 +135,9 @@ class Loader {
       if (c.ssh_public_key_file.empty()) {
         c.ssh_public_key_file = *home + "/.ssh/id_rsa.pub";
       }
+      if (c.ssh_known_hosts_file.empty()) {
+        c.ssh_known_hosts_file = *home + "/.ssh/known_hosts";
+      }
     }
   }
 

@@ -291,6 +291,8 @@ constexpr KeyDef kKeyTable[] = {
      PGM_MAIN(ssh_private_key_file, p_string, f_string), PGM_NONE},
     {"ssh_ciphers", "list of aes-{256,192,128}-{ctr,cbc}", "aes-256-ctr,aes-192-ctr,aes-128-ctr",
      "", false, kLive, kLive, PGM_MAIN(ssh_ciphers, parse_ssh_ciphers, f_comma_list), PGM_NONE},
+    {"ssh_known_hosts_file", "path (ours)", "$HOME/.ssh/known_hosts", "", true, kLive, kLive,
+     PGM_MAIN(ssh_known_hosts_file, p_string, f_string), PGM_NONE},
     // S3 (server sections may override each key)
     {"s3_endpoint", "string", "", "", false, kLive, kLive,
      PGM_MAIN(s3_endpoint, p_string, f_string),

@@ -167,6 +167,7 @@ struct Config {
   std::string ssh_public_key_file;   // default $HOME/.ssh/id_rsa.pub
   std::string ssh_private_key_file;  // default $HOME/.ssh/id_rsa
   std::vector<std::string> ssh_ciphers{"aes-256-ctr", "aes-192-ctr", "aes-128-ctr"};
+  std::string ssh_known_hosts_file;  // ours; default $HOME/.ssh/known_hosts
   std::string s3_endpoint;
   int s3_port = 443;
   bool s3_use_tls = false;
