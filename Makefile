@@ -18,15 +18,17 @@ $(BUILD_DIR)/build.ninja:
 build: deps $(BUILD_DIR)/build.ninja
 	ninja -C $(BUILD_DIR) -j $(JOBS)
 
+# Integration tests run in parallel too (JOBS, the core count): they mostly wait on PostgreSQL, fsync and the network,
+# and each one uses its own ports and directories.
 check: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -L unit
-	cd $(BUILD_DIR) && ctest --output-on-failure -L integration
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -L integration
 
 unit: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -L unit
 
 integration: build
-	cd $(BUILD_DIR) && ctest --output-on-failure -L integration
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -L integration
 
 demo: build
 	BIN_DIR=$(CURDIR)/$(BUILD_DIR)/bin bash scripts/demo.sh

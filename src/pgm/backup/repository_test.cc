@@ -431,6 +431,21 @@ TEST_F(RepositoryTest, ListEntryJsonHasExactlyPgmonetaKeys) {
   EXPECT_EQ(jb.size(), 14u);
 }
 
+TEST_F(RepositoryTest, RemoteCopiesAppearInListAndInfo) {
+  std::string dir = make_backup("20260101000000", {});
+  BackupInfo info = *read_backup_info(dir);
+  info.extra_keys.emplace_back("STORAGE_S3", "2026-11-26T13:42:07Z");
+  info.extra_keys.emplace_back("STORAGE_SSH", "2026-11-26T13:42:09Z");
+  ASSERT_TRUE(write_backup_info(dir, info));
+  auto list = *list_backups(root_);
+  json j = list_entry_json("primary", list[0]);
+  EXPECT_EQ(j["Remote"], json::array({"s3", "ssh"}));
+  json i = info_json("primary", list[0]);
+  EXPECT_EQ(i["Remote"], json::array({"s3", "ssh"}));
+  EXPECT_EQ(i["RemoteS3Stored"], "2026-11-26T13:42:07Z");
+  EXPECT_EQ(i["RemoteSshStored"], "2026-11-26T13:42:09Z");
+}
+
 TEST_F(RepositoryTest, InfoJsonCarriesEveryField) {
   std::string dir = make_backup("20260101000000", {});
   BackupInfo info = *read_backup_info(dir);

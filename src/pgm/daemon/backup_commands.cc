@@ -15,6 +15,7 @@
 #include "pgm/backup/repository.h"
 #include "pgm/backup/retention.h"
 #include "pgm/daemon/command_support.h"
+#include "pgm/daemon/offsite.h"
 #include "pgm/daemon/probe.h"
 #include "pgm/daemon/process_title.h"
 #include "pgm/daemon/verify_commands.h"
@@ -23,6 +24,7 @@
 #include "pgm/log/log.h"
 #include "pgm/management/errors.h"
 #include "pgm/management/protocol.h"
+#include "pgm/storage/configured.h"
 #include "pgm/version.h"
 #include "pgm/wal/prune.h"
 
@@ -202,7 +204,23 @@ CommandResult backup_command(const DaemonContext& ctx, const json& request) {
       info.label, s.name, info.elapsed.count(), info.basebackup_elapsed.count(),
       result->sync_elapsed.count(), info.backup_size, info.restore_size, result->linked_files,
       result->linked_bytes, cpu(usage.ru_utime), cpu(usage.ru_stime), usage.ru_maxrss);
-  return CommandResult::success(backup_summary(s.name, o.backup_dir, info));
+  json summary = backup_summary(s.name, o.backup_dir, info);
+  // Off-site copies (still under the repository lock): a failed upload does not fail the
+  // backup, which is complete and valid locally; the periodic pass retries it.
+  if (!storage::remote_engines(c).empty()) {
+    state.progress_phase.store(kProgressPhaseOffsite);
+    json offsite = json::array();
+    for (const OffsiteCopy& copy : copy_backup_offsite(ctx, s, info.label)) {
+      offsite.push_back({{"Engine", std::string(storage::engine_name(copy.engine))},
+                         {"Stored", copy.stored},
+                         {"Elapsed", copy.elapsed},
+                         {"Bytes", copy.bytes},
+                         {"Error", copy.error}});
+    }
+    state.progress_phase.store(0);
+    summary["Offsite"] = std::move(offsite);
+  }
+  return CommandResult::success(summary);
 }
 
 CommandResult list_backup_command(const DaemonContext& ctx, const json& request) {
@@ -307,7 +325,23 @@ CommandResult delete_command(const DaemonContext& ctx, const json& request) {
   }
   std::string label = (*found)->label;
   bool force = request.is_object() && request.value(mgmt::key::kForce, false);
+  if ((*found)->info && (*found)->info->keep && !force) {
+    return CommandResult::failure(
+        mgmt::kErrorDeleteBackupRetained,
+        fmt::format("backup {} of server {} is retained (keep); expunge it or use --force", label,
+                    l.server->name),
+        "delete");
+  }
   state.active_delete.store(true);
+  // Remote copies first: a copy that cannot be removed keeps the local backup, so nothing
+  // is left that the repository no longer knows about.
+  if (auto remote = remove_backup_offsite(ctx, *l.server, label); !remote) {
+    state.active_delete.store(false);
+    return CommandResult::failure(
+        mgmt::kErrorDeleteBackupExecute,
+        fmt::format("backup {} of server {}: {}", label, l.server->name, remote.error().message()),
+        "delete");
+  }
   auto deleted = backup::delete_backup(root_of(ctx, *l.server), label, force);
   state.active_delete.store(false);
   if (!deleted) {
@@ -411,9 +445,9 @@ CommandResult progress_command(const DaemonContext& ctx, const json& request) {
                                   "progress tracking is off (set progress = on)", "progress");
   }
   const ServerState& state = ctx.shared->servers[static_cast<size_t>(l.index)];
-  static constexpr const char* kPhases[] = {"idle", "starting", "streaming", "finishing",
-                                            "verifying"};
-  int phase = std::clamp(state.progress_phase.load(), 0, kProgressPhaseVerify);
+  static constexpr const char* kPhases[] = {"idle",      "starting",  "streaming",
+                                            "finishing", "verifying", "uploading"};
+  int phase = std::clamp(state.progress_phase.load(), 0, kProgressPhaseOffsite);
   std::string running(kOperations[std::clamp(state.progress_operation.load(), 0, 3)]);
   // The operation asked about is not the one running (or last run): idle, no figures.
   bool other = !operation.empty() && operation != running;
@@ -487,6 +521,11 @@ void run_retention(const DaemonContext& ctx, std::chrono::system_clock::time_poi
       if (!d.to_delete) {
         break;
       }
+      if (auto remote = remove_backup_offsite(ctx, s, *d.to_delete); !remote) {
+        log::error("retention: server {}: backup {}: {}", s.name, *d.to_delete,
+                   remote.error().message());
+        break;
+      }
       auto deleted = backup::delete_backup(root, *d.to_delete, false);
       if (!deleted) {
         log::error("retention: server {}: deleting backup {}: {}", s.name, *d.to_delete,
@@ -512,8 +551,19 @@ void run_retention(const DaemonContext& ctx, std::chrono::system_clock::time_poi
         if (!s.wal_shipping.empty()) {
           dirs.push_back(wal_shipping_directory(s));
         }
+        // Local WAL a remote engine has not stored yet stays (offsite.h).
+        std::string keep_from = oldest->info->wal;
+        std::string unshipped = oldest_unshipped_wal(ctx, s);
+        if (!unshipped.empty() && unshipped.substr(8) < keep_from.substr(8)) {
+          keep_from = unshipped;
+          log::warn(
+              "retention: server {}: WAL from {} on is kept until every remote engine "
+              "has stored it",
+              s.name, unshipped);
+        }
         for (const std::string& dir : dirs) {
-          auto pruned = wal::prune_wal_before(dir, oldest->info->wal, seg_size);
+          bool local = dir == dirs.front();
+          auto pruned = wal::prune_wal_before(dir, local ? keep_from : oldest->info->wal, seg_size);
           if (!pruned) {
             log::error("retention: server {}: pruning {}: {}", s.name, dir,
                        pruned.error().message());

@@ -72,6 +72,10 @@ const char* phase_name(int phase) {
       return "streaming";
     case 3:
       return "finishing";
+    case 4:
+      return "verifying";
+    case 5:
+      return "uploading";
     default:
       return "unknown";
   }

@@ -25,6 +25,7 @@
 #include "pgm/daemon/backup_commands.h"
 #include "pgm/daemon/commands.h"
 #include "pgm/daemon/metrics_service.h"
+#include "pgm/daemon/offsite.h"
 #include "pgm/daemon/probe.h"
 #include "pgm/daemon/process_title.h"
 #include "pgm/daemon/remote_session.h"
@@ -36,6 +37,7 @@
 #include "pgm/management/frame.h"
 #include "pgm/management/protocol.h"
 #include "pgm/net/tls.h"
+#include "pgm/storage/configured.h"
 #include "pgm/version.h"
 
 namespace pgm::daemon {
@@ -60,6 +62,10 @@ constexpr std::chrono::seconds kWalRestartMax{60};
 constexpr std::chrono::seconds kWalHealthyRun{60};
 // A `follow` server takes over after the followed one stopped streaming for this long.
 constexpr std::chrono::seconds kFollowGrace{15};
+// Seconds between off-site passes (WAL shipping, upload retries; offsite.h). Each engine
+// backs off on its own after failures.
+constexpr double kOffsiteInterval = 5.0;
+
 // Remote management sessions at once (each a forked child bounded by authentication_timeout
 // until it has logged in); further connections are closed at once.
 constexpr size_t kMaxRemoteSessions = 64;
@@ -157,6 +163,8 @@ struct Server::Impl {
   ev_timer retention_timer{};
   double retention_interval = 0;  // seconds the timer runs with
   pid_t retention_child = 0;
+  ev_timer offsite_timer{};
+  pid_t offsite_child = 0;
   ev_timer verification_timer{};
   double verification_interval = 0;  // seconds the timer runs with, 0 = off
   pid_t verification_child = 0;
@@ -205,6 +213,7 @@ struct Server::Impl {
   void close_inherited_descriptors();
   void start_retention();
   void arm_retention_timer();
+  void start_offsite();
   void start_verification();
   void arm_verification_timer();
   void child_exited(pid_t pid, int status);
@@ -397,6 +406,10 @@ void on_child(struct ev_loop* loop, ev_child* w, int /*revents*/) {
 
 void on_retention_timer(struct ev_loop* loop, ev_timer* /*w*/, int /*revents*/) {
   impl_of(loop)->start_retention();
+}
+
+void on_offsite_timer(struct ev_loop* loop, ev_timer* /*w*/, int /*revents*/) {
+  impl_of(loop)->start_offsite();
 }
 
 void on_verification_timer(struct ev_loop* loop, ev_timer* /*w*/, int /*revents*/) {
@@ -843,6 +856,29 @@ void Server::Impl::start_retention() {
   children.emplace(pid, "retention");
 }
 
+// The off-site pass (offsite.h): ships new WAL and retries uploads while a remote engine is
+// enabled; one at a time.
+void Server::Impl::start_offsite() {
+  if (offsite_child != 0 || shutting_down || ctx.config->servers.empty() ||
+      storage::remote_engines(*ctx.config).empty()) {
+    return;
+  }
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    log::error("fork for offsite: {}", std::strerror(errno));  // NOLINT(concurrency-mt-unsafe)
+    return;
+  }
+  if (pid == 0) {
+    reset_signals_in_child();
+    set_process_title(ctx.config->update_process_title, "offsite");
+    close_inherited_descriptors();
+    run_offsite(ctx);
+    ::_exit(0);
+  }
+  offsite_child = pid;
+  children.emplace(pid, "offsite");
+}
+
 // (Re)starts the retention timer when retention_interval changed.
 void Server::Impl::arm_retention_timer() {
   auto interval = static_cast<double>(ctx.config->retention_interval.count());
@@ -1025,6 +1061,9 @@ void Server::Impl::child_exited(pid_t pid, int status) {
   if (pid == retention_child) {
     retention_child = 0;
   }
+  if (pid == offsite_child) {
+    offsite_child = 0;
+  }
   if (pid == verification_child) {
     verification_child = 0;
   }
@@ -1202,6 +1241,7 @@ void Server::Impl::finish_shutdown() {
   ev_timer_stop(loop, &probe_timer);
   ev_timer_stop(loop, &wal_timer);
   ev_timer_stop(loop, &retention_timer);
+  ev_timer_stop(loop, &offsite_timer);
   ev_timer_stop(loop, &verification_timer);
   connections.clear();
   for (auto& [pid, what] : children) {
@@ -1400,6 +1440,8 @@ int Server::run() {
   s.arm_retention_timer();
   ev_init(&s.verification_timer, on_verification_timer);
   s.arm_verification_timer();
+  ev_timer_init(&s.offsite_timer, on_offsite_timer, kOffsiteInterval, kOffsiteInterval);
+  ev_timer_start(loop, &s.offsite_timer);
 
   const config::Config& c = *s.ctx.config;
   log::info("pgmoneta {}: started (pid {}, socket {}, {} server{})", kVersion, ::getpid(),

@@ -97,6 +97,12 @@ class ServerState {
   std::atomic<uint64_t> proven_restore_ms{0};
   std::atomic<int64_t> proven_restore_label{0};
 
+  // Off-site copies (daemon/offsite.h), one slot per engine (ssh, s3, azure): consecutive
+  // failed attempts, and the wall-clock ms before which the periodic pass leaves the engine
+  // alone (backoff). Written by the offsite pass and the backup child.
+  std::atomic<int> offsite_failures[3] = {};
+  std::atomic<int64_t> offsite_retry_after_ms[3] = {};
+
   // WAL receiver. wal_pid is written by the main process (fork/reap); the rest by the
   // receiver child.
   std::atomic<pid_t> wal_pid{0};

@@ -16,6 +16,8 @@ namespace pgm::daemon {
 // phases 1..3; progress shows this one as "verifying").
 inline constexpr int kProgressOperationVerify = 2;
 inline constexpr int kProgressPhaseVerify = 4;
+// progress_phase while a finished backup is uploaded to the remote engines (offsite.h).
+inline constexpr int kProgressPhaseOffsite = 5;
 
 // verify <server> <id> <directory> [failed|all]. Request: Server, Backup (label, oldest,
 // newest, latest), Directory (accepted for pgmoneta compatibility and echoed; unused), Files

@@ -1,0 +1,69 @@
+// Off-site copies: the remote engines of `storage_engine` (ssh, s3, azure) hold copies of the
+// backups and WAL of base_dir, which stays the primary copy.
+//
+// Remote layout, per engine, keys relative to the engine's base directory:
+//   <server>/backup/<label>/...   a backup (storage/transfer.h: backup.info uploaded last)
+//   <server>/wal/<file>           a completed WAL file under its local name (compression and
+//                                 .aes suffixes included); .partial files are never shipped
+//
+// Backups: after a backup completes it is uploaded to every enabled engine; each complete copy
+// is recorded in the local backup.info as STORAGE_<ENGINE>=<UTC time> (STORAGE_SSH,
+// STORAGE_S3, STORAGE_AZURE) and its time in REMOTE_<ENGINE>_ELAPSED. A failed upload leaves
+// the key unset and is retried by the periodic pass (run_offsite). Delete and retention remove
+// the remote copies first; a remote removal that fails keeps the local backup.
+//
+// WAL: the periodic pass ships completed WAL files in name order; the engine's high-water mark
+// (<base_dir>/<server>/.offsite/<engine>.wal: the last file stored) advances only after the
+// file is stored, durably (temp, fsync, rename). Retention does not prune local WAL files the
+// enabled engines have not stored yet.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "pgm/config/model.h"
+#include "pgm/core/result.h"
+#include "pgm/daemon/context.h"
+#include "pgm/storage/configured.h"
+
+namespace pgm::daemon {
+
+// "<server>/wal/<file>".
+std::string remote_wal_key(const std::string& server, const std::string& file);
+// "<server>/wal/".
+std::string remote_wal_prefix(const std::string& server);
+
+// "STORAGE_SSH", "STORAGE_S3", "STORAGE_AZURE".
+std::string stored_key(storage::Engine engine);
+
+// Outcome of one engine's upload of one backup.
+struct OffsiteCopy {
+  storage::Engine engine = storage::Engine::kS3;
+  bool stored = false;   // complete remote copy recorded in backup.info
+  bool skipped = false;  // was stored already
+  double elapsed = 0;    // seconds
+  uint64_t bytes = 0;    // uploaded
+  std::string error;     // one line naming the engine and the cause when !stored
+};
+
+// Uploads <base_dir>/<server>/backup/<label> to every enabled engine that does not have it yet
+// and records the copies in backup.info. The caller holds the server's repository lock.
+std::vector<OffsiteCopy> copy_backup_offsite(const DaemonContext& ctx,
+                                             const config::ServerConfig& server,
+                                             const std::string& label);
+
+// Removes the backup from every enabled engine (missing objects are fine). The first engine
+// that fails stops the removal: the error names it. The caller holds the repository lock.
+Result<void> remove_backup_offsite(const DaemonContext& ctx, const config::ServerConfig& server,
+                                   const std::string& label);
+
+// The first local WAL file name (24 hex digits) some enabled engine has not stored yet, or ""
+// when every engine has everything (or no engine is enabled).
+std::string oldest_unshipped_wal(const DaemonContext& ctx, const config::ServerConfig& server);
+
+// The periodic pass, in a forked child: for each server, ship new WAL files and upload the
+// valid backups an enabled engine does not have yet (skipping a server whose repository is
+// busy). Logs what it did; never throws.
+void run_offsite(const DaemonContext& ctx);
+
+}  // namespace pgm::daemon
