@@ -204,12 +204,11 @@ CommandResult backup_command(const DaemonContext& ctx, const json& request) {
       info.label, s.name, info.elapsed.count(), info.basebackup_elapsed.count(),
       result->sync_elapsed.count(), info.backup_size, info.restore_size, result->linked_files,
       result->linked_bytes, cpu(usage.ru_utime), cpu(usage.ru_stime), usage.ru_maxrss);
-  json summary = backup_summary(s.name, o.backup_dir, info);
+  json offsite = json::array();
   // Off-site copies (still under the repository lock): a failed upload does not fail the
   // backup, which is complete and valid locally; the periodic pass retries it.
   if (!storage::remote_engines(c).empty()) {
     state.progress_phase.store(kProgressPhaseOffsite);
-    json offsite = json::array();
     for (const OffsiteCopy& copy : copy_backup_offsite(ctx, s, info.label)) {
       offsite.push_back({{"Engine", std::string(storage::engine_name(copy.engine))},
                          {"Stored", copy.stored},
@@ -218,6 +217,11 @@ CommandResult backup_command(const DaemonContext& ctx, const json& request) {
                          {"Error", copy.error}});
     }
     state.progress_phase.store(0);
+  }
+  // backup.info as it is now (the uploads recorded their copies in it).
+  auto current = backup::read_backup_info(o.backup_dir);
+  json summary = backup_summary(s.name, o.backup_dir, current ? *current : info);
+  if (!offsite.empty()) {
     summary["Offsite"] = std::move(offsite);
   }
   return CommandResult::success(summary);
@@ -560,6 +564,10 @@ void run_retention(const DaemonContext& ctx, std::chrono::system_clock::time_poi
               "retention: server {}: WAL from {} on is kept until every remote engine "
               "has stored it",
               s.name, unshipped);
+        }
+        if (auto remote = prune_remote_wal(ctx, s, oldest->info->wal); !remote) {
+          log::error("retention: server {}: pruning remote WAL: {}", s.name,
+                     remote.error().message());
         }
         for (const std::string& dir : dirs) {
           bool local = dir == dirs.front();

@@ -374,6 +374,34 @@ std::string oldest_unshipped_wal(const DaemonContext& ctx, const config::ServerC
   return oldest;
 }
 
+Result<size_t> prune_remote_wal(const DaemonContext& ctx, const config::ServerConfig& server,
+                                const std::string& oldest_segment) {
+  if (oldest_segment.size() != 24) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("'{}' is not a WAL segment name", oldest_segment));
+  }
+  size_t removed = 0;
+  std::string prefix = remote_wal_prefix(server.name);
+  for (Engine e : storage::remote_engines(*ctx.config)) {
+    PGM_ASSIGN_OR_RETURN(auto engine, storage::open_engine(e, *ctx.config, server));
+    PGM_ASSIGN_OR_RETURN(auto objects, engine->list(prefix));
+    std::vector<std::string> old;
+    for (const storage::ObjectInfo& o : objects) {
+      wal::WalFileInfo f = wal::classify_wal_file(o.key.substr(prefix.size()));
+      if (f.kind == wal::WalFileKind::kSegment && f.base.substr(8) < oldest_segment.substr(8)) {
+        old.push_back(o.key);
+      }
+    }
+    if (!old.empty()) {
+      PGM_TRY(engine->remove(old));
+      log::info("retention: server {}: {} WAL file(s) before {} removed from {}", server.name,
+                old.size(), oldest_segment, engine_name(e));
+    }
+    removed += old.size();
+  }
+  return removed;
+}
+
 void run_offsite(const DaemonContext& ctx) {
   const config::Config& c = *ctx.config;
   std::vector<Engine> engines = storage::remote_engines(c);

@@ -10,7 +10,8 @@
 // is recorded in the local backup.info as STORAGE_<ENGINE>=<UTC time> (STORAGE_SSH,
 // STORAGE_S3, STORAGE_AZURE) and its time in REMOTE_<ENGINE>_ELAPSED. A failed upload leaves
 // the key unset and is retried by the periodic pass (run_offsite). Delete and retention remove
-// the remote copies first; a remote removal that fails keeps the local backup.
+// the remote copies first; a remote removal that fails keeps the local backup. Retention
+// also prunes remote WAL as it prunes local WAL.
 //
 // WAL: the periodic pass ships completed WAL files in name order; the engine's high-water mark
 // (<base_dir>/<server>/.offsite/<engine>.wal: the last file stored) advances only after the
@@ -60,6 +61,13 @@ Result<void> remove_backup_offsite(const DaemonContext& ctx, const config::Serve
 // The first local WAL file name (24 hex digits) some enabled engine has not stored yet, or ""
 // when every engine has everything (or no engine is enabled).
 std::string oldest_unshipped_wal(const DaemonContext& ctx, const config::ServerConfig& server);
+
+// Retention of remote WAL: removes from every enabled engine the WAL segments older than
+// `oldest_segment` (the first WAL segment of the oldest backup kept; the timeline does not
+// matter, as for local pruning). History files stay. Returns how many objects went; the
+// first engine that fails stops it (the next retention pass tries again).
+Result<size_t> prune_remote_wal(const DaemonContext& ctx, const config::ServerConfig& server,
+                                const std::string& oldest_segment);
 
 // The periodic pass, in a forked child: for each server, ship new WAL files and upload the
 // valid backups an enabled engine does not have yet (skipping a server whose repository is
