@@ -34,6 +34,11 @@ namespace {
 constexpr int64_t kRetryFirstMs = 5000;
 constexpr int64_t kRetryCapMs = 60000;
 
+// Objects in flight per transfer at least (more when `workers` says so): remote services
+// answer each request after a round trip, so a few requests at once hide the latency of the
+// many small files of a backup. Each worker buffers at most one part (8 MiB).
+constexpr int kTransferWorkers = 4;
+
 size_t slot(Engine e) { return static_cast<size_t>(e); }
 
 std::string upper(std::string_view text) {
@@ -267,7 +272,9 @@ OffsiteCopy copy_to(const DaemonContext& ctx, const config::ServerConfig& s,
     }
   }
   if (opened != nullptr) {
-    auto stats = storage::upload_backup(*opened, dir, s.name, label);
+    storage::Parallel parallel{transfer_workers(*ctx.config, s),
+                               [&] { return storage::open_engine(e, *ctx.config, s); }};
+    auto stats = storage::upload_backup(*opened, dir, s.name, label, {}, parallel);
     if (!stats) {
       copy.error = stats.error().message();
     } else {
@@ -305,6 +312,10 @@ OffsiteCopy copy_to(const DaemonContext& ctx, const config::ServerConfig& s,
 }
 
 }  // namespace
+
+int transfer_workers(const config::Config& config, const config::ServerConfig& server) {
+  return std::max(kTransferWorkers, workers_for(config, server));
+}
 
 std::string remote_wal_prefix(const std::string& server) { return server + "/wal/"; }
 

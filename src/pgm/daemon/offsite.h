@@ -34,6 +34,9 @@ std::string remote_wal_key(const std::string& server, const std::string& file);
 // "<server>/wal/".
 std::string remote_wal_prefix(const std::string& server);
 
+// Parallel objects of one upload or download of a backup (storage::Parallel::workers).
+int transfer_workers(const config::Config& config, const config::ServerConfig& server);
+
 // "STORAGE_SSH", "STORAGE_S3", "STORAGE_AZURE".
 std::string stored_key(storage::Engine engine);
 

@@ -1,9 +1,13 @@
 #include "pgm/storage/transfer.h"
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <set>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -58,6 +62,53 @@ Result<std::pair<std::vector<LocalFile>, std::vector<std::string>>> walk(const s
   return std::make_pair(std::move(files), std::move(dirs));
 }
 
+// Runs job(engine, i) for every i in [0, n) on up to parallel.workers threads, each with its
+// own engine; the first failure stops the others (after their current object) and is returned.
+Result<void> for_each_parallel(Storage& first, const Parallel& parallel, size_t n,
+                               const std::function<Result<void>(Storage&, size_t)>& job) {
+  std::vector<std::unique_ptr<Storage>> extra;
+  size_t wanted = std::min(n, static_cast<size_t>(std::max(parallel.workers, 1)));
+  for (size_t w = 1; w < wanted && parallel.open; ++w) {
+    auto made = parallel.open();
+    if (!made) {
+      break;
+    }
+    extra.push_back(std::move(*made));
+  }
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::mutex mutex;
+  std::optional<Error> error;
+  auto work = [&](Storage& engine) {
+    while (!failed.load()) {
+      size_t i = next.fetch_add(1);
+      if (i >= n) {
+        return;
+      }
+      if (auto r = job(engine, i); !r) {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (!error) {
+          error = r.error();
+        }
+        failed.store(true);
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  threads.reserve(extra.size());
+  for (auto& engine : extra) {
+    threads.emplace_back([&work, e = engine.get()] { work(*e); });
+  }
+  work(first);
+  for (std::thread& t : threads) {
+    t.join();
+  }
+  if (error) {
+    return tl::unexpected(*error);
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string backup_prefix(const std::string& server, const std::string& label) {
@@ -66,7 +117,7 @@ std::string backup_prefix(const std::string& server, const std::string& label) {
 
 Result<TransferStats> upload_backup(Storage& storage, const std::string& backup_dir,
                                     const std::string& server, const std::string& label,
-                                    const TransferProgress& progress) {
+                                    const TransferProgress& progress, const Parallel& parallel) {
   const std::string prefix = backup_prefix(server, label);
   PGM_ASSIGN_OR_RETURN(auto tree, walk(backup_dir));
   auto& [files, dirs] = tree;
@@ -99,34 +150,32 @@ Result<TransferStats> upload_backup(Storage& storage, const std::string& backup_
   std::string listing_path =
       fmt::format("{}/.directories.upload", io::parent_directory(backup_dir));
   PGM_TRY(io::write_file_atomic(listing_path, listing, 0600));
-  std::vector<LocalFile> order;
-  for (size_t i = 0; i + 1 < files.size(); ++i) {
-    order.push_back(files[i]);
-  }
-  order.push_back({kDirectoriesObject, listing_path, listing.size()});
-  order.push_back(files.back());
-  Result<void> result;
-  for (const LocalFile& f : order) {
+  std::mutex mutex;  // stats and progress
+  auto put = [&](Storage& engine, const LocalFile& f) -> Result<void> {
     std::string sha;
     if (auto k = known.find(f.relative); k != known.end()) {
       sha = k->second;
     } else {
-      auto computed = sha512_of_file(f.path);
-      if (!computed) {
-        result = tl::unexpected(computed.error());
-        break;
-      }
-      sha = *computed;
+      PGM_ASSIGN_OR_RETURN(sha, sha512_of_file(f.path));
     }
-    result = storage.put_file(prefix + f.relative, f.path, sha);
-    if (!result) {
-      break;
-    }
+    PGM_TRY(engine.put_file(prefix + f.relative, f.path, sha));
+    std::lock_guard<std::mutex> lock(mutex);
     ++stats.files;
     stats.bytes += f.size;
     if (progress) {
       progress(stats.bytes, total + listing.size());
     }
+    return {};
+  };
+  // Every data file (in parallel), then the directory list, then backup.info.
+  Result<void> result =
+      for_each_parallel(storage, parallel, files.size() - 1,
+                        [&](Storage& engine, size_t i) { return put(engine, files[i]); });
+  if (result) {
+    result = put(storage, {kDirectoriesObject, listing_path, listing.size()});
+  }
+  if (result) {
+    result = put(storage, files.back());
   }
   ::unlink(listing_path.c_str());
   if (!result) {
@@ -151,7 +200,7 @@ Result<std::vector<std::string>> remote_backups(Storage& storage, const std::str
 
 Result<TransferStats> download_backup(Storage& storage, const std::string& server,
                                       const std::string& label, const std::string& dest_dir,
-                                      const TransferProgress& progress) {
+                                      const TransferProgress& progress, const Parallel& parallel) {
   const std::string prefix = backup_prefix(server, label);
   std::error_code ec;
   if (fs::exists(dest_dir, ec)) {
@@ -185,18 +234,25 @@ Result<TransferStats> download_backup(Storage& storage, const std::string& serve
       return fail(Error(ErrorCode::kCorruption,
                         fmt::format("{}: unexpected object key {}", storage.name(), o.key)));
     }
-    std::string target = partial + "/" + rel;
-    if (auto r = io::make_directories(io::parent_directory(target), 0700); !r) {
+    if (auto r = io::make_directories(io::parent_directory(partial + "/" + rel), 0700); !r) {
       return fail(r.error());
     }
-    if (auto r = download_verified(storage, o.key, target); !r) {
-      return fail(r.error());
-    }
-    ++stats.files;
-    stats.bytes += o.size;
-    if (progress) {
-      progress(stats.bytes, total);
-    }
+  }
+  std::mutex mutex;  // stats and progress
+  auto fetched = for_each_parallel(
+      storage, parallel, objects.size(), [&](Storage& engine, size_t i) -> Result<void> {
+        const ObjectInfo& o = objects[i];
+        PGM_TRY(download_verified(engine, o.key, partial + "/" + o.key.substr(prefix.size())));
+        std::lock_guard<std::mutex> lock(mutex);
+        ++stats.files;
+        stats.bytes += o.size;
+        if (progress) {
+          progress(stats.bytes, total);
+        }
+        return {};
+      });
+  if (!fetched) {
+    return fail(fetched.error());
   }
   // Directories PostgreSQL expects even when empty.
   std::string listing_path = partial + "/" + kDirectoriesObject;

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,8 +30,17 @@ struct TransferStats {
   uint64_t bytes = 0;
 };
 
-// Called after each file with the bytes done so far and the total.
+// Called after each file with the bytes done so far and the total (never concurrently).
 using TransferProgress = std::function<void(uint64_t done, uint64_t total)>;
+
+// Parallel transfers: engines are not thread-safe, so each extra worker gets an engine of its
+// own from `open` (the caller's engine serves the first). Object stores answer each request
+// after a round trip; a few requests in flight hide that latency for backups of many small
+// files. An extra engine that cannot be opened just means one worker fewer.
+struct Parallel {
+  int workers = 1;
+  std::function<Result<std::unique_ptr<Storage>>()> open;
+};
 
 // "<server>/backup/<label>/".
 std::string backup_prefix(const std::string& server, const std::string& label);
@@ -39,7 +49,8 @@ std::string backup_prefix(const std::string& server, const std::string& label);
 // to files (shared unchanged files of linked backups) are uploaded as the files they point to.
 Result<TransferStats> upload_backup(Storage& storage, const std::string& backup_dir,
                                     const std::string& server, const std::string& label,
-                                    const TransferProgress& progress = {});
+                                    const TransferProgress& progress = {},
+                                    const Parallel& parallel = {});
 
 // Labels of the complete remote backups of `server` (those with backup.info), sorted.
 Result<std::vector<std::string>> remote_backups(Storage& storage, const std::string& server);
@@ -49,7 +60,8 @@ Result<std::vector<std::string>> remote_backups(Storage& storage, const std::str
 // only when every file arrived intact. On failure nothing is left behind.
 Result<TransferStats> download_backup(Storage& storage, const std::string& server,
                                       const std::string& label, const std::string& dest_dir,
-                                      const TransferProgress& progress = {});
+                                      const TransferProgress& progress = {},
+                                      const Parallel& parallel = {});
 
 // Removes every object of the remote backup, backup.info first (so a crash midway leaves an
 // incomplete backup, never a listed one with files missing).

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "pgm/storage/local.h"
@@ -105,6 +106,51 @@ TEST_F(TransferTest, UploadThenDownloadGivesTheSameTree) {
   EXPECT_FALSE(fs::exists(dest + ".partial"));
   // A second download never replaces the first.
   EXPECT_FALSE(download_backup(*storage_, "primary", "20261126100000", dest));
+}
+
+TEST_F(TransferTest, ParallelWorkersEachUseTheirOwnEngine) {
+  for (int i = 0; i < 40; ++i) {
+    write(fmt::format("{}/data/base/1/{}", backup_, 20000 + i),
+          std::string(5000 + i, 'a' + i % 26));
+  }
+  int opened = 0;
+  Parallel parallel{4, [&]() -> Result<std::unique_ptr<Storage>> {
+                      ++opened;  // called on the calling thread, before the workers start
+                      return make_local_storage(dir_ + "/remote");
+                    }};
+  uint64_t calls = 0;
+  uint64_t last_done = 0;
+  auto up = upload_backup(
+      *storage_, backup_, "primary", "20261126100000",
+      [&](uint64_t done, uint64_t) {
+        ++calls;
+        EXPECT_GT(done, last_done);  // never concurrent, always growing
+        last_done = done;
+      },
+      parallel);
+  ASSERT_TRUE(up) << up.error().message();
+  EXPECT_EQ(opened, 3);
+  EXPECT_EQ(up->files, 46u);
+  EXPECT_EQ(calls, 46u);
+  std::string dest = dir_ + "/parallel-restore";
+  auto down = download_backup(*storage_, "primary", "20261126100000", dest, {}, parallel);
+  ASSERT_TRUE(down) << down.error().message();
+  EXPECT_EQ(down->files, 46u);
+  for (int i = 0; i < 40; ++i) {
+    std::string rel = fmt::format("data/base/1/{}", 20000 + i);
+    EXPECT_EQ(slurp(dest + "/" + rel), slurp(backup_ + "/" + rel)) << rel;
+  }
+  // A corrupted object among many still fails the parallel download and leaves nothing.
+  std::string object = dir_ + "/remote/primary/backup/20261126100000/data/base/1/20017";
+  std::string data = slurp(object);
+  data[10] = '#';
+  write(object, data);
+  auto bad = download_backup(*storage_, "primary", "20261126100000", dir_ + "/bad", {}, parallel);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message().find("20017: SHA-512 mismatch"), std::string::npos)
+      << bad.error().message();
+  EXPECT_FALSE(fs::exists(dir_ + "/bad"));
+  EXPECT_FALSE(fs::exists(dir_ + "/bad.partial"));
 }
 
 TEST_F(TransferTest, CorruptedRemoteObjectFailsTheDownloadAndLeavesNothing) {
