@@ -1,5 +1,6 @@
 #include "pgm/daemon/metrics_collect.h"
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <optional>
@@ -11,6 +12,7 @@
 #include "pgm/config/spellings.h"
 #include "pgm/io/file.h"
 #include "pgm/log/level.h"
+#include "pgm/storage/configured.h"
 #include "pgm/version.h"
 
 namespace pgm::daemon {
@@ -167,6 +169,17 @@ metrics::ServerMetrics collect_server(const DaemonContext& ctx, size_t i) {
 
   m.operation_count = state.operation_count.load();
   m.failed_operation_count = state.failed_operation_count.load();
+  for (storage::Engine engine : storage::remote_engines(c)) {
+    metrics::OffsiteSnapshot o;
+    o.engine = storage::engine_name(engine);
+    o.failures = state.offsite_failures[static_cast<size_t>(engine)].load();
+    for (const metrics::BackupSnapshot& b : m.backups) {
+      if (b.valid && std::find(b.remote.begin(), b.remote.end(), o.engine) == b.remote.end()) {
+        ++o.pending_backups;
+      }
+    }
+    m.offsite.push_back(std::move(o));
+  }
   m.proven_restore_ok = state.proven_restore_ok.load();
   m.proven_restore_epoch = state.proven_restore_time.load();
   m.proven_restore_ms = state.proven_restore_ms.load();

@@ -93,12 +93,14 @@ inline MetricsSnapshot sample_snapshot() {
   newest.incremental = true;
   newest.parent = "20260125080000";
   newest.proven_restore = true;
+  newest.remote = {"s3"};
   newest.proven_restore_time = "20260126094000";
   newest.proven_restore_elapsed_seconds = 15.25;
   primary.backups.push_back(newest);
   BackupSnapshot broken;
   broken.label = "20260126090000";
   primary.backups.push_back(broken);
+  primary.offsite.push_back(OffsiteSnapshot{"s3", 2, 1});
 
   // A name needing escaping everywhere: quote, backslash, '<', '&'.
   ServerMetrics odd;

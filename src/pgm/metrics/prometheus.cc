@@ -425,6 +425,22 @@ void render_backups(Exposition& e, const MetricsSnapshot& s, const ServerMetrics
             "1 when a proven restore of the backup succeeded, 0 when it failed", labels,
             *b.proven_restore);
     }
+    for (const std::string& engine : b.remote) {
+      gauge(e, "pgmoneta_backup_remote",
+            "A complete copy of the backup on a remote engine (always 1; the engine is a label)",
+            {{"name", srv.name}, {"label", b.label}, {"engine", engine}}, 1);
+    }
+  }
+
+  // Off-site copies (ours).
+  for (const OffsiteSnapshot& o : srv.offsite) {
+    const Labels labels{{"name", srv.name}, {"engine", o.engine}};
+    gauge(e, "pgmoneta_offsite_failures",
+          "Consecutive failed attempts to copy to the remote engine (0 after a success)", labels,
+          o.failures);
+    gauge(e, "pgmoneta_offsite_pending_backups",
+          "Valid local backups the remote engine has no complete copy of yet", labels,
+          o.pending_backups);
   }
 
   // Per server summary over the valid backups.

@@ -218,6 +218,10 @@ TEST(PrometheusTest, ComputesDerivedValues) {
   EXPECT_EQ(e.series[R"(pgmoneta_backup_proven_restore{name="primary",label="20260126080000"})"],
             1);
   EXPECT_EQ(e.series[R"(pgmoneta_backup{name="primary",label="20260126090000"})"], 0);
+  EXPECT_EQ(
+      e.series[R"(pgmoneta_backup_remote{name="primary",label="20260126080000",engine="s3"})"], 1);
+  EXPECT_EQ(e.series[R"(pgmoneta_offsite_failures{name="primary",engine="s3"})"], 2);
+  EXPECT_EQ(e.series[R"(pgmoneta_offsite_pending_backups{name="primary",engine="s3"})"], 1);
   EXPECT_EQ(e.series[R"(pgmoneta_backup_retain{name="primary",label="20260126080000"})"], 1);
 }
 
@@ -302,7 +306,9 @@ TEST(SnapshotTest, ReadsBackupInfo) {
   info.elapsed = backup::Seconds(3.5);
   info.extra_keys = {{"PROVEN_RESTORE", "0"},
                      {"PROVEN_RESTORE_TIME", "20260126090000"},
-                     {"PROVEN_RESTORE_ELAPSED", "12.2500"}};
+                     {"PROVEN_RESTORE_ELAPSED", "12.2500"},
+                     {"STORAGE_S3", "2026-11-26T13:42:07Z"},
+                     {"STORAGE_AZURE", ""}};
   BackupSnapshot b = backup_from_info(info);
   EXPECT_TRUE(b.info_readable);
   EXPECT_TRUE(b.valid);
@@ -316,6 +322,7 @@ TEST(SnapshotTest, ReadsBackupInfo) {
   EXPECT_FALSE(*b.proven_restore);
   EXPECT_EQ(b.proven_restore_time, "20260126090000");
   EXPECT_DOUBLE_EQ(b.proven_restore_elapsed_seconds.value_or(0), 12.25);
+  EXPECT_EQ(b.remote, std::vector<std::string>{"s3"});  // an empty value is no copy
 }
 
 TEST(SnapshotTest, NamesCompressionAndEncryption) {

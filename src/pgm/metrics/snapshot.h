@@ -57,6 +57,15 @@ struct BackupSnapshot {
   std::optional<bool> proven_restore;
   std::string proven_restore_time;  // label-style local time, as recorded
   std::optional<double> proven_restore_elapsed_seconds;
+  // Remote engines holding a complete copy (backup.info STORAGE_<ENGINE>): "ssh", "s3", ...
+  std::vector<std::string> remote;
+};
+
+// One remote engine of `storage_engine` as seen from one server (daemon/offsite.h).
+struct OffsiteSnapshot {
+  std::string engine;            // "ssh", "s3", "azure"
+  int failures = 0;              // consecutive failed attempts; 0 after a success
+  uint64_t pending_backups = 0;  // valid local backups the engine has no copy of yet
 };
 
 // Fills the backup.info part of a BackupSnapshot (sizes, LSNs, versions, names, proven
@@ -121,7 +130,8 @@ struct ServerMetrics {
   std::optional<SpaceSnapshot> workspace_space;
   RetentionSnapshot retention;  // effective (global values filled in)
 
-  std::vector<BackupSnapshot> backups;  // ascending by label
+  std::vector<BackupSnapshot> backups;   // ascending by label
+  std::vector<OffsiteSnapshot> offsite;  // one per enabled remote engine
 };
 
 struct MetricsSnapshot {
