@@ -74,8 +74,34 @@ constexpr CommandSpec kSpecs[] = {
     {"clear", "prometheus", "Reset the Prometheus statistics"},
     {"conf", "reload | ls | get [key] | set <key> <value>", "Manage the configuration"},
     {"s3", "ls <server> [prefix] | restore <server> <id> [position] <directory>",
-     "S3 storage operations"},
+     "S3 storage: list a server's objects, restore a backup from the bucket"},
+    {"azure", "ls <server> [prefix] | restore <server> <id> [position] <directory>",
+     "Azure Blob storage: list a server's blobs, restore a backup from the container"},
+    {"ssh", "ls <server> [prefix] | restore <server> <id> [position] <directory>",
+     "SFTP storage: list a server's files, restore a backup from the SFTP server"},
 };
+
+// The off-site verbs of one storage engine word ("s3", "azure", "ssh").
+struct OffsiteCodes {
+  const char* engine;
+  Command ls;
+  Command restore;
+};
+
+constexpr OffsiteCodes kOffsite[] = {
+    {"s3", Command::kS3Ls, Command::kS3Restore},
+    {"azure", Command::kAzureLs, Command::kAzureRestore},
+    {"ssh", Command::kSshLs, Command::kSshRestore},
+};
+
+const OffsiteCodes* offsite_codes(std::string_view engine) {
+  for (const OffsiteCodes& o : kOffsite) {
+    if (engine == o.engine) {
+      return &o;
+    }
+  }
+  return nullptr;
+}
 
 const CommandSpec& spec_of(std::string_view name) {
   for (const CommandSpec& s : kSpecs) {
@@ -218,17 +244,19 @@ tl::expected<Invocation, UsageError> build(const std::string& name,
     } else {
       return tl::unexpected(usage(name));
     }
-  } else if (name == "s3") {
+  } else if (const OffsiteCodes* offsite = offsite_codes(name)) {
+    // "<engine> ls <server> [prefix]" | "<engine> restore <server> <id> [position] <dir>".
     if (n >= 2 && a[0] == "ls" && n <= 3) {
-      inv.command = Command::kS3Ls;
+      inv.command = offsite->ls;
       r[key::kServer] = a[1];
-      r[key::kS3Prefix] = nullable(a, 2);
+      // pgmoneta's key for s3; ours for the other engines.
+      r[inv.command == Command::kS3Ls ? key::kS3Prefix : key::kPrefix] = nullable(a, 2);
     } else if (n >= 4 && a[0] == "restore" && n <= 5) {
-      inv.command = Command::kS3Restore;
+      inv.command = offsite->restore;
       r[key::kServer] = a[1];
       r[key::kBackup] = a[2];
       r[key::kPosition] = n == 5 ? json(a[3]) : json(nullptr);
-      r[key::kDirectory] = a[n - 1];
+      r[key::kDirectory] = absolute_path(a[n - 1]);
     } else {
       return tl::unexpected(usage(name));
     }

@@ -158,7 +158,29 @@ INSTANTIATE_TEST_SUITE_P(
             "S3Restore",
             {"s3", "restore", "p", "newest", "/r"},
             Command::kS3Restore,
-            {{"Server", "p"}, {"Backup", "newest"}, {"Position", nullptr}, {"Directory", "/r"}}}),
+            {{"Server", "p"}, {"Backup", "newest"}, {"Position", nullptr}, {"Directory", "/r"}}},
+        Mapping{"S3LsPrefix",
+                {"s3", "ls", "p", "backup/"},
+                Command::kS3Ls,
+                {{"Server", "p"}, {"S3Prefix", "backup/"}}},
+        Mapping{"AzureLs",
+                {"azure", "ls", "p", "wal/"},
+                Command::kAzureLs,
+                {{"Server", "p"}, {"Prefix", "wal/"}}},
+        Mapping{"AzureRestore",
+                {"azure", "restore", "p", "20240101000000", "time=2024-01-01 01:00:00", "/r"},
+                Command::kAzureRestore,
+                {{"Server", "p"},
+                 {"Backup", "20240101000000"},
+                 {"Position", "time=2024-01-01 01:00:00"},
+                 {"Directory", "/r"}}},
+        Mapping{
+            "SshLs", {"ssh", "ls", "p"}, Command::kSshLs, {{"Server", "p"}, {"Prefix", nullptr}}},
+        Mapping{
+            "SshRestore",
+            {"ssh", "restore", "p", "oldest", "/r/"},
+            Command::kSshRestore,
+            {{"Server", "p"}, {"Backup", "oldest"}, {"Position", nullptr}, {"Directory", "/r/"}}}),
     [](const testing::TestParamInfo<Mapping>& param_info) { return param_info.param.name; });
 
 TEST(ParseArgsOptionsTest, GlobalOptions) {
@@ -208,7 +230,13 @@ INSTANTIATE_TEST_SUITE_P(
         BadArgs{"BadFormat", {"-F", "yaml", "ping"}, "text, json or raw"},
         BadArgs{"BadCompression", {"-C", "xz", "ping"}, "none, gz, zstd, lz4 or bz2"},
         BadArgs{"BadEncryption", {"-E", "des", "ping"}, "aes256"},
-        BadArgs{"BadSort", {"-s", "up", "list-backup", "p"}, "asc or desc"}),
+        BadArgs{"BadSort", {"-s", "up", "list-backup", "p"}, "asc or desc"},
+        BadArgs{"S3NoVerb", {"s3"}, "usage: pgmoneta-cli s3 ls <server>"},
+        BadArgs{"AzureRestoreTooFew",
+                {"azure", "restore", "p", "newest"},
+                "usage: pgmoneta-cli azure ls <server> [prefix] | restore"},
+        BadArgs{"SshLsTooMany", {"ssh", "ls", "p", "a", "b"}, "usage: pgmoneta-cli ssh"},
+        BadArgs{"SshUnknownVerb", {"ssh", "rm", "p"}, "usage: pgmoneta-cli ssh"}),
     [](const testing::TestParamInfo<BadArgs>& param_info) { return param_info.param.name; });
 
 TEST(ParseArgsHelpTest, HelpAndVersionExitZero) {
@@ -220,6 +248,35 @@ TEST(ParseArgsHelpTest, HelpAndVersionExitZero) {
   ParseOutcome version = parse_args({"-V"});
   EXPECT_EQ(version.exit_code, kExitSuccess);
   EXPECT_NE(version.out.find("pgmoneta-cli 0."), std::string::npos) << version.out;
+}
+
+TEST(ParseArgsHelpTest, HelpListsTheOffsiteVerbs) {
+  ParseOutcome help = parse_args({"-?"});
+  for (const char* line : {"s3 ls <server> [prefix]", "azure ls <server> [prefix]",
+                           "ssh ls <server> [prefix] | restore <server> <id> [position]"}) {
+    EXPECT_NE(help.out.find(line), std::string::npos) << line << "\n" << help.out;
+  }
+}
+
+TEST(ParseArgsOffsiteTest, RelativeRestoreDirectoryIsSentAbsolute) {
+  ParseOutcome p = parse_args({"ssh", "restore", "p", "newest", "restored"});
+  ASSERT_TRUE(p.invocation.has_value()) << p.err;
+  std::string dir = p.invocation->request["Directory"].get<std::string>();
+  EXPECT_EQ(dir.front(), '/');
+  EXPECT_TRUE(dir.ends_with("/restored")) << dir;
+}
+
+TEST(JudgeResponseTest, NamesTheOffsiteCommands) {
+  Verdict v =
+      judge_response(Command::kAzureRestore, json{{"Outcome",
+                                                   {{"Status", false},
+                                                    {"Error", 9201},
+                                                    {"Workflow", "azure restore"},
+                                                    {"Message", "azure: no complete backup"}}}});
+  EXPECT_EQ(v.exit_code, kExitFailed);
+  EXPECT_EQ(v.error_line,
+            "pgmoneta-cli: azure restore failed: error 9201 (azure restore): azure: no complete "
+            "backup");
 }
 
 TEST(JudgeResponseTest, MapsOutcomeToExitCode) {

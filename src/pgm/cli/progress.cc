@@ -96,6 +96,9 @@ std::optional<std::string> progress_operation(management::Command command) {
     case management::Command::kBackup:
       return std::string("backup");
     case management::Command::kRestore:
+    case management::Command::kS3Restore:
+    case management::Command::kAzureRestore:
+    case management::Command::kSshRestore:
       return std::string("restore");
     case management::Command::kVerify:
       return std::string("verify");

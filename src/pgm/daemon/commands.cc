@@ -9,6 +9,7 @@
 
 #include "pgm/daemon/backup_commands.h"
 #include "pgm/daemon/file_commands.h"
+#include "pgm/daemon/offsite_commands.h"
 #include "pgm/daemon/probe.h"
 #include "pgm/daemon/restore_commands.h"
 #include "pgm/daemon/verify_commands.h"
@@ -211,6 +212,12 @@ Placement placement_of(int32_t command) {
     case mgmt::Command::kRestore:
     case mgmt::Command::kArchive:
     case mgmt::Command::kVerify:
+    case mgmt::Command::kS3Ls:
+    case mgmt::Command::kS3Restore:
+    case mgmt::Command::kAzureLs:
+    case mgmt::Command::kAzureRestore:
+    case mgmt::Command::kSshLs:
+    case mgmt::Command::kSshRestore:
       return Placement::kForked;
     default:
       return Placement::kUnavailable;
@@ -271,8 +278,13 @@ CommandResult run_forked(const DaemonContext& ctx, int32_t command, const json& 
     case mgmt::Command::kDecompress:
       return decompress_command(ctx, request);
     default:
-      return unavailable(command);
+      break;
   }
+  if (auto offsite = offsite_command(static_cast<mgmt::Command>(command))) {
+    return offsite->restore ? offsite_restore_command(ctx, offsite->engine, request)
+                            : offsite_ls_command(ctx, offsite->engine, request);
+  }
+  return unavailable(command);
 }
 
 std::string string_arg(const json& request, const char* key) {

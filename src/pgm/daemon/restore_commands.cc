@@ -135,53 +135,64 @@ std::string local_timestamp() {
   return buf;
 }
 
-// What restore and archive share: the request checked, the repository lock held, the backup
-// selected and its recovery settings planned. Error codes are the command's family.
-struct Codes {
-  int32_t no_server;
-  int32_t no_backup;
-  int32_t active;
-  int32_t setup;
-  int32_t error;
-  const char* workflow;  // "restore", "archive"
-  const char* done;      // "restored", "archived"
-};
+constexpr RestoreCodes kRestoreCodes{mgmt::kErrorRestoreNoServer,
+                                     mgmt::kErrorRestoreNoBackup,
+                                     mgmt::kErrorRestoreActive,
+                                     mgmt::kErrorRestoreSetup,
+                                     mgmt::kErrorRestoreNoDisk,
+                                     mgmt::kErrorRestoreExecute,
+                                     mgmt::kErrorRestoreError,
+                                     "restore",
+                                     "restored"};
+// archive has no "no disk" member: running out of space is an execution failure.
+constexpr RestoreCodes kArchiveCodes{mgmt::kErrorArchiveNoServer,
+                                     mgmt::kErrorArchiveNoBackup,
+                                     mgmt::kErrorArchiveActive,
+                                     mgmt::kErrorArchiveSetup,
+                                     mgmt::kErrorArchiveExecute,
+                                     mgmt::kErrorArchiveExecute,
+                                     mgmt::kErrorArchiveError,
+                                     "archive",
+                                     "archived"};
 
-constexpr Codes kRestoreCodes{mgmt::kErrorRestoreNoServer,
-                              mgmt::kErrorRestoreNoBackup,
-                              mgmt::kErrorRestoreActive,
-                              mgmt::kErrorRestoreSetup,
-                              mgmt::kErrorRestoreError,
-                              "restore",
-                              "restored"};
-constexpr Codes kArchiveCodes{mgmt::kErrorArchiveNoServer,
-                              mgmt::kErrorArchiveNoBackup,
-                              mgmt::kErrorArchiveActive,
-                              mgmt::kErrorArchiveSetup,
-                              mgmt::kErrorArchiveError,
-                              "archive",
-                              "archived"};
-
-struct Prepared {
-  const config::ServerConfig* server = nullptr;
-  ServerState* state = nullptr;
-  std::unique_ptr<RepositoryLock> lock;
-  std::vector<backup::BackupEntry> entries;
-  const backup::BackupEntry* entry = nullptr;  // into entries
-  restore::Position position;
-  std::string directory;  // absolute, without trailing '/'
-  restore::RecoveryPlan plan;
-  std::string header;  // the comment above the generated recovery settings
-};
-
-// Fills `p`, or returns the failure to answer with.
+// restore and archive: the request checked, the lock held, the backup chosen from the
+// repository.
 std::optional<CommandResult> prepare(const DaemonContext& ctx, const json& request,
-                                     const Codes& codes, Prepared& p) {
+                                     const RestoreCodes& codes, PreparedRestore& p) {
+  if (auto failed = begin_restore(ctx, request, codes, p)) {
+    return failed;
+  }
+  return select_restore_backup(ctx, string_arg(request, mgmt::key::kBackup),
+                               backup::backup_root(ctx.config->base_dir, p.server->name), codes, p);
+}
+
+// RestoreOptions for restoring p's backup into target_dir with p's recovery settings.
+restore::RestoreOptions restore_options(const DaemonContext& ctx, const PreparedRestore& p,
+                                        const std::string& target_dir) {
+  const config::Config& c = *ctx.config;
+  const config::ServerConfig& s = *p.server;
+  restore::RestoreOptions o;
+  o.backup_dir = p.entry->dir;
+  o.info = *p.entry->info;
+  o.target_dir = target_dir;
+  o.key = ctx.master_key.get();
+  o.workers = workers_for(c, s);
+  o.copy_wal = p.position.wants_wal();
+  o.wal_dir = p.wal_dir.empty() ? wal_directory(c, s) : p.wal_dir;
+  uint64_t seg_size = p.state->snapshot().wal_segment_size;
+  o.wal_segment_size = seg_size != 0 ? seg_size : 16u << 20;
+  o.configure = [&p](const std::string& dir) { return write_recovery(dir, p.plan, p.header); };
+  return o;
+}
+
+}  // namespace
+
+std::optional<CommandResult> begin_restore(const DaemonContext& ctx, const json& request,
+                                           const RestoreCodes& codes, PreparedRestore& p) {
   ServerLookup l = find_server(ctx, request);
   if (l.server == nullptr) {
     return CommandResult::failure(codes.no_server, unknown_server(request), codes.workflow);
   }
-  const config::Config& c = *ctx.config;
   const config::ServerConfig& s = *l.server;
   p.server = l.server;
   p.state = &ctx.shared->servers[static_cast<size_t>(l.index)];
@@ -212,14 +223,19 @@ std::optional<CommandResult> prepare(const DaemonContext& ctx, const json& reque
                     s.name, state.repository_owner()),
         codes.workflow);
   }
-  std::string root = backup::backup_root(c.base_dir, s.name);
-  auto entries = backup::list_backups(root);
+  return std::nullopt;
+}
+
+std::optional<CommandResult> select_restore_backup(const DaemonContext& ctx, std::string_view id,
+                                                   const std::string& backup_root,
+                                                   const RestoreCodes& codes, PreparedRestore& p) {
+  const config::ServerConfig& s = *p.server;
+  auto entries = backup::list_backups(backup_root);
   if (!entries) {
     return CommandResult::failure(codes.error, entries.error().message(), codes.workflow);
   }
   p.entries = std::move(*entries);
-  auto found =
-      restore::select_backup(p.entries, string_arg(request, mgmt::key::kBackup), *position, s.name);
+  auto found = restore::select_backup(p.entries, id, p.position, s.name);
   if (!found) {
     return CommandResult::failure(codes.no_backup, found.error().message(), codes.workflow);
   }
@@ -244,38 +260,14 @@ std::optional<CommandResult> prepare(const DaemonContext& ctx, const json& reque
   source.port = s.port;
   source.user = s.user;
   source.application_name = fmt::format("pgmoneta_{}_{}", s.name, entry.label);
-  p.plan = restore::plan_recovery(*position, source);
+  p.plan = restore::plan_recovery(p.position, source);
   p.header = fmt::format("{} of backup {} of server {} at {}", codes.workflow, entry.label, s.name,
                          local_timestamp());
   return std::nullopt;
 }
 
-// RestoreOptions for restoring p's backup into target_dir with p's recovery settings.
-restore::RestoreOptions restore_options(const DaemonContext& ctx, const Prepared& p,
-                                        const std::string& target_dir) {
-  const config::Config& c = *ctx.config;
-  const config::ServerConfig& s = *p.server;
-  restore::RestoreOptions o;
-  o.backup_dir = p.entry->dir;
-  o.info = *p.entry->info;
-  o.target_dir = target_dir;
-  o.key = ctx.master_key.get();
-  o.workers = workers_for(c, s);
-  o.copy_wal = p.position.wants_wal();
-  o.wal_dir = wal_directory(c, s);
-  uint64_t seg_size = p.state->snapshot().wal_segment_size;
-  o.wal_segment_size = seg_size != 0 ? seg_size : 16u << 20;
-  o.configure = [&p](const std::string& dir) { return write_recovery(dir, p.plan, p.header); };
-  return o;
-}
-
-}  // namespace
-
-CommandResult restore_command(const DaemonContext& ctx, const json& request) {
-  Prepared p;
-  if (auto failed = prepare(ctx, request, kRestoreCodes, p)) {
-    return std::move(*failed);
-  }
+CommandResult execute_restore(const DaemonContext& ctx, const json& request,
+                              const RestoreCodes& codes, PreparedRestore& p) {
   const config::Config& c = *ctx.config;
   const config::ServerConfig& s = *p.server;
   ServerState& state = *p.state;
@@ -298,30 +290,30 @@ CommandResult restore_command(const DaemonContext& ctx, const json& request) {
       state.progress_total.store(total);
     }
   };
-  set_process_title(c.update_process_title, "restore", s.name);
-  log::info("restore of backup {} of server {} into {} started", entry.label, s.name, o.target_dir);
+  set_process_title(c.update_process_title, codes.workflow, s.name);
+  log::info("{} of backup {} of server {} into {} started", codes.workflow, entry.label, s.name,
+            o.target_dir);
   auto result = restore::run_restore(o);
   state.active_restore.store(false);
   state.progress_phase.store(0);
   state.progress_operation.store(0);
   if (!result) {
     state.failed_operation_count.fetch_add(1);
-    log::error("restore of backup {} of server {} failed: {}", entry.label, s.name,
+    log::error("{} of backup {} of server {} failed: {}", codes.workflow, entry.label, s.name,
                result.error().message());
-    int32_t code = result.error().code() == ErrorCode::kUnavailable ? mgmt::kErrorRestoreNoDisk
-                                                                    : mgmt::kErrorRestoreExecute;
+    int32_t code = result.error().code() == ErrorCode::kUnavailable ? codes.no_disk : codes.execute;
     return CommandResult::failure(
         code,
-        fmt::format("restore of backup {} of server {} failed: {} (nothing was left in {})",
-                    entry.label, s.name, result.error().message(), directory),
-        "restore");
+        fmt::format("{} of backup {} of server {} failed: {} (nothing was left in {})",
+                    codes.workflow, entry.label, s.name, result.error().message(), directory),
+        codes.workflow);
   }
   state.operation_count.fetch_add(1);
   log::info(
-      "restore of backup {} of server {} into {} done: {} files, {} bytes, {} WAL files, "
+      "{} of backup {} of server {} into {} done: {} files, {} bytes, {} WAL files, "
       "{:.2f} s",
-      entry.label, s.name, o.target_dir, result->files, result->bytes, result->wal_files,
-      result->elapsed.count());
+      codes.workflow, entry.label, s.name, o.target_dir, result->files, result->bytes,
+      result->wal_files, result->elapsed.count());
   json r = backup::list_entry_json(s.name, entry);
   r["Directory"] = o.target_dir;
   r["Position"] = string_arg(request, mgmt::key::kPosition);
@@ -339,8 +331,16 @@ CommandResult restore_command(const DaemonContext& ctx, const json& request) {
   return CommandResult::success(r);
 }
 
+CommandResult restore_command(const DaemonContext& ctx, const json& request) {
+  PreparedRestore p;
+  if (auto failed = prepare(ctx, request, kRestoreCodes, p)) {
+    return std::move(*failed);
+  }
+  return execute_restore(ctx, request, kRestoreCodes, p);
+}
+
 CommandResult archive_command(const DaemonContext& ctx, const json& request) {
-  Prepared p;
+  PreparedRestore p;
   if (auto failed = prepare(ctx, request, kArchiveCodes, p)) {
     return std::move(*failed);
   }

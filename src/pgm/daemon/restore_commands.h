@@ -3,10 +3,21 @@
 // retention removes files while they are read.
 #pragma once
 
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
 #include <nlohmann/json.hpp>
 
+#include "pgm/backup/repository.h"
+#include "pgm/daemon/command_support.h"
 #include "pgm/daemon/commands.h"
 #include "pgm/daemon/context.h"
+#include "pgm/restore/position.h"
+#include "pgm/restore/recovery.h"
 
 namespace pgm::daemon {
 
@@ -18,5 +29,52 @@ CommandResult restore_command(const DaemonContext& ctx, const nlohmann::json& re
 // <dir>/archive-<server>-<label>.tar[<compression suffix>][.aes] with the backup's
 // compression and encryption (restore/archive.h). An existing file of that name is an error.
 CommandResult archive_command(const DaemonContext& ctx, const nlohmann::json& request);
+
+// ---------------------------------------------------------------------------------------------
+// The steps of restore, shared with the off-site restores (offsite_commands.h), which stage a
+// remote backup between the first two:
+//   begin_restore          request checked (server, position, directory), repository lock held
+//   select_restore_backup  backup chosen from a backup root, recovery settings planned
+//   execute_restore        restore into <dir>/<server>-<label>, progress, the answer
+// Each answers failures with the caller's error family; nullopt means "go on".
+
+// The error family and words of one command.
+struct RestoreCodes {
+  int32_t no_server;
+  int32_t no_backup;
+  int32_t active;
+  int32_t setup;
+  int32_t no_disk;
+  int32_t execute;
+  int32_t error;
+  const char* workflow;  // "restore", "s3 restore", ...: also the first word of log lines
+  const char* done;      // "restored", "archived"
+};
+
+struct PreparedRestore {
+  const config::ServerConfig* server = nullptr;
+  ServerState* state = nullptr;
+  std::unique_ptr<RepositoryLock> lock;
+  std::vector<backup::BackupEntry> entries;
+  const backup::BackupEntry* entry = nullptr;  // into entries
+  restore::Position position;
+  std::string directory;  // absolute, without trailing '/'
+  restore::RecoveryPlan plan;
+  std::string header;   // the comment above the generated recovery settings
+  std::string wal_dir;  // where WAL is copied from; "" = the server's WAL directory
+};
+
+std::optional<CommandResult> begin_restore(const DaemonContext& ctx, const nlohmann::json& request,
+                                           const RestoreCodes& codes, PreparedRestore& p);
+
+// `backup_root` holds <label>/ directories (backup::backup_root() for the repository).
+std::optional<CommandResult> select_restore_backup(const DaemonContext& ctx, std::string_view id,
+                                                   const std::string& backup_root,
+                                                   const RestoreCodes& codes, PreparedRestore& p);
+
+// Marks the server's state active_restore while it runs. The response is the restore answer
+// (list-backup entry, Directory, Position, RestoredBytes, Files, WalFiles, Elapsed, ...).
+CommandResult execute_restore(const DaemonContext& ctx, const nlohmann::json& request,
+                              const RestoreCodes& codes, PreparedRestore& p);
 
 }  // namespace pgm::daemon

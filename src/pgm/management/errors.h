@@ -179,6 +179,28 @@ inline constexpr int32_t kErrorModeUnknownAction = 2805;
 inline constexpr int32_t kErrorS3LsBase = 2900;
 inline constexpr int32_t kErrorProgressBase = 3000;
 inline constexpr int32_t kErrorS3RestoreBase = 3100;
+// Ours: the azure and ssh counterparts of s3 ls / s3 restore, outside pgmoneta's families
+// (like kErrorReloadError) so that a future pgmoneta family cannot collide with them.
+inline constexpr int32_t kErrorAzureLsBase = 9100;
+inline constexpr int32_t kErrorAzureRestoreBase = 9200;
+inline constexpr int32_t kErrorSshLsBase = 9300;
+inline constexpr int32_t kErrorSshRestoreBase = 9400;
+// Ours: the members of the six off-site families, as offsets from the family base.
+// <engine> ls:
+inline constexpr int32_t kOffsiteLsNoServer = 0;  // unknown server
+inline constexpr int32_t kOffsiteLsEngine = 1;    // engine not built, misconfigured, refused
+inline constexpr int32_t kOffsiteLsError = 2;     // the listing failed
+// <engine> restore (members 0-6 mirror 6xx restore):
+inline constexpr int32_t kOffsiteRestoreNoServer = 0;
+inline constexpr int32_t kOffsiteRestoreNoBackup = 1;  // no such complete remote backup
+inline constexpr int32_t kOffsiteRestoreActive = 2;    // the repository lock is held
+inline constexpr int32_t kOffsiteRestoreSetup = 3;     // bad directory, staging, master key
+inline constexpr int32_t kOffsiteRestoreNoDisk = 4;
+inline constexpr int32_t kOffsiteRestoreExecute = 5;  // the restore from the staged copy failed
+inline constexpr int32_t kOffsiteRestoreError = 6;
+inline constexpr int32_t kOffsiteRestoreEngine = 7;     // engine not built, misconfigured, refused
+inline constexpr int32_t kOffsiteRestoreDownload = 8;   // a download failed (network, I/O)
+inline constexpr int32_t kOffsiteRestoreCorrupted = 9;  // SHA-512 mismatch, staged copy not valid
 // Ours (see the file comment).
 inline constexpr int32_t kErrorReloadError = 9000;
 

@@ -157,6 +157,19 @@ void translate_server(json& s) {
   }
 }
 
+// <engine> ls: object sizes and their total in units.
+void translate_objects(json& r) {
+  size_field(r, "TotalSize");
+  auto objects = r.find("Objects");
+  if (objects != r.end() && objects->is_array()) {
+    for (json& o : *objects) {
+      if (o.is_object()) {
+        size_field(o, "Size");
+      }
+    }
+  }
+}
+
 void translate_totals(json& r) {
   for (const char* k : {key::kFreeSpace, key::kUsedSpace, key::kTotalSpace}) {
     size_field(r, k);
@@ -405,6 +418,9 @@ json translate(const json& doc) {
   switch (static_cast<Command>(command)) {
     case Command::kBackup:
     case Command::kRestore:
+    case Command::kS3Restore:
+    case Command::kAzureRestore:
+    case Command::kSshRestore:
     case Command::kRetain:
     case Command::kExpunge:
     case Command::kInfo:
@@ -433,6 +449,11 @@ json translate(const json& doc) {
     }
     case Command::kConfGet:
       translate_configuration(r);
+      break;
+    case Command::kS3Ls:
+    case Command::kAzureLs:
+    case Command::kSshLs:
+      translate_objects(r);
       break;
     default:
       break;

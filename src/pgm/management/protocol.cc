@@ -16,7 +16,7 @@ struct CommandEntry {
   std::string_view name;
 };
 
-constexpr std::array<CommandEntry, 32> kCommands = {{
+constexpr std::array<CommandEntry, 36> kCommands = {{
     {Command::kBackup, "backup"},       {Command::kListBackup, "list-backup"},
     {Command::kRestore, "restore"},     {Command::kArchive, "archive"},
     {Command::kDelete, "delete"},       {Command::kShutdown, "shutdown"},
@@ -33,6 +33,8 @@ constexpr std::array<CommandEntry, 32> kCommands = {{
     {Command::kAddUser, "user add"},    {Command::kUpdateUser, "user edit"},
     {Command::kRemoveUser, "user del"}, {Command::kListUsers, "user ls"},
     {Command::kS3Ls, "s3 ls"},          {Command::kS3Restore, "s3 restore"},
+    {Command::kAzureLs, "azure ls"},    {Command::kAzureRestore, "azure restore"},
+    {Command::kSshLs, "ssh ls"},        {Command::kSshRestore, "ssh restore"},
 }};
 
 }  // namespace
@@ -147,22 +149,42 @@ constexpr ErrorEntry kErrors[] = {
 };
 
 constexpr std::pair<int32_t, std::string_view> kFamilies[] = {
-    {1, "Backup"},          {2, "Incremental backup"},
-    {3, "List backup"},     {4, "Delete"},
-    {5, "Delete backup"},   {6, "Restore"},
-    {7, "Combine"},         {8, "Verify"},
-    {9, "Archive"},         {10, "Status"},
-    {11, "Status details"}, {12, "Retain"},
-    {13, "Expunge"},        {14, "Decrypt"},
-    {15, "Encrypt"},        {16, "Gzip"},
-    {17, "Zstd"},           {18, "Lz4"},
-    {19, "Bzip2"},          {20, "Decompress"},
-    {21, "Compress"},       {22, "Info"},
-    {23, "Retention"},      {24, "WAL shipping"},
-    {25, "Annotate"},       {26, "Conf get"},
-    {27, "Conf set"},       {28, "Mode"},
-    {29, "S3 ls"},          {30, "Progress"},
+    {1, "Backup"},
+    {2, "Incremental backup"},
+    {3, "List backup"},
+    {4, "Delete"},
+    {5, "Delete backup"},
+    {6, "Restore"},
+    {7, "Combine"},
+    {8, "Verify"},
+    {9, "Archive"},
+    {10, "Status"},
+    {11, "Status details"},
+    {12, "Retain"},
+    {13, "Expunge"},
+    {14, "Decrypt"},
+    {15, "Encrypt"},
+    {16, "Gzip"},
+    {17, "Zstd"},
+    {18, "Lz4"},
+    {19, "Bzip2"},
+    {20, "Decompress"},
+    {21, "Compress"},
+    {22, "Info"},
+    {23, "Retention"},
+    {24, "WAL shipping"},
+    {25, "Annotate"},
+    {26, "Conf get"},
+    {27, "Conf set"},
+    {28, "Mode"},
+    {29, "S3 ls"},
+    {30, "Progress"},
     {31, "S3 restore"},
+    // Ours: the Azure and SFTP counterparts of s3 ls / s3 restore (errors.h).
+    {91, "Azure ls"},
+    {92, "Azure restore"},
+    {93, "SSH ls"},
+    {94, "SSH restore"},
 };
 
 }  // namespace

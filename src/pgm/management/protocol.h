@@ -50,6 +50,12 @@ enum class Command : int32_t {
   kListUsers = 104,
   kS3Ls = 200,
   kS3Restore = 201,
+  // Ours: the same two verbs for the other remote storage engines (pgmoneta has no restore
+  // from Azure or SFTP).
+  kAzureLs = 202,
+  kAzureRestore = 203,
+  kSshLs = 204,
+  kSshRestore = 205,
 };
 
 // The command as pgmoneta-cli spells it: "backup", "status details", "clear prometheus",
@@ -110,6 +116,7 @@ inline constexpr const char* kComment = "Comment";
 inline constexpr const char* kConfigKey = "ConfigKey";
 inline constexpr const char* kConfigValue = "ConfigValue";
 inline constexpr const char* kS3Prefix = "S3Prefix";
+inline constexpr const char* kPrefix = "Prefix";  // ours: azure ls, ssh ls
 // Response.
 inline constexpr const char* kServerVersion = "ServerVersion";
 inline constexpr const char* kMajorVersion = "MajorVersion";
