@@ -1,6 +1,7 @@
 #include "pgm/backup/info.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <ctime>
 #include <map>
@@ -807,6 +808,40 @@ Result<std::vector<ManifestMismatch>> compare_with_postgres_manifest(
   std::sort(mismatches.begin(), mismatches.end(),
             [](const ManifestMismatch& a, const ManifestMismatch& b) { return a.path < b.path; });
   return mismatches;
+}
+
+const std::string* extra_key(const BackupInfo& info, std::string_view key) {
+  for (const auto& [k, v] : info.extra_keys) {
+    if (k == key) {
+      return &v;
+    }
+  }
+  return nullptr;
+}
+
+void set_extra_key(BackupInfo& info, std::string_view key, std::string_view value) {
+  for (auto& kv : info.extra_keys) {
+    if (kv.first == key) {
+      kv.second = std::string(value);
+      return;
+    }
+  }
+  info.extra_keys.emplace_back(std::string(key), std::string(value));
+}
+
+std::vector<std::string> remote_copies(const BackupInfo& info) {
+  constexpr std::string_view kPrefix = "STORAGE_";
+  std::vector<std::string> engines;
+  for (const auto& [k, v] : info.extra_keys) {
+    if (k.size() > kPrefix.size() && k.compare(0, kPrefix.size(), kPrefix) == 0 && !v.empty()) {
+      std::string name = k.substr(kPrefix.size());
+      for (char& ch : name) {
+        ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+      }
+      engines.push_back(std::move(name));
+    }
+  }
+  return engines;
 }
 
 }  // namespace pgm::backup

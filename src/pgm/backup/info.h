@@ -104,6 +104,16 @@ Result<void> set_comment(BackupInfo& info, std::string_view key, std::string_vie
 // kNotFound when the key is absent.
 Result<void> remove_comment(BackupInfo& info, std::string_view key);
 
+// Keys of ours in extra_keys (pgmoneta ignores unknown keys): the value of `key`, nullptr when
+// absent; set replaces the value in place or appends the key.
+const std::string* extra_key(const BackupInfo& info, std::string_view key);
+void set_extra_key(BackupInfo& info, std::string_view key, std::string_view value);
+
+// The remote engines holding a complete copy, from STORAGE_<ENGINE>=<time> (written by the
+// daemon's off-site copies; an empty value is no copy), lower-cased as storage_engine spells
+// them: {"ssh", "s3"}.
+std::vector<std::string> remote_copies(const BackupInfo& info);
+
 // ---------------------------------------------------------------------------------------------
 // Labels: local time at backup start, YYYYMMDDHHMMSS.
 

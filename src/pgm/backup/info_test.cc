@@ -522,3 +522,29 @@ TEST(ManifestCompareTest, Crc32cEntriesCompareWithOurCrc) {
 
 }  // namespace
 }  // namespace pgm::backup
+
+namespace pgm::backup {
+namespace {
+
+TEST(ExtraKeysTest, SetReplacesInPlaceAndRemoteCopiesReadStorageKeys) {
+  BackupInfo info;
+  EXPECT_EQ(extra_key(info, "STORAGE_S3"), nullptr);
+  set_extra_key(info, "STORAGE_S3", "");
+  set_extra_key(info, "PROVEN_RESTORE", "1");
+  set_extra_key(info, "STORAGE_AZURE", "2026-11-26T13:42:07Z");
+  EXPECT_TRUE(remote_copies(info) == std::vector<std::string>{"azure"});  // empty: no copy
+  set_extra_key(info, "STORAGE_S3", "2026-11-26T13:50:00Z");
+  ASSERT_NE(extra_key(info, "STORAGE_S3"), nullptr);
+  EXPECT_EQ(*extra_key(info, "STORAGE_S3"), "2026-11-26T13:50:00Z");
+  EXPECT_EQ(info.extra_keys.size(), 3u);  // replaced in place, not appended
+  EXPECT_EQ(info.extra_keys[0].first, "STORAGE_S3");
+  EXPECT_EQ(remote_copies(info), (std::vector<std::string>{"s3", "azure"}));
+  // Written and read back through backup.info text.
+  info.label = "20260101000000";
+  auto parsed = parse_backup_info(format_backup_info(info));
+  ASSERT_TRUE(parsed) << parsed.error().message();
+  EXPECT_EQ(remote_copies(*parsed), (std::vector<std::string>{"s3", "azure"}));
+}
+
+}  // namespace
+}  // namespace pgm::backup

@@ -506,26 +506,6 @@ uint64_t wal_bytes_between(std::span<const std::string> wal_files, std::string_v
   return count * segment_size;
 }
 
-namespace {
-
-// Engines holding a complete copy (daemon/offsite.h writes STORAGE_<ENGINE>=<UTC time>), as
-// storage_engine spells them: ["ssh", "s3"].
-json remote_copies(const BackupInfo& info) {
-  json engines = json::array();
-  for (const auto& [k, v] : info.extra_keys) {
-    if (k.rfind("STORAGE_", 0) == 0 && k.size() > 8 && !v.empty()) {
-      std::string name = k.substr(8);
-      for (char& ch : name) {
-        ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      }
-      engines.push_back(name);
-    }
-  }
-  return engines;
-}
-
-}  // namespace
-
 json list_entry_json(const std::string& server, const BackupEntry& entry, const WalFigures& wal) {
   const BackupInfo empty;
   const BackupInfo& i = entry.info ? *entry.info : empty;
@@ -541,8 +521,8 @@ json list_entry_json(const std::string& server, const BackupEntry& entry, const 
   j["IncrementalParent"] = i.parent;
   j["Keep"] = i.keep;
   // Ours, only when a remote engine holds a copy: pgmoneta's entries keep their exact keys.
-  if (json remote = remote_copies(i); !remote.empty()) {
-    j["Remote"] = std::move(remote);
+  if (std::vector<std::string> remote = remote_copies(i); !remote.empty()) {
+    j["Remote"] = remote;
   }
   j["RestoreSize"] = i.restore_size;
   j["Server"] = server;
@@ -605,7 +585,7 @@ json info_json(const std::string& server, const BackupEntry& entry) {
         {{"TablespaceName", t.name}, {"TablespaceOid", t.oid}, {"TablespacePath", t.path}});
   }
   j["Tablespaces"] = std::move(spcs);
-  j["Remote"] = remote_copies(i);
+  j["Remote"] = json(remote_copies(i));
   // Proven restores (ours, restore/proven.h), present once a proof ran.
   for (const auto& [k, v] : i.extra_keys) {
     if (k == "PROVEN_RESTORE") {

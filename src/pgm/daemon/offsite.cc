@@ -100,28 +100,9 @@ void note_outcome(ServerState* state, Engine e, bool ok) {
   state->offsite_retry_after_ms[slot(e)].store(wall_clock_ms() + delay);
 }
 
-const std::string* find_key(const backup::BackupInfo& info, const std::string& key) {
-  for (const auto& [k, v] : info.extra_keys) {
-    if (k == key) {
-      return &v;
-    }
-  }
-  return nullptr;
-}
-
 bool stored_on(const backup::BackupInfo& info, Engine e) {
-  const std::string* v = find_key(info, stored_key(e));
+  const std::string* v = backup::extra_key(info, stored_key(e));
   return v != nullptr && !v->empty();
-}
-
-void set_key(backup::BackupInfo& info, const std::string& key, const std::string& value) {
-  for (auto& kv : info.extra_keys) {
-    if (kv.first == key) {
-      kv.second = value;
-      return;
-    }
-  }
-  info.extra_keys.emplace_back(key, value);
 }
 
 void set_elapsed(backup::BackupInfo& info, Engine e, double seconds) {
@@ -289,7 +270,7 @@ OffsiteCopy copy_to(const DaemonContext& ctx, const config::ServerConfig& s,
     if (!current) {
       copy.error = fmt::format("{}: {}", engine_name(e), current.error().message());
     } else {
-      set_key(*current, stored_key(e), utc_now());
+      backup::set_extra_key(*current, stored_key(e), utc_now());
       set_elapsed(*current, e, copy.elapsed);
       if (auto written = backup::write_backup_info(dir, *current); !written) {
         copy.error = fmt::format("{}: record the copy in backup.info: {}", engine_name(e),

@@ -64,15 +64,10 @@ BackupSnapshot backup_from_info(const backup::BackupInfo& info) {
   b.minor_version = info.minor_version;
   b.compression = compression_name(info.compression);
   b.encryption = encryption_name(info.encryption);
+  b.remote = backup::remote_copies(info);
   // Proven restores (ours, restore/proven.h) are extra keys of backup.info.
   for (const auto& [key, value] : info.extra_keys) {
-    if (key.rfind("STORAGE_", 0) == 0 && key.size() > 8 && !value.empty()) {
-      std::string engine = key.substr(8);
-      for (char& ch : engine) {
-        ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-      }
-      b.remote.push_back(std::move(engine));
-    } else if (key == "PROVEN_RESTORE") {
+    if (key == "PROVEN_RESTORE") {
       b.proven_restore = value == "1";
     } else if (key == "PROVEN_RESTORE_TIME") {
       b.proven_restore_time = value;

@@ -375,16 +375,6 @@ std::string local_label(std::chrono::system_clock::time_point when) {
   return backup::make_label(when);
 }
 
-void set_key(backup::BackupInfo& info, const std::string& key, const std::string& value) {
-  for (auto& kv : info.extra_keys) {
-    if (kv.first == key) {
-      kv.second = value;
-      return;
-    }
-  }
-  info.extra_keys.emplace_back(key, value);
-}
-
 }  // namespace
 
 Result<ProvenResult> prove_restore(const ProvenOptions& o) {
@@ -554,10 +544,11 @@ Result<ProvenResult> prove_restore(const ProvenOptions& o) {
 
 void set_proven_keys(backup::BackupInfo& info, const ProvenResult& result,
                      std::chrono::system_clock::time_point when) {
-  set_key(info, kProvenRestoreKey, result.ok ? "1" : "0");
-  set_key(info, kProvenRestoreTimeKey, local_label(when));
-  set_key(info, kProvenRestoreElapsedKey, fmt::format("{:.4f}", result.total_elapsed.count()));
-  set_key(info, kProvenRestoreReasonKey, one_line(result.reason));
+  backup::set_extra_key(info, kProvenRestoreKey, result.ok ? "1" : "0");
+  backup::set_extra_key(info, kProvenRestoreTimeKey, local_label(when));
+  backup::set_extra_key(info, kProvenRestoreElapsedKey,
+                        fmt::format("{:.4f}", result.total_elapsed.count()));
+  backup::set_extra_key(info, kProvenRestoreReasonKey, one_line(result.reason));
 }
 
 }  // namespace pgm::restore

@@ -31,6 +31,17 @@ Result<T> named(Engine engine, Result<T> result) {
   return make_error(result.error().code(), fmt::format("{} {}", prefix, message));
 }
 
+// A key prefix is "a/b": pgmoneta's examples write s3_base_dir and azure_base_dir as paths.
+std::string without_slashes(std::string_view dir) {
+  while (!dir.empty() && dir.front() == '/') {
+    dir.remove_prefix(1);
+  }
+  while (!dir.empty() && dir.back() == '/') {
+    dir.remove_suffix(1);
+  }
+  return std::string(dir);
+}
+
 std::string join(const std::vector<std::string>& words) {
   std::string out;
   for (const auto& w : words) {
@@ -139,13 +150,7 @@ Result<std::unique_ptr<Storage>> open_engine(Engine engine, const config::Config
       o.access_key_id = s.s3_access_key_id.value_or(c.s3_access_key_id);
       o.secret_access_key = s.s3_secret_access_key.value_or(c.s3_secret_access_key);
       o.bucket = s.s3_bucket.value_or(c.s3_bucket);
-      o.base_dir = s.s3_base_dir.value_or(c.s3_base_dir);
-      while (!o.base_dir.empty() && o.base_dir.front() == '/') {
-        o.base_dir.erase(0, 1);
-      }
-      while (!o.base_dir.empty() && o.base_dir.back() == '/') {
-        o.base_dir.pop_back();
-      }
+      o.base_dir = without_slashes(s.s3_base_dir.value_or(c.s3_base_dir));
       o.storage_class = s.s3_storage_class.value_or(c.s3_storage_class);
       // A custom endpoint (MinIO, Garage, s3rver, a gateway) is addressed path-style as
       // pgmoneta does; AWS itself (no endpoint) virtual-host style.
@@ -160,13 +165,7 @@ Result<std::unique_ptr<Storage>> open_engine(Engine engine, const config::Config
       o.account = c.azure_storage_account;
       o.container = c.azure_container;
       o.shared_key = c.azure_shared_key;
-      o.base_dir = c.azure_base_dir;
-      while (!o.base_dir.empty() && o.base_dir.front() == '/') {
-        o.base_dir.erase(0, 1);
-      }
-      while (!o.base_dir.empty() && o.base_dir.back() == '/') {
-        o.base_dir.pop_back();
-      }
+      o.base_dir = without_slashes(c.azure_base_dir);
       o.endpoint = c.azure_endpoint;
       o.port = c.azure_port;
       o.use_tls = c.azure_use_tls;
