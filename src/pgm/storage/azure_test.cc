@@ -1,10 +1,9 @@
 // Integration tests of AzureStorage against a real Azurite (the Azure Storage emulator), started
-// per suite on a free port with a throwaway workspace. Azurite is installed by
-// scripts/install-deps.sh under /opt/pgmoneta-test-tools; PGM_AZURITE overrides the path.
+// per suite on a free port with a throwaway workspace (test_support::AzuriteServer, tests/support).
+// Azurite is installed by scripts/install-deps.sh under /opt/pgmoneta-test-tools; PGM_AZURITE
+// overrides the path.
 #include "pgm/storage/azure.h"
 
-#include <fcntl.h>
-#include <spawn.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -18,20 +17,15 @@
 #include <thread>
 #include <vector>
 
-#include <arpa/inet.h>
+#include "support/storage_servers.h"
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-
-extern char** environ;  // NOLINT: posix_spawn passes our environment on
 
 namespace pgm::storage {
 namespace {
 
-constexpr const char* kAccount = "devstoreaccount1";
-constexpr const char* kDevKey =
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+using test_support::AzuriteServer;
+
+constexpr const char* kDevKey = AzuriteServer::kDevKey;
 constexpr const char* kContainer = "pgmoneta";
 // A well-formed stand-in for a SHA-512 (hex) where the content does not matter.
 std::string fake_sha(char c) {
@@ -39,156 +33,20 @@ std::string fake_sha(char c) {
   return sha;
 }
 
-std::string azurite_path() {
-  if (const char* env = std::getenv("PGM_AZURITE")) {  // NOLINT(concurrency-mt-unsafe)
-    return env;
-  }
-  return "/opt/pgmoneta-test-tools/node_modules/.bin/azurite-blob";
+AzureOptions options_for(const AzuriteServer& server, const std::string& base_dir) {
+  AzureOptions o;
+  o.account = AzuriteServer::kAccount;
+  o.container = kContainer;
+  o.shared_key = kDevKey;
+  o.base_dir = base_dir;
+  o.endpoint = "127.0.0.1";
+  o.port = server.port();
+  o.use_tls = false;
+  o.timeout = std::chrono::seconds(20);
+  o.retry_base = std::chrono::milliseconds(10);
+  o.retry_cap = std::chrono::milliseconds(100);
+  return o;
 }
-
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof(addr);
-  int port = -1;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
-
-bool port_open(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  ::close(fd);
-  return ok;
-}
-
-// A running azurite-blob, its access log (one line per request) in <dir>/azurite.log; stopped
-// (SIGTERM, then SIGKILL) and its workspace removed on destruction.
-class Azurite {
- public:
-  Azurite() = default;
-  Azurite(const Azurite&) = delete;
-  Azurite& operator=(const Azurite&) = delete;
-  ~Azurite() {
-    stop(SIGTERM);
-    if (!dir_.empty()) {
-      std::error_code ec;
-      std::filesystem::remove_all(dir_, ec);
-    }
-  }
-
-  // Empty on success, else why azurite could not be started.
-  std::string start() {
-    std::string exe = azurite_path();
-    if (::access(exe.c_str(), X_OK) != 0) {
-      return "azurite-blob not found at " + exe +
-             " (scripts/install-deps.sh installs it; PGM_AZURITE overrides the path)";
-    }
-    std::string templ = std::filesystem::temp_directory_path() / "pgm-azurite-XXXXXX";
-    if (::mkdtemp(templ.data()) == nullptr) {
-      return "mkdtemp failed";
-    }
-    dir_ = templ;
-    port_ = free_port();
-    return spawn();
-  }
-
-  // Starts azurite again on the same port and workspace after stop().
-  std::string spawn() {
-    std::string exe = azurite_path();
-    std::string port = std::to_string(port_);
-    std::string log = dir_ + "/azurite.log";
-    std::vector<std::string> args = {exe,
-                                     "--blobHost",
-                                     "127.0.0.1",
-                                     "--blobPort",
-                                     port,
-                                     "--location",
-                                     dir_,
-                                     "--skipApiVersionCheck",
-                                     "--disableTelemetry"};
-    std::vector<char*> argv;
-    argv.reserve(args.size() + 1);
-    for (std::string& a : args) {
-      argv.push_back(a.data());
-    }
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    int rc = posix_spawn(&pid_, exe.c_str(), &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (rc != 0) {
-      pid_ = -1;
-      return "posix_spawn " + exe + " failed: " + std::to_string(rc);
-    }
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (port_open(port_)) {
-        return {};
-      }
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return "azurite exited at start; see " + log;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return "azurite did not listen on port " + port + " within 60 s";
-  }
-
-  void stop(int sig) {
-    if (pid_ <= 0) {
-      return;
-    }
-    ::kill(pid_, sig);
-    for (int i = 0; i < 100; ++i) {
-      if (::waitpid(pid_, nullptr, WNOHANG) == pid_) {
-        pid_ = -1;
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
-
-  int port() const { return port_; }
-  const std::string& dir() const { return dir_; }
-
-  AzureOptions options(const std::string& base_dir) const {
-    AzureOptions o;
-    o.account = kAccount;
-    o.container = kContainer;
-    o.shared_key = kDevKey;
-    o.base_dir = base_dir;
-    o.endpoint = "127.0.0.1";
-    o.port = port_;
-    o.use_tls = false;
-    o.timeout = std::chrono::seconds(20);
-    o.retry_base = std::chrono::milliseconds(10);
-    o.retry_cap = std::chrono::milliseconds(100);
-    return o;
-  }
-
- private:
-  pid_t pid_ = -1;
-  int port_ = -1;
-  std::string dir_;
-};
 
 uint8_t pattern(uint64_t i) { return static_cast<uint8_t>((i * 7) + (i / 251)); }
 
@@ -242,10 +100,10 @@ int64_t rss_kib() {
 class AzureStorageTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    suite_server = new Azurite();  // NOLINT: suite-lifetime fixture
+    suite_server = new AzuriteServer();  // NOLINT: suite-lifetime fixture
     suite_start_error = suite_server->start();
     if (suite_start_error.empty()) {
-      auto created = create_azure_container(suite_server->options(""));
+      auto created = create_azure_container(options_for(*suite_server, ""));
       if (!created) {
         suite_start_error = "create container: " + created.error().message();
       }
@@ -260,21 +118,21 @@ class AzureStorageTest : public ::testing::Test {
     ASSERT_TRUE(suite_start_error.empty()) << suite_start_error;
     // Each test works under its own base_dir.
     base_ = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    auto made = make_azure_storage(suite_server->options(base_));
+    auto made = make_azure_storage(options_for(*suite_server, base_));
     ASSERT_TRUE(made) << made.error().message();
     storage_ = std::move(*made);
     files_ = suite_server->dir() + "/files-" + base_;
     std::filesystem::create_directories(files_);
   }
 
-  static Azurite* suite_server;
+  static AzuriteServer* suite_server;
   static std::string suite_start_error;
   std::string base_;
   std::string files_;
   std::unique_ptr<Storage> storage_;
 };
 
-Azurite* AzureStorageTest::suite_server = nullptr;
+AzuriteServer* AzureStorageTest::suite_server = nullptr;
 std::string AzureStorageTest::suite_start_error;
 
 TEST_F(AzureStorageTest, PutHeadGetRoundTrip) {
@@ -330,7 +188,7 @@ TEST_F(AzureStorageTest, EmptyFileRoundTrip) {
 }
 
 TEST_F(AzureStorageTest, LargeFileGoesUpInBlocks) {
-  AzureOptions o = suite_server->options(base_);
+  AzureOptions o = options_for(*suite_server, base_);
   o.block_size = 1 << 20;
   auto made = make_azure_storage(o);
   ASSERT_TRUE(made);
@@ -385,7 +243,7 @@ TEST_F(AzureStorageTest, RangedGet) {
 }
 
 TEST_F(AzureStorageTest, ListFollowsPagesAndFiltersPrefix) {
-  AzureOptions o = suite_server->options(base_);
+  AzureOptions o = options_for(*suite_server, base_);
   o.list_page_size = 2;
   auto made = make_azure_storage(o);
   ASSERT_TRUE(made);
@@ -445,7 +303,7 @@ TEST_F(AzureStorageTest, MissingObjectIsNotFound) {
 }
 
 TEST_F(AzureStorageTest, MissingContainerIsNotFound) {
-  AzureOptions o = suite_server->options(base_);
+  AzureOptions o = options_for(*suite_server, base_);
   o.container = "no-such-container";
   auto made = make_azure_storage(o);
   ASSERT_TRUE(made);
@@ -458,7 +316,7 @@ TEST_F(AzureStorageTest, MissingContainerIsNotFound) {
 }
 
 TEST_F(AzureStorageTest, WrongKeyIsAuthError) {
-  AzureOptions o = suite_server->options(base_);
+  AzureOptions o = options_for(*suite_server, base_);
   o.shared_key = "d3Jvbmcga2V5IHdyb25nIGtleSB3cm9uZyBrZXkgd3Jvbmcga2V5IHdyb25nIGtleQ==";
   auto made = make_azure_storage(o);
   ASSERT_TRUE(made);
@@ -529,10 +387,10 @@ TEST(AzureOptionsTest, ValidationNamesTheKey) {
 // A server that goes away mid-download and stays away: a retryable error once the attempts
 // are spent.
 TEST(AzureOutageTest, DownloadResumesAfterRestartAndFailsRetryablyWhenDown) {
-  Azurite server;
+  AzuriteServer server;
   std::string error = server.start();
   ASSERT_TRUE(error.empty()) << error;
-  AzureOptions o = server.options("outage");
+  AzureOptions o = options_for(server, "outage");
   o.max_attempts = 3;
   ASSERT_TRUE(create_azure_container(o));
   auto made = make_azure_storage(o);
@@ -557,7 +415,7 @@ TEST(AzureOutageTest, DownloadResumesAfterRestartAndFailsRetryablyWhenDown) {
       (*resumer)->get("big", 0, std::nullopt, [&](std::span<const uint8_t> bytes) -> Result<void> {
         if (received == 0) {
           server.stop(SIGTERM);
-          restarter = std::thread([&server] { server.spawn(); });
+          restarter = std::thread([&server] { server.start(); });
         }
         for (size_t i = 0; i < bytes.size() && intact; i += 4093) {
           intact = bytes[i] == pattern(received + i);

@@ -1,13 +1,11 @@
 // Integration tests of S3Storage against a real s3rver (npm), started per suite on a free
-// loopback port with a temporary directory. s3rver 3.x checks only the access key id of SigV4
-// requests, so the fixture loads it through a small Node wrapper that first recomputes every
-// request's SigV4 signature (with Node's crypto, from the raw request line and headers) and
-// answers 403 SignatureDoesNotMatch on a mismatch: signing is verified by an independent
-// implementation on every request, multipart included.
+// loopback port with a temporary directory (test_support::S3Server, tests/support). s3rver 3.x
+// checks only the access key id of SigV4 requests, so the server runs behind a small Node
+// wrapper that first recomputes every request's SigV4 signature (with Node's crypto, from the
+// raw request line and headers) and answers 403 SignatureDoesNotMatch on a mismatch: signing is
+// verified by an independent implementation on every request, multipart included.
 #include "pgm/storage/s3.h"
 
-#include <fcntl.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <array>
@@ -22,169 +20,18 @@
 #include <thread>
 #include <vector>
 
+#include "support/storage_servers.h"
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 
 namespace pgm::storage {
 namespace {
 
 namespace fs = std::filesystem;
 
-constexpr const char* kDefaultS3rver = "/opt/pgmoneta-test-tools/node_modules/.bin/s3rver";
-constexpr const char* kBucket = "pgm-test";
+using test_support::S3Server;
 
-// Runs s3rver inside Koa with a SigV4-verifying middleware in front; prints "port=<n>".
-constexpr const char* kWrapper = R"JS(
-const [moduleDir, dir, bucket] = process.argv.slice(2);
-const S3rver = require(moduleDir);
-const crypto = require('crypto');
-const secrets = { S3RVER: 'S3RVER' };
-const enc = s => encodeURIComponent(s).replace(/[!'()*]/g,
-    c => '%' + c.charCodeAt(0).toString(16).toUpperCase());
-const hmac = (k, d) => crypto.createHmac('sha256', k).update(d).digest();
-function verify(req) {
-  const auth = req.headers['authorization'];
-  if (!auth) return 'no Authorization header';
-  const m = /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/s3\/aws4_request, ?SignedHeaders=([^,]+), ?Signature=([0-9a-f]{64})$/.exec(auth);
-  if (!m) return 'malformed Authorization header';
-  const [, akid, date, region, signed, sig] = m;
-  if (!(akid in secrets)) return null;  // s3rver itself answers InvalidAccessKeyId
-  const names = signed.split(';');
-  for (const h of ['host', 'x-amz-date', 'x-amz-content-sha256'])
-    if (!names.includes(h)) return h + ' is not signed';
-  const q = req.url.indexOf('?');
-  const path = q < 0 ? req.url : req.url.slice(0, q);
-  const query = q < 0 ? '' : req.url.slice(q + 1);
-  const params = query === '' ? [] : query.split('&').map(p => {
-    const i = p.indexOf('=');
-    const k = i < 0 ? p : p.slice(0, i), v = i < 0 ? '' : p.slice(i + 1);
-    return [enc(decodeURIComponent(k)), enc(decodeURIComponent(v))];
-  });
-  params.sort((a, b) => a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0);
-  const headers = names.map(n => n + ':' + String(req.headers[n] ?? '').trim().replace(/\s+/g, ' ') + '\n').join('');
-  const canonical = [req.method, path, params.map(p => p[0] + '=' + p[1]).join('&'), headers, signed,
-                     req.headers['x-amz-content-sha256']].join('\n');
-  const toSign = ['AWS4-HMAC-SHA256', req.headers['x-amz-date'], `${date}/${region}/s3/aws4_request`,
-                  crypto.createHash('sha256').update(canonical).digest('hex')].join('\n');
-  let k = hmac('AWS4' + secrets[akid], date);
-  k = hmac(hmac(hmac(k, region), 's3'), 'aws4_request');
-  return hmac(k, toSign).toString('hex') === sig ? null : 'signature mismatch';
-}
-const server = new S3rver({ address: '127.0.0.1', port: 0, directory: dir, silent: true,
-                            serviceEndpoint: 'localhost', configureBuckets: [{ name: bucket, configs: [] }] });
-// Keys containing "flaky" fail once per request line with 503 SlowDown, to exercise retries.
-const failedOnce = new Set();
-server.middleware.unshift(async (ctx, next) => {
-  const problem = verify(ctx.req);
-  const line = ctx.req.method + ' ' + ctx.req.url + ' ' + (ctx.req.headers['range'] || '');
-  if (!problem && ctx.req.url.includes('flaky') && !failedOnce.has(line)) {
-    failedOnce.add(line);
-    ctx.status = 503;
-    ctx.type = 'application/xml';
-    ctx.body = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>' +
-               '<Message>Please reduce your request rate.</Message></Error>';
-    return;
-  }
-  if (problem) {
-    ctx.status = 403;
-    ctx.type = 'application/xml';
-    ctx.body = '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SignatureDoesNotMatch</Code>' +
-               '<Message>The request signature we calculated does not match the signature you provided (' +
-               problem + ')</Message></Error>';
-    return;
-  }
-  return next();
-});
-server.run((err, address) => {
-  if (err) { console.error(err); process.exit(1); }
-  console.log('port=' + address.port);
-});
-)JS";
-
-std::string s3rver_bin() {
-  const char* env = std::getenv("PGM_S3RVER");  // NOLINT(concurrency-mt-unsafe): tests
-  return env != nullptr ? env : kDefaultS3rver;
-}
-
-// A running s3rver (process group of its own); stopped by stop() or the destructor.
-class S3rverProcess {
- public:
-  S3rverProcess() = default;
-  S3rverProcess(const S3rverProcess&) = delete;
-  S3rverProcess& operator=(const S3rverProcess&) = delete;
-  ~S3rverProcess() { stop(); }
-
-  // Empty on success, else why it failed.
-  std::string start(const fs::path& workdir) {
-    const std::string bin = s3rver_bin();
-    std::error_code ec;
-    const fs::path real = fs::canonical(bin, ec);
-    if (ec) {
-      return "s3rver not found at " + bin + " (scripts/install-deps.sh installs it)";
-    }
-    const fs::path module_dir = real.parent_path().parent_path();
-    const fs::path script = workdir / "s3rver_sigv4.js";
-    std::ofstream(script) << kWrapper;
-    const fs::path data = workdir / "data";
-    fs::create_directories(data);
-    int pipefd[2];
-    if (::pipe(pipefd) != 0) {
-      return "pipe failed";
-    }
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::setpgid(0, 0);
-      ::dup2(pipefd[1], STDOUT_FILENO);
-      ::close(pipefd[0]);
-      ::close(pipefd[1]);
-      // s3rver's continuation tokens use DES, which OpenSSL 3 keeps in its legacy provider.
-      ::execlp("node", "node", "--openssl-legacy-provider", script.c_str(), module_dir.c_str(),
-               data.c_str(), kBucket, static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    ::setpgid(pid_, pid_);
-    ::close(pipefd[1]);
-    // Read "port=<n>\n" (s3rver prints it once listening), 20 s at most.
-    std::string out;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    ::fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
-    while (out.find('\n') == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-      char buf[256];
-      const ssize_t n = ::read(pipefd[0], buf, sizeof buf);
-      if (n > 0) {
-        out.append(buf, static_cast<size_t>(n));
-      } else if (n == 0) {
-        break;
-      } else {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      }
-    }
-    ::close(pipefd[0]);
-    if (out.rfind("port=", 0) != 0) {
-      stop();
-      return "s3rver did not start (output: '" + out + "'); scripts/install-deps.sh installs it";
-    }
-    port_ = std::stoi(out.substr(5));
-    return {};
-  }
-
-  void stop() {
-    if (pid_ > 0) {
-      ::kill(-pid_, SIGKILL);
-      int status = 0;
-      ::waitpid(pid_, &status, 0);
-      pid_ = -1;
-    }
-  }
-
-  int port() const { return port_; }
-
- private:
-  pid_t pid_ = -1;
-  int port_ = 0;
-};
+constexpr const char* kBucket = S3Server::kBucket;
 
 std::string sha512_hex(const std::string& data) {
   unsigned char md[EVP_MAX_MD_SIZE];
@@ -258,8 +105,8 @@ class S3StorageTest : public ::testing::Test {
   static void SetUpTestSuite() {
     char tmpl[] = "/tmp/pgm-s3-test-XXXXXX";
     workdir_ = new fs::path(::mkdtemp(tmpl));
-    server_ = new S3rverProcess();
-    *start_error_ = server_->start(*workdir_);
+    server_ = new S3Server(*workdir_);
+    *start_error_ = server_->start();
   }
 
   static void TearDownTestSuite() {
@@ -277,8 +124,8 @@ class S3StorageTest : public ::testing::Test {
     S3Options o{.endpoint = "127.0.0.1",
                 .port = port,
                 .use_tls = false,
-                .access_key_id = "S3RVER",
-                .secret_access_key = "S3RVER",
+                .access_key_id = S3Server::kAccessKeyId,
+                .secret_access_key = S3Server::kSecretAccessKey,
                 .bucket = kBucket,
                 .base_dir = std::move(base_dir),
                 .path_style = true,
@@ -318,12 +165,12 @@ class S3StorageTest : public ::testing::Test {
   }
 
   static fs::path* workdir_;
-  static S3rverProcess* server_;
+  static S3Server* server_;
   static std::string* start_error_;
 };
 
 fs::path* S3StorageTest::workdir_ = nullptr;
-S3rverProcess* S3StorageTest::server_ = nullptr;
+S3Server* S3StorageTest::server_ = nullptr;
 std::string* S3StorageTest::start_error_ = new std::string();
 
 TEST_F(S3StorageTest, PutHeadGetRoundTrip) {
@@ -554,8 +401,8 @@ TEST_F(S3StorageTest, RetriesSlowDownPerRequest) {
 TEST_F(S3StorageTest, ServerStoppedIsRetryable) {
   char tmpl[] = "/tmp/pgm-s3-stop-XXXXXX";
   const fs::path dir = ::mkdtemp(tmpl);
-  S3rverProcess own;
-  ASSERT_EQ(own.start(dir), "");
+  S3Server own(dir);
+  ASSERT_EQ(own.start(), "");
   S3Options o = options(own.port(), "stopped");
   o.max_attempts = 3;
   auto s = make(o);

@@ -1,10 +1,10 @@
 // SftpStorage against a real OpenSSH sshd: each test process starts a throwaway sshd on a free
-// 127.0.0.1 port with its own host key, user key pair, authorized_keys and sshd_config, and the
-// client trusts it through a known_hosts file written from the host key. The tests log in as
-// the current user (root in our containers, hence PermitRootLogin prohibit-password: key only).
+// 127.0.0.1 port with its own host key, user key pair, authorized_keys and sshd_config
+// (test_support::SshServer, tests/support), and the client trusts it through a known_hosts file
+// written from the host key. The tests log in as the current user (root in our containers, hence
+// PermitRootLogin prohibit-password: key only).
 #include "pgm/storage/sftp.h"
 
-#include <pwd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,25 +15,21 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
-#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "support/storage_servers.h"
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 
 namespace pgm::storage {
 namespace {
 
 namespace fs = std::filesystem;
-
-constexpr const char* kSshd = "/usr/sbin/sshd";
 
 std::string read_text(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -47,169 +43,11 @@ void write_text(const fs::path& path, std::string_view text) {
   out.write(text.data(), static_cast<std::streamsize>(text.size()));
 }
 
-std::string run_keygen(const fs::path& key) {
-  fs::remove(key);
-  fs::remove(key.string() + ".pub");
-  std::string command =
-      "ssh-keygen -q -t ed25519 -N '' -C pgm-test -f '" + key.string() + "' >/dev/null 2>&1";
-  if (std::system(command.c_str()) != 0) {  // NOLINT(concurrency-mt-unsafe): test setup
-    return "ssh-keygen failed for " + key.string();
-  }
-  return "";
-}
+using test_support::SshServer;
 
-int free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof(address);
-  (void)::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  (void)::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
+std::string run_keygen(const fs::path& key) { return test_support::generate_ssh_key(key); }
 
-bool port_open(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
-  ::close(fd);
-  return ok;
-}
-
-std::string current_user() {
-  passwd* pw = getpwuid(geteuid());  // NOLINT(concurrency-mt-unsafe): single-threaded test
-  return pw != nullptr ? pw->pw_name : "root";
-}
-
-// A throwaway OpenSSH server in `dir`.
-class SshServer {
- public:
-  explicit SshServer(fs::path dir) : dir_(std::move(dir)), port_(free_port()) {}
-  ~SshServer() { kill_all(); }
-  SshServer(const SshServer&) = delete;
-  SshServer& operator=(const SshServer&) = delete;
-
-  // Keys, config; returns an error text or "".
-  std::string prepare() {
-    if (::access(kSshd, X_OK) != 0) {
-      return std::string(kSshd) +
-             " is missing: scripts/install-deps.sh installs openssh-server, which these tests need";
-    }
-    fs::create_directories(dir_);
-    fs::create_directories("/run/sshd");  // sshd's privilege separation directory
-    for (const char* key : {"host_key", "user_key"}) {
-      if (std::string error = run_keygen(dir_ / key); !error.empty()) {
-        return error;
-      }
-    }
-    fs::copy_file(dir_ / "user_key.pub", dir_ / "authorized_keys",
-                  fs::copy_options::overwrite_existing);
-    std::ostringstream config;
-    config << "Port " << port_ << "\n"
-           << "ListenAddress 127.0.0.1\n"
-           << "HostKey " << (dir_ / "host_key").string() << "\n"
-           << "AuthorizedKeysFile " << (dir_ / "authorized_keys").string() << "\n"
-           << "PubkeyAuthentication yes\n"
-           << "PasswordAuthentication no\n"
-           << "KbdInteractiveAuthentication no\n"
-           << "UsePAM no\n"
-           << "StrictModes no\n"
-           << "PermitRootLogin prohibit-password\n"
-           << "UseDNS no\n"
-           << "LogLevel VERBOSE\n"
-           << "PidFile " << (dir_ / "sshd.pid").string() << "\n"
-           << "Subsystem sftp internal-sftp -l VERBOSE\n";
-    write_text(dir_ / "sshd_config", config.str());
-    write_known_hosts(dir_ / "known_hosts");
-    return "";
-  }
-
-  void write_known_hosts(const fs::path& file) const {
-    write_text(file,
-               "[127.0.0.1]:" + std::to_string(port_) + " " + read_text(dir_ / "host_key.pub"));
-  }
-
-  std::string regenerate_host_key() { return run_keygen(dir_ / "host_key"); }
-
-  // Starts sshd -D and waits until it accepts connections; returns an error text or "".
-  std::string start() {
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      std::string log = (dir_ / "sshd.log").string();
-      std::FILE* out = std::freopen(log.c_str(), "a", stderr);
-      (void)out;
-      std::string config = (dir_ / "sshd_config").string();
-      ::execl(kSshd, kSshd, "-D", "-e", "-f", config.c_str(), static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    for (int i = 0; i < 200; ++i) {
-      if (port_open(port_)) {
-        return "";
-      }
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return "sshd exited at start: " + read_text(dir_ / "sshd.log");
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return "sshd did not listen on port " + std::to_string(port_) + ": " +
-           read_text(dir_ / "sshd.log");
-  }
-
-  // Stops the listener and every session process below it (sshd's session children outlive a
-  // stopped listener, so a "stopped server" must lose them too).
-  void kill_all() {
-    if (pid_ <= 0) {
-      return;
-    }
-    std::set<pid_t> tree{pid_};
-    for (bool grew = true; grew;) {
-      grew = false;
-      for (const auto& entry : fs::directory_iterator("/proc")) {
-        std::string name = entry.path().filename().string();
-        if (name.find_first_not_of("0123456789") != std::string::npos) {
-          continue;
-        }
-        std::string stat = read_text(entry.path() / "stat");
-        size_t close = stat.rfind(')');
-        if (close == std::string::npos) {
-          continue;
-        }
-        std::istringstream fields(stat.substr(close + 2));
-        char state = 0;
-        pid_t parent = 0;
-        fields >> state >> parent;
-        pid_t pid = std::stoi(name);
-        if (tree.count(parent) != 0 && tree.insert(pid).second) {
-          grew = true;
-        }
-      }
-    }
-    for (pid_t pid : tree) {
-      ::kill(pid, SIGKILL);
-    }
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-    for (int i = 0; i < 100 && port_open(port_); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-  }
-
-  int port() const { return port_; }
-  const fs::path& dir() const { return dir_; }
-
- private:
-  fs::path dir_;
-  int port_;
-  pid_t pid_ = -1;
-};
+std::string current_user() { return SshServer::login_user(); }
 
 // "VmRSS" (resident now) or "VmHWM" (peak resident since the last reset_peak_rss) in KiB.
 long status_kib(const std::string& field) {
@@ -274,9 +112,9 @@ class SftpStorageTest : public ::testing::Test {
     options.port = server.port();
     options.username = current_user();
     options.base_dir = remote_dir().string();
-    options.private_key_file = (server.dir() / "user_key").string();
-    options.public_key_file = (server.dir() / "user_key.pub").string();
-    options.known_hosts_file = (server.dir() / "known_hosts").string();
+    options.private_key_file = server.user_key_path().string();
+    options.public_key_file = server.user_public_key_path().string();
+    options.known_hosts_file = server.known_hosts_path().string();
     options.timeout = std::chrono::seconds(10);
     options.retry_delay = std::chrono::milliseconds(50);
     return options;
@@ -538,7 +376,7 @@ TEST_F(SftpStorageTest, ChangedHostKeyIsRefused) {
   SftpOptions opts = options_for(server);
   ASSERT_TRUE(make_sftp_storage(opts));
 
-  server.kill_all();
+  server.stop();
   ASSERT_EQ(server.regenerate_host_key(), "");
   ASSERT_EQ(server.start(), "");
   auto storage = make_sftp_storage(opts);
@@ -562,7 +400,7 @@ TEST_F(SftpStorageTest, StoppedServerIsRetryableAndReconnects) {
   ASSERT_TRUE(storage);
   ASSERT_TRUE(storage->put_file("x", local_file("x", "abc"), fake_digest()));
 
-  server.kill_all();
+  server.stop();
   auto start = std::chrono::steady_clock::now();
   auto info = storage->head("x");
   ASSERT_FALSE(info);
@@ -586,7 +424,7 @@ TEST_F(SftpStorageTest, ServerRestartBetweenOperationsIsRetriedTransparently) {
   ASSERT_EQ(server.start(), "");
   auto storage = connect(options_for(server));
   ASSERT_TRUE(storage);
-  server.kill_all();
+  server.stop();
   ASSERT_EQ(server.start(), "");
   auto put = storage->put_file("y", local_file("y", "after restart"), fake_digest());
   ASSERT_TRUE(put) << put.error().message();
@@ -607,7 +445,7 @@ TEST_F(SftpStorageTest, DownloadResumesWhenTheServerRestartsMidway) {
     got.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
     if (!restarted) {
       restarted = true;
-      server.kill_all();  // the session dies under the running download
+      server.stop();  // the session dies under the running download
       EXPECT_EQ(server.start(), "");
     }
     return Result<void>();
@@ -627,7 +465,7 @@ TEST_F(SftpStorageTest, ServerStoppedDuringADownloadIsRetryable) {
   ASSERT_TRUE(
       storage->put_file("d", local_file("d", random_bytes(size_t{1024} * 1024, 6)), fake_digest()));
   auto result = storage->get("d", 0, std::nullopt, [&](std::span<const uint8_t>) {
-    server.kill_all();
+    server.stop();
     return Result<void>();
   });
   ASSERT_FALSE(result);
