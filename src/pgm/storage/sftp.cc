@@ -544,8 +544,15 @@ class SftpStorage final : public Storage {
         if (retryable(error)) {
           return tl::unexpected<Error>(error);
         }
+        // Usually "already exists" (an earlier upload, or another worker just made it).
         AttributesPtr attributes(sftp_stat(connection.sftp(), directory.c_str()));
-        if (attributes == nullptr || attributes->type != SSH_FILEXFER_TYPE_DIRECTORY) {
+        if (attributes == nullptr) {
+          // The session may have died between the two calls: then the stat's error says so
+          // (and is retried), where the mkdir's stale status would not.
+          Error lost = connection.error(fmt::format("stat {}", directory));
+          return tl::unexpected<Error>(retryable(lost) ? lost : error);
+        }
+        if (attributes->type != SSH_FILEXFER_TYPE_DIRECTORY) {
           return tl::unexpected<Error>(error);
         }
       }
