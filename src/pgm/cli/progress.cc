@@ -81,8 +81,13 @@ std::string bar_cells(uint64_t done, uint64_t total, int cells) {
                            : static_cast<int>(static_cast<long double>(done) * cells /
                                               static_cast<long double>(total));
   }
-  return "[" + std::string(static_cast<size_t>(filled), '#') +
-         std::string(static_cast<size_t>(cells - filled), '.') + "]";
+  // Appended piece by piece: GCC 12 at -O3 misreads `"[" + std::string(...)` as an
+  // overlapping copy (-Wrestrict), which breaks Release builds with -Werror.
+  std::string out = "[";
+  out.append(static_cast<size_t>(filled), '#');
+  out.append(static_cast<size_t>(cells - filled), '.');
+  out += ']';
+  return out;
 }
 
 }  // namespace
