@@ -12,12 +12,15 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "integration/harness.h"
 #include "integration/wal_helpers.h"
+
+#include "pgm/backup/info.h"
 
 namespace pgm::testing {
 
@@ -126,6 +129,47 @@ class ClusterTest : public DaemonTest {
     return (*r.json)["Response"].value("Backup", "");
   }
 
+  // Waits until the daemon holds WAL up to the source's current insert position.
+  void wait_wal_received(std::chrono::seconds timeout = std::chrono::seconds(60)) {
+    bool ok = false;
+    std::string lsn = sql_value(*pg(), "SELECT pg_current_wal_lsn()", &ok);
+    ASSERT_TRUE(ok) << lsn;
+    auto target = backup::parse_lsn(lsn);
+    ASSERT_TRUE(target.has_value()) << lsn;
+    std::string last;
+    auto s = wait_for_details(
+        daemon(), "primary",
+        [&](const nlohmann::json& j) {
+          auto flushed = backup::parse_lsn(json_string(j, "WalFlushedLsn"));
+          return flushed && *flushed >= *target;
+        },
+        timeout, &last);
+    ASSERT_TRUE(s.has_value()) << "WAL up to " << lsn << " not received: " << last;
+  }
+
+  // Starts PostgreSQL on a restored directory as the test user; it runs until the test ends.
+  PostgresInstance* start_copy(const std::string& data_dir) {
+    copy_roots_.push_back(std::make_unique<TempDir>("pgm-it-copy"));
+    chown_to_test_user(copy_roots_.back()->path());
+    copies_.push_back(std::make_unique<PostgresInstance>(copy_roots_.back()->path()));
+    std::string error = copies_.back()->start_restored(data_dir);
+    if (!error.empty()) {
+      ADD_FAILURE() << "PostgreSQL on " << data_dir << " did not start: " << error << "\n"
+                    << tail(copies_.back()->log());
+      return nullptr;
+    }
+    return copies_.back().get();
+  }
+
+  void TearDown() override {
+    copies_.clear();  // stops them
+    copy_roots_.clear();
+    DaemonTest::TearDown();
+  }
+
+  // PostgreSQL instances started by start_copy(), in order.
+  std::vector<std::unique_ptr<PostgresInstance>> copies_;
+
   // A directory for verify's work (restores, proofs) in the daemon's directory.
   std::string workspace() { return daemon().dir() / "workspace"; }
 
@@ -147,6 +191,9 @@ class ClusterTest : public DaemonTest {
     EXPECT_TRUE(key.has_value()) << error;
     return key;
   }
+
+ private:
+  std::vector<std::unique_ptr<TempDir>> copy_roots_;
 };
 
 }  // namespace pgm::testing

@@ -293,8 +293,6 @@ class OffsiteFixture : public ClusterTest<OffsiteFixture> {
   }
 
   void TearDown() override {
-    copies_.clear();  // stops them
-    copy_roots_.clear();
     ClusterTest::TearDown();
     remote_.reset();
     remote_root_.reset();
@@ -406,37 +404,6 @@ class OffsiteFixture : public ClusterTest<OffsiteFixture> {
     return std::move(*opened);
   }
 
-  // Waits until the daemon holds WAL up to the source's current insert position.
-  void wait_wal_received() {
-    bool ok = false;
-    std::string lsn = sql_value(*pg(), "SELECT pg_current_wal_lsn()", &ok);
-    ASSERT_TRUE(ok) << lsn;
-    auto target = backup::parse_lsn(lsn);
-    ASSERT_TRUE(target.has_value()) << lsn;
-    std::string last;
-    auto s = wait_for_details(
-        daemon(), "primary",
-        [&](const nlohmann::json& j) {
-          auto flushed = backup::parse_lsn(json_string(j, "WalFlushedLsn"));
-          return flushed && *flushed >= *target;
-        },
-        seconds(60), &last);
-    ASSERT_TRUE(s.has_value()) << "WAL up to " << lsn << " not received: " << last;
-  }
-
-  // PostgreSQL on a restored directory, as the test user; lives until the test ends.
-  PostgresInstance* start_copy(const std::string& data_dir) {
-    copy_roots_.push_back(std::make_unique<TempDir>("pgm-it-copy"));
-    copies_.push_back(std::make_unique<PostgresInstance>(copy_roots_.back()->path()));
-    std::string error = copies_.back()->start_restored(data_dir);
-    if (!error.empty()) {
-      ADD_FAILURE() << "PostgreSQL on " << data_dir << " did not start: " << error << "\n"
-                    << tail(copies_.back()->log());
-      return nullptr;
-    }
-    return copies_.back().get();
-  }
-
   // `verify primary <label>` passes (the local backup is intact).
   void expect_local_backup_valid(const std::string& label) {
     EXPECT_TRUE(path_exists(backup_dir(label) + "/backup.info")) << label;
@@ -470,8 +437,6 @@ class OffsiteFixture : public ClusterTest<OffsiteFixture> {
   std::unique_ptr<TempDir> remote_root_;
   std::unique_ptr<Remote> remote_;
   std::string remote_error_;
-  std::vector<std::unique_ptr<TempDir>> copy_roots_;
-  std::vector<std::unique_ptr<PostgresInstance>> copies_;
 };
 
 class OffsiteTest : public OffsiteFixture, public ::testing::WithParamInterface<std::string> {

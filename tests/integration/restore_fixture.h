@@ -55,47 +55,6 @@ class RestoreTest : public ClusterTest<RestoreTest> {
 
   // A fresh directory for restores, owned by the test user (the daemon's user).
   std::string restore_parent(const std::string& name) { return daemon().dir().make_dir(name); }
-
-  // Waits until the daemon holds WAL up to the source's current insert position.
-  void wait_wal_received() {
-    bool ok = false;
-    std::string lsn = sql_value(*pg(), "SELECT pg_current_wal_lsn()", &ok);
-    ASSERT_TRUE(ok) << lsn;
-    auto target = backup::parse_lsn(lsn);
-    ASSERT_TRUE(target.has_value()) << lsn;
-    std::string last;
-    auto s = wait_for_details(
-        daemon(), "primary",
-        [&](const nlohmann::json& j) {
-          auto flushed = backup::parse_lsn(json_string(j, "WalFlushedLsn"));
-          return flushed && *flushed >= *target;
-        },
-        std::chrono::seconds(30), &last);
-    ASSERT_TRUE(s.has_value()) << "WAL up to " << lsn << " not received: " << last;
-  }
-
-  // Starts PostgreSQL on a restored directory; the instance lives until the test ends.
-  PostgresInstance* start_copy(const std::string& data_dir) {
-    roots_.push_back(std::make_unique<TempDir>("pgm-it-copy"));
-    chown_to_test_user(roots_.back()->path());
-    copies_.push_back(std::make_unique<PostgresInstance>(roots_.back()->path()));
-    std::string error = copies_.back()->start_restored(data_dir);
-    if (!error.empty()) {
-      ADD_FAILURE() << "PostgreSQL on " << data_dir << " did not start: " << error << "\n"
-                    << tail(copies_.back()->log());
-      return nullptr;
-    }
-    return copies_.back().get();
-  }
-
-  void TearDown() override {
-    copies_.clear();  // stops them
-    roots_.clear();
-    DaemonTest::TearDown();
-  }
-
-  std::vector<std::unique_ptr<TempDir>> roots_;
-  std::vector<std::unique_ptr<PostgresInstance>> copies_;
 };
 
 }  // namespace pgm::testing
