@@ -25,6 +25,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <random>
@@ -490,14 +491,62 @@ TEST_P(OffsiteTest, RemoteCopyRestoresAfterLossDeleteRemovesItCorruptionIsCaught
   EXPECT_TRUE(objects_of(ls, deleted).empty()) << ls.dump();
   EXPECT_TRUE(lists_backup(ls, kept)) << ls.dump();
 
-  // The disk holding the backup is lost; the WAL is not.
+  // WAL: every completed segment reaches the engine under its local name with its size, and
+  // the engine's high-water mark names the last one.
+  ASSERT_EQ(
+      sql_value(*pg(), "CREATE TABLE " + table + "_wal AS SELECT 1 AS i; SELECT pg_switch_wal()",
+                &ok)
+          .empty(),
+      false);
+  ASSERT_TRUE(ok);
   ASSERT_NO_FATAL_FAILURE(wait_wal_received());
+  std::map<std::string, uint64_t> local_wal;  // complete segments: name -> size
+  const std::string wal_dir = daemon_wal_dir(daemon());
+  for (const std::string& name : list_dir(wal_dir)) {
+    if (name.size() >= 24 && name.find('.') != 0 && !name.ends_with(".partial") &&
+        name.find_first_not_of("0123456789ABCDEF") >= 24) {
+      local_wal[name] = fs::file_size(fs::path(wal_dir) / name);
+    }
+  }
+  ASSERT_FALSE(local_wal.empty()) << "no complete WAL segment in " << wal_dir;
+  std::map<std::string, uint64_t> remote_wal;
+  const auto wal_deadline = steady_clock::now() + seconds(60);
+  do {
+    remote_wal.clear();
+    CliResult wl = cli({engine(), "ls", "primary", "wal/"}, "raw");
+    const nlohmann::json* objects = wl.json && wl.json->contains("Response")
+                                        ? find_key((*wl.json)["Response"], "Objects")
+                                        : nullptr;
+    for (const nlohmann::json& o : objects != nullptr ? *objects : nlohmann::json::array()) {
+      std::string key = o.value("Key", "");
+      remote_wal[key.substr(key.rfind('/') + 1)] = o.value("Size", uint64_t{0});
+    }
+    if (std::all_of(local_wal.begin(), local_wal.end(), [&](const auto& entry) {
+          auto it = remote_wal.find(entry.first);
+          return it != remote_wal.end() && it->second == entry.second;
+        })) {
+      break;
+    }
+    std::this_thread::sleep_for(milliseconds(500));
+  } while (steady_clock::now() < wal_deadline);
+  for (const auto& [name, size] : local_wal) {
+    EXPECT_EQ(remote_wal.count(name) ? remote_wal[name] : uint64_t{0}, size)
+        << name << " not shipped to " << engine() << " within 60 s";
+  }
+  const std::string mark = read_text(fs::path(daemon_backup_root(daemon())).parent_path() /
+                                     ".offsite" / (engine() + ".wal"));
+  EXPECT_EQ(mark.substr(0, 24), local_wal.rbegin()->first.substr(0, 24)) << mark;
+
+  // The disk holding the backup is lost; the WAL is not.
   fs::remove_all(backup_dir(kept));
   ASSERT_FALSE(path_exists(backup_dir(kept)));
 
   const std::string parent = daemon().dir().make_dir("restored");
   CliResult r = cli({engine(), "restore", "primary", "newest", "current", parent}, "raw");
   ASSERT_EQ(r.exit_code(), 0) << r.describe();
+  const nlohmann::json* wal_files = find_key((*r.json)["Response"], "WalFiles");
+  ASSERT_NE(wal_files, nullptr) << r.describe();
+  EXPECT_GT(wal_files->get<int64_t>(), 0) << "current restore took no WAL from " << engine();
   const std::string target = parent + "/primary-" + kept;
   ASSERT_TRUE(path_exists(target + "/global/pg_control")) << list_dir(parent).size();
   PostgresInstance* copy = start_copy(target);
