@@ -10,6 +10,7 @@
 #include <csignal>
 #include <cstring>
 #include <ctime>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -205,6 +206,7 @@ struct Server::Impl {
   void reply(Connection& conn, const json& request_doc, const CommandResult& result,
              std::chrono::steady_clock::time_point started, AfterReply after);
   void fork_command(Connection& conn, const json& doc, int32_t command);
+  void fork_job(pid_t& slot, const char* title, const std::function<void()>& job);
   void start_probe();
   void reconcile_wal();
   void start_wal(size_t index);
@@ -816,67 +818,44 @@ void Server::Impl::fork_command(Connection& conn, const json& doc, int32_t comma
   close_connection(conn.fd.get());
 }
 
-void Server::Impl::start_probe() {
-  if (probe_child != 0 || shutting_down || ctx.config->servers.empty()) {
+// Forks a periodic job (probe, retention, offsite, verification): one at a time each, none
+// while shutting down. `slot` holds its pid until child_exited clears it.
+void Server::Impl::fork_job(pid_t& slot, const char* title, const std::function<void()>& job) {
+  if (slot != 0 || shutting_down || ctx.config->servers.empty()) {
     return;
   }
   pid_t pid = ::fork();
   if (pid < 0) {
-    log::error("fork for server probe: {}", std::strerror(errno));  // NOLINT(concurrency-mt-unsafe)
+    log::error("fork for {}: {}", title, std::strerror(errno));  // NOLINT(concurrency-mt-unsafe)
     return;
   }
   if (pid == 0) {
     reset_signals_in_child();
-    set_process_title(ctx.config->update_process_title, "probe");
+    set_process_title(ctx.config->update_process_title, title);
     close_inherited_descriptors();
-    probe_all_servers(ctx);
+    job();
     ::_exit(0);
   }
-  probe_child = pid;
-  children.emplace(pid, "probe");
+  slot = pid;
+  children.emplace(pid, title);
+}
+
+void Server::Impl::start_probe() {
+  fork_job(probe_child, "probe", [this] { probe_all_servers(ctx); });
 }
 
 void Server::Impl::start_retention() {
-  if (retention_child != 0 || shutting_down || ctx.config->servers.empty()) {
-    return;
-  }
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    log::error("fork for retention: {}", std::strerror(errno));  // NOLINT(concurrency-mt-unsafe)
-    return;
-  }
-  if (pid == 0) {
-    reset_signals_in_child();
-    set_process_title(ctx.config->update_process_title, "retention");
-    close_inherited_descriptors();
-    run_retention(ctx, std::chrono::system_clock::now());
-    ::_exit(0);
-  }
-  retention_child = pid;
-  children.emplace(pid, "retention");
+  fork_job(retention_child, "retention",
+           [this] { run_retention(ctx, std::chrono::system_clock::now()); });
 }
 
 // The off-site pass (offsite.h): ships new WAL and retries uploads while a remote engine is
 // enabled; one at a time.
 void Server::Impl::start_offsite() {
-  if (offsite_child != 0 || shutting_down || ctx.config->servers.empty() ||
-      storage::remote_engines(*ctx.config).empty()) {
+  if (storage::remote_engines(*ctx.config).empty()) {
     return;
   }
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    log::error("fork for offsite: {}", std::strerror(errno));  // NOLINT(concurrency-mt-unsafe)
-    return;
-  }
-  if (pid == 0) {
-    reset_signals_in_child();
-    set_process_title(ctx.config->update_process_title, "offsite");
-    close_inherited_descriptors();
-    run_offsite(ctx);
-    ::_exit(0);
-  }
-  offsite_child = pid;
-  children.emplace(pid, "offsite");
+  fork_job(offsite_child, "offsite", [this] { run_offsite(ctx); });
 }
 
 // (Re)starts the retention timer when retention_interval changed.
@@ -895,24 +874,7 @@ void Server::Impl::arm_retention_timer() {
 }
 
 void Server::Impl::start_verification() {
-  if (verification_child != 0 || shutting_down || ctx.config->servers.empty()) {
-    return;
-  }
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    log::error("fork for verification: {}",
-               std::strerror(errno));  // NOLINT(concurrency-mt-unsafe)
-    return;
-  }
-  if (pid == 0) {
-    reset_signals_in_child();
-    set_process_title(ctx.config->update_process_title, "verification");
-    close_inherited_descriptors();
-    run_verification(ctx);
-    ::_exit(0);
-  }
-  verification_child = pid;
-  children.emplace(pid, "verification");
+  fork_job(verification_child, "verification", [this] { run_verification(ctx); });
 }
 
 // (Re)starts the verification timer when Config::verification changed; 0 stops it. The first
