@@ -191,7 +191,10 @@ Result<std::vector<std::string>> remote_backups(Storage& storage, const std::str
   for (const ObjectInfo& o : objects) {
     std::string_view rest = std::string_view(o.key).substr(head.size());
     size_t slash = rest.find('/');
-    if (slash != std::string_view::npos && rest.substr(slash + 1) == kInfo) {
+    // Only label-shaped names: a listing is remote input, and the label becomes a local
+    // directory name when the backup is downloaded.
+    if (slash != std::string_view::npos && rest.substr(slash + 1) == kInfo &&
+        backup::is_label(rest.substr(0, slash))) {
       labels.emplace(rest.substr(0, slash));
     }
   }

@@ -52,7 +52,8 @@ Result<TransferStats> upload_backup(Storage& storage, const std::string& backup_
                                     const TransferProgress& progress = {},
                                     const Parallel& parallel = {});
 
-// Labels of the complete remote backups of `server` (those with backup.info), sorted.
+// Labels of the complete remote backups of `server` (those with backup.info), sorted. Names
+// that are not labels (14 digits of a valid local time) are ignored.
 Result<std::vector<std::string>> remote_backups(Storage& storage, const std::string& server);
 
 // Downloads a complete remote backup into `dest_dir`, which must not exist: files go to

@@ -185,6 +185,18 @@ TEST_F(TransferTest, InterruptedUploadIsNeitherListedNorRestorable) {
   EXPECT_TRUE(fs::exists(backup_ + "/backup.info"));
 }
 
+TEST_F(TransferTest, ListingIgnoresNamesThatAreNotLabels) {
+  ASSERT_TRUE(upload_backup(*storage_, backup_, "primary", "20261126100000"));
+  auto sha = sha512_of_file(backup_ + "/backup.info");
+  ASSERT_TRUE(sha);
+  for (const char* odd : {"primary/backup/junk/backup.info", "primary/backup/2026/backup.info",
+                          "primary/backup/20261399100000/backup.info"}) {
+    ASSERT_TRUE(storage_->put_file(odd, backup_ + "/backup.info", *sha)) << odd;
+  }
+  EXPECT_EQ(remote_backups(*storage_, "primary").value(),
+            std::vector<std::string>{"20261126100000"});
+}
+
 TEST_F(TransferTest, RemoveTakesEveryObject) {
   ASSERT_TRUE(upload_backup(*storage_, backup_, "primary", "20261126100000"));
   ASSERT_TRUE(remove_remote_backup(*storage_, "primary", "20261126100000"));
