@@ -7,7 +7,11 @@
 
 #include <fmt/format.h>
 
+#include "pgm/core/markup.h"
+
 namespace pgm::metrics {
+
+using core::escape_markup;
 
 namespace {
 
@@ -100,9 +104,9 @@ std::string activity(const ServerMetrics& s, int64_t now) {
   std::string out;
   if (s.progress) {
     const ProgressSnapshot& p = *s.progress;
-    out = html_escape(p.operation);
+    out = escape_markup(p.operation);
     if (!p.phase.empty()) {
-      out += fmt::format(" ({})", html_escape(p.phase));
+      out += fmt::format(" ({})", escape_markup(p.phase));
     }
     if (p.total > 0) {
       double fraction = static_cast<double>(p.done) / static_cast<double>(p.total);
@@ -151,7 +155,7 @@ std::string proven_cell(const ServerMetrics& s, int64_t now) {
                                              : R"(<span class="bad">&#10007; failed</span>)";
   out += fmt::format(" {}", ago(now, s.proven_restore_epoch));
   if (!s.proven_restore_label.empty()) {
-    out += fmt::format(" (backup {})", html_escape(s.proven_restore_label));
+    out += fmt::format(" (backup {})", escape_markup(s.proven_restore_label));
   }
   return out;
 }
@@ -176,12 +180,12 @@ void servers_table(std::string& out, const MetricsSnapshot& snap) {
         "<tr><td><a href=\"#server-{0}\">{0}</a></td><td>{1}</td><td>{2}</td><td>{3}</td>"
         "<td>{4}</td><td><code>{5}</code></td><td class=\"n\">{6}</td><td>{7}</td>"
         "<td class=\"n\">{8} valid / {9}</td><td>{10}</td><td>{11}</td></tr>\n",
-        html_escape(s.name), yes_no(s.online),
+        escape_markup(s.name), yes_no(s.online),
         !s.probed ? "?" : (s.primary ? "primary" : "standby"),
         s.probed ? fmt::format("{}.{}", s.major_version, s.minor_version) : "?",
         s.wal_streaming ? fmt::format("{} timeline {}", yes_no(true), s.timeline) : yes_no(false),
-        html_escape(s.current_wal_file), lag, activity(s, snap.now_epoch), valid, s.backups.size(),
-        newest != nullptr ? ago(snap.now_epoch, backup_end(*newest)) : "none",
+        escape_markup(s.current_wal_file), lag, activity(s, snap.now_epoch), valid,
+        s.backups.size(), newest != nullptr ? ago(snap.now_epoch, backup_end(*newest)) : "none",
         proven_cell(s, snap.now_epoch));
   }
   out += "</table>\n";
@@ -204,7 +208,7 @@ void backups_table(std::string& out, const MetricsSnapshot& snap, const ServerMe
       out += fmt::format(
           "<tr><td>{}</td><td>{}</td><td colspan=\"10\" class=\"muted\">backup.info missing or "
           "unreadable</td></tr>\n",
-          html_escape(b.label), yes_no(false));
+          escape_markup(b.label), yes_no(false));
       continue;
     }
     std::string proven = R"(<span class="muted">&mdash;</span>)";
@@ -212,7 +216,7 @@ void backups_table(std::string& out, const MetricsSnapshot& snap, const ServerMe
       proven = *b.proven_restore ? R"(<span class="ok">&#10003; ok</span>)"
                                  : R"(<span class="bad">&#10007; failed</span>)";
       if (!b.proven_restore_time.empty()) {
-        proven += fmt::format(" {}", html_escape(b.proven_restore_time));
+        proven += fmt::format(" {}", escape_markup(b.proven_restore_time));
       }
       if (b.proven_restore_elapsed_seconds) {
         proven += fmt::format(" ({:.1f} s)", *b.proven_restore_elapsed_seconds);
@@ -226,12 +230,13 @@ void backups_table(std::string& out, const MetricsSnapshot& snap, const ServerMe
         "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td class=\"n\">{}</td>"
         "<td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td><td class=\"n\">{}</td>"
         "<td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-        html_escape(b.label), yes_no(b.valid),
-        b.incremental ? fmt::format("incremental of {}", html_escape(b.parent))
+        escape_markup(b.label), yes_no(b.valid),
+        b.incremental ? fmt::format("incremental of {}", escape_markup(b.parent))
                       : std::string("full"),
         human_bytes(b.backup_size), human_bytes(b.restore_size), ratio,
         ago(snap.now_epoch, backup_end(b)), human_duration(static_cast<int64_t>(b.elapsed_seconds)),
-        b.keep ? "retained" : "", html_escape(b.compression), html_escape(b.encryption), proven);
+        b.keep ? "retained" : "", escape_markup(b.compression), escape_markup(b.encryption),
+        proven);
   }
   out += "</table>\n";
   if (s.backups.size() > shown) {
@@ -241,33 +246,6 @@ void backups_table(std::string& out, const MetricsSnapshot& snap, const ServerMe
 }
 
 }  // namespace
-
-std::string html_escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 std::string human_bytes(uint64_t bytes) {
   static constexpr const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
@@ -307,9 +285,9 @@ std::string render_status_page(const MetricsSnapshot& snap) {
   out += "<meta http-equiv=\"refresh\" content=\"30\">\n";
   out += "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n";
   out += fmt::format("<title>pgmoneta {}</title>\n<style>{}</style>\n</head>\n<body>\n",
-                     html_escape(snap.version), kStyle);
+                     escape_markup(snap.version), kStyle);
 
-  out += fmt::format("<header>\n<h1>pgmoneta {}</h1>\n", html_escape(snap.version));
+  out += fmt::format("<header>\n<h1>pgmoneta {}</h1>\n", escape_markup(snap.version));
   out += fmt::format("<p>State: {}", snap.running ? R"(<span class="ok">running</span>)"
                                                   : R"(<span class="bad">shutting down</span>)");
   if (snap.start_epoch > 0) {
@@ -318,7 +296,7 @@ std::string render_status_page(const MetricsSnapshot& snap) {
                     utc_time(snap.start_epoch));
   }
   out += fmt::format(" &middot; compression {} &middot; encryption {}</p>\n",
-                     html_escape(snap.compression), html_escape(snap.encryption));
+                     escape_markup(snap.compression), escape_markup(snap.encryption));
   out += fmt::format(
       "<p class=\"muted\">As of {}; this page refreshes every 30 s. Metrics for "
       "Prometheus: <a href=\"/metrics\">/metrics</a>.</p>\n",
@@ -339,21 +317,21 @@ std::string render_status_page(const MetricsSnapshot& snap) {
   out += "</section>\n";
 
   for (const ServerMetrics& s : snap.servers) {
-    out += fmt::format("<section id=\"server-{0}\">\n<h2>Server {0}</h2>\n", html_escape(s.name));
+    out += fmt::format("<section id=\"server-{0}\">\n<h2>Server {0}</h2>\n", escape_markup(s.name));
     out += fmt::format("<p>Retention: {}</p>\n", retention_text(s.retention));
     if (s.workspace_space) {
       out += space_line("Workspace", 0, *s.workspace_space);
     }
     if (!s.online && !s.offline_reason.empty()) {
       out += fmt::format("<p>Offline: <span class=\"bad\">{}</span></p>\n",
-                         html_escape(s.offline_reason));
+                         escape_markup(s.offline_reason));
     }
     if (s.wal_total_size) {
       out += fmt::format("<p>WAL stored: {}</p>\n", human_bytes(*s.wal_total_size));
     }
     if (!s.wal_last_error.empty()) {
       out += fmt::format("<p>Last WAL receiver error: <span class=\"bad\">{}</span></p>\n",
-                         html_escape(s.wal_last_error));
+                         escape_markup(s.wal_last_error));
     }
     out += fmt::format("<p>Operations: {} ({} failed) &middot; last proven restore: {}</p>\n",
                        s.operation_count, s.failed_operation_count, proven_cell(s, snap.now_epoch));
@@ -365,7 +343,7 @@ std::string render_status_page(const MetricsSnapshot& snap) {
   out += fmt::format(
       "<footer class=\"muted\"><a href=\"/metrics\">/metrics</a> &middot; pgmoneta {}</footer>\n"
       "</body>\n</html>\n",
-      html_escape(snap.version));
+      escape_markup(snap.version));
   return out;
 }
 

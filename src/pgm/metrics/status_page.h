@@ -22,8 +22,6 @@ inline constexpr size_t kStatusPageBackups = 20;
 
 std::string render_status_page(const MetricsSnapshot& snapshot);
 
-// '&', '<', '>', '"', '\'' as character references.
-std::string html_escape(std::string_view text);
 // 1536 -> "1.5 KiB"; below 1 KiB in bytes ("512 B").
 std::string human_bytes(uint64_t bytes);
 // 42 -> "42 s", 7200 -> "2 h", 3 days -> "3 d"; one unit, rounded down.

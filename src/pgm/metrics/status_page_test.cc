@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "pgm/core/markup.h"
 #include "pgm/metrics/metrics_test_support.h"
 
 namespace pgm::metrics {
@@ -16,7 +17,7 @@ bool contains(const std::string& text, const std::string& part) {
 }
 
 TEST(StatusPageTest, EscapesHtml) {
-  EXPECT_EQ(html_escape("<a href=\"x\">'&'</a>"),
+  EXPECT_EQ(core::escape_markup("<a href=\"x\">'&'</a>"),
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
   std::string page = render_status_page(sample_snapshot());
   EXPECT_FALSE(contains(page, "<b>"));

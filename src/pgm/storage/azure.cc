@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 #include <sys/stat.h>
 
+#include "pgm/core/markup.h"
 #include "pgm/core/unique_fd.h"
 #include "pgm/crypto/base64.h"
 #include "pgm/storage/azure_auth.h"
@@ -27,9 +28,9 @@
 namespace pgm::storage {
 namespace {
 
+using core::escape_markup;
 using internal::lower;
 using internal::parse_u64;
-using internal::xml_escape;
 using internal::xml_unescape;
 
 constexpr const char* kApiVersion = "2021-08-06";
@@ -575,7 +576,7 @@ class AzureStorage final : public Storage {
       request.body_offset = i * block_size;
       request.body_length = std::min(block_size, size - i * block_size);
       PGM_TRY(client_.call(request));
-      list += fmt::format("<Latest>{}</Latest>", xml_escape(id));
+      list += fmt::format("<Latest>{}</Latest>", escape_markup(id));
     }
     list += "</BlockList>";
     Request commit{"PUT", blob, {{"comp", "blocklist"}}, meta};

@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 #include <sys/stat.h>
 
+#include "pgm/core/markup.h"
 #include "pgm/core/unique_fd.h"
 #include "pgm/storage/sigv4.h"
 #include "pgm/storage/text_internal.h"
@@ -25,10 +26,10 @@
 namespace pgm::storage {
 namespace {
 
+using core::escape_markup;
 using internal::lower;
 using internal::parse_u64;
 using internal::trim;
-using internal::xml_escape;
 using internal::xml_unescape;
 
 using sigv4::Pairs;
@@ -630,7 +631,7 @@ Result<void> S3Storage::put_multipart(const Request& base, std::string_view key,
       return tl::unexpected<Error>(uploaded.error());
     }
     xml += fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>", part,
-                       xml_escape(*uploaded));
+                       escape_markup(*uploaded));
   }
   std::string().swap(buffer);
   xml += "</CompleteMultipartUpload>";
@@ -736,7 +737,7 @@ Result<std::vector<ObjectInfo>> S3Storage::list(std::string_view prefix) {
 Result<void> S3Storage::delete_batch(std::span<const std::string> keys) {
   std::string xml = "<Delete><Quiet>true</Quiet>";
   for (const std::string& key : keys) {
-    xml += fmt::format("<Object><Key>{}</Key></Object>", xml_escape(full_key(key)));
+    xml += fmt::format("<Object><Key>{}</Key></Object>", escape_markup(full_key(key)));
   }
   xml += "</Delete>";
   const std::string what = keys.size() == 1

@@ -9,8 +9,6 @@
 
 namespace pgm::storage::internal {
 
-// '&', '<', '>', '"', '\'' as entities (safe in element text and attribute values).
-std::string xml_escape(std::string_view text);
 // Replaces the five named entities and numeric references (as UTF-8); anything else is kept
 // verbatim.
 std::string xml_unescape(std::string_view text);
