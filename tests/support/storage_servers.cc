@@ -158,6 +158,51 @@ void write_text(const fs::path& path, std::string_view text) {
   out.write(text.data(), static_cast<std::streamsize>(text.size()));
 }
 
+namespace {
+
+// Starts `args` (args[0] an absolute path) in a process group of its own, stderr (and stdout
+// when `with_stdout`) appended to `log`, and waits until 127.0.0.1:port accepts. Sets `pid`
+// (-1 when it never started or exited); returns "" or why not, with the log.
+std::string spawn_listening(const std::string& name, std::vector<std::string> args,
+                            const std::string& log, bool with_stdout, int port, seconds timeout,
+                            pid_t& pid) {
+  std::vector<char*> argv = make_argv(args);
+  pid = ::fork();
+  if (pid < 0) {
+    pid = -1;
+    return "fork failed";
+  }
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      if (with_stdout) {
+        ::dup2(fd, STDOUT_FILENO);
+      }
+      ::dup2(fd, STDERR_FILENO);
+    }
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  ::setpgid(pid, pid);
+  const auto deadline = steady_clock::now() + timeout;
+  while (steady_clock::now() < deadline) {
+    if (loopback_port_open(port)) {
+      return "";
+    }
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      pid = -1;
+      return name + " exited at start: " + read_text(log);
+    }
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  return name + " did not listen on port " + std::to_string(port) + " within " +
+         std::to_string(timeout.count()) + " s: " + read_text(log);
+}
+
+}  // namespace
+
 int free_loopback_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) {
@@ -319,36 +364,7 @@ std::string AzuriteServer::start() {
                                    dir_,
                                    "--skipApiVersionCheck",
                                    "--disableTelemetry"};
-  std::vector<char*> argv = make_argv(args);
-  pid_ = ::fork();
-  if (pid_ < 0) {
-    pid_ = -1;
-    return "fork failed";
-  }
-  if (pid_ == 0) {
-    ::setpgid(0, 0);
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (fd >= 0) {
-      ::dup2(fd, STDOUT_FILENO);
-      ::dup2(fd, STDERR_FILENO);
-    }
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  ::setpgid(pid_, pid_);
-  const auto deadline = steady_clock::now() + seconds(60);
-  while (steady_clock::now() < deadline) {
-    if (loopback_port_open(port_)) {
-      return {};
-    }
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      return "azurite exited at start: " + read_text(log);
-    }
-    std::this_thread::sleep_for(milliseconds(100));
-  }
-  return "azurite did not listen on port " + port + " within 60 s";
+  return spawn_listening("azurite", args, log, true, port_, seconds(60), pid_);
 }
 
 void AzuriteServer::stop(int sig) {
@@ -442,34 +458,7 @@ std::string SshServer::start() {
   }
   const std::string log = log_path().string();
   std::vector<std::string> args = {kSshd, "-D", "-e", "-f", (dir_ / "sshd_config").string()};
-  std::vector<char*> argv = make_argv(args);
-  pid_ = ::fork();
-  if (pid_ < 0) {
-    pid_ = -1;
-    return "fork failed";
-  }
-  if (pid_ == 0) {
-    ::setpgid(0, 0);
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    if (fd >= 0) {
-      ::dup2(fd, STDERR_FILENO);
-    }
-    ::execv(kSshd, argv.data());
-    ::_exit(127);
-  }
-  ::setpgid(pid_, pid_);
-  for (int i = 0; i < 200; ++i) {
-    if (loopback_port_open(port_)) {
-      return "";
-    }
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
-      return "sshd exited at start: " + read_text(log);
-    }
-    std::this_thread::sleep_for(milliseconds(50));
-  }
-  return "sshd did not listen on port " + std::to_string(port_) + ": " + read_text(log);
+  return spawn_listening("sshd", args, log, false, port_, seconds(10), pid_);
 }
 
 void SshServer::stop() {
