@@ -235,8 +235,7 @@ OffsiteCopy copy_to(const DaemonContext& ctx, const config::ServerConfig& s,
     return copy;
   }
   if (stored_on(*info, e)) {
-    copy.stored = true;
-    copy.skipped = true;
+    copy.stored = true;  // already there
     return copy;
   }
   reset_peak_rss();

@@ -43,11 +43,10 @@ std::string stored_key(storage::Engine engine);
 // Outcome of one engine's upload of one backup.
 struct OffsiteCopy {
   storage::Engine engine = storage::Engine::kS3;
-  bool stored = false;   // complete remote copy recorded in backup.info
-  bool skipped = false;  // was stored already
-  double elapsed = 0;    // seconds
-  uint64_t bytes = 0;    // uploaded
-  std::string error;     // one line naming the engine and the cause when !stored
+  bool stored = false;  // complete remote copy recorded in backup.info
+  double elapsed = 0;   // seconds
+  uint64_t bytes = 0;   // uploaded
+  std::string error;    // one line naming the engine and the cause when !stored
 };
 
 // Uploads <base_dir>/<server>/backup/<label> to every enabled engine that does not have it yet
