@@ -23,6 +23,7 @@
 #include "pgm/management/client.h"
 #include "pgm/management/document.h"
 #include "pgm/management/output.h"
+#include "pgm/management/registry.h"
 #include "pgm/version.h"
 
 namespace pgm::cli {
@@ -44,72 +45,35 @@ constexpr const char* kFooterTail =
     "\n"
     "pgmoneta: https://pgmoneta.github.io/";
 
-struct CommandSpec {
-  const char* name;
-  const char* usage;  // arguments after the command name
-  const char* description;
-};
+// pgmoneta-cli's verbs are the command registry's (management/command_table.h): the first
+// row of a verb carries its usage and help line.
+std::vector<const management::CommandSpec*> verb_specs() {
+  std::vector<const management::CommandSpec*> verbs;
+  for (const management::CommandSpec& s : management::command_specs()) {
+    if (!s.help.empty()) {
+      verbs.push_back(&s);
+    }
+  }
+  return verbs;
+}
 
-constexpr CommandSpec kSpecs[] = {
-    {"backup", "<server> [parent]", "Back up a server (with a parent: incremental)"},
-    {"list-backup", "<server>", "List the backups of a server (-s asc|desc)"},
-    {"restore", "<server> <id> [position] <directory>", "Restore a backup"},
-    {"verify", "<server> <id> <directory> [failed|all] [--start]",
-     "Verify a backup (--start: also restore it and start PostgreSQL on the copy)"},
-    {"archive", "<server> <id> [position] <directory>", "Archive a backup as a tar file"},
-    {"delete", "<server> <id>", "Delete a backup (--force for retained ones)"},
-    {"retain", "<server> <id>", "Retain a backup (--cascade for its chain)"},
-    {"expunge", "<server> <id>", "Expunge a backup (--cascade for its chain)"},
-    {"encrypt", "<file>", "Encrypt a file with the master key"},
-    {"decrypt", "<file>", "Decrypt a file with the master key"},
-    {"compress", "<file>", "Compress a file with the configured method"},
-    {"decompress", "<file>", "Decompress a file"},
-    {"info", "<server> <id>", "Information about a backup"},
-    {"annotate", "<server> <id> add|update|remove <key> [comment]", "Annotate a backup"},
-    {"ping", "", "Check if pgmoneta is alive"},
-    {"status", "[details]", "Status of pgmoneta, with optional details"},
-    {"mode", "<server> online|offline", "Switch a server online or offline"},
-    {"progress", "<server> backup", "Progress of the running operation"},
-    {"shutdown", "", "Shut pgmoneta down"},
-    {"clear", "prometheus", "Reset the Prometheus statistics"},
-    {"conf", "reload | ls | get [key] | set <key> <value>", "Manage the configuration"},
-    {"s3", "ls <server> [prefix] | restore <server> <id> [position] <directory>",
-     "S3 storage: list a server's objects, restore a backup from the bucket"},
-    {"azure", "ls <server> [prefix] | restore <server> <id> [position] <directory>",
-     "Azure Blob storage: list a server's blobs, restore a backup from the container"},
-    {"ssh", "ls <server> [prefix] | restore <server> <id> [position] <directory>",
-     "SFTP storage: list a server's files, restore a backup from the SFTP server"},
-};
-
-// The off-site verbs of one storage engine word ("s3", "azure", "ssh").
-struct OffsiteCodes {
-  const char* engine;
-  Command ls;
-  Command restore;
-};
-
-constexpr OffsiteCodes kOffsite[] = {
-    {"s3", Command::kS3Ls, Command::kS3Restore},
-    {"azure", Command::kAzureLs, Command::kAzureRestore},
-    {"ssh", Command::kSshLs, Command::kSshRestore},
-};
-
-const OffsiteCodes* offsite_codes(std::string_view engine) {
-  for (const OffsiteCodes& o : kOffsite) {
-    if (engine == o.engine) {
-      return &o;
+const management::CommandSpec* verb_spec(std::string_view verb) {
+  for (const management::CommandSpec* s : verb_specs()) {
+    if (s->verb == verb) {
+      return s;
     }
   }
   return nullptr;
 }
 
-const CommandSpec& spec_of(std::string_view name) {
-  for (const CommandSpec& s : kSpecs) {
-    if (name == s.name) {
-      return s;
-    }
+// The command "<verb> <word>" ("s3 ls"), when the registry has it under that verb.
+std::optional<Command> verb_command(std::string_view verb, std::string_view word) {
+  auto c = management::command_from_name(fmt::format("{} {}", verb, word));
+  const management::CommandSpec* spec = c ? management::find_spec(*c) : nullptr;
+  if (spec == nullptr || spec->verb != verb) {
+    return std::nullopt;
   }
-  return kSpecs[0];
+  return c;
 }
 
 struct UsageError {
@@ -117,8 +81,8 @@ struct UsageError {
 };
 
 UsageError usage(std::string_view name) {
-  const CommandSpec& s = spec_of(name);
-  return {fmt::format("{}: usage: pgmoneta-cli {} {}", name, s.name, s.usage)};
+  const management::CommandSpec* s = verb_spec(name);
+  return {fmt::format("{}: usage: pgmoneta-cli {} {}", name, name, s ? s->usage : "")};
 }
 
 json nullable(const std::vector<std::string>& a, size_t i) {
@@ -244,15 +208,17 @@ tl::expected<Invocation, UsageError> build(const std::string& name,
     } else {
       return tl::unexpected(usage(name));
     }
-  } else if (const OffsiteCodes* offsite = offsite_codes(name)) {
+  } else if (auto offsite_ls = verb_command(name, "ls"),
+             offsite_restore = verb_command(name, "restore");
+             offsite_ls && offsite_restore) {
     // "<engine> ls <server> [prefix]" | "<engine> restore <server> <id> [position] <dir>".
     if (n >= 2 && a[0] == "ls" && n <= 3) {
-      inv.command = offsite->ls;
+      inv.command = *offsite_ls;
       r[key::kServer] = a[1];
       // pgmoneta's key for s3; ours for the other engines.
       r[inv.command == Command::kS3Ls ? key::kS3Prefix : key::kPrefix] = nullable(a, 2);
     } else if (n >= 4 && a[0] == "restore" && n <= 5) {
-      inv.command = offsite->restore;
+      inv.command = *offsite_restore;
       r[key::kServer] = a[1];
       r[key::kBackup] = a[2];
       r[key::kPosition] = n == 5 ? json(a[3]) : json(nullptr);
@@ -268,19 +234,10 @@ tl::expected<Invocation, UsageError> build(const std::string& name,
 
 // Long workflows get no deadline (pgmoneta-cli waits as long as it takes).
 std::chrono::milliseconds timeout_for(Command c) {
-  switch (c) {
-    case Command::kPing:
-    case Command::kShutdown:
-    case Command::kReset:
-    case Command::kConfLs:
-    case Command::kConfGet:
-    case Command::kConfSet:
-    case Command::kReload:
-    case Command::kProgress:
-      return std::chrono::minutes(5);
-    default:
-      return std::chrono::milliseconds(0);
-  }
+  const management::CommandSpec* spec = management::find_spec(c);
+  bool quick = c == Command::kProgress ||
+               (spec != nullptr && spec->placement == management::Placement::kInline);
+  return quick ? std::chrono::milliseconds(std::chrono::minutes(5)) : std::chrono::milliseconds(0);
 }
 
 bool file_exists(const std::string& path) {
@@ -434,8 +391,8 @@ ParseOutcome parse_args(const std::vector<std::string>& args) {
     app.fallthrough();
     app.require_subcommand(1);
     std::string footer = "Commands:\n";
-    for (const CommandSpec& s : kSpecs) {
-      footer += fmt::format("  {} {}\n", s.name, s.usage);
+    for (const management::CommandSpec* s : verb_specs()) {
+      footer += fmt::format("  {} {}\n", s->verb, s->usage);
     }
     app.footer(footer + "\n" + kFooterTail);
     Options o;
@@ -465,9 +422,9 @@ ParseOutcome parse_args(const std::vector<std::string>& args) {
     app.add_flag("--no-progress", o.no_progress,
                  "backup: no progress bar on stderr (drawn only when stderr is a terminal)");
     std::vector<std::string> positional;
-    for (const CommandSpec& s : kSpecs) {
-      CLI::App* sub = app.add_subcommand(s.name, s.description);
-      sub->add_option("args", positional, s.usage);
+    for (const management::CommandSpec* s : verb_specs()) {
+      CLI::App* sub = app.add_subcommand(std::string(s->verb), std::string(s->help));
+      sub->add_option("args", positional, std::string(s->usage));
     }
     std::vector<std::string> reversed(args.rbegin(), args.rend());
     try {

@@ -6,10 +6,12 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
 #include <arpa/inet.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -18,6 +20,7 @@
 #include "pgm/management/client.h"
 #include "pgm/management/document.h"
 #include "pgm/management/frame.h"
+#include "pgm/management/registry.h"
 
 namespace pgm::cli {
 namespace {
@@ -182,6 +185,63 @@ INSTANTIATE_TEST_SUITE_P(
             Command::kSshRestore,
             {{"Server", "p"}, {"Backup", "oldest"}, {"Position", nullptr}, {"Directory", "/r/"}}}),
     [](const testing::TestParamInfo<Mapping>& param_info) { return param_info.param.name; });
+
+// The CLI's verbs come from the command registry: every registered command has a command
+// line that builds it, and --help lists every verb with its usage.
+TEST(ParseArgsRegistryTest, EveryRegisteredCommandHasACommandLine) {
+  const std::vector<std::vector<std::string>> lines = {
+      {"backup", "p"},
+      {"list-backup", "p"},
+      {"restore", "p", "newest", "/r"},
+      {"verify", "p", "newest", "/r"},
+      {"archive", "p", "newest", "/r"},
+      {"delete", "p", "b"},
+      {"retain", "p", "b"},
+      {"expunge", "p", "b"},
+      {"encrypt", "/f"},
+      {"decrypt", "/f"},
+      {"compress", "/f"},
+      {"decompress", "/f"},
+      {"info", "p", "b"},
+      {"annotate", "p", "b", "add", "k", "c"},
+      {"ping"},
+      {"status"},
+      {"status", "details"},
+      {"mode", "p", "offline"},
+      {"progress", "p", "backup"},
+      {"shutdown"},
+      {"clear", "prometheus"},
+      {"conf", "reload"},
+      {"conf", "ls"},
+      {"conf", "get"},
+      {"conf", "set", "k", "v"},
+      {"s3", "ls", "p"},
+      {"s3", "restore", "p", "b", "/r"},
+      {"azure", "ls", "p"},
+      {"azure", "restore", "p", "b", "/r"},
+      {"ssh", "ls", "p"},
+      {"ssh", "restore", "p", "b", "/r"},
+  };
+  std::set<Command> built;
+  for (const auto& line : lines) {
+    ParseOutcome p = parse_args(line);
+    ASSERT_TRUE(p.invocation.has_value()) << line[0] << ": " << p.err;
+    built.insert(p.invocation->command);
+  }
+  std::set<Command> registered;
+  for (const management::CommandSpec& s : management::command_specs()) {
+    registered.insert(s.command);
+  }
+  EXPECT_EQ(built, registered);
+
+  ParseOutcome help = parse_args({"-?"});
+  for (const management::CommandSpec& s : management::command_specs()) {
+    if (!s.help.empty()) {
+      std::string line = fmt::format("  {} {}", s.verb, s.usage);
+      EXPECT_NE(help.out.find(line), std::string::npos) << line;
+    }
+  }
+}
 
 TEST(ParseArgsOptionsTest, GlobalOptions) {
   ParseOutcome p = parse_args({"-c", "/x.conf", "-F", "json", "-C", "zstd", "-E", "aes", "-v",

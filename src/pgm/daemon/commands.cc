@@ -7,12 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "pgm/daemon/backup_commands.h"
-#include "pgm/daemon/file_commands.h"
-#include "pgm/daemon/offsite_commands.h"
 #include "pgm/daemon/probe.h"
-#include "pgm/daemon/restore_commands.h"
-#include "pgm/daemon/verify_commands.h"
 #include "pgm/io/file.h"
 #include "pgm/log/log.h"
 #include "pgm/management/protocol.h"
@@ -133,7 +128,9 @@ json server_status(const DaemonContext& ctx, size_t i, bool details) {
   return j;
 }
 
-CommandResult status(const DaemonContext& ctx, bool details) {
+}  // namespace
+
+CommandResult status_response(const DaemonContext& ctx, bool details) {
   const config::Config& c = *ctx.config;
   io::FilesystemSpace space = filesystem_space(c.base_dir);
   json r;
@@ -151,7 +148,7 @@ CommandResult status(const DaemonContext& ctx, bool details) {
   return CommandResult::success(r);
 }
 
-CommandResult mode(const DaemonContext& ctx, const json& request) {
+CommandResult mode_command(const DaemonContext& ctx, const json& request) {
   std::string server = string_arg(request, "Server");
   std::string action = string_arg(request, "Action");
   int index = ctx.server_index(server);
@@ -182,52 +179,6 @@ CommandResult mode(const DaemonContext& ctx, const json& request) {
   return CommandResult::success(r);
 }
 
-}  // namespace
-
-Placement placement_of(int32_t command) {
-  switch (static_cast<mgmt::Command>(command)) {
-    case mgmt::Command::kPing:
-    case mgmt::Command::kShutdown:
-    case mgmt::Command::kConfLs:
-    case mgmt::Command::kConfGet:
-    case mgmt::Command::kConfSet:
-    case mgmt::Command::kReload:
-    case mgmt::Command::kReset:
-      return Placement::kInline;
-    case mgmt::Command::kStatus:
-    case mgmt::Command::kStatusDetails:
-    case mgmt::Command::kMode:
-    case mgmt::Command::kBackup:
-    case mgmt::Command::kListBackup:
-    case mgmt::Command::kInfo:
-    case mgmt::Command::kDelete:
-    case mgmt::Command::kRetain:
-    case mgmt::Command::kExpunge:
-    case mgmt::Command::kAnnotate:
-    case mgmt::Command::kProgress:
-    case mgmt::Command::kEncrypt:
-    case mgmt::Command::kDecrypt:
-    case mgmt::Command::kCompress:
-    case mgmt::Command::kDecompress:
-    case mgmt::Command::kRestore:
-    case mgmt::Command::kArchive:
-    case mgmt::Command::kVerify:
-    case mgmt::Command::kS3Ls:
-    case mgmt::Command::kS3Restore:
-    case mgmt::Command::kAzureLs:
-    case mgmt::Command::kAzureRestore:
-    case mgmt::Command::kSshLs:
-    case mgmt::Command::kSshRestore:
-      return Placement::kForked;
-    default:
-      return Placement::kUnavailable;
-  }
-}
-
-std::string command_name(int32_t command) {
-  return std::string(mgmt::command_name(static_cast<mgmt::Command>(command)));
-}
-
 CommandResult unavailable(int32_t command) {
   std::string_view name = mgmt::command_name(static_cast<mgmt::Command>(command));
   if (name.empty() || name == "unknown") {
@@ -237,54 +188,6 @@ CommandResult unavailable(int32_t command) {
   return CommandResult::failure(
       mgmt::kErrorUnknownCommand,
       fmt::format("command '{}' is not available in this version of the daemon", name));
-}
-
-CommandResult run_forked(const DaemonContext& ctx, int32_t command, const json& request) {
-  switch (static_cast<mgmt::Command>(command)) {
-    case mgmt::Command::kStatus:
-      return status(ctx, false);
-    case mgmt::Command::kStatusDetails:
-      return status(ctx, true);
-    case mgmt::Command::kMode:
-      return mode(ctx, request);
-    case mgmt::Command::kBackup:
-      return backup_command(ctx, request);
-    case mgmt::Command::kListBackup:
-      return list_backup_command(ctx, request);
-    case mgmt::Command::kInfo:
-      return info_command(ctx, request);
-    case mgmt::Command::kDelete:
-      return delete_command(ctx, request);
-    case mgmt::Command::kRetain:
-      return keep_command(ctx, request, true);
-    case mgmt::Command::kExpunge:
-      return keep_command(ctx, request, false);
-    case mgmt::Command::kAnnotate:
-      return annotate_command(ctx, request);
-    case mgmt::Command::kProgress:
-      return progress_command(ctx, request);
-    case mgmt::Command::kVerify:
-      return verify_command(ctx, request);
-    case mgmt::Command::kRestore:
-      return restore_command(ctx, request);
-    case mgmt::Command::kArchive:
-      return archive_command(ctx, request);
-    case mgmt::Command::kEncrypt:
-      return encrypt_command(ctx, request);
-    case mgmt::Command::kDecrypt:
-      return decrypt_command(ctx, request);
-    case mgmt::Command::kCompress:
-      return compress_command(ctx, request);
-    case mgmt::Command::kDecompress:
-      return decompress_command(ctx, request);
-    default:
-      break;
-  }
-  if (auto offsite = offsite_command(static_cast<mgmt::Command>(command))) {
-    return offsite->restore ? offsite_restore_command(ctx, offsite->engine, request)
-                            : offsite_ls_command(ctx, offsite->engine, request);
-  }
-  return unavailable(command);
 }
 
 std::string string_arg(const json& request, const char* key) {

@@ -1,9 +1,5 @@
-// Management command handlers of the daemon. Each handler gets the decoded request document
-// and answers a CommandResult; the server turns it into a response frame.
-//
-// Where a handler runs is part of its contract (reference §0): kInline handlers run in the
-// main process and must be quick and non-blocking; kForked handlers run in a forked child
-// and may block (network, disk).
+// CommandResult, what every management command handler answers (commands/handlers.h), and
+// the pieces handlers share: request arguments, status and mode.
 #pragma once
 
 #include <cstdint>
@@ -16,7 +12,8 @@
 
 namespace pgm::daemon {
 
-enum class Placement { kInline, kForked, kUnavailable };
+// What the main process does after answering an inline command.
+enum class AfterReply { kNothing, kShutdown };
 
 struct CommandResult {
   bool ok = true;
@@ -24,6 +21,7 @@ struct CommandResult {
   int32_t error = 0;  // management error code when !ok
   std::string workflow = "main";
   std::string message;  // one-line human reason when !ok
+  AfterReply after = AfterReply::kNothing;
 
   static CommandResult success(nlohmann::json response) {
     CommandResult r;
@@ -40,19 +38,13 @@ struct CommandResult {
   }
 };
 
-// What the main process does after answering an inline command.
-enum class AfterReply { kNothing, kShutdown, kReloaded };
-
-Placement placement_of(int32_t command);
-
-// The "not available" failure for commands this build does not implement yet.
+// The answer to a code the daemon has no handler for: kErrorUnknownCommand naming it.
 CommandResult unavailable(int32_t command);
 
-// Forked commands: status, status details, mode.
-CommandResult run_forked(const DaemonContext& ctx, int32_t command, const nlohmann::json& request);
-
-// Name of a command for logs and process titles ("status details", "conf set", ...).
-std::string command_name(int32_t command);
+// status and status details (details: WAL receiver, proven restore and backup list per
+// server); mode <server> online|offline.
+CommandResult status_response(const DaemonContext& ctx, bool details);
+CommandResult mode_command(const DaemonContext& ctx, const nlohmann::json& request);
 
 // A string argument of the request; empty when absent or not a string (requests come from
 // the network: a wrong type must give a clear failure, never an exception).

@@ -109,7 +109,8 @@ int run_remote_session(const DaemonContext& ctx, UniqueFd client, const net::Tls
   std::optional<int32_t> command = command_of(ctx, *frame);
   log::info("remote management: user \"{}\" from {}{}: {}", accepted->user, peer,
             stream.tls() ? " over TLS" : "",
-            command ? command_name(*command) : std::string("an undecodable frame"));
+            command ? std::string(mgmt::command_name(static_cast<mgmt::Command>(*command)))
+                    : std::string("an undecodable frame"));
   std::vector<uint8_t> answer;
   if (command && *command == static_cast<int32_t>(mgmt::Command::kReload)) {
     auto r = refusal(ctx, *frame);

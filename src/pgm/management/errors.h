@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace pgm::management {
 
@@ -203,6 +204,88 @@ inline constexpr int32_t kOffsiteRestoreDownload = 8;   // a download failed (ne
 inline constexpr int32_t kOffsiteRestoreCorrupted = 9;  // SHA-512 mismatch, staged copy not valid
 // Ours (see the file comment).
 inline constexpr int32_t kErrorReloadError = 9000;
+
+// A family of error codes: the hundreds block of one command or workflow (pgmoneta's
+// numbering; 91xx-94xx and 9000 are ours). Each command's row in command_table.h names its
+// family.
+enum class Family : int32_t {
+  kNone = 0,  // commands that cannot fail (ping, shutdown, conf ls)
+  kBackup = 100,
+  kIncremental = 200,
+  kListBackup = 300,
+  kDelete = 400,
+  kDeleteBackup = 500,
+  kRestore = 600,
+  kCombine = 700,
+  kVerify = 800,
+  kArchive = 900,
+  kStatus = 1000,
+  kStatusDetails = 1100,
+  kRetain = 1200,
+  kExpunge = 1300,
+  kDecrypt = 1400,
+  kEncrypt = 1500,
+  kGzip = 1600,
+  kZstd = 1700,
+  kLz4 = 1800,
+  kBzip2 = 1900,
+  kDecompress = 2000,
+  kCompress = 2100,
+  kInfo = 2200,
+  kRetention = 2300,
+  kWalShipping = 2400,
+  kAnnotate = 2500,
+  kConfGet = 2600,
+  kConfSet = 2700,
+  kMode = 2800,
+  kS3Ls = 2900,
+  kProgress = 3000,
+  kS3Restore = 3100,
+  kReload = 9000,
+  kAzureLs = 9100,
+  kAzureRestore = 9200,
+  kSshLs = 9300,
+  kSshRestore = 9400,
+};
+
+// What went wrong, in words that do not depend on the command. A handler names the failure;
+// error_code() turns it into its family's code through one table (errors.cc).
+enum class Failure {
+  kError,            // anything else: the family's generic code
+  kNoServer,         // unknown server
+  kNoBackup,         // no such backup (or none at all)
+  kActive,           // the server's repository lock is held by another operation
+  kOffline,          // the server is offline
+  kInvalid,          // the request cannot be carried out as asked
+  kSetup,            // preparing failed (bad directory, missing key, ...)
+  kExecute,          // the work itself failed
+  kTeardown,         // finishing failed
+  kNoDisk,           // not enough disk space
+  kNetwork,          // talking to the client failed
+  kNoFork,           // no worker process could be started
+  kFailed,           // the operation was refused (annotate, mode)
+  kUnknownAction,    // an Action argument that is not one of the allowed words
+  kInvalidSort,      // list-backup's Sort
+  kMissingArgument,  // a required argument is absent or not a string
+  kUnknownKey,       // conf set of an unknown key
+  kUnknownServer,    // conf set of a key of an unknown server
+  kNoFile,           // the file verbs: no such file
+  kUnknownFormat,    // compress/decompress: unknown format
+  kRetained,         // delete of a retained backup without --force
+  kEngine,           // off-site: engine not built, misconfigured or refusing
+  kDownload,         // off-site: a download failed
+  kCorrupted,        // off-site: a downloaded object or the staged copy is not valid
+};
+
+// The management code of `failure` in `family`: the family's own member where it has one,
+// else the family's generic code. kErrorUnknownCommand for Family::kNone.
+int32_t error_code(Family family, Failure failure);
+
+// The family of a code ("error 612" is in Family::kRestore); kNone for 1-3 and unknown codes.
+Family family_of(int32_t code);
+
+// The family's name as pgmoneta prints it ("List backup", "S3 restore").
+std::string_view family_name(Family family);
 
 // A short English description ("Backup: another backup is active"); for a code we do not
 // know, the family's name ("Restore: error 699") or "Unknown error".

@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include "pgm/management/registry.h"
+
 namespace pgm::management {
 
 using nlohmann::json;
@@ -415,19 +417,12 @@ json translate(const json& doc) {
     return out;
   }
   json& r = *response;
-  switch (static_cast<Command>(command)) {
-    case Command::kBackup:
-    case Command::kRestore:
-    case Command::kS3Restore:
-    case Command::kAzureRestore:
-    case Command::kSshRestore:
-    case Command::kRetain:
-    case Command::kExpunge:
-    case Command::kInfo:
-    case Command::kAnnotate:
+  const CommandSpec* spec = find_spec_by_code(static_cast<int32_t>(command));
+  switch (spec != nullptr ? spec->layout : Layout::kPlain) {
+    case Layout::kBackup:
       translate_backup(r);
       break;
-    case Command::kListBackup: {
+    case Layout::kBackupList: {
       auto backups = r.find(key::kBackups);
       if (backups != r.end() && backups->is_array()) {
         for (json& b : *backups) {
@@ -436,8 +431,7 @@ json translate(const json& doc) {
       }
       break;
     }
-    case Command::kStatus:
-    case Command::kStatusDetails: {
+    case Layout::kStatus: {
       translate_totals(r);
       auto servers = r.find(key::kServers);
       if (servers != r.end() && servers->is_array()) {
@@ -447,15 +441,13 @@ json translate(const json& doc) {
       }
       break;
     }
-    case Command::kConfGet:
+    case Layout::kConfiguration:
       translate_configuration(r);
       break;
-    case Command::kS3Ls:
-    case Command::kAzureLs:
-    case Command::kSshLs:
+    case Layout::kObjects:
       translate_objects(r);
       break;
-    default:
+    case Layout::kPlain:
       break;
   }
   return out;

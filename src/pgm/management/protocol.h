@@ -12,57 +12,32 @@
 #include <optional>
 #include <string_view>
 
+#include "pgm/management/command_table.h"
 #include "pgm/management/errors.h"
 
 namespace pgm::management {
 
+// The commands the daemon answers are the rows of command_table.h; the pgmoneta-admin codes
+// below are never sent to the daemon.
+#define PGM_COMMAND_ENUMERATOR(id, code, ...) id = code,
 enum class Command : int32_t {
-  kBackup = 1,
-  kListBackup = 2,
-  kRestore = 3,
-  kArchive = 4,
-  kDelete = 5,
-  kShutdown = 6,
-  kStatus = 7,
-  kStatusDetails = 8,
-  kPing = 9,
-  kReset = 10,   // clear prometheus
-  kReload = 11,  // conf reload
-  kRetain = 12,
-  kExpunge = 13,
-  kDecrypt = 14,
-  kEncrypt = 15,
-  kDecompress = 16,
-  kCompress = 17,
-  kInfo = 18,
-  kVerify = 19,
-  kAnnotate = 20,
-  kConfLs = 21,
-  kConfGet = 22,
-  kConfSet = 23,
-  kMode = 24,
-  kProgress = 25,
+  PGM_COMMANDS(PGM_COMMAND_ENUMERATOR)
   // pgmoneta-admin internal codes (never sent to the daemon by pgmoneta-cli).
   kMasterKey = 100,
   kAddUser = 101,
   kUpdateUser = 102,
   kRemoveUser = 103,
   kListUsers = 104,
-  kS3Ls = 200,
-  kS3Restore = 201,
-  // Ours: the same two verbs for the other remote storage engines (pgmoneta has no restore
-  // from Azure or SFTP).
-  kAzureLs = 202,
-  kAzureRestore = 203,
-  kSshLs = 204,
-  kSshRestore = 205,
 };
+#undef PGM_COMMAND_ENUMERATOR
 
 // The command as pgmoneta-cli spells it: "backup", "status details", "clear prometheus",
 // "conf reload", "s3 ls", ... ; "unknown" for a code that is not a command.
 std::string_view command_name(Command command);
-// nullopt for codes that are not commands.
+// nullopt for codes that are not commands (of the daemon or of pgmoneta-admin).
 std::optional<Command> command_from_code(int32_t code);
+// The command of that name ("status details"); nullopt for an unknown name.
+std::optional<Command> command_from_name(std::string_view name);
 
 // Header.Output: how the CLI renders the response.
 enum class OutputFormat : uint8_t { kText = 0, kJson = 1, kRaw = 2 };

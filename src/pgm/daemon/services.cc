@@ -1,0 +1,221 @@
+#include "pgm/daemon/services.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "pgm/daemon/metrics_service.h"
+#include "pgm/daemon/remote_session.h"
+#include "pgm/http/server.h"
+#include "pgm/log/log.h"
+
+namespace pgm::daemon {
+
+namespace {
+
+// Remote management sessions at once (each a forked child bounded by authentication_timeout
+// until it has logged in); further connections are closed at once.
+constexpr size_t kMaxRemoteSessions = 64;
+// A metrics process that died is started again after this.
+constexpr std::chrono::seconds kMetricsRestartDelay{2};
+
+// What the remote-management listener is made from; a change means closing and reopening it.
+std::string management_settings_of(const config::Config& c) {
+  if (c.management <= 0) {
+    return "";
+  }
+  return fmt::format("{}|{}|{}|{}|{}|{}|{}", c.host, c.management, c.backlog, c.tls,
+                     c.tls_cert_file, c.tls_key_file, c.tls_ca_file);
+}
+
+// The metrics socket's address part.
+std::string metrics_bind_of(const config::Config& c) {
+  if (c.metrics <= 0) {
+    return "";
+  }
+  return fmt::format("{}|{}|{}", c.host, c.metrics, c.backlog);
+}
+
+}  // namespace
+
+TcpServices::~TcpServices() { close(); }
+
+Result<void> TcpServices::open() {
+  PGM_TRY(open_management());
+  if (auto r = open_metrics(); !r) {
+    close_management();
+    return r;
+  }
+  return {};
+}
+
+Result<void> TcpServices::open_management() {
+  const config::Config& c = *ctx_.config;
+  if (c.management <= 0) {
+    return {};
+  }
+  std::shared_ptr<const net::TlsContext> tls;
+  if (c.tls) {
+    auto made = net::TlsContext::server({c.tls_cert_file, c.tls_key_file, c.tls_ca_file});
+    if (!made) {
+      return tl::unexpected(made.error().with_context("tls (remote management)"));
+    }
+    tls = std::move(*made);
+  }
+  auto fd = http::listen_tcp(c.host, c.management, std::max(c.backlog, 16));
+  if (!fd) {
+    return tl::unexpected(fd.error().with_context("management port"));
+  }
+  management_fd_ = std::move(*fd);
+  management_tls_ = std::move(tls);
+  management_settings_ = management_settings_of(c);
+  ev_io_init(
+      &management_watcher_,
+      [](struct ev_loop* /*loop*/, ev_io* w, int /*revents*/) {
+        static_cast<TcpServices*>(w->data)->on_management_accept();
+      },
+      management_fd_.get(), EV_READ);
+  management_watcher_.data = this;
+  ev_io_start(loop_, &management_watcher_);
+  log::info("remote management listening on {}:{}{}", c.host, c.management,
+            management_tls_ ? " (TLS)" : "");
+  return {};
+}
+
+void TcpServices::close_management() {
+  if (management_fd_) {
+    ev_io_stop(loop_, &management_watcher_);
+    management_fd_.reset();
+    log::info("remote management listener closed");
+  }
+  management_tls_.reset();
+  management_settings_.clear();
+}
+
+void TcpServices::on_management_accept() {
+  for (;;) {
+    UniqueFd fd(::accept4(management_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    if (!fd) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        log::warn("accept on the management port: {}",
+                  std::strerror(errno));  // NOLINT(concurrency-mt-unsafe)
+      }
+      return;
+    }
+    if (remote_sessions_.size() >= kMaxRemoteSessions || ctx_.shared->shutting_down.load()) {
+      log::debug("remote management: {} sessions already; connection refused",
+                 remote_sessions_.size());
+      continue;  // closed by UniqueFd
+    }
+    const net::TlsContext* tls = management_tls_.get();
+    pid_t pid = children_.fork("remote", "", fd.get(),
+                               [&]() { return run_remote_session(ctx_, std::move(fd), tls); });
+    if (pid > 0) {
+      remote_sessions_.insert(pid);
+    }
+  }
+}
+
+Result<void> TcpServices::open_metrics() {
+  const config::Config& c = *ctx_.config;
+  if (c.metrics <= 0) {
+    return {};
+  }
+  auto fd = http::listen_tcp(c.host, c.metrics, std::max(c.backlog, 16));
+  if (!fd) {
+    return tl::unexpected(fd.error().with_context("metrics port"));
+  }
+  metrics_fd_ = std::move(*fd);
+  metrics_settings_ = metrics_bind_of(c);
+  log::info("metrics listening on {}:{}", c.host, c.metrics);
+  return {};
+}
+
+void TcpServices::start_metrics() {
+  if (!metrics_fd_ || metrics_child_ != 0 || shut_ || ctx_.shared->shutting_down.load()) {
+    return;
+  }
+  metrics_next_start_ = {};
+  pid_t pid = children_.fork("metrics", "", metrics_fd_.get(), [this]() {
+    return run_metrics_service(ctx_, std::move(metrics_fd_));
+  });
+  if (pid < 0) {
+    metrics_next_start_ = std::chrono::steady_clock::now() + kMetricsRestartDelay;
+    return;
+  }
+  metrics_child_ = pid;
+}
+
+void TcpServices::stop_metrics() {
+  if (metrics_child_ != 0) {
+    children_.stop(metrics_child_);
+    metrics_child_ = 0;  // still in the child table until reaped
+  }
+}
+
+void TcpServices::keep_metrics_running() {
+  if (metrics_child_ == 0 && std::chrono::steady_clock::now() >= metrics_next_start_) {
+    start_metrics();
+  }
+}
+
+void TcpServices::restart(const char* why, bool config_changed) {
+  const config::Config& c = *ctx_.config;
+  if (management_settings_of(c) != management_settings_) {
+    close_management();
+    if (auto r = open_management(); !r) {
+      log::error("{}: {}", why, r.error().message());
+    }
+  }
+  bool rebind = metrics_bind_of(c) != metrics_settings_;
+  if (rebind || config_changed) {
+    stop_metrics();
+  }
+  if (rebind) {
+    if (metrics_fd_) {
+      metrics_fd_.reset();
+      log::info("metrics listener closed");
+    }
+    metrics_settings_.clear();
+    if (auto r = open_metrics(); !r) {
+      log::error("{}: {}", why, r.error().message());
+    }
+  }
+  start_metrics();
+}
+
+bool TcpServices::child_exited(pid_t pid, int status) {
+  if (remote_sessions_.erase(pid) > 0) {
+    return true;
+  }
+  if (pid != metrics_child_ || pid == 0) {
+    return false;
+  }
+  metrics_child_ = 0;
+  bool tls_failed = WIFEXITED(status) && WEXITSTATUS(status) == kMetricsTlsFailed;
+  // Bad TLS files stay bad until the configuration changes (restart() then).
+  metrics_next_start_ = tls_failed ? std::chrono::steady_clock::time_point::max()
+                                   : std::chrono::steady_clock::now() + kMetricsRestartDelay;
+  return true;
+}
+
+void TcpServices::close() {
+  shut_ = true;
+  close_management();
+  metrics_fd_.reset();
+}
+
+void TcpServices::close_inherited(int keep) {
+  if (management_fd_.get() != keep) {
+    management_fd_.reset();
+  }
+  if (metrics_fd_.get() != keep) {
+    metrics_fd_.reset();
+  }
+}
+
+}  // namespace pgm::daemon

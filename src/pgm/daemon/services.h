@@ -1,0 +1,78 @@
+// TcpServices: the daemon's TCP ports (config `management` and `metrics`; 0 = off). The main
+// process binds them, so start-up and a restart report a busy port at once; children serve
+// them: one per remote-management connection (remote_session.h, at most 64 at once), one
+// long-lived metrics process (metrics_service.h), restarted when it dies or when the
+// configuration changes. Main process only; never blocks in a callback.
+#pragma once
+
+#include <ev.h>
+
+#include <chrono>
+#include <memory>
+#include <set>
+#include <string>
+
+#include <sys/types.h>
+
+#include "pgm/core/result.h"
+#include "pgm/core/unique_fd.h"
+#include "pgm/daemon/children.h"
+#include "pgm/daemon/context.h"
+#include "pgm/net/tls.h"
+
+namespace pgm::daemon {
+
+class TcpServices {
+ public:
+  TcpServices(struct ev_loop* loop, const DaemonContext& ctx, ChildTable& children)
+      : loop_(loop), ctx_(ctx), children_(children) {}
+  ~TcpServices();
+  TcpServices(const TcpServices&) = delete;
+  TcpServices& operator=(const TcpServices&) = delete;
+
+  // Binds both ports as configured (start-up): errors name the port and the cause.
+  Result<void> open();
+
+  // Brings the services in line with the configuration in memory: a listener whose address,
+  // port or TLS settings changed is closed and opened again; the metrics process restarts
+  // when its socket changed or, with config_changed, because it serves a copy of the
+  // configuration. Failures are logged; the service then stays off until the next change.
+  void restart(const char* why, bool config_changed);
+
+  // Starts the metrics process when it should run and does not (start-up, after a crash);
+  // called by the server's watchdog tick.
+  void keep_metrics_running();
+
+  // A child ended: true when it was one of ours (a remote session or the metrics process).
+  bool child_exited(pid_t pid, int status);
+
+  // Closes both listeners (shutdown); in a forked child, every descriptor but `keep`.
+  void close();
+  void close_inherited(int keep);
+
+ private:
+  Result<void> open_management();
+  void close_management();
+  void on_management_accept();
+  Result<void> open_metrics();
+  void start_metrics();
+  void stop_metrics();
+
+  struct ev_loop* loop_;
+  const DaemonContext& ctx_;
+  ChildTable& children_;
+  // Remote management.
+  UniqueFd management_fd_;
+  ev_io management_watcher_{};
+  std::string management_settings_;  // what the open listener was made from; "" when closed
+  std::shared_ptr<const net::TlsContext> management_tls_;
+  std::set<pid_t> remote_sessions_;
+  // Prometheus.
+  UniqueFd metrics_fd_;
+  std::string metrics_settings_;  // the socket the running child serves
+  pid_t metrics_child_ = 0;
+  std::chrono::steady_clock::time_point metrics_next_start_{};
+  bool shut_ = false;
+};
+
+}  // namespace pgm::daemon
