@@ -32,11 +32,11 @@
 #include "pgm/daemon/remote_session.h"
 #include "pgm/daemon/verify_commands.h"
 #include "pgm/daemon/wal_receiver.h"
-#include "pgm/http/server.h"
 #include "pgm/io/file.h"
 #include "pgm/management/document.h"
 #include "pgm/management/frame.h"
 #include "pgm/management/protocol.h"
+#include "pgm/net/listen.h"
 #include "pgm/net/tls.h"
 #include "pgm/storage/configured.h"
 #include "pgm/version.h"
@@ -515,7 +515,7 @@ Result<void> Server::Impl::open_management_tcp() {
     }
     tls = std::move(*made);
   }
-  auto fd = http::listen_tcp(c.host, c.management, std::max(c.backlog, 16));
+  auto fd = net::listen_tcp(c.host, c.management, std::max(c.backlog, 16));
   if (!fd) {
     return tl::unexpected(fd.error().with_context("management port"));
   }
@@ -576,7 +576,7 @@ Result<void> Server::Impl::open_metrics() {
   if (c.metrics <= 0) {
     return {};
   }
-  auto fd = http::listen_tcp(c.host, c.metrics, std::max(c.backlog, 16));
+  auto fd = net::listen_tcp(c.host, c.metrics, std::max(c.backlog, 16));
   if (!fd) {
     return tl::unexpected(fd.error().with_context("metrics port"));
   }

@@ -24,6 +24,7 @@
 #include "pgm/http/request.h"
 #include "pgm/http/response.h"
 #include "pgm/http/server.h"
+#include "pgm/net/listen.h"
 
 namespace pgm::http {
 namespace {
@@ -327,9 +328,9 @@ class ServerThread {
   explicit ServerThread(ServerOptions options, int listen_port = 0) {
     ::signal(SIGPIPE, SIG_IGN);
     loop_ = ev_loop_new(EVFLAG_AUTO);
-    auto fd = listen_tcp("127.0.0.1", listen_port, 512);
+    auto fd = net::listen_tcp("127.0.0.1", listen_port, 512);
     EXPECT_TRUE(fd.has_value()) << fd.error().message();
-    port_ = *local_port(fd->get());
+    port_ = *net::local_port(fd->get());
     server_ = std::make_unique<HttpServer>(loop_, std::move(*fd), std::move(options));
     auto started = server_->start();
     EXPECT_TRUE(started.has_value());
@@ -702,33 +703,6 @@ TEST(HttpServerTest, RecoversFromDescriptorExhaustion) {
   ::setrlimit(RLIMIT_NOFILE, &saved);
   EXPECT_EQ(ok, kClients);
   EXPECT_EQ(st.server().accepted(), static_cast<uint64_t>(kClients));
-}
-
-TEST(ListenTcpTest, ReportsAddressInUse) {
-  auto first = listen_tcp("127.0.0.1", 0, 16);
-  ASSERT_TRUE(first.has_value()) << first.error().message();
-  int port = *local_port(first->get());
-  // SO_REUSEADDR does not allow two listeners on one port.
-  auto second = listen_tcp("127.0.0.1", port, 16);
-  ASSERT_FALSE(second.has_value());
-  EXPECT_NE(second.error().message().find("127.0.0.1:" + std::to_string(port)), std::string::npos)
-      << second.error().message();
-  EXPECT_NE(second.error().message().find("Address already in use"), std::string::npos);
-}
-
-TEST(ListenTcpTest, WildcardAndNames) {
-  auto any = listen_tcp("*", 0, 16);
-  ASSERT_TRUE(any.has_value()) << any.error().message();
-  int port = *local_port(any->get());
-  EXPECT_GT(port, 0);
-  UniqueFd v4 = connect_to(port);  // IPv4 reaches the wildcard listener (dual-stack or 0.0.0.0)
-  EXPECT_TRUE(v4.valid());
-  auto local = listen_tcp("localhost", 0, 16);
-  EXPECT_TRUE(local.has_value());
-  auto bad = listen_tcp("no-such-host.invalid", 9187, 16);
-  ASSERT_FALSE(bad.has_value());
-  EXPECT_NE(bad.error().message().find("no-such-host.invalid:9187"), std::string::npos);
-  EXPECT_FALSE(listen_tcp("127.0.0.1", 70000, 16).has_value());
 }
 
 // ---------------------------------------------------------------- TLS
