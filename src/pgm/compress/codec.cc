@@ -20,13 +20,6 @@ namespace {
 constexpr size_t kMaxChunk = size_t{1} << 30;
 constexpr size_t kInitialOutput = 64 * 1024;
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
 tl::unexpected<Error> corrupt(Algorithm a, std::string_view what) {
   return make_error(ErrorCode::kCorruption,
                     fmt::format("{} decompress: {}", algorithm_name(a), what));
@@ -467,58 +460,6 @@ Result<std::vector<uint8_t>> bzip2_decompress(std::span<const uint8_t> in, size_
 }
 
 }  // namespace
-
-std::optional<Algorithm> parse_algorithm(std::string_view name) {
-  std::string n = lower(name);
-  if (n == "none") {
-    return Algorithm::kNone;
-  }
-  if (n == "gzip" || n == "gz") {
-    return Algorithm::kGzip;
-  }
-  if (n == "zstd") {
-    return Algorithm::kZstd;
-  }
-  if (n == "lz4") {
-    return Algorithm::kLz4;
-  }
-  if (n == "bzip2" || n == "bz2") {
-    return Algorithm::kBzip2;
-  }
-  return std::nullopt;
-}
-
-std::string_view algorithm_name(Algorithm a) {
-  switch (a) {
-    case Algorithm::kNone:
-      return "none";
-    case Algorithm::kGzip:
-      return "gzip";
-    case Algorithm::kZstd:
-      return "zstd";
-    case Algorithm::kLz4:
-      return "lz4";
-    case Algorithm::kBzip2:
-      return "bzip2";
-  }
-  return "unknown";
-}
-
-std::string_view file_suffix(Algorithm a) {
-  switch (a) {
-    case Algorithm::kNone:
-      return "";
-    case Algorithm::kGzip:
-      return ".gz";
-    case Algorithm::kZstd:
-      return ".zstd";
-    case Algorithm::kLz4:
-      return ".lz4";
-    case Algorithm::kBzip2:
-      return ".bz2";
-  }
-  return "";
-}
 
 int clamp_level(Algorithm a, int level) {
   switch (a) {
