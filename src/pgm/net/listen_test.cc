@@ -1,29 +1,13 @@
 #include "pgm/net/listen.h"
 
-#include <unistd.h>
-
-#include <cerrno>
 #include <string>
 
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
+
+#include "support/loopback.h"
 
 namespace pgm::net {
 namespace {
-
-UniqueFd connect_to(int port) {
-  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    ADD_FAILURE() << "connect: errno " << errno;
-    return {};
-  }
-  return fd;
-}
 
 TEST(ListenTcpTest, ReportsAddressInUse) {
   auto first = listen_tcp("127.0.0.1", 0, 16);
@@ -42,7 +26,7 @@ TEST(ListenTcpTest, WildcardAndNames) {
   ASSERT_TRUE(any.has_value()) << any.error().message();
   int port = *local_port(any->get());
   EXPECT_GT(port, 0);
-  UniqueFd v4 = connect_to(port);  // IPv4 reaches the wildcard listener (dual-stack or 0.0.0.0)
+  UniqueFd v4 = test::connect_loopback(port);  // IPv4 reaches the wildcard listener (dual-stack or 0.0.0.0)
   EXPECT_TRUE(v4.valid());
   auto local = listen_tcp("localhost", 0, 16);
   EXPECT_TRUE(local.has_value());
