@@ -43,12 +43,13 @@ const char* sftp_status_text(int status) {
   }
 }
 
-}  // namespace
-
+// "imeout"/"timed out" in a libssh message: the deadline passed.
 bool mentions_timeout(std::string_view text) {
   return text.find("imeout") != std::string_view::npos ||
          text.find("timed out") != std::string_view::npos;
 }
+
+}  // namespace
 
 Error Connection::error(std::string_view what) const {
   const char* ssh_text = ssh_get_error(session_.get());

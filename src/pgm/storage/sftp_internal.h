@@ -45,9 +45,6 @@ using SftpDirPtr = std::unique_ptr<sftp_dir_struct, SftpDirDeleter>;
 using AttributesPtr = std::unique_ptr<sftp_attributes_struct, AttributesDeleter>;
 using KeyPtr = std::unique_ptr<ssh_key_struct, KeyDeleter>;
 
-// "imeout"/"timed out" in a libssh message: the deadline passed.
-bool mentions_timeout(std::string_view text);
-
 // One authenticated SSH session with its SFTP channel.
 class Connection {
  public:
