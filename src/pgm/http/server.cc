@@ -2,6 +2,7 @@
 
 #include <ev.h>
 #include <fcntl.h>
+#include <netdb.h>
 
 #include <algorithm>
 #include <cerrno>
