@@ -321,7 +321,7 @@ Result<Response> S3Storage::perform_once(const Request& request) {
     return !last;
   };
   PGM_ASSIGN_OR_RETURN(Response response, http_.perform(http));
-  if (response.status < 200 || response->status >= 300) {
+  if (response.status < 200 || response.status >= 300) {
     return tl::unexpected<Error>(response_error(request, response));
   }
   return response;
