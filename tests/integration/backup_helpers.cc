@@ -14,6 +14,7 @@
 #include "pgm/backup/info.h"
 #include "pgm/compress/stream.h"
 #include "pgm/crypto/aes_stream.h"
+#include "pgm/crypto/digest.h"
 
 namespace pgm::testing {
 
@@ -38,12 +39,12 @@ std::vector<std::string> lines_of(const std::string& text) {
 }
 
 std::string sha512_hex(const std::string& data) {
-  auto h = backup::Sha512::create();
+  auto h = crypto::Sha512::create();
   if (!h) {
     return "";
   }
   h->update(std::string_view(data));
-  return backup::Sha512::hex(h->final());
+  return crypto::Sha512::hex(h->final());
 }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
@@ -80,7 +81,7 @@ Decoded decode_and_hash(const std::string& path, const crypto::MasterKey* key,
     d.error = "cannot open";
     return d;
   }
-  auto hash = backup::Sha512::create();
+  auto hash = crypto::Sha512::create();
   if (!hash) {
     d.error = "sha512: " + hash.error().message();
     return d;
@@ -160,7 +161,7 @@ Decoded decode_and_hash(const std::string& path, const crypto::MasterKey* key,
       return d;
     }
   }
-  d.sha512 = backup::Sha512::hex(hash->final());
+  d.sha512 = crypto::Sha512::hex(hash->final());
   return d;
 }
 

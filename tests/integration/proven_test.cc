@@ -25,6 +25,7 @@
 
 #include "pgm/backup/file_verbs.h"
 #include "pgm/backup/info.h"
+#include "pgm/crypto/digest.h"
 
 namespace pgm::testing {
 namespace {
@@ -56,12 +57,12 @@ class ProvenRestoreTest : public ClusterTest<ProvenRestoreTest> {
   }
 
   static std::string sha512_hex(const std::string& data) {
-    auto h = backup::Sha512::create();
+    auto h = crypto::Sha512::create();
     if (!h) {
       return "";
     }
     h->update(std::string_view(data));
-    return backup::Sha512::hex(h->final());
+    return crypto::Sha512::hex(h->final());
   }
   // Replaces the checksum of `path` in a "path,sha" (manifest) text.
   static std::string replace_manifest_line(const std::string& text, const std::string& path,

@@ -164,22 +164,11 @@ Result<std::string> base_backup_command(int server_version, const BaseBackupOpti
   cmd += ", WAL true, WAIT false";
   if (rate != 0) cmd += fmt::format(", MAX_RATE {}", rate);
   if (o.server_compression != compress::Algorithm::kNone) {
-    std::string_view method;
-    switch (o.server_compression) {
-      case compress::Algorithm::kGzip:
-        method = "gzip";
-        break;
-      case compress::Algorithm::kLz4:
-        method = "lz4";
-        break;
-      case compress::Algorithm::kZstd:
-        method = "zstd";
-        break;
-      default:
-        return make_error(ErrorCode::kInvalidArgument,
-                          "PostgreSQL compresses backups with gzip, lz4 or zstd only");
+    if (!compress::info(o.server_compression).server_side) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "PostgreSQL compresses backups with gzip, lz4 or zstd only");
     }
-    cmd += fmt::format(", COMPRESSION '{}'", method);
+    cmd += fmt::format(", COMPRESSION '{}'", compress::algorithm_name(o.server_compression));
     std::string detail;
     if (o.server_level > 0) detail = fmt::format("level={}", o.server_level);
     if (o.server_workers > 0 && o.server_compression == compress::Algorithm::kZstd) {

@@ -15,6 +15,7 @@
 #include "pgm/compress/stream.h"
 #include "pgm/core/unique_fd.h"
 #include "pgm/crypto/aes_stream.h"
+#include "pgm/io/fd.h"
 #include "pgm/io/file.h"
 
 namespace pgm::backup {
@@ -22,17 +23,6 @@ namespace pgm::backup {
 namespace {
 
 constexpr size_t kReadChunk = size_t{1} << 20;
-
-struct Suffix {
-  std::string_view text;
-  compress::Algorithm algorithm;
-};
-
-constexpr Suffix kCompressionSuffixes[] = {
-    {".gz", compress::Algorithm::kGzip},   {".zstd", compress::Algorithm::kZstd},
-    {".zst", compress::Algorithm::kZstd},  {".lz4", compress::Algorithm::kLz4},
-    {".bz2", compress::Algorithm::kBzip2},
-};
 
 bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() > suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
@@ -78,17 +68,11 @@ Result<void> transform(const std::string& path, const std::string& dest, const W
   auto [update, finish] = writer(out);
   std::vector<uint8_t> buf(kReadChunk);
   for (;;) {
-    ssize_t n = ::read(in.get(), buf.data(), buf.size());
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return make_errno_error(fmt::format("read {}", path), errno);
-    }
+    PGM_ASSIGN_OR_RETURN(size_t n, io::read_some(in.get(), buf, "read", path));
     if (n == 0) {
       break;
     }
-    PGM_TRY(update(std::span<const uint8_t>(buf.data(), static_cast<size_t>(n))));
+    PGM_TRY(update(std::span<const uint8_t>(buf.data(), n)));
   }
   PGM_TRY(finish());
   // Checked again just before the rename: the window for a concurrent creator is small.
@@ -156,10 +140,8 @@ Writer cipher_writer(Cipher& c, std::vector<uint8_t>& scratch) {
 }  // namespace
 
 std::optional<compress::Algorithm> compression_of_suffix(std::string_view path) {
-  for (const Suffix& s : kCompressionSuffixes) {
-    if (ends_with(path, s.text)) {
-      return s.algorithm;
-    }
+  if (auto m = compress::match_suffix(path)) {
+    return m->algorithm;
   }
   return std::nullopt;
 }
@@ -216,12 +198,9 @@ Result<std::string> compress_file(const std::string& path, compress::Algorithm a
 Result<std::string> decompress_file(const std::string& path) {
   std::optional<compress::Algorithm> a;
   std::string dest;
-  for (const Suffix& s : kCompressionSuffixes) {
-    if (ends_with(path, s.text)) {
-      a = s.algorithm;
-      dest = path.substr(0, path.size() - s.text.size());
-      break;
-    }
+  if (auto m = compress::match_suffix(path)) {
+    a = m->algorithm;
+    dest = path.substr(0, path.size() - m->length);
   }
   if (!a) {
     return make_error(

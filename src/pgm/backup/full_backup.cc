@@ -20,6 +20,7 @@
 #include "pgm/backup/tar.h"
 #include "pgm/compress/stream.h"
 #include "pgm/core/unique_fd.h"
+#include "pgm/crypto/digest.h"
 #include "pgm/io/file.h"
 #include "pgm/log/log.h"
 #include "pgm/wal/lsn.h"
@@ -469,17 +470,17 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
     sha += format_sha512_line({f.stored_path, hex});
   }
   {
-    PGM_ASSIGN_OR_RETURN(Sha512 h, Sha512::create());
+    PGM_ASSIGN_OR_RETURN(crypto::Sha512 h, crypto::Sha512::create());
     h.update(manifest_text);
-    sha += format_sha512_line({"backup.manifest", Sha512::hex(h.final())});
+    sha += format_sha512_line({"backup.manifest", crypto::Sha512::hex(h.final())});
   }
   info.valid = true;
   info.elapsed = Clock::now() - started;
   std::string info_text = format_backup_info(info);
   {
-    PGM_ASSIGN_OR_RETURN(Sha512 h, Sha512::create());
+    PGM_ASSIGN_OR_RETURN(crypto::Sha512 h, crypto::Sha512::create());
     h.update(info_text);
-    sha += format_sha512_line({"backup.info", Sha512::hex(h.final())});
+    sha += format_sha512_line({"backup.info", crypto::Sha512::hex(h.final())});
   }
   PGM_TRY(io::write_file_atomic(o.backup_dir + "/backup.sha512", sha, 0600));
   // Last: the backup becomes valid.

@@ -9,7 +9,8 @@
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
-#include <openssl/evp.h>
+
+#include "pgm/crypto/digest.h"
 
 namespace pgm::backup {
 namespace {
@@ -559,62 +560,6 @@ Result<std::chrono::system_clock::time_point> label_time(std::string_view text) 
 }
 
 // ---------------------------------------------------------------------------------------------
-// SHA-512
-
-void Sha512::CtxDeleter::operator()(evp_md_ctx_st* ctx) const { EVP_MD_CTX_free(ctx); }
-
-Sha512::Sha512(std::unique_ptr<evp_md_ctx_st, CtxDeleter> ctx) : ctx_(std::move(ctx)) {}
-Sha512::Sha512(Sha512&&) noexcept = default;
-Sha512& Sha512::operator=(Sha512&&) noexcept = default;
-Sha512::~Sha512() = default;
-
-Result<Sha512> Sha512::create() {
-  std::unique_ptr<evp_md_ctx_st, CtxDeleter> ctx(EVP_MD_CTX_new());
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha512(), nullptr) != 1) {
-    return make_error(ErrorCode::kInternal, "sha512: cannot initialise an OpenSSL digest");
-  }
-  return Sha512(std::move(ctx));
-}
-
-void Sha512::update(std::span<const uint8_t> data) {
-  if (data.empty()) {
-    return;
-  }
-  // Fails only on a context in a wrong state, i.e. a bug.
-  PGM_CHECK(EVP_DigestUpdate(ctx_.get(), data.data(), data.size()) == 1);
-}
-
-void Sha512::update(std::string_view data) {
-  update(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
-}
-
-Sha512Digest Sha512::final() {
-  Sha512Digest digest{};
-  unsigned int length = 0;
-  PGM_CHECK(EVP_DigestFinal_ex(ctx_.get(), digest.data(), &length) == 1);
-  PGM_CHECK(length == digest.size());
-  reset();
-  return digest;
-}
-
-void Sha512::reset() { PGM_CHECK(EVP_DigestInit_ex(ctx_.get(), EVP_sha512(), nullptr) == 1); }
-
-std::string Sha512::hex(const Sha512Digest& digest) {
-  static constexpr std::string_view kDigits = "0123456789abcdef";
-  std::string out;
-  out.reserve(digest.size() * 2);
-  for (uint8_t b : digest) {
-    out.push_back(kDigits[b >> 4]);
-    out.push_back(kDigits[b & 0x0f]);
-  }
-  return out;
-}
-
-bool is_sha512_hex(std::string_view text) {
-  return text.size() == 128 && std::all_of(text.begin(), text.end(), is_hex_digit);
-}
-
-// ---------------------------------------------------------------------------------------------
 // backup.sha512
 
 std::string format_sha512_line(const Sha512Entry& entry) {
@@ -633,7 +578,7 @@ Result<std::vector<Sha512Entry>> parse_sha512_file(std::string_view text) {
     if (line.front() == '\\') {
       return corrupt(kFile, n + 1, "", "escaped file names are not supported");
     }
-    if (line.size() < 130 || !is_sha512_hex(line.substr(0, 128))) {
+    if (line.size() < 130 || !crypto::is_sha512_hex(line.substr(0, 128))) {
       return corrupt(kFile, n + 1, "", "expected 128 hex digits");
     }
     if (line[128] != ' ' || (line[129] != '*' && line[129] != ' ')) {
@@ -662,7 +607,7 @@ Result<std::string> format_manifest(std::span<const ManifestEntry> entries) {
           ErrorCode::kInvalidArgument,
           fmt::format("backup.manifest: path '{}' is empty or has a newline", entry.path));
     }
-    if (!is_sha512_hex(entry.sha512)) {
+    if (!crypto::is_sha512_hex(entry.sha512)) {
       return make_error(
           ErrorCode::kInvalidArgument,
           fmt::format("backup.manifest: {}: '{}' is not a SHA-512 hex", entry.path, entry.sha512));
@@ -689,7 +634,7 @@ Result<std::vector<ManifestEntry>> parse_manifest(std::string_view text) {
       return corrupt(kFile, n + 1, "", fmt::format("expected <path>,<sha512>, got '{}'", line));
     }
     std::string_view hex = line.substr(comma + 1);
-    if (!is_sha512_hex(hex)) {
+    if (!crypto::is_sha512_hex(hex)) {
       return corrupt(kFile, n + 1, line.substr(0, comma),
                      fmt::format("'{}' is not a SHA-512 hex", hex));
     }
@@ -761,7 +706,7 @@ Result<std::map<std::string, std::string>> postgres_files(std::string_view json_
     }
     if (checksum == file.end() || !checksum->is_string() ||
         (crc ? checksum->get<std::string>().size() != 8
-             : !is_sha512_hex(checksum->get<std::string>()))) {
+             : !crypto::is_sha512_hex(checksum->get<std::string>()))) {
       return where(fmt::format("{}: Checksum is not {} hex", path, crc ? "CRC32C" : "SHA-512"));
     }
     // CRC32C values are kept with a "crc32c:" prefix so that they can never equal a SHA-512.

@@ -1,7 +1,7 @@
 // Repository metadata formats of one backup directory: backup.info (key=value), the label
 // (local time YYYYMMDDHHMMSS), backup.sha512 (sha512sum lines), backup.manifest (pgmoneta's CSV)
 // and its comparison with PostgreSQL's backup_manifest JSON. Pure functions over text; value
-// types are thread-compatible. A Sha512 object is used by one thread at a time.
+// types are thread-compatible. SHA-512 itself is crypto::Sha512 (pgm/crypto/digest.h).
 //
 // Byte formats follow pgmoneta (reference §6.1); see the comments at each function.
 #pragma once
@@ -9,7 +9,6 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -18,8 +17,6 @@
 #include <vector>
 
 #include "pgm/core/result.h"
-
-struct evp_md_ctx_st;  // OpenSSL's EVP_MD_CTX, kept out of this header
 
 namespace pgm::backup {
 
@@ -122,44 +119,6 @@ std::string make_label(std::chrono::system_clock::time_point time);
 bool is_label(std::string_view text);
 // The local time the label names; kInvalidArgument when !is_label(text).
 Result<std::chrono::system_clock::time_point> label_time(std::string_view text);
-
-// ---------------------------------------------------------------------------------------------
-// SHA-512
-
-using Sha512Digest = std::array<uint8_t, 64>;
-
-// Streaming SHA-512 over one reused OpenSSL context.
-class Sha512 {
- public:
-  static Result<Sha512> create();
-
-  Sha512(Sha512&&) noexcept;
-  Sha512& operator=(Sha512&&) noexcept;
-  Sha512(const Sha512&) = delete;
-  Sha512& operator=(const Sha512&) = delete;
-  ~Sha512();
-
-  void update(std::span<const uint8_t> data);
-  void update(std::string_view data);
-  // The digest of everything since creation or the last reset(); then resets.
-  Sha512Digest final();
-  // Starts a new digest, discarding input so far.
-  void reset();
-
-  // Lower-case hex of a digest (128 characters).
-  static std::string hex(const Sha512Digest& digest);
-
- private:
-  struct CtxDeleter {
-    void operator()(evp_md_ctx_st* ctx) const;
-  };
-  explicit Sha512(std::unique_ptr<evp_md_ctx_st, CtxDeleter> ctx);
-
-  std::unique_ptr<evp_md_ctx_st, CtxDeleter> ctx_;
-};
-
-// True for 128 hex digits (either case).
-bool is_sha512_hex(std::string_view text);
 
 // ---------------------------------------------------------------------------------------------
 // backup.sha512: "<128 hex> *./<path>\n" per stored file, path relative to the backup directory.

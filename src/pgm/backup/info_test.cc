@@ -318,42 +318,6 @@ TEST_F(LabelTest, Validation) {
   EXPECT_EQ(bad.error().code(), ErrorCode::kInvalidArgument);
 }
 
-TEST(Sha512Test, KnownAnswers) {
-  auto hash = Sha512::create();
-  ASSERT_TRUE(hash);
-  EXPECT_EQ(Sha512::hex(hash->final()), kEmptyHash);
-  hash->update(std::string_view("abc"));
-  EXPECT_EQ(Sha512::hex(hash->final()), kAbcHash);
-  // final() reset the context: the same object starts afresh.
-  EXPECT_EQ(Sha512::hex(hash->final()), kEmptyHash);
-}
-
-TEST(Sha512Test, ChunkedEqualsWhole) {
-  std::string data;
-  for (int i = 0; i < 100000; ++i) {
-    data.push_back(static_cast<char>(i * 31 + 7));
-  }
-  auto hash = Sha512::create();
-  ASSERT_TRUE(hash);
-  hash->update(data);
-  Sha512Digest whole = hash->final();
-  for (size_t chunk : {1U, 7U, 128U, 4096U, 99999U}) {
-    for (size_t pos = 0; pos < data.size(); pos += chunk) {
-      hash->update(std::string_view(data).substr(pos, chunk));
-    }
-    EXPECT_EQ(hash->final(), whole) << "chunk " << chunk;
-  }
-}
-
-TEST(Sha512Test, ResetDiscardsInput) {
-  auto hash = Sha512::create();
-  ASSERT_TRUE(hash);
-  hash->update(std::string_view("junk"));
-  hash->reset();
-  hash->update(std::string_view("abc"));
-  EXPECT_EQ(Sha512::hex(hash->final()), kAbcHash);
-}
-
 TEST(Sha512FileTest, FormatAndParse) {
   Sha512Entry info{"backup.info", kAbcHash};
   Sha512Entry data{"data/base/1/1259.zstd", kEmptyHash};

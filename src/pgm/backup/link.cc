@@ -17,6 +17,7 @@
 
 #include "pgm/compress/codec.h"
 #include "pgm/core/unique_fd.h"
+#include "pgm/crypto/digest.h"
 #include "pgm/io/file.h"
 
 namespace pgm::backup {
@@ -57,29 +58,6 @@ Result<std::vector<ManifestEntry>> load_manifest(const std::string& dir) {
 }
 
 bool link_refused(int err) { return err == EXDEV || err == EPERM || err == EMLINK; }
-
-Result<std::string> sha512_of_file(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) {
-    return make_errno_error(fmt::format("open {}", path), errno);
-  }
-  PGM_ASSIGN_OR_RETURN(Sha512 sha, Sha512::create());
-  std::vector<uint8_t> buf(1 << 16);
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return make_errno_error(fmt::format("read {}", path), errno);
-    }
-    if (n == 0) {
-      break;
-    }
-    sha.update(std::span<const uint8_t>(buf.data(), static_cast<size_t>(n)));
-  }
-  return Sha512::hex(sha.final());
-}
 
 }  // namespace
 
@@ -258,7 +236,7 @@ Result<LinkResult> link_unchanged(const std::string& previous_dir, const std::st
     if (p != prev_lines.end() && r->second == previous_dir + "/data/" + entry.path.substr(5)) {
       hex = p->second;
     } else {
-      PGM_ASSIGN_OR_RETURN(hex, sha512_of_file(new_dir + "/" + entry.path));
+      PGM_ASSIGN_OR_RETURN(hex, crypto::sha512_of_file(new_dir + "/" + entry.path));
     }
     if (hex != entry.hex) {
       entry.hex = std::move(hex);

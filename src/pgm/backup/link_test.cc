@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "pgm/backup/info.h"
+#include "pgm/crypto/digest.h"
 #include "pgm/io/file.h"
 
 namespace pgm::backup {
@@ -19,10 +20,10 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string sha_hex(std::string_view data) {
-  auto sha = Sha512::create();
+  auto sha = crypto::Sha512::create();
   EXPECT_TRUE(sha.has_value());
   sha->update(data);
-  return Sha512::hex(sha->final());
+  return crypto::Sha512::hex(sha->final());
 }
 
 // True when `sha512sum -c backup.sha512` passes in dir, or when sha512sum is not installed.

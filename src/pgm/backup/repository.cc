@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "pgm/backup/link.h"
+#include "pgm/crypto/digest.h"
 #include "pgm/io/file.h"
 
 namespace pgm::backup {
@@ -254,9 +255,9 @@ Result<void> write_backup_info(const std::string& backup_dir, const BackupInfo& 
     if (!entries) {
       return tl::unexpected(entries.error().with_context(sha_path));
     }
-    PGM_ASSIGN_OR_RETURN(Sha512 sha, Sha512::create());
+    PGM_ASSIGN_OR_RETURN(crypto::Sha512 sha, crypto::Sha512::create());
     sha.update(text);
-    std::string hex = Sha512::hex(sha.final());
+    std::string hex = crypto::Sha512::hex(sha.final());
     bool found = false;
     for (Sha512Entry& e : *entries) {
       if (e.path == "backup.info") {

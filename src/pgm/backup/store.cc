@@ -21,6 +21,8 @@
 #include "pgm/compress/stream.h"
 #include "pgm/core/unique_fd.h"
 #include "pgm/crypto/aes_stream.h"
+#include "pgm/crypto/digest.h"
+#include "pgm/io/fd.h"
 #include "pgm/io/file.h"
 
 namespace pgm::backup {
@@ -28,20 +30,6 @@ namespace pgm::backup {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-Result<void> write_all(int fd, std::span<const uint8_t> data, const std::string& path) {
-  while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return make_errno_error(fmt::format("write {}", path), errno);
-    }
-    data = data.subspan(static_cast<size_t>(n));
-  }
-  return {};
-}
 
 bool parallel_compression(compress::Algorithm a) {
   // bzip2 readers (BZ2_bzRead in pgmoneta) stop at the end of the first stream, so a bzip2
@@ -80,7 +68,7 @@ struct FileJob {
   bool writer_active = false;
   std::map<size_t, std::unique_ptr<Block>> ready;
   UniqueFd fd;
-  std::optional<Sha512> stored_hash;  // only when the stored bytes differ from the plaintext
+  std::optional<crypto::Sha512> stored_hash;  // only when stored bytes differ from the plaintext
   std::optional<crypto::AesGcmEncryptor> cipher;
   std::optional<compress::StreamCompressor> stream;
   std::vector<uint8_t> scratch;
@@ -113,7 +101,7 @@ struct FileStore::Impl {
   // The plaintext digests are computed here, on the producer's thread, as the bytes arrive:
   // that thread only receives and parses otherwise, and a file's digest is sequential anyway,
   // so the workers are left with compression, encryption and writes.
-  std::optional<Sha512> hash;
+  std::optional<crypto::Sha512> hash;
   uint32_t crc = kCrc32cInit;
   std::chrono::duration<double> hash_time{0};
   std::set<std::string> known_dirs;
@@ -249,7 +237,7 @@ Result<void> FileStore::begin_file(const std::string& stored_base, std::string m
   s.current_owner = std::move(job);
   s.next_index = 0;
   if (!s.hash) {
-    PGM_ASSIGN_OR_RETURN(Sha512 h, Sha512::create());
+    PGM_ASSIGN_OR_RETURN(crypto::Sha512 h, crypto::Sha512::create());
     s.hash.emplace(std::move(h));
   }
   s.hash->reset();
@@ -289,7 +277,7 @@ Result<void> FileStore::end_file() {
   if (s.current == nullptr) {
     return make_error(ErrorCode::kInternal, "end_file without an open file");
   }
-  s.current->file.sha512 = Sha512::hex(s.hash->final());
+  s.current->file.sha512 = crypto::Sha512::hex(s.hash->final());
   if (s.options.crc32c) {
     s.current->file.crc32c = crc32c_manifest_hex(crc32c_final(s.crc));
   }
@@ -343,7 +331,7 @@ Result<void> FileStore::Impl::write_block(FileJob& job, Block& block, StoreTimin
     job.fd = UniqueFd(fd);
     if (!job.plain && (options.algorithm != compress::Algorithm::kNone ||
                        options.encryption != crypto::AesMode::kNone)) {
-      auto stored_hash = Sha512::create();
+      auto stored_hash = crypto::Sha512::create();
       if (!stored_hash) {
         return tl::unexpected(stored_hash.error());
       }
@@ -406,7 +394,7 @@ Result<void> FileStore::Impl::write_block(FileJob& job, Block& block, StoreTimin
     t.hash += Clock::now() - t3;
     t3 = Clock::now();
   }
-  PGM_TRY(write_all(job.fd.get(), out, path));
+  PGM_TRY(io::write_all(job.fd.get(), out, "write", path));
   t.write += Clock::now() - t3;
   job.file.stored_size += out.size();
   if (!streamed.empty()) {
@@ -420,7 +408,7 @@ Result<void> FileStore::Impl::write_block(FileJob& job, Block& block, StoreTimin
 
 Result<void> FileStore::Impl::close_file(FileJob& job, StoreTimings&) {
   job.file.stored_sha512 =
-      job.stored_hash ? Sha512::hex(job.stored_hash->final()) : job.file.sha512;
+      job.stored_hash ? crypto::Sha512::hex(job.stored_hash->final()) : job.file.sha512;
   // Start the write-back now, so the backup's final syncfs has little left to wait for; an
   // error here is only a missed hint (syncfs reports real write errors).
   (void)::sync_file_range(job.fd.get(), 0, 0, SYNC_FILE_RANGE_WRITE);

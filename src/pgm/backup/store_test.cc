@@ -13,6 +13,7 @@
 #include "pgm/backup/info.h"
 #include "pgm/compress/stream.h"
 #include "pgm/crypto/aes_stream.h"
+#include "pgm/crypto/digest.h"
 #include "pgm/io/file.h"
 
 namespace pgm::backup {
@@ -48,9 +49,9 @@ std::vector<uint8_t> sample(size_t n, uint32_t seed) {
 }
 
 std::string hex_of(std::span<const uint8_t> bytes) {
-  auto h = Sha512::create();
+  auto h = crypto::Sha512::create();
   h->update(bytes);
-  return Sha512::hex(h->final());
+  return crypto::Sha512::hex(h->final());
 }
 
 crypto::MasterKey test_key() {
@@ -229,7 +230,7 @@ TEST(FileStoreMemoryTest, ALargeFileNeedsOnlyTheBlocksInFlight) {
   auto store = FileStore::create(dir.path(), o);
   ASSERT_TRUE(store.has_value());
   ASSERT_TRUE((*store)->begin_file("big", "big", false).has_value());
-  auto h = Sha512::create();
+  auto h = crypto::Sha512::create();
   std::vector<uint8_t> chunk = sample(1 << 20, 5);
   for (int i = 0; i < 64; ++i) {
     chunk[0] = static_cast<uint8_t>(i);
@@ -241,7 +242,7 @@ TEST(FileStoreMemoryTest, ALargeFileNeedsOnlyTheBlocksInFlight) {
   ASSERT_TRUE(files.has_value());
   ASSERT_EQ(files->size(), 1u);
   EXPECT_EQ((*files)[0].size, 64u << 20);
-  EXPECT_EQ((*files)[0].sha512, Sha512::hex(h->final()));
+  EXPECT_EQ((*files)[0].sha512, crypto::Sha512::hex(h->final()));
 }
 
 }  // namespace

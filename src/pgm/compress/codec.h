@@ -2,32 +2,23 @@
 //
 // Formats are the standard container formats so that files interoperate with the
 // command-line tools: gzip (RFC 1952), zstd frame, LZ4 frame, bzip2 stream.
-// Streaming (file) codecs are built on the same libraries in stream.h.
+// They are thin wrappers over the streaming codecs of stream.h (one implementation per
+// algorithm); algorithm names and suffixes are in names.h.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string_view>
 #include <vector>
 
+#include "pgm/compress/names.h"
 #include "pgm/core/result.h"
-
-// Library handle types, declared without the libraries' headers.
-struct ZSTD_CCtx_s;
-struct LZ4F_cctx_s;
-struct z_stream_s;
 
 namespace pgm::compress {
 
-// Values are the management-protocol compression bytes (reference §4.1).
-enum class Algorithm : uint8_t { kNone = 0, kGzip = 1, kZstd = 2, kLz4 = 3, kBzip2 = 4 };
-
-// "none", "gzip"/"gz", "zstd", "lz4", "bzip2"/"bz2" (case-insensitive). Unknown -> nullopt.
-std::optional<Algorithm> parse_algorithm(std::string_view name);
-std::string_view algorithm_name(Algorithm a);
-// File suffix including the dot: ".gz", ".zstd", ".lz4", ".bz2"; "" for kNone.
-std::string_view file_suffix(Algorithm a);
+class StreamCompressor;  // stream.h
 
 // Clamps `level` into the algorithm's valid range (gzip 1-9, zstd 1-19, lz4 1-12, bzip2 1-9).
 int clamp_level(Algorithm a, int level);
@@ -55,12 +46,9 @@ class Compressor {
   Result<void> compress_into(std::span<const uint8_t> in, std::vector<uint8_t>& out);
 
  private:
-  void reset();
   Algorithm algorithm_;
   int level_;
-  ZSTD_CCtx_s* zstd_ = nullptr;
-  LZ4F_cctx_s* lz4_ = nullptr;
-  z_stream_s* gzip_ = nullptr;
+  std::unique_ptr<StreamCompressor> stream_;  // created on first use
   std::vector<uint8_t> out_;
 };
 

@@ -76,6 +76,10 @@ class StreamCompressor {
   // Ends the stream and delivers all remaining bytes. Without any update() this still writes a
   // valid stream of empty content (nothing for kNone).
   Result<void> finish(const Sink& out);
+  // update(last) then finish() in one step. When `last` is the whole stream the encoder knows
+  // its size up front, as a one-shot encoder does: zstd sizes its tables to it, and zstd and
+  // lz4 record it in the frame header (what the buffer codecs of codec.h build on).
+  Result<void> finish(std::span<const uint8_t> last, const Sink& out);
   // Ready for a new stream, reusing contexts and buffer (bzip2 has no reset: its stream is
   // set up again). Also abandons a stream that was not finished, and clears a sink error.
   void reset();

@@ -107,16 +107,11 @@ class CliLoader {
 }  // namespace
 
 Result<compress::Algorithm> parse_cli_compression(std::string_view text) {
-  const std::string s = to_lower(trim(text));
-  if (s == "none") return compress::Algorithm::kNone;
-  if (s == "gz" || s == "gzip") return compress::Algorithm::kGzip;
-  if (s == "zstd") return compress::Algorithm::kZstd;
-  if (s == "lz4") return compress::Algorithm::kLz4;
-  if (s == "bz2" || s == "bzip2") return compress::Algorithm::kBzip2;
-  return make_error(ErrorCode::kConfig,
-                    fmt::format("invalid compression \"{}\" (expected none, gz, gzip, zstd, "
-                                "lz4, bz2, bzip2)",
-                                text));
+  if (auto a = compress::parse_algorithm(trim(text))) {
+    return *a;
+  }
+  return make_error(ErrorCode::kConfig, fmt::format("invalid compression \"{}\" (expected {})",
+                                                    text, compress::algorithm_spellings()));
 }
 
 Result<crypto::AesMode> parse_cli_encryption(std::string_view text) {
@@ -128,14 +123,14 @@ Result<crypto::AesMode> parse_cli_encryption(std::string_view text) {
   }
   if (s.size() > 3 && s.substr(s.size() - 3) == "gcm") {
     s.resize(s.size() - 3);
-    if (s == "aes") {
-      s = "aes256";  // "aes-gcm"
-    }
   }
   if (s == "none") return crypto::AesMode::kNone;
-  if (s == "aes" || s == "aes256") return crypto::AesMode::kAes256Gcm;
-  if (s == "aes192") return crypto::AesMode::kAes192Gcm;
-  if (s == "aes128") return crypto::AesMode::kAes128Gcm;
+  if (s == "aes") s = "aes256";  // also "aes-gcm"
+  if (s.rfind("aes", 0) == 0) {
+    if (auto m = crypto::aes_mode_from_bits(std::string_view(s).substr(3))) {
+      return *m;
+    }
+  }
   return make_error(ErrorCode::kConfig,
                     fmt::format("invalid encryption \"{}\" (expected none, aes, aes256, aes192, "
                                 "aes128, or their -gcm spellings)",

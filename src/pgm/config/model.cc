@@ -2,12 +2,7 @@
 
 namespace pgm::config {
 
-uint8_t Compression::type_byte() const {
-  if (algorithm == compress::Algorithm::kNone) {
-    return 0;
-  }
-  return static_cast<uint8_t>((server_side ? 0x20 : 0x10) | static_cast<uint8_t>(algorithm));
-}
+uint8_t Compression::type_byte() const { return compress::type_byte(algorithm, server_side); }
 
 int Origin::line_of(const std::string& key) const {
   auto it = keys.find(key);

@@ -59,45 +59,17 @@ std::optional<AesMode> parse_aes_mode(std::string_view name) {
   if (n == "none") {
     return AesMode::kNone;
   }
-  for (std::string_view bits : {"256", "192", "128"}) {
-    std::string b(bits);
-    if ((bits == "256" && n == "aes") || n == "aes" + b || n == "aes-" + b ||
+  for (const AesModeInfo& m : kAesModes) {
+    if (m.bits.empty()) {
+      continue;
+    }
+    std::string b(m.bits);
+    if ((m.mode == AesMode::kAes256Gcm && n == "aes") || n == "aes" + b || n == "aes-" + b ||
         n == "aes-" + b + "-gcm" || n == "aes" + b + "-gcm" || n == "aes" + b + "gcm") {
-      if (bits == "256") {
-        return AesMode::kAes256Gcm;
-      }
-      return bits == "192" ? AesMode::kAes192Gcm : AesMode::kAes128Gcm;
+      return m.mode;
     }
   }
   return std::nullopt;
-}
-
-std::string_view aes_mode_name(AesMode m) {
-  switch (m) {
-    case AesMode::kNone:
-      return "none";
-    case AesMode::kAes256Gcm:
-      return "aes-256-gcm";
-    case AesMode::kAes192Gcm:
-      return "aes-192-gcm";
-    case AesMode::kAes128Gcm:
-      return "aes-128-gcm";
-  }
-  return "unknown";
-}
-
-size_t aes_key_length(AesMode m) {
-  switch (m) {
-    case AesMode::kAes256Gcm:
-      return 32;
-    case AesMode::kAes192Gcm:
-      return 24;
-    case AesMode::kAes128Gcm:
-      return 16;
-    case AesMode::kNone:
-      break;
-  }
-  return 0;
 }
 
 Result<MasterKey> derive_master_key(std::string_view master_password,

@@ -20,6 +20,8 @@
 // AES-256-GCM), management frames and .aes files.
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -40,11 +42,47 @@ inline constexpr size_t kTagLength = 16;
 inline constexpr size_t kMasterKeyLength = 64;
 inline constexpr int kMasterIterations = 600000;
 
+// The one table of encryption modes, in enum order: kAesModes[value] describes AesMode{value}.
+// constexpr so that modules below crypto in the layering (config) can use it without linking.
+struct AesModeInfo {
+  AesMode mode;
+  std::string_view name;  // canonical: "none", "aes-256-gcm", ...
+  std::string_view bits;  // "256", "192", "128"; "" for kNone
+  size_t key_length;      // 32, 24, 16; 0 for kNone
+};
+inline constexpr std::array<AesModeInfo, 4> kAesModes{{
+    {AesMode::kNone, "none", "", 0},
+    {AesMode::kAes256Gcm, "aes-256-gcm", "256", 32},
+    {AesMode::kAes192Gcm, "aes-192-gcm", "192", 24},
+    {AesMode::kAes128Gcm, "aes-128-gcm", "128", 16},
+}};
+
+// The mode a management or backup.info ENCRYPTION byte names; nullopt for an unknown byte.
+constexpr std::optional<AesMode> aes_mode_from_byte(uint8_t code) {
+  return code < kAesModes.size() ? std::optional(kAesModes[code].mode) : std::nullopt;
+}
+// The AES-GCM mode with a key of `bits` ("256", "192", "128"); nullopt otherwise.
+constexpr std::optional<AesMode> aes_mode_from_bits(std::string_view bits) {
+  for (const AesModeInfo& m : kAesModes) {
+    if (!m.bits.empty() && m.bits == bits) {
+      return m.mode;
+    }
+  }
+  return std::nullopt;
+}
+// Canonical name; "unknown" for a value outside the enum.
+constexpr std::string_view aes_mode_name(AesMode m) {
+  auto mode = aes_mode_from_byte(static_cast<uint8_t>(m));
+  return mode ? kAesModes[static_cast<size_t>(*mode)].name : "unknown";
+}
+// 32, 24 or 16; 0 for kNone.
+constexpr size_t aes_key_length(AesMode m) {
+  auto mode = aes_mode_from_byte(static_cast<uint8_t>(m));
+  return mode ? kAesModes[static_cast<size_t>(*mode)].key_length : 0;
+}
+
 // Accepts none, aes, aes256, aes-256, aes-256-gcm, aes192..., aes128... (case-insensitive).
 std::optional<AesMode> parse_aes_mode(std::string_view name);
-std::string_view aes_mode_name(AesMode m);
-// 32, 24 or 16; 0 for kNone.
-size_t aes_key_length(AesMode m);
 
 // The derived master key (64 bytes). Deriving costs 600,000 PBKDF2 rounds (~0.3 s), so
 // callers derive once per process and pass this around.

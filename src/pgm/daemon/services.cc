@@ -10,7 +10,7 @@
 
 #include "pgm/daemon/metrics_service.h"
 #include "pgm/daemon/remote_session.h"
-#include "pgm/http/server.h"
+#include "pgm/net/listen.h"
 #include "pgm/log/log.h"
 
 namespace pgm::daemon {
@@ -66,7 +66,7 @@ Result<void> TcpServices::open_management() {
     }
     tls = std::move(*made);
   }
-  auto fd = http::listen_tcp(c.host, c.management, std::max(c.backlog, 16));
+  auto fd = net::listen_tcp(c.host, c.management, std::max(c.backlog, 16));
   if (!fd) {
     return tl::unexpected(fd.error().with_context("management port"));
   }
@@ -125,7 +125,7 @@ Result<void> TcpServices::open_metrics() {
   if (c.metrics <= 0) {
     return {};
   }
-  auto fd = http::listen_tcp(c.host, c.metrics, std::max(c.backlog, 16));
+  auto fd = net::listen_tcp(c.host, c.metrics, std::max(c.backlog, 16));
   if (!fd) {
     return tl::unexpected(fd.error().with_context("metrics port"));
   }

@@ -24,6 +24,8 @@
 #include "pgm/http/request.h"
 #include "pgm/http/response.h"
 #include "pgm/http/server.h"
+#include "pgm/net/listen.h"
+#include "support/loopback.h"
 
 namespace pgm::http {
 namespace {
@@ -327,9 +329,9 @@ class ServerThread {
   explicit ServerThread(ServerOptions options, int listen_port = 0) {
     ::signal(SIGPIPE, SIG_IGN);
     loop_ = ev_loop_new(EVFLAG_AUTO);
-    auto fd = listen_tcp("127.0.0.1", listen_port, 512);
+    auto fd = net::listen_tcp("127.0.0.1", listen_port, 512);
     EXPECT_TRUE(fd.has_value()) << fd.error().message();
-    port_ = *local_port(fd->get());
+    port_ = *net::local_port(fd->get());
     server_ = std::make_unique<HttpServer>(loop_, std::move(*fd), std::move(options));
     auto started = server_->start();
     EXPECT_TRUE(started.has_value());
@@ -366,22 +368,6 @@ class ServerThread {
   std::thread thread_;
 };
 
-UniqueFd connect_to(int port) {
-  UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    ADD_FAILURE() << "connect: errno " << errno;
-    return {};
-  }
-  timeval tv{5, 0};
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-  return fd;
-}
-
 void send_all(int fd, std::string_view data) {
   while (!data.empty()) {
     ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
@@ -406,7 +392,7 @@ std::string read_all(int fd) {
 }
 
 std::string exchange(int port, std::string_view request) {
-  UniqueFd fd = connect_to(port);
+  UniqueFd fd = test::connect_loopback(port);
   send_all(fd.get(), request);
   return read_all(fd.get());
 }
@@ -531,7 +517,7 @@ TEST(HttpServerTest, SlowConnectionsDoNotStopOthers) {
   std::vector<UniqueFd> slow;
   auto opened = std::chrono::steady_clock::now();
   for (int i = 0; i < 200; ++i) {
-    slow.push_back(connect_to(st.port()));
+    slow.push_back(test::connect_loopback(st.port()));
     send_all(slow.back().get(), "GET /metr");
   }
   auto t0 = std::chrono::steady_clock::now();
@@ -554,7 +540,7 @@ TEST(HttpServerTest, SlowConnectionsDoNotStopOthers) {
 
 TEST(HttpServerTest, SilentConnectionIsClosedAtTimeout) {
   ServerThread st(test_options());
-  UniqueFd fd = connect_to(st.port());
+  UniqueFd fd = test::connect_loopback(st.port());
   auto t0 = std::chrono::steady_clock::now();
   EXPECT_TRUE(read_all(fd.get()).empty());  // nothing sent, nothing answered: just closed
   auto took = std::chrono::steady_clock::now() - t0;
@@ -565,7 +551,7 @@ TEST(HttpServerTest, SilentConnectionIsClosedAtTimeout) {
 
 TEST(HttpServerTest, OneBytePerIntervalStillTimesOut) {
   ServerThread st(test_options());
-  UniqueFd fd = connect_to(st.port());
+  UniqueFd fd = test::connect_loopback(st.port());
   std::string request = "GET /metrics HTTP/1.1\r\nHost: h\r\n\r\n";
   auto t0 = std::chrono::steady_clock::now();
   for (char c : request) {
@@ -583,7 +569,7 @@ TEST(HttpServerTest, ClientThatNeverReadsDoesNotBlockOthers) {
   ServerOptions o = test_options();
   o.write_timeout = 2000ms;
   ServerThread st(std::move(o));
-  UniqueFd lazy = connect_to(st.port());
+  UniqueFd lazy = test::connect_loopback(st.port());
   send_all(lazy.get(), "GET /big HTTP/1.1\r\nHost: h\r\n\r\n");
   // Wait until the server is writing to it (the handler has run); then never read.
   pollfd wait_data{lazy.get(), POLLIN, 0};
@@ -610,13 +596,13 @@ TEST(HttpServerTest, RejectsBeyondMaxConnections) {
   o.max_connections = 2;
   o.request_timeout = 5000ms;
   ServerThread st(std::move(o));
-  UniqueFd a = connect_to(st.port());
-  UniqueFd b = connect_to(st.port());
+  UniqueFd a = test::connect_loopback(st.port());
+  UniqueFd b = test::connect_loopback(st.port());
   auto deadline = std::chrono::steady_clock::now() + 2s;
   while (st.server().open_connections() < 2 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(5ms);
   }
-  UniqueFd c = connect_to(st.port());
+  UniqueFd c = test::connect_loopback(st.port());
   Parsed p = parse_response(read_all(c.get()));
   EXPECT_EQ(p.status, 503);
   EXPECT_EQ(st.server().rejected(), 1u);
@@ -632,7 +618,7 @@ TEST(HttpServerTest, RejectsBeyondMaxConnections) {
 
 TEST(HttpServerTest, StopClosesListenerAndConnections) {
   ServerThread st(test_options());
-  UniqueFd open = connect_to(st.port());
+  UniqueFd open = test::connect_loopback(st.port());
   send_all(open.get(), "GET /");
   int port = st.port();
   st.stop();  // HttpServer::stop() on the loop thread, then the loop ends
@@ -704,33 +690,6 @@ TEST(HttpServerTest, RecoversFromDescriptorExhaustion) {
   EXPECT_EQ(st.server().accepted(), static_cast<uint64_t>(kClients));
 }
 
-TEST(ListenTcpTest, ReportsAddressInUse) {
-  auto first = listen_tcp("127.0.0.1", 0, 16);
-  ASSERT_TRUE(first.has_value()) << first.error().message();
-  int port = *local_port(first->get());
-  // SO_REUSEADDR does not allow two listeners on one port.
-  auto second = listen_tcp("127.0.0.1", port, 16);
-  ASSERT_FALSE(second.has_value());
-  EXPECT_NE(second.error().message().find("127.0.0.1:" + std::to_string(port)), std::string::npos)
-      << second.error().message();
-  EXPECT_NE(second.error().message().find("Address already in use"), std::string::npos);
-}
-
-TEST(ListenTcpTest, WildcardAndNames) {
-  auto any = listen_tcp("*", 0, 16);
-  ASSERT_TRUE(any.has_value()) << any.error().message();
-  int port = *local_port(any->get());
-  EXPECT_GT(port, 0);
-  UniqueFd v4 = connect_to(port);  // IPv4 reaches the wildcard listener (dual-stack or 0.0.0.0)
-  EXPECT_TRUE(v4.valid());
-  auto local = listen_tcp("localhost", 0, 16);
-  EXPECT_TRUE(local.has_value());
-  auto bad = listen_tcp("no-such-host.invalid", 9187, 16);
-  ASSERT_FALSE(bad.has_value());
-  EXPECT_NE(bad.error().message().find("no-such-host.invalid:9187"), std::string::npos);
-  EXPECT_FALSE(listen_tcp("127.0.0.1", 70000, 16).has_value());
-}
-
 // ---------------------------------------------------------------- TLS
 
 struct SslCtxFree {
@@ -755,7 +714,7 @@ std::string tls_exchange(int port, std::string_view request) {
   std::string ca = std::string(PGM_TLS_TESTDATA) + "/root.crt";
   EXPECT_EQ(SSL_CTX_load_verify_locations(ctx.get(), ca.c_str(), nullptr), 1);
   SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
-  UniqueFd fd = connect_to(port);
+  UniqueFd fd = test::connect_loopback(port);
   std::unique_ptr<SSL, SslFree> ssl(SSL_new(ctx.get()));
   SSL_set_fd(ssl.get(), fd.get());
   SSL_set_tlsext_host_name(ssl.get(), "localhost");
@@ -807,7 +766,7 @@ TEST(HttpServerTlsTest, PlainRequestToTlsPortFailsCleanly) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 250ms);  // closed at once, not at timeout
   EXPECT_EQ(reply.find("HTTP/1.1 200"), std::string::npos);
   // A silent client and garbage do not hurt the server either.
-  UniqueFd silent = connect_to(st.port());
+  UniqueFd silent = test::connect_loopback(st.port());
   exchange(st.port(), std::string(100, '\x16'));
   EXPECT_EQ(parse_response(tls_exchange(st.port(), "GET / HTTP/1.1\r\nHost: h\r\n\r\n")).status,
             200);

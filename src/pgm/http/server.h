@@ -54,7 +54,7 @@ struct ServerOptions {
 
 class HttpServer {
  public:
-  // Takes the listening socket (see listen_tcp). Does not start watching it.
+  // Takes the listening socket (see net::listen_tcp). Does not start watching it.
   HttpServer(struct ev_loop* loop, UniqueFd listener, ServerOptions options);
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -91,14 +91,5 @@ class HttpServer {
   std::atomic<uint64_t> timed_out_{0};
   std::atomic<size_t> open_{0};
 };
-
-// A non-blocking, close-on-exec TCP socket listening on host:port with SO_REUSEADDR.
-// host "*" (or empty) is the wildcard: IPv6 dual-stack when available, else IPv4; otherwise an
-// address or name resolved with getaddrinfo, bound to the first address that works.
-// Port 0 picks a free port (see local_port). Errors name host:port and the cause.
-Result<UniqueFd> listen_tcp(const std::string& host, int port, int backlog);
-
-// The local port a socket is bound to.
-Result<int> local_port(int fd);
 
 }  // namespace pgm::http

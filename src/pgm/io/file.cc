@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
+#include "pgm/io/fd.h"
+
 namespace pgm::io {
 
 Result<std::string> read_file(const std::string& path) {
@@ -23,17 +25,11 @@ Result<std::string> read_file(const std::string& path) {
   std::string out;
   char buf[65536];
   for (;;) {
-    ssize_t n = ::read(fd.get(), buf, sizeof(buf));
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return make_errno_error(fmt::format("read {}", path), errno);
-    }
+    PGM_ASSIGN_OR_RETURN(size_t n, read_some(fd.get(), buf, "read", path));
     if (n == 0) {
       break;
     }
-    out.append(buf, static_cast<size_t>(n));
+    out.append(buf, n);
   }
   return out;
 }
@@ -156,20 +152,7 @@ Result<AtomicFile> AtomicFile::create(const std::string& path, mode_t mode) {
 }
 
 Result<void> AtomicFile::write(std::string_view data) {
-  const char* p = data.data();
-  size_t left = data.size();
-  while (left > 0) {
-    ssize_t n = ::write(fd_.get(), p, left);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return make_errno_error(fmt::format("write {}", temp_path_), errno);
-    }
-    p += n;
-    left -= static_cast<size_t>(n);
-  }
-  return {};
+  return write_all(fd_.get(), data, "write", temp_path_);
 }
 
 Result<void> AtomicFile::commit() {

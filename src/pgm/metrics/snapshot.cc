@@ -4,45 +4,16 @@
 #include <cstdlib>
 
 #include "pgm/backup/info.h"
+#include "pgm/compress/names.h"
+#include "pgm/crypto/aes.h"
 
 namespace pgm::metrics {
 
-std::string compression_name(uint8_t type_byte) {
-  std::string algorithm;
-  switch (type_byte & 0x0f) {
-    case 0:
-      return "none";
-    case 1:
-      algorithm = "gzip";
-      break;
-    case 2:
-      algorithm = "zstd";
-      break;
-    case 3:
-      algorithm = "lz4";
-      break;
-    case 4:
-      algorithm = "bzip2";
-      break;
-    default:
-      return "unknown";
-  }
-  return (type_byte & 0x20) != 0 ? "server-" + algorithm : algorithm;
-}
+std::string compression_name(uint8_t type_byte) { return compress::type_byte_name(type_byte); }
 
 std::string encryption_name(uint8_t mode) {
-  switch (mode) {
-    case 0:
-      return "none";
-    case 1:
-      return "aes-256-gcm";
-    case 2:
-      return "aes-192-gcm";
-    case 3:
-      return "aes-128-gcm";
-    default:
-      return "unknown";
-  }
+  auto m = crypto::aes_mode_from_byte(mode);
+  return std::string(m ? crypto::aes_mode_name(*m) : "unknown");
 }
 
 BackupSnapshot backup_from_info(const backup::BackupInfo& info) {

@@ -5,12 +5,12 @@
 #include <fmt/format.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include "pgm/core/scope_exit.h"
 #include "pgm/crypto/base64.h"
+#include "pgm/crypto/digest.h"
 #include "pgm/net/net_internal.h"
 
 namespace pgm::net {
@@ -27,9 +27,8 @@ tl::unexpected<Error> auth_failed() {
 }
 
 std::vector<uint8_t> sha256(std::span<const uint8_t> data) {
-  std::vector<uint8_t> out(kKeyLength);
-  SHA256(data.data(), data.size(), out.data());
-  return out;
+  crypto::Sha256Digest digest = crypto::sha256(data);
+  return {digest.begin(), digest.end()};
 }
 
 // printable = %x21-2B / %x2D-7E (RFC 5802), i.e. visible ASCII except ','.
@@ -185,13 +184,8 @@ std::vector<uint8_t> salted_password(std::string_view password, std::span<const 
 }
 
 std::vector<uint8_t> hmac_sha256(std::span<const uint8_t> key, std::string_view data) {
-  std::vector<uint8_t> out(kKeyLength);
-  unsigned int len = 0;
-  unsigned char* rc =
-      HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-           reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data(), &len);
-  PGM_CHECK(rc != nullptr && len == kKeyLength);
-  return out;
+  crypto::Sha256Digest mac = crypto::hmac_sha256(key, crypto::bytes_of(data));
+  return {mac.begin(), mac.end()};
 }
 
 std::string random_nonce() {

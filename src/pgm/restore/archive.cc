@@ -17,6 +17,7 @@
 #include "pgm/core/scope_exit.h"
 #include "pgm/core/unique_fd.h"
 #include "pgm/crypto/aes_stream.h"
+#include "pgm/io/fd.h"
 #include "pgm/io/file.h"
 #include "pgm/restore/tar_writer.h"
 
@@ -127,17 +128,7 @@ class Output {
 
  private:
   Result<void> flush() {
-    size_t off = 0;
-    while (off < buffer_.size()) {
-      ssize_t n = ::write(fd_, buffer_.data() + off, buffer_.size() - off);
-      if (n < 0) {
-        if (errno == EINTR) {
-          continue;
-        }
-        return make_errno_error(fmt::format("write {}", path_), errno);
-      }
-      off += static_cast<size_t>(n);
-    }
+    PGM_TRY(io::write_all(fd_, buffer_, "write", path_));
     size_ += buffer_.size();
     buffer_.clear();
     return {};
@@ -161,13 +152,8 @@ Result<void> copy_file(const Member& m, TarWriter& tar, std::vector<uint8_t>& ch
   uint64_t left = m.size;
   while (left > 0) {
     size_t want = static_cast<size_t>(std::min<uint64_t>(left, chunk.size()));
-    ssize_t n = ::read(in.get(), chunk.data(), want);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return make_errno_error(fmt::format("read {}", m.abs), errno);
-    }
+    PGM_ASSIGN_OR_RETURN(size_t n,
+                         io::read_some(in.get(), std::span(chunk.data(), want), "read", m.abs));
     if (n == 0) {
       return make_error(ErrorCode::kIo, fmt::format("read {}: the file shrank while archived "
                                                     "({} bytes expected, {} missing)",

@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 
 #include "pgm/core/unique_fd.h"
+#include "pgm/crypto/digest.h"
+#include "pgm/io/fd.h"
 #include "pgm/io/file.h"
 #include "pgm/log/log.h"
 #include "pgm/restore/backup_files.h"
@@ -90,23 +92,9 @@ std::string human_bytes(uint64_t n) {
   return fmt::format("{:.1f} {}", v, units[u]);
 }
 
-Result<void> write_all(int fd, std::span<const uint8_t> bytes, const std::string& path) {
-  while (!bytes.empty()) {
-    ssize_t n = ::write(fd, bytes.data(), bytes.size());
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return make_errno_error(fmt::format("write {}", path), errno);
-    }
-    bytes = bytes.subspan(static_cast<size_t>(n));
-  }
-  return {};
-}
-
 // Writes one file: the stored bytes' plaintext into a new file (O_EXCL, 0600), or into a
 // temporary name renamed over the old one when job.replace. Checks the SHA-512.
-Result<uint64_t> restore_file(StoredFileReader& reader, backup::Sha512* sha, const Job& job,
+Result<uint64_t> restore_file(StoredFileReader& reader, crypto::Sha512* sha, const Job& job,
                               const std::function<void(uint64_t)>& advance) {
   std::string path = job.replace ? job.destination + ".pgmoneta.tmp" : job.destination;
   int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (job.replace ? O_TRUNC : O_EXCL);
@@ -127,7 +115,7 @@ Result<uint64_t> restore_file(StoredFileReader& reader, backup::Sha512* sha, con
         if (check_plain) {
           sha->update(bytes);
         }
-        PGM_TRY(write_all(fd.get(), bytes, path));
+        PGM_TRY(io::write_all(fd.get(), bytes, "write", path));
         advance(bytes.size());
         return {};
       },
@@ -140,7 +128,7 @@ Result<uint64_t> restore_file(StoredFileReader& reader, backup::Sha512* sha, con
     return tl::unexpected(written.error());
   }
   if (check_stored || check_plain) {
-    std::string got = backup::Sha512::hex(sha->final());
+    std::string got = crypto::Sha512::hex(sha->final());
     const std::string& want = check_stored ? job.stored_sha512 : job.sha512;
     if (got != want) {
       return make_error(
@@ -174,9 +162,9 @@ Result<uint64_t> run_jobs(std::vector<Job>& jobs, int workers, const crypto::Mas
   std::optional<Error> first_error;
   auto worker = [&]() {
     StoredFileReader reader(key);
-    std::optional<backup::Sha512> sha;
+    std::optional<crypto::Sha512> sha;
     if (verify) {
-      auto created = backup::Sha512::create();
+      auto created = crypto::Sha512::create();
       if (!created) {
         std::lock_guard lock(error_mutex);
         first_error = created.error();

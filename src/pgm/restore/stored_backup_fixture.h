@@ -14,6 +14,7 @@
 
 #include "pgm/backup/info.h"
 #include "pgm/backup/store.h"
+#include "pgm/crypto/digest.h"
 #include "pgm/io/file.h"
 
 namespace pgm::restore::test_support {
@@ -107,9 +108,9 @@ class StoredBackupTest : public ::testing::Test {
     info_.restore_size = restore;
     std::string info_text = backup::format_backup_info(info_);
     auto hash = [](const std::string& text) {
-      auto h = backup::Sha512::create();
+      auto h = crypto::Sha512::create();
       h->update(text);
-      return backup::Sha512::hex(h->final());
+      return crypto::Sha512::hex(h->final());
     };
     sha += backup::format_sha512_line({"backup.manifest", hash(*manifest_text)});
     sha += backup::format_sha512_line({"backup.info", hash(info_text)});

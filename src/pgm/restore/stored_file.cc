@@ -12,6 +12,7 @@
 #include "pgm/backup/link.h"
 #include "pgm/core/unique_fd.h"
 #include "pgm/crypto/aes_stream.h"
+#include "pgm/io/fd.h"
 
 namespace pgm::restore {
 
@@ -111,17 +112,11 @@ Result<uint64_t> StoredFileReader::read(
   };
   std::optional<Error> decode_error;
   for (;;) {
-    ssize_t n = ::read(fd.get(), impl_->input.data(), impl_->input.size());
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return make_errno_error(fmt::format("read {}", path), errno);
-    }
+    PGM_ASSIGN_OR_RETURN(size_t n, io::read_some(fd.get(), impl_->input, "read", path));
     if (n == 0) {
       break;
     }
-    std::span<const uint8_t> chunk(impl_->input.data(), static_cast<size_t>(n));
+    std::span<const uint8_t> chunk(impl_->input.data(), n);
     if (stored) {
       stored(chunk);
     }

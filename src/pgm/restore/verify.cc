@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "pgm/crypto/digest.h"
 #include "pgm/io/file.h"
 #include "pgm/restore/backup_files.h"
 #include "pgm/restore/stored_file.h"
@@ -65,7 +66,7 @@ Result<std::vector<VerifyFile>> check_metadata(const std::string& backup_dir) {
     out.push_back(std::move(v));
     return out;
   }
-  PGM_ASSIGN_OR_RETURN(backup::Sha512 sha, backup::Sha512::create());
+  PGM_ASSIGN_OR_RETURN(crypto::Sha512 sha, crypto::Sha512::create());
   for (const backup::Sha512Entry& e : *entries) {
     if (e.path != "backup.info" && e.path != "backup.manifest") {
       continue;  // stored data files: their plaintext is checked against backup.manifest
@@ -79,7 +80,7 @@ Result<std::vector<VerifyFile>> check_metadata(const std::string& backup_dir) {
                                                                  : content.error().message();
     } else {
       sha.update(*content);
-      v.calculated = backup::Sha512::hex(sha.final());
+      v.calculated = crypto::Sha512::hex(sha.final());
       v.bytes = content->size();
       if (!same_hex(v.calculated, v.expected)) {
         v.problem = kProblemMismatch;
@@ -127,7 +128,7 @@ Result<VerifyReport> verify_backup(const VerifyOptions& o) {
     }
   };
   auto work = [&]() {
-    auto sha = backup::Sha512::create();
+    auto sha = crypto::Sha512::create();
     if (!sha) {
       std::lock_guard<std::mutex> lock(mutex);
       setup_error = sha.error();
@@ -160,7 +161,7 @@ Result<VerifyReport> verify_backup(const VerifyOptions& o) {
         continue;
       }
       v.bytes = *read;
-      v.calculated = backup::Sha512::hex(sha->final());
+      v.calculated = crypto::Sha512::hex(sha->final());
       if (!same_hex(v.calculated, v.expected)) {
         v.problem = kProblemMismatch;
       }

@@ -5,17 +5,12 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <ctime>
-#include <mutex>
 #include <optional>
-#include <random>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include <arpa/inet.h>
-#include <curl/curl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
 
@@ -23,13 +18,13 @@
 #include "pgm/core/unique_fd.h"
 #include "pgm/crypto/base64.h"
 #include "pgm/storage/azure_auth.h"
+#include "pgm/storage/http_client.h"
 #include "pgm/storage/text_internal.h"
 
 namespace pgm::storage {
 namespace {
 
 using core::escape_markup;
-using internal::lower;
 using internal::parse_u64;
 using internal::xml_unescape;
 
@@ -39,16 +34,6 @@ constexpr uint64_t kMaxBlocks = 50000;                    // blocks per committe
 constexpr size_t kMaxErrorBody = 64 << 10;                // error documents kept for messages
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
-
-struct CurlDeleter {
-  void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
-};
-using CurlPtr = std::unique_ptr<CURL, CurlDeleter>;
-
-struct SlistDeleter {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
-};
-using SlistPtr = std::unique_ptr<curl_slist, SlistDeleter>;
 
 // ---------------------------------------------------------------------------------------------
 // A minimal XML reader for the flat documents the Blob service returns (List Blobs results,
@@ -127,125 +112,13 @@ struct Request {
   long also_ok = 0;  // a non-2xx status the caller handles (404 on delete, 409 on create)
 };
 
-struct Response {
-  long status = 0;
-  Headers headers;  // names lower-cased
-  std::string body;
-
-  std::string header(std::string_view name) const {
-    for (const auto& [key, value] : headers) {
-      if (key == name) {
-        return value;
-      }
-    }
-    return {};
-  }
-};
+using Response = internal::HttpResponse;
 
 // Per-call state surviving retries: what the sink already has, and the version it came from.
 struct Progress {
   uint64_t delivered = 0;
   std::string etag;
 };
-
-// Per-attempt state seen by the curl callbacks.
-struct Transfer {
-  const Request* request = nullptr;
-  Response* response = nullptr;
-  Progress* progress = nullptr;
-  uint64_t sent = 0;
-  std::optional<Error> callback_error;
-};
-
-size_t read_body(char* buffer, size_t size, size_t nitems, void* userdata) {
-  auto* t = static_cast<Transfer*>(userdata);
-  const Request& r = *t->request;
-  size_t want = size * nitems;
-  if (r.body_fd < 0) {
-    size_t n = std::min(want, r.text.size() - static_cast<size_t>(t->sent));
-    std::memcpy(buffer, r.text.data() + t->sent, n);
-    t->sent += n;
-    return n;
-  }
-  uint64_t remaining = r.body_length - t->sent;
-  auto n = static_cast<size_t>(std::min<uint64_t>(want, remaining));
-  if (n == 0) {
-    return 0;
-  }
-  for (;;) {
-    ssize_t got = ::pread(r.body_fd, buffer, n, static_cast<off_t>(r.body_offset + t->sent));
-    if (got < 0 && errno == EINTR) {
-      continue;
-    }
-    if (got < 0) {
-      t->callback_error = errno_error("read upload file", errno);
-      return CURL_READFUNC_ABORT;
-    }
-    if (got == 0) {
-      t->callback_error = Error(ErrorCode::kIo, "upload file shrank while being sent");
-      return CURL_READFUNC_ABORT;
-    }
-    t->sent += static_cast<uint64_t>(got);
-    return static_cast<size_t>(got);
-  }
-}
-
-// curl rewinds the body when it resends on a fresh connection.
-int seek_body(void* userdata, curl_off_t offset, int origin) {
-  auto* t = static_cast<Transfer*>(userdata);
-  if (origin != SEEK_SET || offset < 0) {
-    return CURL_SEEKFUNC_CANTSEEK;
-  }
-  t->sent = static_cast<uint64_t>(offset);
-  return CURL_SEEKFUNC_OK;
-}
-
-size_t write_body(char* data, size_t size, size_t nmemb, void* userdata) {
-  auto* t = static_cast<Transfer*>(userdata);
-  size_t n = size * nmemb;
-  long status = t->response->status;
-  if (t->request->sink != nullptr && status >= 200 && status < 300) {
-    auto result = (*t->request->sink)(std::span(reinterpret_cast<const uint8_t*>(data), n));
-    if (!result) {
-      t->callback_error = result.error();
-      return 0;
-    }
-    t->progress->delivered += n;
-    return n;
-  }
-  bool keep_all = status >= 200 && status < 300;
-  if (keep_all || t->response->body.size() < kMaxErrorBody) {
-    t->response->body.append(data, n);
-  }
-  return n;
-}
-
-size_t read_header(char* data, size_t size, size_t nitems, void* userdata) {
-  auto* t = static_cast<Transfer*>(userdata);
-  size_t n = size * nitems;
-  std::string_view line(data, n);
-  while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) {
-    line.remove_suffix(1);
-  }
-  if (line.rfind("HTTP/", 0) == 0) {  // a new status line (also after 100 Continue)
-    t->response->headers.clear();
-    size_t space = line.find(' ');
-    if (space != std::string_view::npos) {
-      t->response->status =
-          std::strtol(std::string(line.substr(space + 1, 3)).c_str(), nullptr, 10);
-    }
-    return n;
-  }
-  size_t colon = line.find(':');
-  if (colon != std::string_view::npos) {
-    std::string_view value = line.substr(colon + 1);
-    while (!value.empty() && value.front() == ' ') {
-      value.remove_prefix(1);
-    }
-    t->response->headers.emplace_back(lower(line.substr(0, colon)), std::string(value));
-  }
-  return n;
-}
 
 bool retryable_status(long status) {
   return status == 408 || status == 429 || status == 500 || status == 502 || status == 503 ||
@@ -255,7 +128,10 @@ bool retryable_status(long status) {
 class Client {
  public:
   explicit Client(AzureOptions options)
-      : options_(std::move(options)), rng_(std::random_device{}()) {
+      : options_(std::move(options)),
+        http_("azure", options_.timeout, ""),
+        retrier_(
+            {options_.max_attempts, options_.retry_base, options_.retry_cap, "gave up after"}) {
     base_prefix_ = options_.base_dir;
     while (!base_prefix_.empty() && base_prefix_.front() == '/') {
       base_prefix_.erase(0, 1);
@@ -287,33 +163,19 @@ class Client {
   const AzureOptions& options() const { return options_; }
   const std::string& base_prefix() const { return base_prefix_; }
 
+  Result<void> ready() { return http_.ready(); }
+
   // Sends the request, retrying retryable failures; non-2xx answers (except also_ok) become
   // errors "azure: <VERB> <blob>: <status> <Code>: <Message>".
   Result<Response> call(const Request& request) {
     Progress progress;
-    for (int attempt = 1;; ++attempt) {
-      Result<Response> result = perform(request, progress);
-      std::optional<Error> error;
-      if (!result) {
-        error = result.error();
-      } else if ((result->status < 200 || result->status >= 300) &&
-                 result->status != request.also_ok) {
-        error = http_error(request, *result);
+    return retrier_.run([&]() -> Result<Response> {
+      PGM_ASSIGN_OR_RETURN(Response response, perform(request, progress));
+      if ((response.status < 200 || response.status >= 300) && response.status != request.also_ok) {
+        return tl::unexpected<Error>(http_error(request, response));
       }
-      if (!error) {
-        return result;
-      }
-      ErrorCode code = error->code();
-      bool retry = code == ErrorCode::kUnavailable || code == ErrorCode::kTimeout;
-      if (!retry || attempt >= options_.max_attempts) {
-        if (retry && attempt > 1) {
-          return tl::unexpected<Error>(Error(
-              code, fmt::format("{} (gave up after {} attempts)", error->message(), attempt)));
-        }
-        return tl::unexpected<Error>(*error);
-      }
-      std::this_thread::sleep_for(backoff(attempt));
-    }
+      return response;
+    });
   }
 
  private:
@@ -359,17 +221,6 @@ class Client {
     return {ec, std::move(text)};
   }
 
-  std::chrono::milliseconds backoff(int attempt) {
-    // Full jitter: uniform in [0, min(cap, base * 2^(attempt-1))].
-    int64_t ceiling = options_.retry_base.count();
-    for (int i = 1; i < attempt && ceiling < options_.retry_cap.count(); ++i) {
-      ceiling *= 2;
-    }
-    ceiling = std::min<int64_t>(ceiling, options_.retry_cap.count());
-    std::uniform_int_distribution<int64_t> dist(0, std::max<int64_t>(ceiling, 0));
-    return std::chrono::milliseconds(dist(rng_));
-  }
-
   std::string url_path(const Request& request) const {
     std::string path = "/";
     if (path_style_) {
@@ -383,16 +234,6 @@ class Client {
   }
 
   Result<Response> perform(const Request& request, Progress& progress) {
-    if (!curl_) {
-      curl_.reset(curl_easy_init());
-      if (!curl_) {
-        return make_error(ErrorCode::kInternal, "azure: curl_easy_init failed");
-      }
-    } else {
-      curl_easy_reset(curl_.get());  // keeps the connection cache
-    }
-    CURL* curl = curl_.get();
-
     Headers headers = request.headers;
     headers.emplace_back("x-ms-date", azure::http_date(std::time(nullptr)));
     headers.emplace_back("x-ms-version", kApiVersion);
@@ -418,89 +259,36 @@ class Client {
     PGM_ASSIGN_OR_RETURN(std::string auth,
                          azure::authorization(signed_request, options_.shared_key));
 
-    std::string url = origin_ + signed_request.path;
+    internal::HttpRequest http{request.verb, origin_ + signed_request.path};
     char separator = '?';
     for (const auto& [name, value] : request.query) {
-      url += separator + azure::url_encode(name, false) + "=" + azure::url_encode(value, false);
+      http.url +=
+          separator + azure::url_encode(name, false) + "=" + azure::url_encode(value, false);
       separator = '&';
     }
-
-    SlistPtr list;
-    auto append = [&list](const std::string& line) {
-      curl_slist* next = curl_slist_append(list.get(), line.c_str());
-      if (next != nullptr) {
-        static_cast<void>(list.release());
-        list.reset(next);
-      }
-      return next != nullptr;
-    };
-    bool ok = true;
     for (const auto& [name, value] : headers) {
-      ok = ok && append(fmt::format("{}: {}", name, value));
+      http.headers.push_back(fmt::format("{}: {}", name, value));
     }
-    ok = ok && append(fmt::format("Authorization: {}", auth));
-    ok = ok && append("Expect:");  // no 100-continue round trip
-    if (!ok) {
-      return make_error(ErrorCode::kInternal, "azure: out of memory building headers");
-    }
-
-    Response response;
-    Transfer transfer{&request, &response, &progress, 0, std::nullopt};
-    char errbuf[CURL_ERROR_SIZE] = {};
-    curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list.get());
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, static_cast<long>(options_.timeout.count()));
-    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options_.timeout.count()));
-    curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, read_header);
-    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &transfer);
-    if (upload) {
-      curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
-      curl_easy_setopt(curl, CURLOPT_READFUNCTION, read_body);
-      curl_easy_setopt(curl, CURLOPT_READDATA, &transfer);
-      curl_easy_setopt(curl, CURLOPT_SEEKFUNCTION, seek_body);
-      curl_easy_setopt(curl, CURLOPT_SEEKDATA, &transfer);
-      curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(content_length));
-    } else if (request.verb == "HEAD") {
-      curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
-    } else if (request.verb != "GET") {
-      curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.verb.c_str());
-    }
-
-    CURLcode rc = curl_easy_perform(curl);
-    if (transfer.callback_error) {
-      return tl::unexpected<Error>(transfer.callback_error->with_context(
-          fmt::format("azure: {} {}", request.verb, display_name(request))));
-    }
-    if (rc != CURLE_OK) {
-      ErrorCode code = ErrorCode::kIo;
-      switch (rc) {
-        case CURLE_OPERATION_TIMEDOUT:
-          code = ErrorCode::kTimeout;
-          break;
-        case CURLE_COULDNT_CONNECT:
-        case CURLE_COULDNT_RESOLVE_HOST:
-        case CURLE_SEND_ERROR:
-        case CURLE_RECV_ERROR:
-        case CURLE_GOT_NOTHING:
-        case CURLE_PARTIAL_FILE:
-        case CURLE_SSL_CONNECT_ERROR:
-        case CURLE_HTTP2:
-        case CURLE_HTTP2_STREAM:
-          code = ErrorCode::kUnavailable;
-          break;
-        default:
-          break;
+    http.headers.push_back(fmt::format("Authorization: {}", auth));
+    http.headers.emplace_back("Expect:");  // no 100-continue round trip
+    http.text = request.text;
+    http.body_fd = request.body_fd;
+    http.body_offset = request.body_offset;
+    http.body_length = request.body_length;
+    http.context = fmt::format("azure: {} {}", request.verb, display_name(request));
+    http.on_body = [&](std::span<const uint8_t> bytes, Response& response) -> Result<bool> {
+      const bool success = response.status >= 200 && response.status < 300;
+      if (request.sink != nullptr && success) {
+        if (auto r = (*request.sink)(bytes); !r) {
+          return tl::unexpected<Error>(r.error().with_context(http.context));
+        }
+        progress.delivered += bytes.size();
+      } else if (success || response.body.size() < kMaxErrorBody) {
+        response.body.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
       }
-      std::string detail = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(rc);
-      return make_error(
-          code, fmt::format("azure: {} {}: {}", request.verb, display_name(request), detail));
-    }
+      return true;
+    };
+    PGM_ASSIGN_OR_RETURN(Response response, http_.perform(http));
     if (request.sink != nullptr && response.status >= 200 && response.status < 300 &&
         progress.etag.empty()) {
       progress.etag = response.header("etag");
@@ -512,8 +300,8 @@ class Client {
   std::string base_prefix_;  // base_dir + "/", or ""
   std::string origin_;       // scheme://host[:port]
   bool path_style_ = false;
-  CurlPtr curl_;
-  std::mt19937_64 rng_;
+  internal::HttpClient http_;
+  internal::Retrier retrier_;
 };
 
 Result<void> check_key(std::string_view key) {
@@ -528,6 +316,7 @@ class AzureStorage final : public Storage {
   explicit AzureStorage(AzureOptions options) : client_(std::move(options)) {}
 
   std::string name() const override { return "azure"; }
+  Result<void> ready() { return client_.ready(); }
 
   Result<void> put_file(std::string_view key, const std::string& path,
                         std::string_view sha512_hex) override {
@@ -750,29 +539,18 @@ Result<void> validate(AzureOptions& options) {
   return {};
 }
 
-Result<void> global_init() {
-  static std::once_flag once;
-  static CURLcode rc = CURLE_OK;
-  std::call_once(once, [] { rc = curl_global_init(CURL_GLOBAL_DEFAULT); });
-  if (rc != CURLE_OK) {
-    return make_error(ErrorCode::kInternal,
-                      std::string("azure: curl_global_init: ") + curl_easy_strerror(rc));
-  }
-  return {};
-}
-
 }  // namespace
 
 Result<std::unique_ptr<Storage>> make_azure_storage(AzureOptions options) {
   PGM_TRY(validate(options));
-  PGM_TRY(global_init());
-  return std::unique_ptr<Storage>(std::make_unique<AzureStorage>(std::move(options)));
+  auto storage = std::make_unique<AzureStorage>(std::move(options));
+  PGM_TRY(storage->ready());
+  return std::unique_ptr<Storage>(std::move(storage));
 }
 
 Result<void> create_azure_container(const AzureOptions& options) {
   AzureOptions copy = options;
   PGM_TRY(validate(copy));
-  PGM_TRY(global_init());
   Client client(copy);
   Request request{"PUT", "", {{"restype", "container"}}, {}};
   request.also_ok = 409;  // ContainerAlreadyExists

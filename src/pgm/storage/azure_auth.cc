@@ -5,10 +5,9 @@
 #include <ctime>
 
 #include <fmt/format.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "pgm/crypto/base64.h"
+#include "pgm/crypto/digest.h"
 
 namespace pgm::storage::azure {
 namespace {
@@ -104,14 +103,7 @@ Result<std::string> shared_key_signature(std::string_view key_base64, std::strin
   if (!key || key->empty()) {
     return make_error(ErrorCode::kConfig, "azure_shared_key is not valid base64");
   }
-  std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
-  unsigned int mac_len = 0;
-  if (HMAC(EVP_sha256(), key->data(), static_cast<int>(key->size()),
-           reinterpret_cast<const unsigned char*>(text.data()), text.size(), mac.data(),
-           &mac_len) == nullptr) {
-    return make_error(ErrorCode::kInternal, "azure: HMAC-SHA256 failed");
-  }
-  return crypto::base64_encode(std::span<const uint8_t>(mac.data(), mac_len));
+  return crypto::base64_encode(crypto::hmac_sha256(*key, crypto::bytes_of(text)));
 }
 
 Result<std::string> authorization(const SignedRequest& request, std::string_view key_base64) {

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "pgm/core/unique_fd.h"
+#include "pgm/io/fd.h"
 #include "pgm/io/file.h"
 
 namespace pgm::storage {
@@ -44,17 +45,11 @@ Result<void> copy_atomic(const std::string& from, const std::string& to) {
   PGM_ASSIGN_OR_RETURN(io::AtomicFile out, io::AtomicFile::create(to, 0600));
   std::vector<char> buf(1 << 20);
   for (;;) {
-    ssize_t n = ::read(in.get(), buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      return make_errno_error(fmt::format("local: read {}", from), errno);
-    }
+    PGM_ASSIGN_OR_RETURN(size_t n, io::read_some(in.get(), buf, "local: read", from));
     if (n == 0) {
       break;
     }
-    PGM_TRY(out.write(std::string_view(buf.data(), static_cast<size_t>(n))));
+    PGM_TRY(out.write(std::string_view(buf.data(), n)));
   }
   return out.commit();
 }
@@ -105,19 +100,14 @@ class LocalStorage : public Storage {
     uint64_t pos = offset;
     while (left > 0) {
       size_t want = static_cast<size_t>(std::min<uint64_t>(left, buf.size()));
-      ssize_t n = ::pread(fd.get(), buf.data(), want, static_cast<off_t>(pos));
-      if (n < 0 && errno == EINTR) {
-        continue;
-      }
-      if (n < 0) {
-        return make_errno_error(fmt::format("local: read {}", key), errno);
-      }
+      PGM_ASSIGN_OR_RETURN(
+          size_t n, io::pread_full(fd.get(), std::span(buf.data(), want), pos, "local: read", key));
       if (n == 0) {
         break;
       }
-      PGM_TRY(sink(std::span<const uint8_t>(buf.data(), static_cast<size_t>(n))));
-      pos += static_cast<uint64_t>(n);
-      left -= static_cast<uint64_t>(n);
+      PGM_TRY(sink(std::span<const uint8_t>(buf.data(), n)));
+      pos += n;
+      left -= n;
     }
     return {};
   }

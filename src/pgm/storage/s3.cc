@@ -7,19 +7,17 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
-#include <mutex>
 #include <optional>
-#include <random>
-#include <thread>
 #include <utility>
 #include <vector>
 
-#include <curl/curl.h>
 #include <fmt/format.h>
 #include <sys/stat.h>
 
 #include "pgm/core/markup.h"
 #include "pgm/core/unique_fd.h"
+#include "pgm/io/fd.h"
+#include "pgm/storage/http_client.h"
 #include "pgm/storage/sigv4.h"
 #include "pgm/storage/text_internal.h"
 
@@ -39,16 +37,6 @@ constexpr uint64_t kMaxPartSize = 5ULL << 30;
 constexpr uint64_t kMaxParts = 10000;
 constexpr size_t kMaxDeleteBatch = 1000;
 constexpr size_t kMaxResponseBody = 16 << 20;  // XML answers and error bodies
-
-struct CurlDeleter {
-  void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
-};
-using CurlPtr = std::unique_ptr<CURL, CurlDeleter>;
-
-struct SlistDeleter {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
-};
-using SlistPtr = std::unique_ptr<curl_slist, SlistDeleter>;
 
 // ---- XML: just enough for S3's answers (no nesting of a same-named element, no CDATA) ----
 
@@ -132,48 +120,10 @@ ErrorCode code_for(long status, std::string_view s3_code) {
   }
 }
 
-ErrorCode code_for_curl(CURLcode rc) {
-  switch (rc) {
-    case CURLE_OPERATION_TIMEDOUT:
-      return ErrorCode::kTimeout;
-    case CURLE_COULDNT_RESOLVE_PROXY:
-    case CURLE_COULDNT_RESOLVE_HOST:
-    case CURLE_COULDNT_CONNECT:
-    case CURLE_SEND_ERROR:
-    case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING:
-    case CURLE_PARTIAL_FILE:
-    case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-      return ErrorCode::kUnavailable;
-    case CURLE_PEER_FAILED_VERIFICATION:
-      return ErrorCode::kPermission;
-    default:
-      return ErrorCode::kIo;
-  }
-}
-
-bool retryable(const Error& error) {
-  return error.code() == ErrorCode::kUnavailable || error.code() == ErrorCode::kTimeout;
-}
-
 // ---- HTTP exchange ----
 
-struct Response {
-  long status = 0;
-  std::string body;  // the whole body unless a sink took it
-  Pairs headers;     // lowercase names
-
-  std::string header(std::string_view name) const {
-    for (const auto& [n, v] : headers) {
-      if (n == name) {
-        return v;
-      }
-    }
-    return {};
-  }
-};
+using internal::HttpResponse;
+using Response = HttpResponse;
 
 struct Request {
   std::string method;
@@ -191,33 +141,6 @@ struct Request {
   std::optional<uint64_t> clip_end{};
 };
 
-// State shared with curl's callbacks during one transfer.
-struct Transfer {
-  CURL* curl = nullptr;
-  const Request* request = nullptr;
-  Response* response = nullptr;
-  std::string_view upload;  // remaining bytes to send
-  std::optional<Error> callback_error;
-  uint64_t body_position = 0;  // object offset of the next body byte (ranged GETs)
-  bool base_known = false;
-  bool stopped_early = false;  // the wanted bytes of an unranged answer are all delivered
-};
-
-size_t on_header(char* data, size_t size, size_t count, void* user) {
-  auto* t = static_cast<Transfer*>(user);
-  const std::string_view line(data, size * count);
-  if (line.rfind("HTTP/", 0) == 0) {
-    t->response->headers.clear();  // a new response (after 100 Continue or a redirect)
-    return size * count;
-  }
-  const size_t colon = line.find(':');
-  if (colon != std::string_view::npos) {
-    t->response->headers.emplace_back(lower(trim(line.substr(0, colon))),
-                                      std::string(trim(line.substr(colon + 1))));
-  }
-  return size * count;
-}
-
 // Object offset of the first body byte: 0 for a 200, the Content-Range start for a 206.
 uint64_t body_base(const Response& response, uint64_t requested) {
   if (response.status != 206) {
@@ -233,68 +156,29 @@ uint64_t body_base(const Response& response, uint64_t requested) {
   return start.value_or(requested);
 }
 
-size_t on_body(char* data, size_t size, size_t count, void* user) {
-  auto* t = static_cast<Transfer*>(user);
-  const size_t n = size * count;
-  if (t->response->status == 0) {
-    curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &t->response->status);
-  }
-  const bool success = t->response->status >= 200 && t->response->status < 300;
-  if (success && t->request->sink != nullptr) {
-    std::span<const uint8_t> bytes(reinterpret_cast<uint8_t*>(data), n);
-    bool last = false;
-    if (t->request->ranged) {
-      if (t->body_position == 0 && !t->base_known) {
-        t->base_known = true;
-        t->body_position = body_base(*t->response, t->request->clip_start);
-      }
-      const uint64_t pos = t->body_position;
-      const uint64_t from = std::max(pos, t->request->clip_start);
-      const uint64_t to = std::min<uint64_t>(pos + n, t->request->clip_end.value_or(UINT64_MAX));
-      last = t->request->clip_end && pos + n >= *t->request->clip_end;
-      bytes = from < to ? bytes.subspan(from - pos, to - from) : std::span<const uint8_t>();
-    }
-    t->body_position += n;
-    if (!bytes.empty()) {
-      auto r = (*t->request->sink)(bytes);
-      if (!r) {
-        t->callback_error = r.error();
-        return 0;
-      }
-      if (t->request->delivered != nullptr) {
-        *t->request->delivered += bytes.size();
-      }
-    }
-    if (last) {
-      t->stopped_early = true;
-      return 0;  // ends the transfer: the rest is not wanted
-    }
-    return n;
-  }
-  if (t->response->body.size() + n > kMaxResponseBody) {
-    t->callback_error = Error(ErrorCode::kProtocol, "response body too large");
-    return 0;
-  }
-  t->response->body.append(data, n);
-  return n;
-}
+// Cuts a ranged GET's body to the requested bytes, wherever the answer starts.
+struct BodyClip {
+  uint64_t position = 0;  // object offset of the next body byte
+  bool base_known = false;
 
-size_t on_read(char* buffer, size_t size, size_t count, void* user) {
-  auto* t = static_cast<Transfer*>(user);
-  const size_t n = std::min(size * count, t->upload.size());
-  std::memcpy(buffer, t->upload.data(), n);
-  t->upload.remove_prefix(n);
-  return n;
-}
-
-int seek_upload(void* user, curl_off_t offset, int origin) {
-  auto* t = static_cast<Transfer*>(user);
-  if (origin != SEEK_SET || offset < 0 || static_cast<uint64_t>(offset) > t->request->body.size()) {
-    return CURL_SEEKFUNC_FAIL;
+  // Narrows `bytes` to the wanted part; true when the wanted bytes end within them.
+  bool apply(const Request& request, const Response& response, std::span<const uint8_t>& bytes) {
+    if (!request.ranged) {
+      return false;
+    }
+    if (!base_known) {
+      base_known = true;
+      position = body_base(response, request.clip_start);
+    }
+    const uint64_t pos = position;
+    const uint64_t n = bytes.size();
+    position += n;
+    const uint64_t from = std::max(pos, request.clip_start);
+    const uint64_t to = std::min<uint64_t>(pos + n, request.clip_end.value_or(UINT64_MAX));
+    bytes = from < to ? bytes.subspan(from - pos, to - from) : std::span<const uint8_t>();
+    return request.clip_end && pos + n >= *request.clip_end;
   }
-  t->upload = t->request->body.substr(static_cast<size_t>(offset));
-  return CURL_SEEKFUNC_OK;
-}
+};
 
 Error response_error(const Request& request, const Response& response) {
   std::string code = xml_first(response.body, "Code").value_or("");
@@ -312,17 +196,24 @@ Error response_error(const Request& request, const Response& response) {
   return Error(code_for(response.status, code), std::move(text));
 }
 
-void curl_global_once() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+// Fills `buffer` from `fd` at `offset`; a file now shorter than that is an error.
+Result<void> read_part(int fd, std::string& buffer, uint64_t offset, std::string_view what) {
+  PGM_ASSIGN_OR_RETURN(size_t n,
+                       io::pread_full(fd, buffer, offset, fmt::format("s3: {}: read", what)));
+  if (n < buffer.size()) {
+    return make_error(ErrorCode::kIo, fmt::format("s3: {}: the file shrank", what));
+  }
+  return {};
 }
 
 // ---- the engine ----
 
 class S3Storage final : public Storage {
  public:
-  S3Storage(S3Options options, CurlPtr curl)
-      : options_(std::move(options)), curl_(std::move(curl)), random_(std::random_device{}()) {
+  explicit S3Storage(S3Options options)
+      : options_(std::move(options)),
+        http_("s3", options_.timeout, options_.ca_file),
+        retrier_({options_.max_attempts, options_.retry_base, options_.retry_cap, "after"}) {
     const bool default_port = options_.port == 0 || (options_.use_tls && options_.port == 443) ||
                               (!options_.use_tls && options_.port == 80);
     std::string host = options_.endpoint.empty()
@@ -337,6 +228,7 @@ class S3Storage final : public Storage {
   }
 
   std::string name() const override { return "s3"; }
+  Result<void> ready() { return http_.ready(); }
 
   Result<void> put_file(std::string_view key, const std::string& path,
                         std::string_view sha512_hex) override;
@@ -354,7 +246,9 @@ class S3Storage final : public Storage {
   Result<Response> perform_once(const Request& request);
   // Calls `attempt` until it succeeds, fails for good, or the attempts run out.
   template <typename F>
-  auto with_retries(F attempt) -> decltype(attempt());
+  auto with_retries(F attempt) -> decltype(attempt()) {
+    return retrier_.run(std::move(attempt));
+  }
   Result<Response> perform(const Request& request) {
     return with_retries([&] { return perform_once(request); });
   }
@@ -364,12 +258,11 @@ class S3Storage final : public Storage {
   Result<void> delete_batch(std::span<const std::string> keys);
 
   S3Options options_;
-  CurlPtr curl_;
-  std::mt19937_64 random_;
+  internal::HttpClient http_;
+  internal::Retrier retrier_;
   std::string host_;
   std::string base_prefix_;
   sigv4::Credentials credentials_;
-  char curl_error_[CURL_ERROR_SIZE] = {};
 };
 
 std::string S3Storage::canonical_uri(const std::string& key) const {
@@ -383,33 +276,7 @@ std::string S3Storage::canonical_uri(const std::string& key) const {
   return "/" + sigv4::uri_encode(key, true);
 }
 
-template <typename F>
-auto S3Storage::with_retries(F attempt) -> decltype(attempt()) {
-  for (int n = 1;; ++n) {
-    auto result = attempt();
-    if (result || !retryable(result.error())) {
-      return result;
-    }
-    if (n >= options_.max_attempts) {
-      if (n == 1) {
-        return result;
-      }
-      return tl::unexpected<Error>(
-          Error(result.error().code(),
-                fmt::format("{} (after {} attempts)", result.error().message(), n)));
-    }
-    // Full jitter: uniform in [0, min(cap, base * 2^(n-1))).
-    const auto ceiling = std::min<int64_t>(options_.retry_cap.count(), options_.retry_base.count()
-                                                                           << std::min(n - 1, 20));
-    std::uniform_int_distribution<int64_t> pick(0, std::max<int64_t>(ceiling, 1) - 1);
-    std::this_thread::sleep_for(std::chrono::milliseconds(pick(random_)));
-  }
-}
-
 Result<Response> S3Storage::perform_once(const Request& request) {
-  CURL* curl = curl_.get();
-  curl_easy_reset(curl);
-
   const std::string amz_date = sigv4::amz_date(std::chrono::system_clock::now());
   const std::string payload_hash = sigv4::sha256_hex(request.body);
   sigv4::Request signed_request{request.method, canonical_uri(request.key), request.query,
@@ -419,81 +286,41 @@ Result<Response> S3Storage::perform_once(const Request& request) {
   signed_request.headers.emplace_back("x-amz-content-sha256", payload_hash);
   const std::string authorization = sigv4::authorization(credentials_, amz_date, signed_request);
 
-  curl_slist* raw = nullptr;
-  SlistPtr header_list;
-  auto add_header = [&](const std::string& line) {
-    raw = curl_slist_append(raw, line.c_str());
-    header_list.release();
-    header_list.reset(raw);
-  };
+  internal::HttpRequest http{request.method, "", {}, true, request.body};
   for (const auto& [name, value] : signed_request.headers) {
-    add_header(fmt::format("{}: {}", name, value));
+    http.headers.push_back(fmt::format("{}: {}", name, value));
   }
-  add_header("Authorization: " + authorization);
-  add_header("Expect:");
+  http.headers.push_back("Authorization: " + authorization);
+  http.headers.emplace_back("Expect:");
   if (request.method == "POST") {
-    add_header("Content-Type: application/xml");
+    http.headers.emplace_back("Content-Type: application/xml");
   }
-
-  std::string url = fmt::format("{}://{}{}", options_.use_tls ? "https" : "http", host_,
-                                signed_request.canonical_uri);
+  http.url = fmt::format("{}://{}{}", options_.use_tls ? "https" : "http", host_,
+                         signed_request.canonical_uri);
   if (!request.query.empty()) {
-    url += "?" + sigv4::canonical_query(request.query);
+    http.url += "?" + sigv4::canonical_query(request.query);
   }
-
-  Response response;
-  Transfer transfer{curl, &request, &response, request.body, std::nullopt};
-  curl_error_[0] = '\0';
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, curl_error_);
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, header_list.get());
-  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &transfer);
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, static_cast<long>(options_.timeout.count()));
-  // A stalled transfer fails; a long one that keeps moving does not.
-  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, static_cast<long>(options_.timeout.count()));
-  curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
-  if (!options_.ca_file.empty()) {
-    curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_file.c_str());
-  }
-  if (request.method == "HEAD") {
-    curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
-  } else if (request.method == "PUT") {
-    curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(curl, CURLOPT_READFUNCTION, on_read);
-    curl_easy_setopt(curl, CURLOPT_READDATA, &transfer);
-    curl_easy_setopt(curl, CURLOPT_SEEKFUNCTION, seek_upload);
-    curl_easy_setopt(curl, CURLOPT_SEEKDATA, &transfer);
-    curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
-  } else if (request.method == "POST") {
-    curl_easy_setopt(curl, CURLOPT_POST, 1L);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
-                     static_cast<curl_off_t>(request.body.size()));
-  } else if (request.method != "GET") {
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
-  }
-
-  CURLcode rc = curl_easy_perform(curl);
-  if (rc == CURLE_WRITE_ERROR && transfer.stopped_early) {
-    rc = CURLE_OK;
-  }
-  if (transfer.callback_error) {
-    if (request.sink != nullptr && response.status >= 200 && response.status < 300) {
-      return tl::unexpected<Error>(*transfer.callback_error);  // the sink's own error
+  http.context = "s3: " + request.what;
+  BodyClip clip;
+  http.on_body = [&](std::span<const uint8_t> bytes, Response& response) -> Result<bool> {
+    if (request.sink == nullptr || response.status < 200 || response.status >= 300) {
+      if (response.body.size() + bytes.size() > kMaxResponseBody) {
+        return tl::unexpected<Error>(
+            Error(ErrorCode::kProtocol, "response body too large").with_context(http.context));
+      }
+      response.body.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+      return true;
     }
-    return tl::unexpected<Error>(transfer.callback_error->with_context("s3: " + request.what));
-  }
-  if (rc != CURLE_OK) {
-    const std::string detail = curl_error_[0] != '\0' ? curl_error_ : curl_easy_strerror(rc);
-    return make_error(code_for_curl(rc), fmt::format("s3: {}: {}", request.what, detail));
-  }
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
+    const bool last = clip.apply(request, response, bytes);
+    if (!bytes.empty()) {
+      PGM_TRY((*request.sink)(bytes));
+      if (request.delivered != nullptr) {
+        *request.delivered += bytes.size();
+      }
+    }
+    return !last;
+  };
+  PGM_ASSIGN_OR_RETURN(Response response, http_.perform(http));
   if (response.status < 200 || response.status >= 300) {
     return tl::unexpected<Error>(response_error(request, response));
   }
@@ -542,20 +369,7 @@ Result<void> S3Storage::get(std::string_view key, uint64_t offset, std::optional
 Result<void> S3Storage::put_single(const Request& base, int fd, uint64_t size) {
   return with_retries([&]() -> Result<void> {
     std::string body(size, '\0');
-    size_t done = 0;
-    while (done < size) {
-      const ssize_t n = ::pread(fd, body.data() + done, size - done, static_cast<off_t>(done));
-      if (n < 0 && errno == EINTR) {
-        continue;
-      }
-      if (n < 0) {
-        return tl::unexpected<Error>(errno_error(fmt::format("s3: {}: read", base.what), errno));
-      }
-      if (n == 0) {
-        return make_error(ErrorCode::kIo, fmt::format("s3: {}: the file shrank", base.what));
-      }
-      done += static_cast<size_t>(n);
-    }
+    PGM_TRY(read_part(fd, body, 0, base.what));
     Request request = base;
     request.body = body;
     PGM_TRY(perform_once(request));
@@ -600,21 +414,7 @@ Result<void> S3Storage::put_multipart(const Request& base, std::string_view key,
     const std::string what = fmt::format("PUT {} (part {})", key, part);
     auto uploaded = with_retries([&]() -> Result<std::string> {
       buffer.resize(len);
-      size_t done = 0;
-      while (done < len) {
-        const ssize_t n =
-            ::pread(fd, buffer.data() + done, len - done, static_cast<off_t>(offset + done));
-        if (n < 0 && errno == EINTR) {
-          continue;
-        }
-        if (n < 0) {
-          return tl::unexpected<Error>(errno_error(fmt::format("s3: {}: read", what), errno));
-        }
-        if (n == 0) {
-          return make_error(ErrorCode::kIo, fmt::format("s3: {}: the file shrank", what));
-        }
-        done += static_cast<size_t>(n);
-      }
+      PGM_TRY(read_part(fd, buffer, offset, what));
       Request request{
           "PUT",   base.key, {{"partNumber", std::to_string(part)}, {"uploadId", *upload_id}},
           {},      buffer,   nullptr,
@@ -823,12 +623,9 @@ Result<std::unique_ptr<Storage>> make_s3_storage(S3Options options) {
     return config_error("s3 list page size must be within 1..1000");
   }
   options.base_dir = strip_slashes(options.base_dir);
-  curl_global_once();
-  CurlPtr curl(curl_easy_init());
-  if (!curl) {
-    return make_error(ErrorCode::kInternal, "s3: curl_easy_init failed");
-  }
-  return std::make_unique<S3Storage>(std::move(options), std::move(curl));
+  auto storage = std::make_unique<S3Storage>(std::move(options));
+  PGM_TRY(storage->ready());
+  return std::unique_ptr<Storage>(std::move(storage));
 }
 
 }  // namespace pgm::storage

@@ -15,15 +15,20 @@
 #include <vector>
 
 #include <fmt/format.h>
-#include <libssh/libssh.h>
-#include <libssh/sftp.h>
 #include <sys/stat.h>
 
 #include "pgm/core/scope_exit.h"
 #include "pgm/core/unique_fd.h"
+#include "pgm/io/fd.h"
+#include "pgm/storage/sftp_internal.h"
 
 namespace pgm::storage {
 namespace {
+
+using internal::AttributesPtr;
+using internal::Connection;
+using internal::SftpDirPtr;
+using internal::SftpFilePtr;
 
 // One SFTP request carries at most this many bytes: OpenSSH's server caps messages at 256 KiB,
 // so 64 KiB requests are safe everywhere while keeping memory bounded.
@@ -32,80 +37,6 @@ constexpr size_t kChunkSize = size_t{64} * 1024;
 constexpr size_t kFileBufferSize = size_t{256} * 1024;
 constexpr std::string_view kDigestSuffix = kSideFileSuffix;  // storage.h
 constexpr std::string_view kTempMarker = ".tmp.";
-
-struct SessionDeleter {
-  void operator()(ssh_session session) const {
-    if (ssh_is_connected(session) != 0) {
-      ssh_disconnect(session);
-    }
-    ssh_free(session);
-  }
-};
-struct SftpDeleter {
-  void operator()(sftp_session sftp) const { sftp_free(sftp); }
-};
-struct SftpFileDeleter {
-  void operator()(sftp_file file) const { sftp_close(file); }
-};
-struct SftpDirDeleter {
-  void operator()(sftp_dir dir) const { sftp_closedir(dir); }
-};
-struct AttributesDeleter {
-  void operator()(sftp_attributes attributes) const { sftp_attributes_free(attributes); }
-};
-struct KeyDeleter {
-  void operator()(ssh_key key) const { ssh_key_free(key); }
-};
-using SessionPtr = std::unique_ptr<ssh_session_struct, SessionDeleter>;
-using SftpPtr = std::unique_ptr<sftp_session_struct, SftpDeleter>;
-using SftpFilePtr = std::unique_ptr<sftp_file_struct, SftpFileDeleter>;
-using SftpDirPtr = std::unique_ptr<sftp_dir_struct, SftpDirDeleter>;
-using AttributesPtr = std::unique_ptr<sftp_attributes_struct, AttributesDeleter>;
-using KeyPtr = std::unique_ptr<ssh_key_struct, KeyDeleter>;
-
-const char* sftp_status_text(int status) {
-  switch (status) {
-    case SSH_FX_OK:
-      return "ok";
-    case SSH_FX_EOF:
-      return "end of file";
-    case SSH_FX_NO_SUCH_FILE:
-      return "no such file";
-    case SSH_FX_PERMISSION_DENIED:
-      return "permission denied";
-    case SSH_FX_FAILURE:
-      return "failure";
-    case SSH_FX_BAD_MESSAGE:
-      return "bad message";
-    case SSH_FX_NO_CONNECTION:
-      return "no connection";
-    case SSH_FX_CONNECTION_LOST:
-      return "connection lost";
-    case SSH_FX_OP_UNSUPPORTED:
-      return "operation unsupported";
-    case SSH_FX_INVALID_HANDLE:
-      return "invalid handle";
-    case SSH_FX_NO_SUCH_PATH:
-      return "no such path";
-    case SSH_FX_FILE_ALREADY_EXISTS:
-      return "file already exists";
-    case SSH_FX_WRITE_PROTECT:
-      return "write protected";
-    case SSH_FX_NO_MEDIA:
-      return "no media";
-    default:
-      return "unknown status";
-  }
-}
-
-bool mentions_timeout(std::string_view text) {
-  return text.find("imeout") != std::string_view::npos ||
-         text.find("timed out") != std::string_view::npos;
-}
-
-bool retryable(const Error& error) {
-  return error.code() == ErrorCode::kUnavailable || error.code() == ErrorCode::kTimeout;
-}
 
 std::string home_directory() {
   std::array<char, 4096> buffer{};
@@ -151,176 +82,6 @@ Result<void> check_key(std::string_view key) {
     start = end + 1;
   }
   return {};
-}
-
-// One authenticated SSH session with its SFTP channel.
-class Connection {
- public:
-  static Result<std::unique_ptr<Connection>> open(const SftpOptions& options,
-                                                  const std::string& ciphers);
-
-  sftp_session sftp() const { return sftp_.get(); }
-  bool fsync_supported() const { return fsync_supported_; }
-
-  // The error of the last failed libssh/SFTP call, as "<what>: <cause>", classified.
-  Error error(std::string_view what) const {
-    const char* ssh_text = ssh_get_error(session_.get());
-    std::string cause = ssh_text != nullptr ? ssh_text : "";
-    bool lost = ssh_is_connected(session_.get()) == 0 ||
-                ssh_get_error_code(session_.get()) == SSH_FATAL ||
-                (sftp_ != nullptr && sftp_->channel != nullptr &&
-                 ssh_channel_is_closed(sftp_->channel) != 0);
-    if (lost) {
-      if (cause.empty()) {
-        cause = "connection closed";
-      }
-      return {mentions_timeout(cause) ? ErrorCode::kTimeout : ErrorCode::kUnavailable,
-              fmt::format("{}: connection lost: {}", what, cause)};
-    }
-    int status = sftp_ != nullptr ? sftp_get_error(sftp_.get()) : SSH_FX_OK;
-    ErrorCode code = ErrorCode::kIo;
-    switch (status) {
-      case SSH_FX_NO_SUCH_FILE:
-      case SSH_FX_NO_SUCH_PATH:
-        code = ErrorCode::kNotFound;
-        break;
-      case SSH_FX_PERMISSION_DENIED:
-      case SSH_FX_WRITE_PROTECT:
-        code = ErrorCode::kPermission;
-        break;
-      case SSH_FX_NO_CONNECTION:
-      case SSH_FX_CONNECTION_LOST:
-        code = ErrorCode::kUnavailable;
-        break;
-      case SSH_FX_OK:
-        if (mentions_timeout(cause)) {
-          code = ErrorCode::kTimeout;
-        }
-        break;
-      default:
-        break;
-    }
-    if (status == SSH_FX_OK) {
-      return {code, fmt::format("{}: {}", what, cause.empty() ? "ssh error" : cause)};
-    }
-    return {code, fmt::format("{}: {} (SFTP status {})", what, sftp_status_text(status), status)};
-  }
-
-  int status() const { return sftp_get_error(sftp_.get()); }
-
- private:
-  SessionPtr session_;  // declared first: destroyed after sftp_
-  SftpPtr sftp_;
-  bool fsync_supported_ = false;
-};
-
-Result<std::unique_ptr<Connection>> Connection::open(const SftpOptions& options,
-                                                     const std::string& ciphers) {
-  auto connection = std::make_unique<Connection>();
-  std::string where = fmt::format("{}:{}", options.hostname, options.port);
-  connection->session_.reset(ssh_new());
-  ssh_session session = connection->session_.get();
-  if (session == nullptr) {
-    return make_error(ErrorCode::kIo, "ssh: ssh_new failed");
-  }
-  int port = options.port;
-  long timeout = static_cast<long>(options.timeout.count());
-  bool process_config = false;  // ~/.ssh/config must not change what the options say
-  int verbosity = SSH_LOG_NOLOG;
-  int nodelay = 1;  // one SFTP request per round trip: Nagle + delayed ACK would stall each
-  bool ok =
-      ssh_options_set(session, SSH_OPTIONS_HOST, options.hostname.c_str()) == 0 &&
-      ssh_options_set(session, SSH_OPTIONS_PORT, &port) == 0 &&
-      ssh_options_set(session, SSH_OPTIONS_USER, options.username.c_str()) == 0 &&
-      ssh_options_set(session, SSH_OPTIONS_TIMEOUT, &timeout) == 0 &&
-      ssh_options_set(session, SSH_OPTIONS_LOG_VERBOSITY, &verbosity) == 0 &&
-      ssh_options_set(session, SSH_OPTIONS_NODELAY, &nodelay) == 0 &&
-      ssh_options_set(session, SSH_OPTIONS_PROCESS_CONFIG, &process_config) == 0 &&
-      ssh_options_set(session, SSH_OPTIONS_KNOWNHOSTS, options.known_hosts_file.c_str()) == 0 &&
-      ssh_options_set(session, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null") == 0;
-  if (ok && !ciphers.empty()) {
-    ok = ssh_options_set(session, SSH_OPTIONS_CIPHERS_C_S, ciphers.c_str()) == 0 &&
-         ssh_options_set(session, SSH_OPTIONS_CIPHERS_S_C, ciphers.c_str()) == 0;
-  }
-  if (!ok) {
-    return make_error(ErrorCode::kConfig,
-                      fmt::format("ssh: options for {}: {}", where, ssh_get_error(session)));
-  }
-
-  if (ssh_connect(session) != SSH_OK) {
-    std::string cause = ssh_get_error(session);
-    return make_error(mentions_timeout(cause) ? ErrorCode::kTimeout : ErrorCode::kUnavailable,
-                      fmt::format("ssh: connect {}: {}", where, cause));
-  }
-
-  switch (ssh_session_is_known_server(session)) {
-    case SSH_KNOWN_HOSTS_OK:
-      break;
-    case SSH_KNOWN_HOSTS_CHANGED:
-      return make_error(ErrorCode::kPermission,
-                        fmt::format("ssh: the host key of {} has changed (known_hosts {}): "
-                                    "possible man-in-the-middle; remove the old key if the "
-                                    "change is expected",
-                                    where, options.known_hosts_file));
-    case SSH_KNOWN_HOSTS_OTHER:
-      // A key of another type is on record: as suspicious as a changed key, never trusted anew.
-      return make_error(ErrorCode::kPermission,
-                        fmt::format("ssh: the host key of {} is of another type than the one in "
-                                    "known_hosts {}: possible man-in-the-middle; remove the old "
-                                    "key if the change is expected",
-                                    where, options.known_hosts_file));
-    case SSH_KNOWN_HOSTS_UNKNOWN:
-    case SSH_KNOWN_HOSTS_NOT_FOUND:
-      if (!options.accept_new_host) {
-        return make_error(ErrorCode::kPermission,
-                          fmt::format("ssh: the host key of {} is not in known_hosts {}; add it "
-                                      "(ssh-keyscan) or enable trust on first use",
-                                      where, options.known_hosts_file));
-      }
-      if (ssh_session_update_known_hosts(session) != SSH_OK) {
-        return make_error(ErrorCode::kIo,
-                          fmt::format("ssh: add {} to known_hosts {}: {}", where,
-                                      options.known_hosts_file, ssh_get_error(session)));
-      }
-      break;
-    case SSH_KNOWN_HOSTS_ERROR:
-    default:
-      return make_error(ErrorCode::kIo,
-                        fmt::format("ssh: check the host key of {} against known_hosts {}: {}",
-                                    where, options.known_hosts_file, ssh_get_error(session)));
-  }
-
-  ssh_key raw_key = nullptr;
-  if (ssh_pki_import_privkey_file(options.private_key_file.c_str(), nullptr, nullptr, nullptr,
-                                  &raw_key) != SSH_OK) {
-    return make_error(ErrorCode::kConfig,
-                      fmt::format("ssh: cannot read private key {} (missing, unreadable or "
-                                  "protected by a passphrase)",
-                                  options.private_key_file));
-  }
-  KeyPtr key(raw_key);
-  int auth = ssh_userauth_publickey(session, nullptr, key.get());
-  if (auth != SSH_AUTH_SUCCESS) {
-    if (auth == SSH_AUTH_ERROR && ssh_is_connected(session) == 0) {
-      return make_error(ErrorCode::kUnavailable,
-                        fmt::format("ssh: authenticate at {}: {}", where, ssh_get_error(session)));
-    }
-    return make_error(ErrorCode::kPermission,
-                      fmt::format("ssh: authentication of user {} at {} with key {} refused",
-                                  options.username, where, options.private_key_file));
-  }
-
-  connection->sftp_.reset(sftp_new(session));
-  if (connection->sftp_ == nullptr) {
-    return make_error(ErrorCode::kUnavailable, fmt::format("ssh: open SFTP channel at {}: {}",
-                                                           where, ssh_get_error(session)));
-  }
-  if (sftp_init(connection->sftp_.get()) != SSH_OK) {
-    return tl::unexpected<Error>(connection->error(fmt::format("ssh: start SFTP at {}", where)));
-  }
-  connection->fsync_supported_ =
-      sftp_extension_supported(connection->sftp_.get(), "fsync@openssh.com", "1") != 0;
-  return connection;
 }
 
 class SftpStorage final : public Storage {
@@ -500,7 +261,8 @@ class SftpStorage final : public Storage {
         }
         return op(*connection_);
       }();
-      if (result || !retryable(result.error()) || (give_up != nullptr && *give_up)) {
+      if (result || kind(result.error()) != ErrorKind::kRetryable ||
+          (give_up != nullptr && *give_up)) {
         return result;
       }
       connection_.reset();  // the session is broken; the next attempt opens a new one
@@ -541,7 +303,7 @@ class SftpStorage final : public Storage {
       std::string directory = parent.substr(0, end);
       if (sftp_mkdir(connection.sftp(), directory.c_str(), 0700) < 0) {
         Error error = connection.error(fmt::format("mkdir {}", directory));
-        if (retryable(error)) {
+        if (kind(error) == ErrorKind::kRetryable) {
           return tl::unexpected<Error>(error);
         }
         // Usually "already exists" (an earlier upload, or another worker just made it).
@@ -550,7 +312,7 @@ class SftpStorage final : public Storage {
           // The session may have died between the two calls: then the stat's error says so
           // (and is retried), where the mkdir's stale status would not.
           Error lost = connection.error(fmt::format("stat {}", directory));
-          return tl::unexpected<Error>(retryable(lost) ? lost : error);
+          return tl::unexpected<Error>(kind(lost) == ErrorKind::kRetryable ? lost : error);
         }
         if (attributes->type != SSH_FILEXFER_TYPE_DIRECTORY) {
           return tl::unexpected<Error>(error);
@@ -587,7 +349,7 @@ class SftpStorage final : public Storage {
     }
     if (sftp_rename(connection.sftp(), temp.c_str(), final_path.c_str()) < 0) {
       Error error = connection.error(fmt::format("rename {} to {}", temp, final_path));
-      if (retryable(error)) {
+      if (kind(error) == ErrorKind::kRetryable) {
         return tl::unexpected<Error>(error);
       }
       AttributesPtr target(sftp_stat(connection.sftp(), final_path.c_str()));
@@ -621,17 +383,11 @@ class SftpStorage final : public Storage {
     }
     std::vector<char> buffer(kFileBufferSize);
     for (;;) {
-      ssize_t got = ::read(fd.get(), buffer.data(), buffer.size());
-      if (got < 0) {
-        if (errno == EINTR) {
-          continue;
-        }
-        return make_errno_error(fmt::format("read {}", path), errno);
-      }
+      PGM_ASSIGN_OR_RETURN(size_t got, io::read_some(fd.get(), buffer, "read", path));
       if (got == 0) {
         return {};
       }
-      PGM_TRY(write_all(connection, file, buffer.data(), static_cast<size_t>(got)));
+      PGM_TRY(write_all(connection, file, buffer.data(), got));
     }
   }
 

@@ -5,8 +5,9 @@
 #include <ctime>
 
 #include <fmt/format.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
+
+#include "pgm/crypto/base64.h"
+#include "pgm/crypto/digest.h"
 
 namespace pgm::storage::sigv4 {
 namespace {
@@ -40,17 +41,6 @@ std::string canonical_value(std::string_view value) {
   return out;
 }
 
-std::span<const uint8_t> bytes_of(std::string_view text) {
-  return {reinterpret_cast<const uint8_t*>(text.data()), text.size()};
-}
-
-std::string digest_hex(const EVP_MD* md, std::span<const uint8_t> data) {
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), out, &len, md, nullptr);
-  return hex({out, len});
-}
-
 }  // namespace
 
 std::string uri_encode(std::string_view text, bool keep_slash) {
@@ -70,36 +60,14 @@ std::string uri_encode(std::string_view text, bool keep_slash) {
   return out;
 }
 
-std::string hex(std::span<const uint8_t> bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (const uint8_t b : bytes) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 0xf]);
-  }
-  return out;
+std::string sha256_hex(std::span<const uint8_t> data) {
+  return crypto::to_hex(crypto::sha256(data));
 }
 
-std::string sha256_hex(std::span<const uint8_t> data) { return digest_hex(EVP_sha256(), data); }
-
-std::string sha256_hex(std::string_view data) { return sha256_hex(bytes_of(data)); }
+std::string sha256_hex(std::string_view data) { return sha256_hex(crypto::bytes_of(data)); }
 
 std::string md5_base64(std::string_view data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_md5(), nullptr);
-  unsigned char out[64];
-  const int n = EVP_EncodeBlock(out, md, static_cast<int>(len));
-  return {reinterpret_cast<const char*>(out), static_cast<size_t>(n)};
-}
-
-std::array<uint8_t, 32> hmac_sha256(std::span<const uint8_t> key, std::string_view data) {
-  std::array<uint8_t, 32> out{};
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), out.data(), &len);
-  return out;
+  return crypto::base64_encode(crypto::md5(crypto::bytes_of(data)));
 }
 
 std::string amz_date(std::chrono::system_clock::time_point when) {
@@ -184,10 +152,10 @@ std::string string_to_sign(std::string_view amz_date, std::string_view scope,
 std::array<uint8_t, 32> signing_key(std::string_view secret_access_key, std::string_view date,
                                     std::string_view region, std::string_view service) {
   const std::string first = fmt::format("AWS4{}", secret_access_key);
-  auto key = hmac_sha256(bytes_of(first), date);
-  key = hmac_sha256(key, region);
-  key = hmac_sha256(key, service);
-  return hmac_sha256(key, "aws4_request");
+  auto key = crypto::hmac_sha256(crypto::bytes_of(first), crypto::bytes_of(date));
+  key = crypto::hmac_sha256(key, crypto::bytes_of(region));
+  key = crypto::hmac_sha256(key, crypto::bytes_of(service));
+  return crypto::hmac_sha256(key, crypto::bytes_of("aws4_request"));
 }
 
 namespace {
@@ -205,7 +173,7 @@ std::string signature(const Credentials& credentials, std::string_view amz_date,
       string_to_sign(amz_date, scope_of(credentials, amz_date), canonical_request(request));
   const auto key = signing_key(credentials.secret_access_key, amz_date.substr(0, 8),
                                credentials.region, credentials.service);
-  return hex(hmac_sha256(key, to_sign));
+  return crypto::to_hex(crypto::hmac_sha256(key, crypto::bytes_of(to_sign)));
 }
 
 std::string authorization(const Credentials& credentials, std::string_view amz_date,

@@ -23,17 +23,12 @@ inline constexpr std::string_view kUnsignedPayload = "UNSIGNED-PAYLOAD";
 // (uppercase); '/' kept when `keep_slash` (object key paths), encoded otherwise (query values).
 std::string uri_encode(std::string_view text, bool keep_slash);
 
-// Lowercase hex of bytes.
-std::string hex(std::span<const uint8_t> bytes);
-
 // Lowercase hex SHA-256 of `data`.
 std::string sha256_hex(std::span<const uint8_t> data);
 std::string sha256_hex(std::string_view data);
 
 // Base64 of the MD5 of `data` (the Content-MD5 header).
 std::string md5_base64(std::string_view data);
-
-std::array<uint8_t, 32> hmac_sha256(std::span<const uint8_t> key, std::string_view data);
 
 // "YYYYMMDDTHHMMSSZ" (UTC) for x-amz-date.
 std::string amz_date(std::chrono::system_clock::time_point when);

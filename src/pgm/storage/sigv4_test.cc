@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "pgm/crypto/digest.h"
+
 namespace pgm::storage::sigv4 {
 namespace {
 
@@ -96,9 +98,9 @@ TEST(SigV4Test, ListObjectsExampleSignature) {
 
 // https://docs.aws.amazon.com/general/latest/gr/signature-v4-examples.html
 TEST(SigV4Test, SigningKeyExample) {
-  EXPECT_EQ(
-      hex(signing_key("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20120215", "us-east-1", "iam")),
-      "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d");
+  EXPECT_EQ(crypto::to_hex(signing_key("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20120215",
+                                       "us-east-1", "iam")),
+            "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d");
 }
 
 TEST(SigV4Test, UriEncodeKeepsUnreservedAndOptionallySlash) {

@@ -8,9 +8,10 @@
 
 #include <fmt/format.h>
 
-#include "pgm/backup/info.h"
 #include "pgm/core/scope_exit.h"
 #include "pgm/core/unique_fd.h"
+#include "pgm/crypto/digest.h"
+#include "pgm/io/fd.h"
 #include "pgm/io/file.h"
 
 namespace pgm::storage {
@@ -29,29 +30,6 @@ ErrorKind kind(const Error& error) {
   }
 }
 
-Result<std::string> sha512_of_file(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) {
-    return make_errno_error(fmt::format("open {}", path), errno);
-  }
-  PGM_ASSIGN_OR_RETURN(backup::Sha512 sha, backup::Sha512::create());
-  std::vector<uint8_t> buf(1 << 20);
-  for (;;) {
-    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      return make_errno_error(fmt::format("read {}", path), errno);
-    }
-    if (n == 0) {
-      break;
-    }
-    sha.update(std::span<const uint8_t>(buf.data(), static_cast<size_t>(n)));
-  }
-  return backup::Sha512::hex(sha.final());
-}
-
 Result<void> download_verified(Storage& storage, std::string_view key,
                                const std::string& dest_path) {
   PGM_ASSIGN_OR_RETURN(ObjectInfo info, storage.head(key));
@@ -67,25 +45,15 @@ Result<void> download_verified(Storage& storage, std::string_view key,
   }
   // After success dest_path is a second link to the same file; the temp name always goes.
   ScopeExit cleanup([&] { ::unlink(temp.c_str()); });
-  PGM_ASSIGN_OR_RETURN(backup::Sha512 sha, backup::Sha512::create());
+  PGM_ASSIGN_OR_RETURN(crypto::Sha512 sha, crypto::Sha512::create());
   uint64_t received = 0;
   auto sink = [&](std::span<const uint8_t> data) -> Result<void> {
     sha.update(data);
     received += data.size();
-    while (!data.empty()) {
-      ssize_t n = ::write(fd.get(), data.data(), data.size());
-      if (n < 0 && errno == EINTR) {
-        continue;
-      }
-      if (n < 0) {
-        return make_errno_error(fmt::format("write {}", temp), errno);
-      }
-      data = data.subspan(static_cast<size_t>(n));
-    }
-    return {};
+    return io::write_all(fd.get(), data, "write", temp);
   };
   PGM_TRY(storage.get(key, 0, std::nullopt, sink));
-  std::string got = backup::Sha512::hex(sha.final());
+  std::string got = crypto::Sha512::hex(sha.final());
   if (got != info.sha512) {
     return make_error(ErrorCode::kCorruption,
                       fmt::format("{}: {}: SHA-512 mismatch: stored {}, downloaded {} ({} bytes)",

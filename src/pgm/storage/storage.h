@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "pgm/core/result.h"
+#include "pgm/crypto/digest.h"
 
 namespace pgm::storage {
 
@@ -79,8 +80,8 @@ class Storage {
   virtual Result<void> remove(std::span<const std::string> keys) = 0;
 };
 
-// SHA-512 (lowercase hex) of a file's bytes, read in 1 MiB chunks.
-Result<std::string> sha512_of_file(const std::string& path);
+// SHA-512 (lowercase hex) of a file's bytes, read in 1 MiB chunks (see crypto/digest.h).
+using crypto::sha512_of_file;
 
 // Downloads `key` into `dest_path` and proves it: the bytes' SHA-512 must equal the one stored
 // with the object (head()). The data goes to a temp name beside dest_path, is fsynced and

@@ -118,14 +118,9 @@ WalFileInfo classify_wal_file(std::string_view name) {
   }
   bool encrypted = consume_suffix(rest, ".aes");
   compress::Algorithm compression = compress::Algorithm::kNone;
-  if (consume_suffix(rest, ".gz")) {
-    compression = compress::Algorithm::kGzip;
-  } else if (consume_suffix(rest, ".zstd") || consume_suffix(rest, ".zst")) {
-    compression = compress::Algorithm::kZstd;
-  } else if (consume_suffix(rest, ".lz4")) {
-    compression = compress::Algorithm::kLz4;
-  } else if (consume_suffix(rest, ".bz2")) {
-    compression = compress::Algorithm::kBzip2;
+  if (auto m = compress::match_suffix(rest)) {
+    compression = m->algorithm;
+    rest.remove_suffix(m->length);
   }
   if (is_segment_name(rest)) {
     info.kind = WalFileKind::kSegment;

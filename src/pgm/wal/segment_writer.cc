@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 #include <sys/stat.h>
 
+#include "pgm/io/fd.h"
 #include "pgm/io/file.h"
 
 namespace pgm::wal {
@@ -20,23 +21,6 @@ namespace {
 
 constexpr mode_t kFileMode = 0600;
 constexpr size_t kZeroChunk = size_t{1} << 20;
-
-Result<void> pwrite_all(int fd, const uint8_t* data, size_t size, uint64_t offset,
-                        const std::string& path) {
-  while (size > 0) {
-    ssize_t n = ::pwrite(fd, data, size, static_cast<off_t>(offset));
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return make_errno_error(fmt::format("write {}", path), errno);
-    }
-    data += n;
-    size -= static_cast<size_t>(n);
-    offset += static_cast<uint64_t>(n);
-  }
-  return {};
-}
 
 Result<void> fsync_fd(int fd, const std::string& path) {
   if (::fsync(fd) != 0) {
@@ -101,7 +85,7 @@ Result<void> SegmentWriter::open_segment(SegmentNo segno, uint64_t offset) {
       static const std::vector<uint8_t> zeros(kZeroChunk, 0);
       for (uint64_t at = size; at < seg_size_;) {
         size_t n = static_cast<size_t>(std::min<uint64_t>(kZeroChunk, seg_size_ - at));
-        PGM_TRY(pwrite_all(fd.get(), zeros.data(), n, at, path));
+        PGM_TRY(io::pwrite_all(fd.get(), std::span(zeros.data(), n), at, "write", path));
         at += n;
       }
     }
@@ -156,7 +140,7 @@ Result<void> SegmentWriter::write(Lsn start, std::span<const uint8_t> data) {
       PGM_TRY(open_segment(segno, offset));
     }
     size_t n = static_cast<size_t>(std::min<uint64_t>(data.size(), seg_size_ - offset));
-    PGM_TRY(pwrite_all(fd_.get(), data.data(), n, offset, partial_path_));
+    PGM_TRY(io::pwrite_all(fd_.get(), data.first(n), offset, "write", partial_path_));
     position_ += n;
     data = data.subspan(n);
     if (segment_offset(position_, seg_size_) == 0) {
@@ -210,20 +194,9 @@ Result<void> SegmentFinisher::read_plain(const std::string& path) {
     return make_errno_error(fmt::format("stat {}", path), errno);
   }
   input_.resize(static_cast<size_t>(st.st_size));  // capacity reused across segments
-  size_t done = 0;
-  while (done < input_.size()) {
-    ssize_t n =
-        ::pread(fd.get(), input_.data() + done, input_.size() - done, static_cast<off_t>(done));
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      return make_errno_error(fmt::format("read {}", path), errno);
-    }
-    if (n == 0) {
-      return make_error(ErrorCode::kIo, fmt::format("read {}: file shrank while reading", path));
-    }
-    done += static_cast<size_t>(n);
+  PGM_ASSIGN_OR_RETURN(size_t done, io::pread_full(fd.get(), input_, 0, "read", path));
+  if (done < input_.size()) {
+    return make_error(ErrorCode::kIo, fmt::format("read {}: file shrank while reading", path));
   }
   return {};
 }
