@@ -209,8 +209,8 @@ TEST(FileStoreErrorTest, AWriteFailureOnFullDiskIsReported) {
   ASSERT_TRUE((*store)->begin_file("full", "full", false).has_value());
   std::vector<uint8_t> data = sample(500000, 1);
   // The producer may or may not see the error before finish(); finish() must.
-  (void)(*store)->write(data);
-  (void)(*store)->end_file();
+  (*store)->write(data).ignore_error();
+  (*store)->end_file().ignore_error();
   auto files = (*store)->finish();
   ASSERT_FALSE(files.has_value());
   EXPECT_NE(files.error().message().find("No space left"), std::string::npos)

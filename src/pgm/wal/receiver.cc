@@ -473,7 +473,8 @@ Result<std::optional<Receiver::NextTimeline>> Receiver::stream(pg::Connection& c
     if (stop_.load()) {
       // Leave cleanly: everything received is made durable and reported.
       PGM_TRY(flush_writers());
-      (void)send_feedback(conn, false);
+      // Best effort: the server learns our position again at the next session.
+      send_feedback(conn, false).ignore_error();
       PQputCopyEnd(conn, nullptr);
       PQflush(conn);
       return std::optional<NextTimeline>();
@@ -738,11 +739,13 @@ tl::expected<SessionEnd, Failure> Receiver::session() {
     publish(true);
     auto next = stream(conn, &end.streamed);
     // Whatever happened, what was written so far is made durable before we go on.
+    // A failed close is not reported: flushed() stays behind, and the next session resumes
+    // from the start of the newest segment, rewriting whatever might not be durable.
     if (writer_) {
-      (void)writer_->close();
+      writer_->close().ignore_error();
     }
     if (shipper_) {
-      (void)shipper_->close();
+      shipper_->close().ignore_error();
     }
     if (!next) {
       return fail(next.error());
