@@ -21,10 +21,10 @@ namespace {
 constexpr mode_t kFileMode = 0600;
 constexpr size_t kZeroChunk = size_t{1} << 20;
 
-Result<void> pwrite_all(int fd, const uint8_t* data, size_t size, uint64_t offset,
-                        const std::string& path) {
+Result<void> pwrite_all(io::FileSystem& fs, int fd, const uint8_t* data, size_t size,
+                        uint64_t offset, const std::string& path) {
   while (size > 0) {
-    ssize_t n = ::pwrite(fd, data, size, static_cast<off_t>(offset));
+    ssize_t n = fs.pwrite(fd, data, size, static_cast<off_t>(offset));
     if (n < 0) {
       if (errno == EINTR) {
         continue;
@@ -38,8 +38,8 @@ Result<void> pwrite_all(int fd, const uint8_t* data, size_t size, uint64_t offse
   return {};
 }
 
-Result<void> fsync_fd(int fd, const std::string& path) {
-  if (::fsync(fd) != 0) {
+Result<void> fsync_fd(io::FileSystem& fs, int fd, const std::string& path) {
+  if (fs.fsync(fd) != 0) {
     return make_errno_error(fmt::format("fsync {}", path), errno);
   }
   return {};
@@ -55,26 +55,30 @@ Result<void> unlink_if_present(const std::string& path) {
 }  // namespace
 
 SegmentWriter::SegmentWriter(std::string dir, uint64_t seg_size, TimelineId tli,
-                             OnComplete on_complete)
-    : dir_(std::move(dir)), seg_size_(seg_size), tli_(tli), on_complete_(std::move(on_complete)) {}
+                             OnComplete on_complete, io::FileSystem& fs)
+    : dir_(std::move(dir)),
+      seg_size_(seg_size),
+      tli_(tli),
+      on_complete_(std::move(on_complete)),
+      fs_(&fs) {}
 
 Result<SegmentWriter> SegmentWriter::create(std::string dir, uint64_t seg_size, TimelineId tli,
-                                            OnComplete on_complete) {
+                                            OnComplete on_complete, io::FileSystem& fs) {
   PGM_TRY(check_segment_size(seg_size));
   if (!tli.is_valid()) {
     return make_error(ErrorCode::kInvalidArgument, "invalid timeline 0");
   }
-  return SegmentWriter(std::move(dir), seg_size, tli, std::move(on_complete));
+  return SegmentWriter(std::move(dir), seg_size, tli, std::move(on_complete), fs);
 }
 
 Result<void> SegmentWriter::open_segment(SegmentNo segno, uint64_t offset) {
   std::string path = fmt::format("{}/{}.partial", dir_, segment_name_for(tli_, segno, seg_size_));
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, kFileMode));
+  UniqueFd fd(fs_->open(path, O_RDWR | O_CREAT | O_CLOEXEC, kFileMode));
   if (!fd) {
     return make_errno_error(fmt::format("open {}", path), errno);
   }
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) {
+  if (fs_->fstat(fd.get(), &st) != 0) {
     return make_errno_error(fmt::format("stat {}", path), errno);
   }
   auto size = static_cast<uint64_t>(st.st_size);
@@ -93,7 +97,7 @@ Result<void> SegmentWriter::open_segment(SegmentNo segno, uint64_t offset) {
     // file). fallocate reserves the blocks without writing them (they read as zeros), which
     // halves the bytes written per segment; where the file system cannot, write zeros.
     int rc =
-        ::fallocate(fd.get(), 0, static_cast<off_t>(size), static_cast<off_t>(seg_size_ - size));
+        fs_->fallocate(fd.get(), 0, static_cast<off_t>(size), static_cast<off_t>(seg_size_ - size));
     if (rc != 0 && errno != EOPNOTSUPP && errno != ENOSYS) {
       return make_errno_error(fmt::format("allocate {}", path), errno);
     }
@@ -101,12 +105,12 @@ Result<void> SegmentWriter::open_segment(SegmentNo segno, uint64_t offset) {
       static const std::vector<uint8_t> zeros(kZeroChunk, 0);
       for (uint64_t at = size; at < seg_size_;) {
         size_t n = static_cast<size_t>(std::min<uint64_t>(kZeroChunk, seg_size_ - at));
-        PGM_TRY(pwrite_all(fd.get(), zeros.data(), n, at, path));
+        PGM_TRY(pwrite_all(*fs_, fd.get(), zeros.data(), n, at, path));
         at += n;
       }
     }
-    PGM_TRY(fsync_fd(fd.get(), path));
-    PGM_TRY(io::fsync_directory(dir_));
+    PGM_TRY(fsync_fd(*fs_, fd.get(), path));
+    PGM_TRY(io::fsync_directory(dir_, *fs_));
   }
   fd_ = std::move(fd);
   segno_ = segno;
@@ -115,17 +119,17 @@ Result<void> SegmentWriter::open_segment(SegmentNo segno, uint64_t offset) {
 }
 
 Result<void> SegmentWriter::complete_segment() {
-  PGM_TRY(fsync_fd(fd_.get(), partial_path_));
-  if (::close(fd_.release()) != 0) {
+  PGM_TRY(fsync_fd(*fs_, fd_.get(), partial_path_));
+  if (fs_->close(fd_.release()) != 0) {
     return make_errno_error(fmt::format("close {}", partial_path_), errno);
   }
   std::string name = segment_name_for(tli_, segno_, seg_size_);
   std::string final_path = fmt::format("{}/{}", dir_, name);
-  if (::rename(partial_path_.c_str(), final_path.c_str()) != 0) {
+  if (fs_->rename(partial_path_, final_path) != 0) {
     return make_errno_error(fmt::format("rename {} to {}", partial_path_, final_path), errno);
   }
   partial_path_.clear();
-  PGM_TRY(io::fsync_directory(dir_));
+  PGM_TRY(io::fsync_directory(dir_, *fs_));
   flushed_ = position_;
   if (on_complete_) {
     auto done = on_complete_(name);
@@ -156,7 +160,7 @@ Result<void> SegmentWriter::write(Lsn start, std::span<const uint8_t> data) {
       PGM_TRY(open_segment(segno, offset));
     }
     size_t n = static_cast<size_t>(std::min<uint64_t>(data.size(), seg_size_ - offset));
-    PGM_TRY(pwrite_all(fd_.get(), data.data(), n, offset, partial_path_));
+    PGM_TRY(pwrite_all(*fs_, fd_.get(), data.data(), n, offset, partial_path_));
     position_ += n;
     data = data.subspan(n);
     if (segment_offset(position_, seg_size_) == 0) {
@@ -168,7 +172,7 @@ Result<void> SegmentWriter::write(Lsn start, std::span<const uint8_t> data) {
 
 Result<Lsn> SegmentWriter::flush() {
   if (fd_ && flushed_ < position_) {
-    PGM_TRY(fsync_fd(fd_.get(), partial_path_));
+    PGM_TRY(fsync_fd(*fs_, fd_.get(), partial_path_));
   }
   flushed_ = position_;
   return flushed_;
@@ -179,7 +183,7 @@ Result<void> SegmentWriter::close() {
     return {};
   }
   PGM_TRY(flush());
-  if (::close(fd_.release()) != 0) {
+  if (fs_->close(fd_.release()) != 0) {
     return make_errno_error(fmt::format("close {}", partial_path_), errno);
   }
   partial_path_.clear();
