@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "support/temp_dir.h"
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -21,21 +22,7 @@ namespace {
 namespace fs = std::filesystem;
 using compress::Algorithm;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "pgm-store-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using test_support::TempDir;
 
 std::vector<uint8_t> sample(size_t n, uint32_t seed) {
   // Half-compressible: text-like runs with random bytes.
