@@ -1,3 +1,4 @@
+
 #include "support/storage_servers.h"
 
 #include <fcntl.h>
@@ -145,18 +146,6 @@ void wait_port_closed(int port) {
 }
 
 }  // namespace
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-void write_text(const fs::path& path, std::string_view text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(text.data(), static_cast<std::streamsize>(text.size()));
-}
 
 namespace {
 

@@ -13,13 +13,10 @@
 #include <string>
 #include <string_view>
 
+#include "support/temp_dir.h"  // read_text, write_text
 #include <sys/types.h>
 
 namespace pgm::test_support {
-
-// A whole file ("" when unreadable), and a file replaced by `text`.
-std::string read_text(const std::filesystem::path& path);
-void write_text(const std::filesystem::path& path, std::string_view text);
 
 // A TCP port on 127.0.0.1 that was free a moment ago; -1 when none could be bound.
 int free_loopback_port();

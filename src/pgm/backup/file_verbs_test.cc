@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "support/temp_dir.h"
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -49,15 +50,6 @@ std::string test_data(size_t size) {
 
 class FileVerbsTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "pgm-verbs-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(dir_, ec);
-  }
   std::string write(const std::string& name, std::string_view data, mode_t mode = 0640) {
     std::string path = dir_ + "/" + name;
     EXPECT_TRUE(io::write_file_atomic(path, data, mode));
@@ -72,7 +64,8 @@ class FileVerbsTest : public ::testing::Test {
     EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
     return st.st_mode & 07777;
   }
-  std::string dir_;
+  test_support::TempDir tmp_{"pgm-verbs"};
+  std::string dir_ = tmp_.path();
 };
 
 class CompressRoundTripTest : public FileVerbsTest,

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "support/temp_dir.h"
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -40,16 +41,6 @@ bool sha512sum_passes(const std::string& dir) {
 
 class LinkTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "pgm-link-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    tmp_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(tmp_, ec);
-  }
-
   void write(const std::string& path, std::string_view data) {
     ASSERT_TRUE(io::make_directories(io::parent_directory(path), 0700));
     ASSERT_TRUE(io::write_file_atomic(path, data, 0600));
@@ -92,7 +83,8 @@ class LinkTest : public ::testing::Test {
     return st;
   }
 
-  std::string tmp_;
+  test_support::TempDir tmp_dir_{"pgm-link"};
+  std::string tmp_ = tmp_dir_.path();
 };
 
 TEST(StoredNameTest, SuffixesFollowCompressionAndEncryption) {

@@ -33,9 +33,9 @@ std::string server_suffix(std::string_view server) {
   return server.empty() ? std::string() : fmt::format(" for server {}", server);
 }
 
-mode_t existing_mode(const std::string& path, mode_t fallback) {
+mode_t existing_mode(io::FileSystem& fs, const std::string& path, mode_t fallback) {
   struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 ? (st.st_mode & 07777) : fallback;
+  return fs.stat(path, &st) == 0 ? (st.st_mode & 07777) : fallback;
 }
 
 Result<BackupInfo> load_existing(const std::string& root, const std::string& label) {
@@ -140,9 +140,9 @@ std::string backup_root(const std::string& base_dir, const std::string& server) 
   return base_dir + "/" + server + "/backup";
 }
 
-Result<std::vector<BackupEntry>> list_backups(const std::string& root) {
+Result<std::vector<BackupEntry>> list_backups(const std::string& root, io::FileSystem& fs) {
   std::vector<BackupEntry> out;
-  auto names = io::list_directory(root);
+  auto names = io::list_directory(root, fs);
   if (!names) {
     if (names.error().code() == ErrorCode::kNotFound) {
       return out;
@@ -157,10 +157,10 @@ Result<std::vector<BackupEntry>> list_backups(const std::string& root) {
     e.label = name;
     e.dir = fmt::format("{}/{}", root, name);
     struct stat st {};
-    if (::stat(e.dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    if (fs.stat(e.dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
       continue;
     }
-    auto text = io::read_file(e.dir + "/backup.info");
+    auto text = io::read_file(e.dir + "/backup.info", fs);
     if (!text) {
       e.problem = text.error().code() == ErrorCode::kNotFound
                       ? std::string("backup.info: missing")
@@ -232,9 +232,9 @@ Result<const BackupEntry*> resolve_backup(const std::vector<BackupEntry>& entrie
   return make_error(ErrorCode::kNotFound, fmt::format("no backup {}{}", id, server_suffix(server)));
 }
 
-Result<BackupInfo> read_backup_info(const std::string& backup_dir) {
+Result<BackupInfo> read_backup_info(const std::string& backup_dir, io::FileSystem& fs) {
   std::string path = backup_dir + "/backup.info";
-  PGM_ASSIGN_OR_RETURN(std::string text, io::read_file(path));
+  PGM_ASSIGN_OR_RETURN(std::string text, io::read_file(path, fs));
   auto info = parse_backup_info(text);
   if (!info) {
     return tl::unexpected(info.error().with_context(path));
@@ -242,14 +242,15 @@ Result<BackupInfo> read_backup_info(const std::string& backup_dir) {
   return info;
 }
 
-Result<void> write_backup_info(const std::string& backup_dir, const BackupInfo& info) {
+Result<void> write_backup_info(const std::string& backup_dir, const BackupInfo& info,
+                               io::FileSystem& fs) {
   const std::string info_path = backup_dir + "/backup.info";
   const std::string sha_path = backup_dir + "/backup.sha512";
   const std::string text = format_backup_info(info);
 
   // Prepare the new backup.sha512 first: a corrupt one fails before anything changes.
   std::optional<std::string> sha_out;
-  auto sha_text = io::read_file(sha_path);
+  auto sha_text = io::read_file(sha_path, fs);
   if (sha_text) {
     auto entries = parse_sha512_file(*sha_text);
     if (!entries) {
@@ -276,9 +277,9 @@ Result<void> write_backup_info(const std::string& backup_dir, const BackupInfo& 
     return tl::unexpected(sha_text.error());
   }
 
-  PGM_TRY(io::write_file_atomic(info_path, text, existing_mode(info_path, kInfoMode)));
+  PGM_TRY(io::write_file_atomic(info_path, text, existing_mode(fs, info_path, kInfoMode), fs));
   if (sha_out) {
-    PGM_TRY(io::write_file_atomic(sha_path, *sha_out, existing_mode(sha_path, kInfoMode)));
+    PGM_TRY(io::write_file_atomic(sha_path, *sha_out, existing_mode(fs, sha_path, kInfoMode), fs));
   }
   return {};
 }

@@ -2,7 +2,8 @@
 // backup.info records, identifier resolution, retain/annotate edits, safe deletion of backups
 // that share files with others, and the list-backup / info JSON. Plain filesystem code;
 // functions are thread-safe, but callers serialise mutations of one repository (the daemon's
-// per-server repository lock): nothing here locks.
+// per-server repository lock): nothing here locks. Functions taking an io::FileSystem do their
+// catalog I/O through it (tests inject faults).
 //
 // Layout (reference §6.1): <root>/<label>/{backup.info, backup.manifest, backup.sha512, data/..}
 // where root = backup_root(base_dir, server). A label directory whose backup.info is missing or
@@ -21,6 +22,7 @@
 
 #include "pgm/backup/info.h"
 #include "pgm/core/result.h"
+#include "pgm/io/file_system.h"
 
 namespace pgm::backup {
 
@@ -38,7 +40,8 @@ struct BackupEntry {
 // Every label-named directory of root, ascending by label. A missing root is an empty list. A
 // missing, unreadable or corrupt backup.info gives an entry with `problem` set, never an error
 // for the whole list; kIo only when root itself cannot be read.
-Result<std::vector<BackupEntry>> list_backups(const std::string& root);
+Result<std::vector<BackupEntry>> list_backups(const std::string& root,
+                                              io::FileSystem& fs = io::posix_file_system());
 
 enum class SortOrder { kAscending, kDescending };
 // list-backup's --sort: "asc" / "desc"; nullopt otherwise.
@@ -54,13 +57,15 @@ Result<const BackupEntry*> resolve_backup(const std::vector<BackupEntry>& entrie
                                           std::string_view id, std::string_view server = {});
 
 // backup_dir/backup.info, parsed. kNotFound when absent; kCorruption names the line.
-Result<BackupInfo> read_backup_info(const std::string& backup_dir);
+Result<BackupInfo> read_backup_info(const std::string& backup_dir,
+                                    io::FileSystem& fs = io::posix_file_system());
 
 // Writes backup_dir/backup.info atomically (temp, fsync, rename, fsync dir), then, when
 // backup.sha512 exists, replaces (or appends) its "./backup.info" line, also atomically, so
 // `sha512sum -c backup.sha512` keeps passing. A corrupt backup.sha512 fails (kCorruption)
 // before backup.info is touched.
-Result<void> write_backup_info(const std::string& backup_dir, const BackupInfo& info);
+Result<void> write_backup_info(const std::string& backup_dir, const BackupInfo& info,
+                               io::FileSystem& fs = io::posix_file_system());
 
 // retain / expunge of one backup (no cascade). kNotFound when root/label has no readable
 // backup.info. Returns the updated record.

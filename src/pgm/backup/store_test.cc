@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "support/temp_dir.h"
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -22,21 +23,7 @@ namespace {
 namespace fs = std::filesystem;
 using compress::Algorithm;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "pgm-store-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using test_support::TempDir;
 
 std::vector<uint8_t> sample(size_t n, uint32_t seed) {
   // Half-compressible: text-like runs with random bytes.
@@ -210,8 +197,8 @@ TEST(FileStoreErrorTest, AWriteFailureOnFullDiskIsReported) {
   ASSERT_TRUE((*store)->begin_file("full", "full", false).has_value());
   std::vector<uint8_t> data = sample(500000, 1);
   // The producer may or may not see the error before finish(); finish() must.
-  (void)(*store)->write(data);
-  (void)(*store)->end_file();
+  (*store)->write(data).ignore_error();
+  (*store)->end_file().ignore_error();
   auto files = (*store)->finish();
   ASSERT_FALSE(files.has_value());
   EXPECT_NE(files.error().message().find("No space left"), std::string::npos)

@@ -8,6 +8,7 @@
 #include <random>
 #include <string>
 
+#include "support/bytes.h"
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -16,14 +17,7 @@
 namespace pgm::compress {
 namespace {
 
-std::vector<uint8_t> random_bytes(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<uint8_t> v(n);
-  for (auto& b : v) {
-    b = static_cast<uint8_t>(rng());
-  }
-  return v;
-}
+using test_support::random_bytes;
 
 std::vector<uint8_t> compressible_bytes(size_t n) {
   std::vector<uint8_t> v(n);

@@ -50,8 +50,22 @@ class Error {
   std::string sqlstate_;
 };
 
+// tl::expected<T, Error> that the compiler refuses to see dropped: a call whose Result
+// is ignored warns. Where ignoring is right (best-effort cleanup), spell it
+// `.ignore_error()` with a comment saying why.
 template <typename T>
-using Result = tl::expected<T, Error>;
+class [[nodiscard]] Result : public tl::expected<T, Error> {
+ public:
+  using Base = tl::expected<T, Error>;
+  using Base::Base;
+  using Base::operator=;
+  Result() = default;
+  Result(const Base& other) : Base(other) {}        // NOLINT(google-explicit-constructor)
+  Result(Base&& other) : Base(std::move(other)) {}  // NOLINT(google-explicit-constructor)
+
+  // Drops the outcome on purpose; the caller comments why.
+  void ignore_error() const noexcept {}
+};
 
 inline tl::unexpected<Error> make_error(ErrorCode code, std::string message) {
   return tl::unexpected<Error>(Error(code, std::move(message)));

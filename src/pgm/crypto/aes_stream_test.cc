@@ -3,6 +3,7 @@
 #include <random>
 #include <string>
 
+#include "support/bytes.h"
 #include <gtest/gtest.h>
 
 #include "pgm/crypto/aes.h"
@@ -26,14 +27,7 @@ MasterKey other_stream_master_key() {
   return k;
 }
 
-std::vector<uint8_t> random_bytes(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::vector<uint8_t> v(n);
-  for (auto& b : v) {
-    b = static_cast<uint8_t>(rng());
-  }
-  return v;
-}
+using test_support::random_bytes;
 
 // Feeds `in` in pieces: 0 = whole, 1 = one byte at a time, otherwise random sizes up to `step`.
 template <typename Feed>

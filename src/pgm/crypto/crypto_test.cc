@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "support/temp_dir.h"
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
@@ -105,24 +106,7 @@ MasterKey other_master_key() {
   return k;
 }
 
-// A private temporary directory, removed at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/pgm_crypto_XXXXXX";
-    path_ = mkdtemp(tmpl);
-  }
-  ~TempDir() {
-    std::string cmd = "rm -rf '" + path_ + "'";
-    EXPECT_EQ(std::system(cmd.c_str()), 0);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using test_support::TempDir;
 
 void write(const std::string& path, std::string_view text, mode_t mode) {
   {

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "pgm/io/file_system.h"
+
 namespace pgm::io {
 namespace {
 
@@ -18,10 +20,10 @@ tl::unexpected<Error> failure(std::string_view what, std::string_view path, int 
 
 }  // namespace
 
-Result<size_t> read_some(int fd, std::span<uint8_t> buf, std::string_view what,
+Result<size_t> read_some(FileSystem& fs, int fd, std::span<uint8_t> buf, std::string_view what,
                          std::string_view path) {
   for (;;) {
-    ssize_t n = ::read(fd, buf.data(), buf.size());
+    ssize_t n = fs.read(fd, buf.data(), buf.size());
     if (n >= 0) {
       return static_cast<size_t>(n);
     }
@@ -64,10 +66,10 @@ Result<size_t> pread_full(int fd, std::span<uint8_t> buf, uint64_t offset, std::
   return done;
 }
 
-Result<void> write_all(int fd, std::span<const uint8_t> data, std::string_view what,
+Result<void> write_all(FileSystem& fs, int fd, std::span<const uint8_t> data, std::string_view what,
                        std::string_view path) {
   while (!data.empty()) {
-    ssize_t n = ::write(fd, data.data(), data.size());
+    ssize_t n = fs.write(fd, data.data(), data.size());
     if (n < 0 && errno == EINTR) {
       continue;
     }
@@ -79,10 +81,10 @@ Result<void> write_all(int fd, std::span<const uint8_t> data, std::string_view w
   return {};
 }
 
-Result<void> pwrite_all(int fd, std::span<const uint8_t> data, uint64_t offset,
+Result<void> pwrite_all(FileSystem& fs, int fd, std::span<const uint8_t> data, uint64_t offset,
                         std::string_view what, std::string_view path) {
   while (!data.empty()) {
-    ssize_t n = ::pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
+    ssize_t n = fs.pwrite(fd, data.data(), data.size(), static_cast<off_t>(offset));
     if (n < 0 && errno == EINTR) {
       continue;
     }
@@ -93,6 +95,21 @@ Result<void> pwrite_all(int fd, std::span<const uint8_t> data, uint64_t offset,
     offset += static_cast<uint64_t>(n);
   }
   return {};
+}
+
+Result<size_t> read_some(int fd, std::span<uint8_t> buf, std::string_view what,
+                         std::string_view path) {
+  return read_some(posix_file_system(), fd, buf, what, path);
+}
+
+Result<void> write_all(int fd, std::span<const uint8_t> data, std::string_view what,
+                       std::string_view path) {
+  return write_all(posix_file_system(), fd, data, what, path);
+}
+
+Result<void> pwrite_all(int fd, std::span<const uint8_t> data, uint64_t offset,
+                        std::string_view what, std::string_view path) {
+  return pwrite_all(posix_file_system(), fd, data, offset, what, path);
 }
 
 }  // namespace pgm::io

@@ -50,4 +50,14 @@ inline Result<void> write_all(int fd, std::string_view data, std::string_view wh
 Result<void> pwrite_all(int fd, std::span<const uint8_t> data, uint64_t offset,
                         std::string_view what, std::string_view path = {});
 
+// The same through a FileSystem (file_system.h), for writers whose I/O tests inject faults
+// into; the forms above use the real one.
+class FileSystem;
+Result<size_t> read_some(FileSystem& fs, int fd, std::span<uint8_t> buf, std::string_view what,
+                         std::string_view path = {});
+Result<void> write_all(FileSystem& fs, int fd, std::span<const uint8_t> data, std::string_view what,
+                       std::string_view path = {});
+Result<void> pwrite_all(FileSystem& fs, int fd, std::span<const uint8_t> data, uint64_t offset,
+                        std::string_view what, std::string_view path = {});
+
 }  // namespace pgm::io

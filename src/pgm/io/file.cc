@@ -1,6 +1,5 @@
 #include "pgm/io/file.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -17,15 +16,17 @@
 
 namespace pgm::io {
 
-Result<std::string> read_file(const std::string& path) {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+Result<std::string> read_file(const std::string& path, FileSystem& fs) {
+  UniqueFd fd(fs.open(path, O_RDONLY | O_CLOEXEC, 0));
   if (!fd) {
     return make_errno_error(fmt::format("open {}", path), errno);
   }
   std::string out;
   char buf[65536];
   for (;;) {
-    PGM_ASSIGN_OR_RETURN(size_t n, read_some(fd.get(), buf, "read", path));
+    PGM_ASSIGN_OR_RETURN(
+        size_t n,
+        read_some(fs, fd.get(), {reinterpret_cast<uint8_t*>(buf), sizeof(buf)}, "read", path));
     if (n == 0) {
       break;
     }
@@ -34,36 +35,22 @@ Result<std::string> read_file(const std::string& path) {
   return out;
 }
 
-Result<std::vector<std::string>> list_directory(const std::string& dir) {
-  std::unique_ptr<DIR, int (*)(DIR*)> d(::opendir(dir.c_str()), ::closedir);
-  if (!d) {
-    return make_errno_error(fmt::format("open directory {}", dir), errno);
-  }
+Result<std::vector<std::string>> list_directory(const std::string& dir, FileSystem& fs) {
   std::vector<std::string> names;
-  for (;;) {
-    errno = 0;
-    const dirent* entry = ::readdir(d.get());  // NOLINT(concurrency-mt-unsafe): own DIR*
-    if (entry == nullptr) {
-      if (errno != 0) {
-        return make_errno_error(fmt::format("read directory {}", dir), errno);
-      }
-      break;
-    }
-    std::string_view name = entry->d_name;
-    if (name != "." && name != "..") {
-      names.emplace_back(name);
-    }
+  if (fs.list(dir, names) != 0) {
+    // The call that failed is unknown here; opendir's message is kept for the common case.
+    return make_errno_error(fmt::format("open directory {}", dir), errno);
   }
   std::sort(names.begin(), names.end());
   return names;
 }
 
-Result<void> fsync_directory(const std::string& dir) {
-  UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+Result<void> fsync_directory(const std::string& dir, FileSystem& fs) {
+  UniqueFd fd(fs.open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0));
   if (!fd) {
     return make_errno_error(fmt::format("open directory {}", dir), errno);
   }
-  if (::fsync(fd.get()) != 0) {
+  if (fs.fsync(fd.get()) != 0) {
     return make_errno_error(fmt::format("fsync directory {}", dir), errno);
   }
   return {};
@@ -112,17 +99,19 @@ Result<void> make_directories(const std::string& path, mode_t mode) {
   return {};
 }
 
-Result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
-  PGM_ASSIGN_OR_RETURN(AtomicFile file, AtomicFile::create(path, mode));
+Result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode,
+                               FileSystem& fs) {
+  PGM_ASSIGN_OR_RETURN(AtomicFile file, AtomicFile::create(path, mode, fs));
   PGM_TRY(file.write(data));
   return file.commit();
 }
 
-AtomicFile::AtomicFile(std::string path, std::string temp_path, UniqueFd fd)
-    : path_(std::move(path)), temp_path_(std::move(temp_path)), fd_(std::move(fd)) {}
+AtomicFile::AtomicFile(FileSystem& fs, std::string path, std::string temp_path, UniqueFd fd)
+    : fs_(&fs), path_(std::move(path)), temp_path_(std::move(temp_path)), fd_(std::move(fd)) {}
 
 AtomicFile::AtomicFile(AtomicFile&& other) noexcept
-    : path_(std::move(other.path_)),
+    : fs_(other.fs_),
+      path_(std::move(other.path_)),
       temp_path_(std::move(other.temp_path_)),
       fd_(std::move(other.fd_)),
       committed_(other.committed_) {
@@ -131,42 +120,46 @@ AtomicFile::AtomicFile(AtomicFile&& other) noexcept
 
 AtomicFile::~AtomicFile() {
   if (!committed_ && !temp_path_.empty()) {
-    fd_.reset();
-    ::unlink(temp_path_.c_str());
+    if (fd_) {
+      fs_->close(fd_.release());
+    }
+    fs_->unlink(temp_path_);
   }
 }
 
-Result<AtomicFile> AtomicFile::create(const std::string& path, mode_t mode) {
+Result<AtomicFile> AtomicFile::create(const std::string& path, mode_t mode, FileSystem& fs) {
   std::string temp = fmt::format("{}.tmp.{}", path, ::getpid());
-  UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+  UniqueFd fd(fs.open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
   if (!fd) {
     return make_errno_error(fmt::format("create {}", temp), errno);
   }
   // open() applies the umask; the caller's mode is the contract.
-  if (::fchmod(fd.get(), mode) != 0) {
+  if (fs.fchmod(fd.get(), mode) != 0) {
     int err = errno;
-    ::unlink(temp.c_str());
+    fs.close(fd.release());
+    fs.unlink(temp);
     return make_errno_error(fmt::format("chmod {}", temp), err);
   }
-  return AtomicFile(path, std::move(temp), std::move(fd));
+  return AtomicFile(fs, path, std::move(temp), std::move(fd));
 }
 
 Result<void> AtomicFile::write(std::string_view data) {
-  return write_all(fd_.get(), data, "write", temp_path_);
+  return write_all(*fs_, fd_.get(), {reinterpret_cast<const uint8_t*>(data.data()), data.size()},
+                   "write", temp_path_);
 }
 
 Result<void> AtomicFile::commit() {
-  if (::fsync(fd_.get()) != 0) {
+  if (fs_->fsync(fd_.get()) != 0) {
     return make_errno_error(fmt::format("fsync {}", temp_path_), errno);
   }
-  if (::close(fd_.release()) != 0) {
+  if (fs_->close(fd_.release()) != 0) {
     return make_errno_error(fmt::format("close {}", temp_path_), errno);
   }
-  if (::rename(temp_path_.c_str(), path_.c_str()) != 0) {
+  if (fs_->rename(temp_path_, path_) != 0) {
     return make_errno_error(fmt::format("rename {} to {}", temp_path_, path_), errno);
   }
   committed_ = true;
-  return fsync_directory(parent_directory(path_));
+  return fsync_directory(parent_directory(path_), *fs_);
 }
 
 std::optional<FilesystemSpace> filesystem_space(const std::string& path) {

@@ -1,5 +1,7 @@
 // Durable file helpers: whole-file reads, AtomicFile (temp, fsync, rename, fsync dir).
-// Functions are thread-safe; an AtomicFile object is used by one thread at a time.
+// Functions are thread-safe; an AtomicFile object is used by one thread at a time. Those
+// taking a FileSystem do all their I/O through it (tests pass a faulty one); it must outlive
+// the call, or the AtomicFile.
 #pragma once
 
 #include <cstdint>
@@ -12,17 +14,19 @@
 
 #include "pgm/core/result.h"
 #include "pgm/core/unique_fd.h"
+#include "pgm/io/file_system.h"
 
 namespace pgm::io {
 
 // Reads a whole file. Fails with kNotFound when absent.
-Result<std::string> read_file(const std::string& path);
+Result<std::string> read_file(const std::string& path, FileSystem& fs = posix_file_system());
 
 // fsyncs a directory so that renames and creations inside it are durable.
-Result<void> fsync_directory(const std::string& dir);
+Result<void> fsync_directory(const std::string& dir, FileSystem& fs = posix_file_system());
 
 // The entry names of `dir` without "." and "..", sorted. A missing directory -> kNotFound.
-Result<std::vector<std::string>> list_directory(const std::string& dir);
+Result<std::vector<std::string>> list_directory(const std::string& dir,
+                                                FileSystem& fs = posix_file_system());
 
 // syncfs(2) on the file system holding `dir`: one pass over its dirty data instead of an
 // fsync per file (thousands of fsyncs of small files cost seconds). Reports write errors.
@@ -32,7 +36,8 @@ Result<void> sync_filesystem(const std::string& dir);
 std::string parent_directory(const std::string& path);
 
 // Writes `data` to `path` atomically and durably with the given mode.
-Result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode);
+Result<void> write_file_atomic(const std::string& path, std::string_view data, mode_t mode,
+                               FileSystem& fs = posix_file_system());
 
 // Creates a directory and its parents with `mode` (existing ones are left alone).
 Result<void> make_directories(const std::string& path, mode_t mode);
@@ -51,7 +56,8 @@ std::optional<FilesystemSpace> filesystem_space(const std::string& path);
 // crash or error leaves either the old file or the complete new one, never a partial one.
 class AtomicFile {
  public:
-  static Result<AtomicFile> create(const std::string& path, mode_t mode);
+  static Result<AtomicFile> create(const std::string& path, mode_t mode,
+                                   FileSystem& fs = posix_file_system());
 
   AtomicFile(AtomicFile&& other) noexcept;
   AtomicFile& operator=(AtomicFile&&) = delete;
@@ -64,8 +70,9 @@ class AtomicFile {
   const std::string& path() const { return path_; }
 
  private:
-  AtomicFile(std::string path, std::string temp_path, UniqueFd fd);
+  AtomicFile(FileSystem& fs, std::string path, std::string temp_path, UniqueFd fd);
 
+  FileSystem* fs_;
   std::string path_;
   std::string temp_path_;
   UniqueFd fd_;

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "support/temp_dir.h"
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -13,13 +14,8 @@ namespace {
 
 class FileTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/pgm-io-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }  // NOLINT
-  std::string dir_;
+  test_support::TempDir tmp_{"pgm-io-test"};
+  std::string dir_ = tmp_.path();
 };
 
 TEST_F(FileTest, AtomicWriteReplacesContentAndMode) {

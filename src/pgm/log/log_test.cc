@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/temp_dir.h"
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -52,10 +53,7 @@ std::vector<std::string> read_lines(const std::string& path) {
   return lines;
 }
 
-std::string read_all(const std::string& path) {
-  std::ifstream in(path);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+using test_support::read_text;
 
 // Files in `dir` whose names start with `stem`, sorted by name.
 std::vector<std::string> files_with_stem(const std::string& dir, const std::string& stem) {
@@ -80,16 +78,10 @@ std::vector<std::string> files_with_stem(const std::string& dir, const std::stri
 
 class LogTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/pgm-log-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
   void TearDown() override {
     Options console;
     console.type = Type::kConsole;
     ASSERT_TRUE(configure(console));
-    std::system(("rm -rf " + dir_).c_str());  // NOLINT
   }
   Options file_options(const std::string& name) {
     Options o;
@@ -98,7 +90,8 @@ class LogTest : public ::testing::Test {
     o.line_prefix = "";
     return o;
   }
-  std::string dir_;
+  test_support::TempDir tmp_{"pgm-log-test"};
+  std::string dir_ = tmp_.path();
 };
 
 TEST_F(LogTest, MacroSkipsArgumentsWhenLevelDisabled) {
@@ -296,7 +289,7 @@ TEST_F(LogTest, RotationBySizeLosesAndSplitsNothing) {
   ASSERT_EQ(files.front(), dir_ + "/s.log");  // the live file
   std::vector<std::string> all;
   for (const std::string& f : files) {
-    std::string content = read_all(f);
+    std::string content = read_text(f);
     ASSERT_FALSE(content.empty() && f != files.front()) << f;
     if (!content.empty()) {
       EXPECT_EQ(content.back(), '\n') << f;
@@ -381,7 +374,7 @@ TEST_F(LogTest, ForkedProcessesShareRotatingFile) {
   std::map<int, std::set<int>> seen;
   size_t total = 0;
   for (const std::string& f : files) {
-    std::string content = read_all(f);
+    std::string content = read_text(f);
     if (!content.empty()) {
       ASSERT_EQ(content.back(), '\n') << f;
     }

@@ -39,7 +39,7 @@ Result<void> send(Stream& stream, const wire::Bytes& bytes, Deadline deadline) {
 void send_fatal(Stream& stream, std::string_view sqlstate, const std::string& message,
                 Deadline deadline) {
   wire::ErrorFields f{"FATAL", std::string(sqlstate), message, {}};
-  static_cast<void>(stream.write_all(wire::encode_error_response(f), deadline));
+  stream.write_all(wire::encode_error_response(f), deadline).ignore_error();
 }
 
 std::string printable_type(char type) {

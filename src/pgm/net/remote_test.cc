@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/temp_dir.h"
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -266,8 +267,8 @@ Collected send_raw(const Bytes& bytes, Deadline deadline = soon()) {
   auto [server_fd, client_fd] = socket_pair();
   ServerThread server(std::move(server_fd), nullptr, lookup_admin, {}, deadline);
   auto client = Stream::plain(std::move(client_fd));
-  static_cast<void>(client->write_all(bytes, soon()));  // the server may close early
-  ::shutdown(client->fd(), SHUT_WR);                    // then EOF: the server stops waiting
+  client->write_all(bytes, soon()).ignore_error();  // the server may close early
+  ::shutdown(client->fd(), SHUT_WR);                // then EOF: the server stops waiting
   Collected c;
   c.answer = read_all(*client);
   c.server.emplace(std::move(server.join()));
@@ -528,18 +529,14 @@ TEST(RemoteTest, ReadFrameChecksHeaderAndEof) {
 class TlsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/pgm_net_test_XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     for (const char* name : {"root.crt", "server.crt", "server.key", "client.crt", "client.key",
                              "other.crt", "other.key"}) {
-      std::filesystem::copy_file(std::filesystem::path(PGM_TLS_TESTDATA) / name, dir_ / name);
-      ::chmod((dir_ / name).c_str(), std::string_view(name).ends_with(".key") ? 0600 : 0644);
+      std::filesystem::copy_file(std::filesystem::path(PGM_TLS_TESTDATA) / name, path(name));
+      ::chmod(path(name).c_str(), std::string_view(name).ends_with(".key") ? 0600 : 0644);
     }
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
-  std::string path(const char* name) const { return (dir_ / name).string(); }
+  std::string path(const char* name) const { return tmp_.file(name); }
 
   std::shared_ptr<TlsContext> server_ctx(bool with_ca = false) {
     auto ctx = TlsContext::server(
@@ -548,7 +545,7 @@ class TlsTest : public ::testing::Test {
     return ctx ? *ctx : nullptr;
   }
 
-  std::filesystem::path dir_;
+  test_support::TempDir tmp_{"pgm_net_test"};
 };
 
 TEST_F(TlsTest, HandshakeOverTlsThenOneFrameEachWay) {

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/bytes.h"
 #include "support/storage_servers.h"
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
@@ -33,30 +34,8 @@ using test_support::S3Server;
 
 constexpr const char* kBucket = S3Server::kBucket;
 
-std::string sha512_hex(const std::string& data) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(data.data(), data.size(), md, &len, EVP_sha512(), nullptr);
-  std::string out;
-  char hex[3];
-  for (unsigned int i = 0; i < len; ++i) {
-    std::snprintf(hex, sizeof hex, "%02x", md[i]);
-    out += hex;
-  }
-  return out;
-}
-
-std::string random_bytes(size_t n, uint64_t seed) {
-  std::mt19937_64 gen(seed);
-  std::string out(n, '\0');
-  for (size_t i = 0; i < n; i += 8) {
-    const uint64_t v = gen();
-    for (size_t j = 0; j < 8 && i + j < n; ++j) {
-      out[i + j] = static_cast<char>(v >> (8 * j));
-    }
-  }
-  return out;
-}
+using test_support::random_string;
+using test_support::sha512_hex;
 
 // A /proc/self/status field in KiB ("VmRSS", "VmHWM"), -1 when absent.
 long status_kib(const std::string& field) {
@@ -177,7 +156,7 @@ TEST_F(S3StorageTest, PutHeadGetRoundTrip) {
   auto s = make("roundtrip/base");
   ASSERT_TRUE(s);
   EXPECT_EQ(s->name(), "s3");
-  const std::string data = random_bytes(10000, 1);
+  const std::string data = random_string(10000, 1);
   const std::string path = write_temp("small", data);
   auto put = s->put_file("primary/backup/1/data/base/1/1259.zstd", path, sha512_hex(data));
   ASSERT_TRUE(put.has_value()) << put.error().message();
@@ -226,7 +205,7 @@ TEST_F(S3StorageTest, KeysWithSpecialCharactersRoundTrip) {
 TEST_F(S3StorageTest, RangedGet) {
   auto s = make("ranged");
   ASSERT_TRUE(s);
-  const std::string data = random_bytes(5000, 2);
+  const std::string data = random_string(5000, 2);
   ASSERT_TRUE(s->put_file("obj", write_temp("ranged", data), sha512_hex(data)).has_value());
   // Binary data: compare without printing it.
   EXPECT_TRUE(get_all(*s, "obj", 100, 50) == data.substr(100, 50));
@@ -240,7 +219,7 @@ TEST_F(S3StorageTest, RangedGet) {
 TEST_F(S3StorageTest, MultipartRoundTrip) {
   auto s = make("multipart");
   ASSERT_TRUE(s);
-  const std::string data = random_bytes((12 << 20) + 123, 3);  // 3 parts of 5 MiB
+  const std::string data = random_string((12 << 20) + 123, 3);  // 3 parts of 5 MiB
   ASSERT_TRUE(s->put_file("big", write_temp("multipart", data), sha512_hex(data)).has_value());
   auto info = s->head("big");
   ASSERT_TRUE(info.has_value()) << info.error().message();
@@ -365,7 +344,7 @@ TEST_F(S3StorageTest, VirtualHostStyle) {
 TEST_F(S3StorageTest, SinkErrorStopsDownload) {
   auto s = make("sinkerror");
   ASSERT_TRUE(s);
-  const std::string data = random_bytes(100000, 4);
+  const std::string data = random_string(100000, 4);
   ASSERT_TRUE(s->put_file("obj", write_temp("sinkerror", data), sha512_hex(data)).has_value());
   auto g = s->get("obj", 0, std::nullopt, [](std::span<const uint8_t>) -> Result<void> {
     return make_error(ErrorCode::kCorruption, "sink refused");
@@ -380,7 +359,7 @@ TEST_F(S3StorageTest, RetriesSlowDownPerRequest) {
   // upload, each part (re-read from the file), completing, HEAD and GET all succeed on retry.
   auto s = make("retry");
   ASSERT_TRUE(s);
-  const std::string data = random_bytes((10 << 20) + 7, 5);
+  const std::string data = random_string((10 << 20) + 7, 5);
   auto put = s->put_file("flaky/big", write_temp("flaky", data), sha512_hex(data));
   ASSERT_TRUE(put.has_value()) << put.error().message();
   auto info = s->head("flaky/big");
@@ -436,7 +415,7 @@ TEST_F(S3StorageTest, LargeTransferKeepsMemoryBounded) {
   {
     std::ofstream out(path, std::ios::binary);
     for (size_t i = 0; i <= kChunks; ++i) {
-      const std::string chunk = random_bytes(i == kChunks ? 1 : kChunk, 100 + i);
+      const std::string chunk = random_string(i == kChunks ? 1 : kChunk, 100 + i);
       out << chunk;
       EVP_DigestUpdate(ctx, chunk.data(), chunk.size());
     }

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/bytes.h"
 #include "support/storage_servers.h"
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -54,14 +55,7 @@ long status_kib(const std::string& field) {
 
 void reset_peak_rss() { write_text("/proc/self/clear_refs", "5"); }
 
-std::string random_bytes(size_t size, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::string out(size, '\0');
-  for (char& c : out) {
-    c = static_cast<char>(rng() & 0xff);
-  }
-  return out;
-}
+using test_support::random_string;
 
 // Any well-formed hex digest: the engine stores what it is given.
 std::string fake_digest() {
@@ -201,7 +195,7 @@ TEST_F(SftpStorageTest, RoundTripsASmallObject) {
 TEST_F(SftpStorageTest, RoundTripsAnObjectOfManyChunks) {
   auto storage = connect(options());
   ASSERT_TRUE(storage);
-  std::string content = random_bytes(size_t{3} * 1024 * 1024 + 12345, 1);
+  std::string content = random_string(size_t{3} * 1024 * 1024 + 12345, 1);
   ASSERT_TRUE(storage->put_file("b/data", local_file("big", content), fake_digest()));
   auto info = storage->head("b/data");
   ASSERT_TRUE(info);
@@ -215,7 +209,7 @@ TEST_F(SftpStorageTest, RoundTripsAnObjectOfManyChunks) {
 TEST_F(SftpStorageTest, GetsARange) {
   auto storage = connect(options());
   ASSERT_TRUE(storage);
-  std::string content = random_bytes(300000, 2);
+  std::string content = random_string(300000, 2);
   ASSERT_TRUE(storage->put_file("r", local_file("range", content), fake_digest()));
   auto middle = fetch(*storage, "r", 70000, 100000);
   ASSERT_TRUE(middle) << middle.error().message();
@@ -296,7 +290,7 @@ TEST_F(SftpStorageTest, MissingKeyIsNotFound) {
 TEST_F(SftpStorageTest, SinkErrorStopsTheDownloadWithoutRetry) {
   auto storage = connect(options());
   ASSERT_TRUE(storage);
-  ASSERT_TRUE(storage->put_file("s", local_file("s", random_bytes(200000, 3)), fake_digest()));
+  ASSERT_TRUE(storage->put_file("s", local_file("s", random_string(200000, 3)), fake_digest()));
   int calls = 0;
   auto result = storage->get("s", 0, std::nullopt, [&](std::span<const uint8_t>) {
     ++calls;
@@ -428,7 +422,7 @@ TEST_F(SftpStorageTest, DownloadResumesWhenTheServerRestartsMidway) {
   ASSERT_EQ(server.start(), "");
   auto storage = connect(options_for(server));
   ASSERT_TRUE(storage);
-  std::string content = random_bytes(size_t{1024} * 1024, 5);
+  std::string content = random_string(size_t{1024} * 1024, 5);
   ASSERT_TRUE(storage->put_file("m", local_file("m", content), fake_digest()));
   std::string got;
   bool restarted = false;
@@ -453,8 +447,8 @@ TEST_F(SftpStorageTest, ServerStoppedDuringADownloadIsRetryable) {
   ASSERT_EQ(server.start(), "");
   auto storage = connect(options_for(server));
   ASSERT_TRUE(storage);
-  ASSERT_TRUE(
-      storage->put_file("d", local_file("d", random_bytes(size_t{1024} * 1024, 6)), fake_digest()));
+  ASSERT_TRUE(storage->put_file("d", local_file("d", random_string(size_t{1024} * 1024, 6)),
+                                fake_digest()));
   auto result = storage->get("d", 0, std::nullopt, [&](std::span<const uint8_t>) {
     server.stop();
     return Result<void>();
@@ -511,7 +505,7 @@ TEST_F(SftpStorageTest, CiphersUsePgmonetaNames) {
 TEST_F(SftpStorageTest, LargeTransferKeepsMemoryBounded) {
   constexpr size_t kBlock = size_t{1024} * 1024;
   constexpr size_t kBlocks = 101;  // 101 MiB
-  std::string block = random_bytes(kBlock, 4);
+  std::string block = random_string(kBlock, 4);
   fs::path path = local_ / "large";
   {
     std::ofstream out(path, std::ios::binary | std::ios::trunc);

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 
+#include "support/temp_dir.h"
 #include <gtest/gtest.h>
 
 namespace pgm::storage {
@@ -50,12 +51,6 @@ class MemoryStorage : public Storage {
 
 class StorageTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/pgm-storage-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
   std::string write(const std::string& name, const std::string& data) {
     std::string path = dir_ + "/" + name;
     std::ofstream(path, std::ios::binary) << data;
@@ -69,7 +64,8 @@ class StorageTest : public ::testing::Test {
     std::sort(out.begin(), out.end());
     return out;
   }
-  std::string dir_;
+  test_support::TempDir tmp_{"pgm-storage"};
+  std::string dir_ = tmp_.path();
 };
 
 TEST_F(StorageTest, ErrorKinds) {

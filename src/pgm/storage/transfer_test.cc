@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "support/temp_dir.h"
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -15,10 +16,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
+using test_support::read_text;
 
 // Passes calls through to another engine; put_file fails after `puts_left` successes, as a
 // server that goes away mid-upload would.
@@ -51,9 +49,6 @@ class FlakyStorage : public Storage {
 class TransferTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/pgm-transfer-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
     backup_ = dir_ + "/base/primary/backup/20261126100000";
     fs::create_directories(backup_ + "/data/base/1");
     fs::create_directories(backup_ + "/data/pg_notify");  // empty, and needed by PostgreSQL
@@ -70,12 +65,12 @@ class TransferTest : public ::testing::Test {
     ASSERT_TRUE(s) << s.error().message();
     storage_ = std::move(*s);
   }
-  void TearDown() override { fs::remove_all(dir_); }
   static void write(const std::string& path, const std::string& data) {
     std::ofstream(path, std::ios::binary) << data;
   }
 
-  std::string dir_;
+  test_support::TempDir tmp_{"pgm-transfer"};
+  std::string dir_ = tmp_.path();
   std::string backup_;
   std::unique_ptr<Storage> storage_;
 };
@@ -99,7 +94,7 @@ TEST_F(TransferTest, UploadThenDownloadGivesTheSameTree) {
   ASSERT_TRUE(down) << down.error().message();
   for (const char* f : {"backup.info", "backup.sha512", "data/PG_VERSION", "data/base/1/1259.zstd",
                         "data/base/1/1249"}) {
-    EXPECT_EQ(slurp(dest + "/" + f), slurp(backup_ + "/" + f)) << f;
+    EXPECT_EQ(read_text(dest + "/" + f), read_text(backup_ + "/" + f)) << f;
   }
   EXPECT_TRUE(fs::is_directory(dest + "/data/pg_notify"));
   EXPECT_FALSE(fs::exists(dest + "/.directories"));
@@ -138,11 +133,11 @@ TEST_F(TransferTest, ParallelWorkersEachUseTheirOwnEngine) {
   EXPECT_EQ(down->files, 46u);
   for (int i = 0; i < 40; ++i) {
     std::string rel = fmt::format("data/base/1/{}", 20000 + i);
-    EXPECT_EQ(slurp(dest + "/" + rel), slurp(backup_ + "/" + rel)) << rel;
+    EXPECT_EQ(read_text(dest + "/" + rel), read_text(backup_ + "/" + rel)) << rel;
   }
   // A corrupted object among many still fails the parallel download and leaves nothing.
   std::string object = dir_ + "/remote/primary/backup/20261126100000/data/base/1/20017";
-  std::string data = slurp(object);
+  std::string data = read_text(object);
   data[10] = '#';
   write(object, data);
   auto bad = download_backup(*storage_, "primary", "20261126100000", dir_ + "/bad", {}, parallel);
@@ -156,7 +151,7 @@ TEST_F(TransferTest, ParallelWorkersEachUseTheirOwnEngine) {
 TEST_F(TransferTest, CorruptedRemoteObjectFailsTheDownloadAndLeavesNothing) {
   ASSERT_TRUE(upload_backup(*storage_, backup_, "primary", "20261126100000"));
   std::string object = dir_ + "/remote/primary/backup/20261126100000/data/base/1/1259.zstd";
-  std::string data = slurp(object);
+  std::string data = read_text(object);
   data[1000] = 'y';
   write(object, data);
   std::string dest = dir_ + "/dest";

@@ -66,7 +66,7 @@ Result<PruneResult> prune_wal(const std::string& dir, SegmentNo oldest_needed, u
   // one to report) and say how many went.
   auto fail = [&](const Error& error) {
     if (result.removed > 0) {
-      static_cast<void>(io::fsync_directory(dir));  // dropped: reporting `error` instead
+      io::fsync_directory(dir).ignore_error();  // dropped: reporting `error` instead
     }
     return tl::unexpected<Error>(
         error.with_context(fmt::format("prune {} ({} files removed before)", dir, result.removed)));

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "support/temp_dir.h"
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -22,13 +23,6 @@ using Names = std::set<std::string>;
 
 class PruneTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/pgm-prune-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }  // NOLINT
-
   // Creates dir_/name holding `size` bytes.
   void touch(const std::string& name, size_t size = 0) {
     std::string path = dir_ + "/" + name;
@@ -62,7 +56,8 @@ class PruneTest : public ::testing::Test {
     return out;
   }
 
-  std::string dir_;
+  test_support::TempDir tmp_{"pgm-prune-test"};
+  std::string dir_ = tmp_.path();
 };
 
 TEST_F(PruneTest, RemovesOlderSegmentsOfEveryTimelineAndKeepsTheRest) {

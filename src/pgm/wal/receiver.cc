@@ -6,9 +6,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <condition_variable>
-#include <deque>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <utility>
@@ -19,6 +16,7 @@
 
 #include "pgm/io/file.h"
 #include "pgm/log/log.h"
+#include "pgm/wal/finish_queue_internal.h"
 #include "pgm/wal/history.h"
 #include "pgm/wal/protocol.h"
 #include "pgm/wal/segment.h"
@@ -65,85 +63,6 @@ Result<uint64_t> parse_show_size(std::string_view text) {
   }
   return value * factor;
 }
-
-// Compresses/encrypts completed segments on a thread of its own, so the stream never waits
-// for bzip2 or gzip. Stopping finishes only the job at hand: a backlog (bzip2 under load) must
-// not hold a shutdown past the daemon's grace period; what is left stays plain and complete
-// and is finished at the next start. Jobs are (directory, segment name); a failed job leaves the
-// plain, complete segment in place (it is finished again at the next receiver start).
-class FinishQueue {
- public:
-  FinishQueue(const ReceiverOptions& o) : options_(o) {}
-  FinishQueue(const FinishQueue&) = delete;
-  FinishQueue& operator=(const FinishQueue&) = delete;
-  ~FinishQueue() { stop(); }
-
-  bool needed() const {
-    return options_.algorithm != compress::Algorithm::kNone ||
-           options_.encryption != crypto::AesMode::kNone;
-  }
-
-  void push(std::string dir, std::string name) {
-    if (!needed()) {
-      return;
-    }
-    {
-      std::lock_guard lock(mutex_);
-      if (!thread_.joinable()) {
-        thread_ = std::thread([this] { loop(); });
-      }
-      jobs_.emplace_back(std::move(dir), std::move(name));
-    }
-    cv_.notify_one();
-  }
-
-  void stop() {
-    {
-      std::lock_guard lock(mutex_);
-      stopping_ = true;
-    }
-    cv_.notify_one();
-    if (thread_.joinable()) {
-      thread_.join();
-    }
-  }
-
- private:
-  void loop() {
-    // One finisher for the thread's life: its buffers and compressor context are reused.
-    SegmentFinisher finisher(options_.algorithm, options_.level, options_.encryption,
-                             options_.key.get());
-    std::unique_lock lock(mutex_);
-    for (;;) {
-      cv_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
-      if (stopping_) {
-        if (!jobs_.empty()) {
-          log::info("wal {}: {} segment(s) left plain; they are finished at the next start",
-                    options_.server, jobs_.size());
-        }
-        return;
-      }
-      auto [dir, name] = std::move(jobs_.front());
-      jobs_.pop_front();
-      lock.unlock();
-      auto done = finisher.finish(dir, name);
-      if (!done) {
-        log::error("wal {}: cannot compress/encrypt {}/{}: {} (the plain segment is kept)",
-                   options_.server, dir, name, done.error().message());
-      } else {
-        log::debug("wal {}: stored {}/{}", options_.server, dir, *done);
-      }
-      lock.lock();
-    }
-  }
-
-  const ReceiverOptions& options_;
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::deque<std::pair<std::string, std::string>> jobs_;
-  bool stopping_ = false;
-  std::thread thread_;
-};
 
 // Why a session ended.
 struct SessionEnd {
@@ -473,7 +392,8 @@ Result<std::optional<Receiver::NextTimeline>> Receiver::stream(pg::Connection& c
     if (stop_.load()) {
       // Leave cleanly: everything received is made durable and reported.
       PGM_TRY(flush_writers());
-      (void)send_feedback(conn, false);
+      // Best effort: the server learns our position again at the next session.
+      send_feedback(conn, false).ignore_error();
       PQputCopyEnd(conn, nullptr);
       PQflush(conn);
       return std::optional<NextTimeline>();
@@ -738,11 +658,13 @@ tl::expected<SessionEnd, Failure> Receiver::session() {
     publish(true);
     auto next = stream(conn, &end.streamed);
     // Whatever happened, what was written so far is made durable before we go on.
+    // A failed close is not reported: flushed() stays behind, and the next session resumes
+    // from the start of the newest segment, rewriting whatever might not be durable.
     if (writer_) {
-      (void)writer_->close();
+      writer_->close().ignore_error();
     }
     if (shipper_) {
-      (void)shipper_->close();
+      shipper_->close().ignore_error();
     }
     if (!next) {
       return fail(next.error());

@@ -2,6 +2,7 @@
 // tests/integration (wal_test.cc, wal_disk_full_test.cc, wal_follow_test.cc).
 #include "pgm/wal/receiver.h"
 
+#include "support/temp_dir.h"
 #include <gtest/gtest.h>
 
 namespace pgm::wal {
@@ -48,9 +49,8 @@ TEST(RunReceiver, RefusesEncryptionWithoutAKey) {
 }
 
 TEST(RunReceiver, ReportsAnUnreachableServerAndStopsWhenAsked) {
-  char tmpl[] = "/tmp/pgm-receiver-XXXXXX";
-  ASSERT_NE(::mkdtemp(tmpl), nullptr);
-  std::string dir = tmpl;
+  test_support::TempDir tmp("pgm-receiver");
+  const std::string& dir = tmp.path();
   ReceiverOptions o;
   o.server = "nowhere";
   o.slot = "repl";
@@ -78,8 +78,6 @@ TEST(RunReceiver, ReportsAnUnreachableServerAndStopsWhenAsked) {
   EXPECT_TRUE(r.has_value());
   EXPECT_EQ(observer.errors.load(), 1);
   EXPECT_NE(observer.first.find(dir), std::string::npos) << observer.first;
-  std::string cmd = "rm -rf " + dir;
-  EXPECT_EQ(std::system(cmd.c_str()), 0);  // NOLINT(concurrency-mt-unsafe)
 }
 
 }  // namespace

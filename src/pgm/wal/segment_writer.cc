@@ -22,8 +22,8 @@ namespace {
 constexpr mode_t kFileMode = 0600;
 constexpr size_t kZeroChunk = size_t{1} << 20;
 
-Result<void> fsync_fd(int fd, const std::string& path) {
-  if (::fsync(fd) != 0) {
+Result<void> fsync_fd(io::FileSystem& fs, int fd, const std::string& path) {
+  if (fs.fsync(fd) != 0) {
     return make_errno_error(fmt::format("fsync {}", path), errno);
   }
   return {};
@@ -39,26 +39,30 @@ Result<void> unlink_if_present(const std::string& path) {
 }  // namespace
 
 SegmentWriter::SegmentWriter(std::string dir, uint64_t seg_size, TimelineId tli,
-                             OnComplete on_complete)
-    : dir_(std::move(dir)), seg_size_(seg_size), tli_(tli), on_complete_(std::move(on_complete)) {}
+                             OnComplete on_complete, io::FileSystem& fs)
+    : dir_(std::move(dir)),
+      seg_size_(seg_size),
+      tli_(tli),
+      on_complete_(std::move(on_complete)),
+      fs_(&fs) {}
 
 Result<SegmentWriter> SegmentWriter::create(std::string dir, uint64_t seg_size, TimelineId tli,
-                                            OnComplete on_complete) {
+                                            OnComplete on_complete, io::FileSystem& fs) {
   PGM_TRY(check_segment_size(seg_size));
   if (!tli.is_valid()) {
     return make_error(ErrorCode::kInvalidArgument, "invalid timeline 0");
   }
-  return SegmentWriter(std::move(dir), seg_size, tli, std::move(on_complete));
+  return SegmentWriter(std::move(dir), seg_size, tli, std::move(on_complete), fs);
 }
 
 Result<void> SegmentWriter::open_segment(SegmentNo segno, uint64_t offset) {
   std::string path = fmt::format("{}/{}.partial", dir_, segment_name_for(tli_, segno, seg_size_));
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, kFileMode));
+  UniqueFd fd(fs_->open(path, O_RDWR | O_CREAT | O_CLOEXEC, kFileMode));
   if (!fd) {
     return make_errno_error(fmt::format("open {}", path), errno);
   }
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) {
+  if (fs_->fstat(fd.get(), &st) != 0) {
     return make_errno_error(fmt::format("stat {}", path), errno);
   }
   auto size = static_cast<uint64_t>(st.st_size);
@@ -77,7 +81,7 @@ Result<void> SegmentWriter::open_segment(SegmentNo segno, uint64_t offset) {
     // file). fallocate reserves the blocks without writing them (they read as zeros), which
     // halves the bytes written per segment; where the file system cannot, write zeros.
     int rc =
-        ::fallocate(fd.get(), 0, static_cast<off_t>(size), static_cast<off_t>(seg_size_ - size));
+        fs_->fallocate(fd.get(), 0, static_cast<off_t>(size), static_cast<off_t>(seg_size_ - size));
     if (rc != 0 && errno != EOPNOTSUPP && errno != ENOSYS) {
       return make_errno_error(fmt::format("allocate {}", path), errno);
     }
@@ -85,12 +89,12 @@ Result<void> SegmentWriter::open_segment(SegmentNo segno, uint64_t offset) {
       static const std::vector<uint8_t> zeros(kZeroChunk, 0);
       for (uint64_t at = size; at < seg_size_;) {
         size_t n = static_cast<size_t>(std::min<uint64_t>(kZeroChunk, seg_size_ - at));
-        PGM_TRY(io::pwrite_all(fd.get(), std::span(zeros.data(), n), at, "write", path));
+        PGM_TRY(io::pwrite_all(*fs_, fd.get(), std::span(zeros.data(), n), at, "write", path));
         at += n;
       }
     }
-    PGM_TRY(fsync_fd(fd.get(), path));
-    PGM_TRY(io::fsync_directory(dir_));
+    PGM_TRY(fsync_fd(*fs_, fd.get(), path));
+    PGM_TRY(io::fsync_directory(dir_, *fs_));
   }
   fd_ = std::move(fd);
   segno_ = segno;
@@ -99,17 +103,17 @@ Result<void> SegmentWriter::open_segment(SegmentNo segno, uint64_t offset) {
 }
 
 Result<void> SegmentWriter::complete_segment() {
-  PGM_TRY(fsync_fd(fd_.get(), partial_path_));
-  if (::close(fd_.release()) != 0) {
+  PGM_TRY(fsync_fd(*fs_, fd_.get(), partial_path_));
+  if (fs_->close(fd_.release()) != 0) {
     return make_errno_error(fmt::format("close {}", partial_path_), errno);
   }
   std::string name = segment_name_for(tli_, segno_, seg_size_);
   std::string final_path = fmt::format("{}/{}", dir_, name);
-  if (::rename(partial_path_.c_str(), final_path.c_str()) != 0) {
+  if (fs_->rename(partial_path_, final_path) != 0) {
     return make_errno_error(fmt::format("rename {} to {}", partial_path_, final_path), errno);
   }
   partial_path_.clear();
-  PGM_TRY(io::fsync_directory(dir_));
+  PGM_TRY(io::fsync_directory(dir_, *fs_));
   flushed_ = position_;
   if (on_complete_) {
     auto done = on_complete_(name);
@@ -140,7 +144,7 @@ Result<void> SegmentWriter::write(Lsn start, std::span<const uint8_t> data) {
       PGM_TRY(open_segment(segno, offset));
     }
     size_t n = static_cast<size_t>(std::min<uint64_t>(data.size(), seg_size_ - offset));
-    PGM_TRY(io::pwrite_all(fd_.get(), data.first(n), offset, "write", partial_path_));
+    PGM_TRY(io::pwrite_all(*fs_, fd_.get(), data.first(n), offset, "write", partial_path_));
     position_ += n;
     data = data.subspan(n);
     if (segment_offset(position_, seg_size_) == 0) {
@@ -152,7 +156,7 @@ Result<void> SegmentWriter::write(Lsn start, std::span<const uint8_t> data) {
 
 Result<Lsn> SegmentWriter::flush() {
   if (fd_ && flushed_ < position_) {
-    PGM_TRY(fsync_fd(fd_.get(), partial_path_));
+    PGM_TRY(fsync_fd(*fs_, fd_.get(), partial_path_));
   }
   flushed_ = position_;
   return flushed_;
@@ -163,7 +167,7 @@ Result<void> SegmentWriter::close() {
     return {};
   }
   PGM_TRY(flush());
-  if (::close(fd_.release()) != 0) {
+  if (fs_->close(fd_.release()) != 0) {
     return make_errno_error(fmt::format("close {}", partial_path_), errno);
   }
   partial_path_.clear();

@@ -22,6 +22,7 @@
 #include "pgm/core/result.h"
 #include "pgm/core/unique_fd.h"
 #include "pgm/crypto/aes.h"
+#include "pgm/io/file_system.h"
 #include "pgm/wal/lsn.h"
 #include "pgm/wal/segment.h"
 
@@ -34,8 +35,10 @@ class SegmentWriter {
   using OnComplete = std::function<Result<void>(const std::string& segment_name)>;
 
   // `dir` must exist. An invalid seg_size or timeline -> kInvalidArgument. Opens no file yet.
+  // All file I/O goes through `fs`, which must outlive the writer.
   static Result<SegmentWriter> create(std::string dir, uint64_t seg_size, TimelineId tli,
-                                      OnComplete on_complete);
+                                      OnComplete on_complete,
+                                      io::FileSystem& fs = io::posix_file_system());
 
   SegmentWriter(SegmentWriter&&) noexcept = default;
   SegmentWriter& operator=(SegmentWriter&&) noexcept = default;
@@ -69,7 +72,8 @@ class SegmentWriter {
   const std::string& current_path() const { return partial_path_; }
 
  private:
-  SegmentWriter(std::string dir, uint64_t seg_size, TimelineId tli, OnComplete on_complete);
+  SegmentWriter(std::string dir, uint64_t seg_size, TimelineId tli, OnComplete on_complete,
+                io::FileSystem& fs);
   Result<void> open_segment(SegmentNo segno, uint64_t offset);
   Result<void> complete_segment();
 
@@ -77,6 +81,7 @@ class SegmentWriter {
   uint64_t seg_size_;
   TimelineId tli_;
   OnComplete on_complete_;
+  io::FileSystem* fs_;
   UniqueFd fd_;
   SegmentNo segno_ = 0;
   std::string partial_path_;

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "support/temp_dir.h"
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -35,13 +36,6 @@ bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0;
 
 class SegmentWriterTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/pgm-wal-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }  // NOLINT
-
   std::string path(const std::string& name) const { return dir_ + "/" + name; }
   std::string read(const std::string& name) const {
     auto r = io::read_file(path(name));
@@ -57,7 +51,8 @@ class SegmentWriterTest : public ::testing::Test {
     return std::move(*w);
   }
 
-  std::string dir_;
+  test_support::TempDir tmp_{"pgm-wal-test"};
+  std::string dir_ = tmp_.path();
   std::vector<std::string> completed_;
 };
 

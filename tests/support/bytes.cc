@@ -1,0 +1,53 @@
+#include "support/bytes.h"
+
+#include <random>
+
+#include <openssl/sha.h>
+
+namespace pgm::test_support {
+namespace {
+
+std::string hex(const unsigned char* digest, size_t size) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(size * 2);
+  for (size_t i = 0; i < size; ++i) {
+    out += kDigits[digest[i] >> 4];
+    out += kDigits[digest[i] & 0xf];
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<uint8_t> random_bytes(size_t size, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<uint8_t> out(size);
+  for (uint8_t& b : out) {
+    b = static_cast<uint8_t>(rng());
+  }
+  return out;
+}
+
+std::string random_string(size_t size, uint32_t seed) {
+  std::vector<uint8_t> bytes = random_bytes(size, seed);
+  return {bytes.begin(), bytes.end()};
+}
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  return hex(digest, sizeof(digest));
+}
+
+std::string sha512_hex(std::string_view data) {
+  unsigned char digest[SHA512_DIGEST_LENGTH];
+  SHA512(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
+  return hex(digest, sizeof(digest));
+}
+
+std::string sha512_hex(std::span<const uint8_t> data) {
+  return sha512_hex(std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
+}
+
+}  // namespace pgm::test_support
