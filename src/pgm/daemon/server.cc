@@ -26,7 +26,7 @@
 #include "pgm/daemon/backup_commands.h"
 #include "pgm/daemon/commands.h"
 #include "pgm/daemon/metrics_service.h"
-#include "pgm/daemon/offsite.h"
+#include "pgm/daemon/offsite_commands.h"
 #include "pgm/daemon/probe.h"
 #include "pgm/daemon/process_title.h"
 #include "pgm/daemon/remote_session.h"
@@ -1052,19 +1052,9 @@ void Server::Impl::child_exited(pid_t pid, int status) {
       wal_child_exited(i, status);
     }
   }
-  // A repository lock held by a dead child would block the server forever; a killed backup
-  // also leaves its activity flags set.
-  for (size_t i = 0; i < kMaxServers; ++i) {
-    ServerState& state = ctx.shared->servers[i];
-    if (state.repository_owner() == pid) {
-      state.active_backup.store(false);
-      state.active_delete.store(false);
-      state.active_retention.store(false);
-      state.progress_phase.store(0);
-      state.progress_operation.store(0);
-    }
-    state.unlock_repository(pid);
-  }
+  // A repository lock held by a dead child would block the server forever; a killed
+  // operation also leaves its activity marks set.
+  ctx.shared->release(pid);
 }
 
 void Server::Impl::apply_config(std::shared_ptr<const config::Config> next) {
