@@ -1,6 +1,6 @@
 // The repository catalog of one server: <base_dir>/<server>/backup/<label>/ directories, their
 // backup.info records, identifier resolution, retain/annotate edits, safe deletion of backups
-// that share files with others, and the list-backup / info JSON. Plain filesystem code;
+// that share files with others. Plain filesystem code;
 // functions are thread-safe, but callers serialise mutations of one repository (the daemon's
 // per-server repository lock): nothing here locks. Functions taking an io::FileSystem do their
 // catalog I/O through it (tests inject faults).
@@ -17,8 +17,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "pgm/backup/info.h"
 #include "pgm/core/result.h"
@@ -124,26 +122,5 @@ struct WalFigures {
 // and, when `to` is non-empty, < to's, times segment_size. Malformed from -> 0.
 uint64_t wal_bytes_between(std::span<const std::string> wal_files, std::string_view from,
                            std::string_view to, uint64_t segment_size);
-
-// One list-backup element with exactly pgmoneta's keys: Backup, BackupSize, BiggestFileSize,
-// Comments, Compression (backup.info type byte), Delta, Encryption (0-3), Incremental (bool),
-// IncrementalParent, Keep (bool), RestoreSize, Server, Valid (bool), WAL. Sizes in bytes from
-// backup.info. An entry without info gives Valid false and zero/empty values.
-nlohmann::json list_entry_json(const std::string& server, const BackupEntry& entry,
-                               const WalFigures& wal = {});
-
-// info: Server, Backup, Valid (bool), WAL (first segment name, a string: never a size),
-// BackupSize, RestoreSize, BiggestFileSize, Elapsed, BasebackupElapsed, HashElapsed,
-// CompressionZstdElapsed, CompressionGzipElapsed, CompressionBzip2Elapsed,
-// CompressionLz4Elapsed, EncryptionElapsed, LinkingElapsed, ManifestElapsed, RemoteSshElapsed,
-// RemoteS3Elapsed, RemoteAzureElapsed (seconds, double), PgmonetaVersion, MajorVersion,
-// MinorVersion, Keep (bool), NumberOfTablespaces, Compression, Encryption, StartHiLSN,
-// StartLoLSN, EndHiLSN, EndLoLSN, CheckpointHiLSN, CheckpointLoLSN (uint32 halves),
-// StartTimeline, EndTimeline, Incremental (bool), IncrementalParent, Comments (raw
-// "k|v,k|v"), Extra, Tablespaces [{TablespaceName, TablespaceOid, TablespacePath}]; ours, once a
-// proven restore ran: ProvenRestore (bool), ProvenRestoreTime (label-style local time),
-// ProvenRestoreElapsed (seconds), ProvenRestoreReason. An entry without info gives Server,
-// Backup, Valid false and Problem.
-nlohmann::json info_json(const std::string& server, const BackupEntry& entry);
 
 }  // namespace pgm::backup

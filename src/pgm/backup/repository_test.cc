@@ -18,7 +18,6 @@ namespace pgm::backup {
 namespace {
 
 namespace fs = std::filesystem;
-using nlohmann::json;
 
 std::string sha_hex(std::string_view data) {
   auto sha = crypto::Sha512::create();
@@ -401,81 +400,6 @@ TEST_F(RepositoryTest, CrashedDeleteLeftoverIsIgnoredAndCleanedUp) {
   EXPECT_FALSE(fs::exists(root_ + "/.delete-20260102000000"));
   EXPECT_EQ(*cleanup_deleted(root_), 0u);
   EXPECT_EQ(*cleanup_deleted(tmp_ + "/nowhere"), 0u);
-}
-
-TEST_F(RepositoryTest, ListEntryJsonHasExactlyPgmonetaKeys) {
-  make_backup("20260101000000", {});
-  ASSERT_TRUE(annotate(root_, "20260101000000", AnnotateAction::kAdd, "k", "v"));
-  auto list = *list_backups(root_);
-  json j = list_entry_json("primary", list[0], WalFigures{33554432, 16777216});
-  std::vector<std::string> keys;
-  for (const auto& [k, v] : j.items()) {
-    keys.push_back(k);
-  }
-  EXPECT_EQ(keys, (std::vector<std::string>{"Backup", "BackupSize", "BiggestFileSize", "Comments",
-                                            "Compression", "Delta", "Encryption", "Incremental",
-                                            "IncrementalParent", "Keep", "RestoreSize", "Server",
-                                            "Valid", "WAL"}));
-  EXPECT_EQ(j["Backup"], "20260101000000");
-  EXPECT_EQ(j["BackupSize"], 1000);
-  EXPECT_EQ(j["Compression"], 0x12);
-  EXPECT_EQ(j["Comments"], "k|v");
-  EXPECT_EQ(j["Valid"], true);
-  EXPECT_EQ(j["Keep"], false);
-  EXPECT_EQ(j["Incremental"], false);
-  EXPECT_EQ(j["WAL"], 33554432);
-  EXPECT_EQ(j["Delta"], 16777216);
-
-  BackupEntry broken{"20260102000000", root_ + "/20260102000000", std::nullopt, "x"};
-  json jb = list_entry_json("primary", broken);
-  EXPECT_EQ(jb["Valid"], false);
-  EXPECT_EQ(jb.size(), 14u);
-}
-
-TEST_F(RepositoryTest, RemoteCopiesAppearInListAndInfo) {
-  std::string dir = make_backup("20260101000000", {});
-  BackupInfo info = *read_backup_info(dir);
-  info.extra_keys.emplace_back("STORAGE_S3", "2026-11-26T13:42:07Z");
-  info.extra_keys.emplace_back("STORAGE_SSH", "2026-11-26T13:42:09Z");
-  ASSERT_TRUE(write_backup_info(dir, info));
-  auto list = *list_backups(root_);
-  json j = list_entry_json("primary", list[0]);
-  EXPECT_EQ(j["Remote"], json::array({"s3", "ssh"}));
-  json i = info_json("primary", list[0]);
-  EXPECT_EQ(i["Remote"], json::array({"s3", "ssh"}));
-  EXPECT_EQ(i["RemoteS3Stored"], "2026-11-26T13:42:07Z");
-  EXPECT_EQ(i["RemoteSshStored"], "2026-11-26T13:42:09Z");
-}
-
-TEST_F(RepositoryTest, InfoJsonCarriesEveryField) {
-  std::string dir = make_backup("20260101000000", {});
-  BackupInfo info = *read_backup_info(dir);
-  info.tablespaces.push_back({"tblspc_fast", "16384", "/mnt/fast"});
-  info.type = BackupType::kIncremental;
-  info.parent = "20251231000000";
-  info.elapsed = Seconds(12.5);
-  ASSERT_TRUE(write_backup_info(dir, info));
-  auto list = *list_backups(root_);
-  json j = info_json("primary", list[0]);
-  EXPECT_EQ(j["WAL"], "000000010000000000000002");
-  EXPECT_EQ(j["StartHiLSN"], 1);
-  EXPECT_EQ(j["StartLoLSN"], 0x28);
-  EXPECT_EQ(j["EndHiLSN"], 2);
-  EXPECT_EQ(j["CheckpointLoLSN"], 0x60);
-  EXPECT_EQ(j["NumberOfTablespaces"], 1);
-  EXPECT_EQ(j["Tablespaces"][0]["TablespaceName"], "tblspc_fast");
-  EXPECT_EQ(j["Tablespaces"][0]["TablespaceOid"], "16384");
-  EXPECT_EQ(j["Tablespaces"][0]["TablespacePath"], "/mnt/fast");
-  EXPECT_EQ(j["Incremental"], true);
-  EXPECT_EQ(j["IncrementalParent"], "20251231000000");
-  EXPECT_DOUBLE_EQ(j["Elapsed"].get<double>(), 12.5);
-  EXPECT_EQ(j["MajorVersion"], 15);
-  for (const char* k : {"BasebackupElapsed", "HashElapsed", "CompressionZstdElapsed",
-                        "LinkingElapsed", "ManifestElapsed", "RemoteAzureElapsed", "Keep",
-                        "Compression", "Encryption", "StartTimeline", "EndTimeline", "Comments",
-                        "BackupSize", "RestoreSize", "BiggestFileSize", "MinorVersion"}) {
-    EXPECT_TRUE(j.contains(k)) << k;
-  }
 }
 
 TEST(WalBytesTest, CountsCompleteSegmentsInRange) {

@@ -10,6 +10,8 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include "pgm/activity/names.h"
+
 namespace pgm::cli {
 
 namespace {
@@ -99,16 +101,16 @@ bool should_show_progress(bool stderr_is_tty, bool no_progress_flag) {
 std::optional<std::string> progress_operation(management::Command command) {
   switch (command) {
     case management::Command::kBackup:
-      return std::string("backup");
+      return std::string(activity::operation_name(activity::Operation::kBackup));
     case management::Command::kRestore:
     case management::Command::kS3Restore:
     case management::Command::kAzureRestore:
     case management::Command::kSshRestore:
-      return std::string("restore");
+      return std::string(activity::operation_name(activity::Operation::kRestore));
     case management::Command::kVerify:
-      return std::string("verify");
+      return std::string(activity::operation_name(activity::Operation::kVerify));
     case management::Command::kArchive:
-      return std::string("archive");
+      return std::string(activity::operation_name(activity::Operation::kArchive));
     default:
       return std::nullopt;
   }
@@ -259,7 +261,7 @@ std::string render_progress_text(const ProgressSample& s) {
     out += fmt::format("Operation: {}\n", s.operation);
   }
   out += fmt::format("State: {}\n", s.state);
-  if (s.state == "idle") {
+  if (s.state == activity::phase_name(activity::Phase::kIdle)) {
     return out;
   }
   if (s.total > 0) {
@@ -355,7 +357,7 @@ bool ProgressPoller::poll_once(std::chrono::steady_clock::time_point start) {
     return false;
   }
   smoother_.add(std::chrono::steady_clock::now() - start, sample->done);
-  if (sample->state == "idle") {
+  if (sample->state == activity::phase_name(activity::Phase::kIdle)) {
     if (drawn_) {
       hooks_.write(kEraseLine);
       drawn_ = false;

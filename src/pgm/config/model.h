@@ -196,4 +196,16 @@ inline constexpr size_t kMaxHotStandbys = 8;
 // The global retention with unset server fields filled in.
 Retention effective_retention(const Config& config, const ServerConfig& server);
 
+// <base_dir>/<server>/wal: where the server's WAL is received.
+std::string wal_directory(const Config& config, const ServerConfig& server);
+// <wal_shipping>/<server>/wal, or "" when wal_shipping is unset.
+std::string wal_shipping_directory(const ServerConfig& server);
+
+// Workers of one server's pipelines (server `workers`, else the global one), at least 1:
+// pgmoneta's 0 means "no pool", which is the same amount of parallelism as one worker.
+int workers_for(const Config& config, const ServerConfig& server);
+
+// Whether the server's operations publish progress figures (`progress`).
+bool progress_enabled(const Config& config, const ServerConfig& server);
+
 }  // namespace pgm::config

@@ -13,9 +13,10 @@
 #include "pgm/backup/full_backup.h"
 #include "pgm/backup/info.h"
 #include "pgm/backup/repository.h"
-#include "pgm/backup/retention.h"
+#include "pgm/backup/retention_job.h"
+#include "pgm/daemon/backup_json.h"
 #include "pgm/daemon/command_support.h"
-#include "pgm/daemon/offsite.h"
+#include "pgm/daemon/offsite_commands.h"
 #include "pgm/daemon/probe.h"
 #include "pgm/daemon/process_title.h"
 #include "pgm/daemon/verify_commands.h"
@@ -26,7 +27,6 @@
 #include "pgm/management/protocol.h"
 #include "pgm/storage/configured.h"
 #include "pgm/version.h"
-#include "pgm/wal/prune.h"
 
 namespace pgm::daemon {
 
@@ -37,32 +37,6 @@ namespace {
 
 std::string root_of(const DaemonContext& ctx, const config::ServerConfig& s) {
   return backup::backup_root(ctx.config->base_dir, s.name);
-}
-
-// Removes crash leftovers: backup directories without a valid backup.info (a backup killed
-// before its end) and ".delete-*" directories. Only under the repository lock.
-void remove_leftovers(const std::string& root, const std::string& server) {
-  auto cleaned = backup::cleanup_deleted(root);
-  if (!cleaned) {
-    log::warn("server {}: {}", server, cleaned.error().message());
-  }
-  auto entries = backup::list_backups(root);
-  if (!entries) {
-    return;
-  }
-  for (const backup::BackupEntry& e : *entries) {
-    if (e.valid()) {
-      continue;
-    }
-    // No backup.info, or the provisional one with STATUS=0 a backup writes before linking and
-    // syncing (docs/backup.md: the next backup or retention pass removes both).
-    log::warn("server {}: removing incomplete backup {} ({})", server, e.label,
-              e.info.has_value() ? std::string("backup.info: STATUS=0") : e.problem);
-    auto removed = backup::remove_backup_directory(e.dir);
-    if (!removed) {
-      log::error("server {}: {}", server, removed.error().message());
-    }
-  }
 }
 
 // Backup identifier of the request: a label or oldest/newest/latest.
@@ -78,11 +52,23 @@ json backup_summary(const std::string& server, const std::string& dir,
   entry.label = info.label;
   entry.dir = dir;
   entry.info = info;
-  json r = backup::list_entry_json(server, entry);
+  json r = list_entry_json(server, entry);
   r["Elapsed"] = info.elapsed.count();
   r["MajorVersion"] = info.major_version;
   r["MinorVersion"] = info.minor_version;
   return r;
+}
+
+activity::Phase backup_phase(backup::BackupProgress::Phase phase) {
+  switch (phase) {
+    case backup::BackupProgress::Phase::kStarting:
+      return activity::Phase::kStarting;
+    case backup::BackupProgress::Phase::kStreaming:
+      return activity::Phase::kStreaming;
+    case backup::BackupProgress::Phase::kFinishing:
+      return activity::Phase::kFinishing;
+  }
+  return activity::Phase::kStarting;
 }
 
 std::string fresh_label(const std::string& root) {
@@ -133,19 +119,14 @@ CommandResult backup_command(const DaemonContext& ctx, const json& request) {
         "encryption is configured but there is no master key (pgmoneta-admin master-key)",
         "backup");
   }
-  state.active_backup.store(true);
-  state.progress_done.store(0);
-  state.progress_total.store(0);
-  state.progress_started_ms.store(wall_clock_ms());
-  state.progress_phase.store(1);
+  ActivityGuard guard(state, activity::Operation::kBackup, activity::Phase::kStarting,
+                      activity::Activity::kBackup);
 
   std::string root = root_of(ctx, s);
   if (auto made = io::make_directories(root, 0700); !made) {
-    state.active_backup.store(false);
-    state.progress_phase.store(0);
     return CommandResult::failure(mgmt::kErrorBackupSetup, made.error().message(), "backup");
   }
-  remove_leftovers(root, s.name);
+  backup::remove_leftovers(root, s.name);
   std::string previous;
   if (auto entries = backup::list_backups(root); entries) {
     for (auto it = entries->rbegin(); it != entries->rend(); ++it) {
@@ -173,19 +154,18 @@ CommandResult backup_command(const DaemonContext& ctx, const json& request) {
   o.version = kVersion;
   o.crc32c_manifest = c.manifest_checksums == config::ManifestChecksums::kCrc32c;
   bool progress = progress_enabled(c, s);
-  o.on_progress = [&state, progress](const backup::BackupProgress& p) {
-    state.progress_phase.store(static_cast<int>(p.phase) + 1);
+  o.on_progress = [&guard, progress](const backup::BackupProgress& p) {
+    guard.set_phase(backup_phase(p.phase));
     if (progress) {
-      state.progress_done.store(p.done);
-      state.progress_total.store(p.total);
+      guard.set_progress(p.done, p.total);
     }
   };
   set_process_title(c.update_process_title, "backup", s.name);
   log::info("backup {} of server {} started", o.label, s.name);
 
   auto result = backup::run_full_backup(o);
-  state.active_backup.store(false);
-  state.progress_phase.store(0);
+  guard.drop_flag();
+  guard.set_phase(activity::Phase::kIdle);
   struct rusage usage {};
   ::getrusage(RUSAGE_SELF, &usage);
   if (!result) {
@@ -204,25 +184,26 @@ CommandResult backup_command(const DaemonContext& ctx, const json& request) {
       info.label, s.name, info.elapsed.count(), info.basebackup_elapsed.count(),
       result->sync_elapsed.count(), info.backup_size, info.restore_size, result->linked_files,
       result->linked_bytes, cpu(usage.ru_utime), cpu(usage.ru_stime), usage.ru_maxrss);
-  json offsite = json::array();
+  json copies = json::array();
   // Off-site copies (still under the repository lock): a failed upload does not fail the
   // backup, which is complete and valid locally; the periodic pass retries it.
   if (!storage::remote_engines(c).empty()) {
-    state.progress_phase.store(kProgressPhaseOffsite);
-    for (const OffsiteCopy& copy : copy_backup_offsite(ctx, s, info.label)) {
-      offsite.push_back({{"Engine", std::string(storage::engine_name(copy.engine))},
-                         {"Stored", copy.stored},
-                         {"Elapsed", copy.elapsed},
-                         {"Bytes", copy.bytes},
-                         {"Error", copy.error}});
+    guard.set_phase(activity::Phase::kUploading);
+    for (const offsite::OffsiteCopy& copy :
+         offsite::copy_backup_offsite(offsite_context(ctx), s, info.label)) {
+      copies.push_back({{"Engine", std::string(storage::engine_name(copy.engine))},
+                        {"Stored", copy.stored},
+                        {"Elapsed", copy.elapsed},
+                        {"Bytes", copy.bytes},
+                        {"Error", copy.error}});
     }
-    state.progress_phase.store(0);
+    guard.set_phase(activity::Phase::kIdle);
   }
   // backup.info as it is now (the uploads recorded their copies in it).
   auto current = backup::read_backup_info(o.backup_dir);
   json summary = backup_summary(s.name, o.backup_dir, current ? *current : info);
-  if (!offsite.empty()) {
-    summary["Offsite"] = std::move(offsite);
+  if (!copies.empty()) {
+    summary["Offsite"] = std::move(copies);
   }
   return CommandResult::success(summary);
 }
@@ -277,7 +258,7 @@ CommandResult list_backup_command(const DaemonContext& ctx, const json& request)
   }
   json backups = json::array();
   for (size_t i : order_index) {
-    backups.push_back(backup::list_entry_json(l.server->name, (*entries)[i], figures[i]));
+    backups.push_back(list_entry_json(l.server->name, (*entries)[i], figures[i]));
   }
   json r;
   r["Server"] = l.server->name;
@@ -300,7 +281,7 @@ CommandResult info_command(const DaemonContext& ctx, const json& request) {
   if (!found) {
     return CommandResult::failure(mgmt::kErrorInfoNoBackup, found.error().message(), "info");
   }
-  return CommandResult::success(backup::info_json(l.server->name, **found));
+  return CommandResult::success(info_json(l.server->name, **found));
 }
 
 CommandResult delete_command(const DaemonContext& ctx, const json& request) {
@@ -336,18 +317,18 @@ CommandResult delete_command(const DaemonContext& ctx, const json& request) {
                     l.server->name),
         "delete");
   }
-  state.active_delete.store(true);
+  ActivityGuard guard(state, activity::Activity::kDelete);
   // Remote copies first: a copy that cannot be removed keeps the local backup, so nothing
   // is left that the repository no longer knows about.
-  if (auto remote = remove_backup_offsite(ctx, *l.server, label); !remote) {
-    state.active_delete.store(false);
+  if (auto remote = offsite::remove_backup_offsite(offsite_context(ctx), *l.server, label);
+      !remote) {
     return CommandResult::failure(
         mgmt::kErrorDeleteBackupExecute,
         fmt::format("backup {} of server {}: {}", label, l.server->name, remote.error().message()),
         "delete");
   }
   auto deleted = backup::delete_backup(root_of(ctx, *l.server), label, force);
-  state.active_delete.store(false);
+  guard.drop_flag();
   if (!deleted) {
     int32_t code = deleted.error().code() == ErrorCode::kUnavailable
                        ? mgmt::kErrorDeleteBackupRetained
@@ -390,7 +371,7 @@ CommandResult keep_command(const DaemonContext& ctx, const json& request, bool k
   }
   backup::BackupEntry entry = **found;
   entry.info = *updated;
-  return CommandResult::success(backup::list_entry_json(l.server->name, entry));
+  return CommandResult::success(list_entry_json(l.server->name, entry));
 }
 
 CommandResult annotate_command(const DaemonContext& ctx, const json& request) {
@@ -425,7 +406,7 @@ CommandResult annotate_command(const DaemonContext& ctx, const json& request) {
   }
   backup::BackupEntry entry = **found;
   entry.info = *updated;
-  return CommandResult::success(backup::info_json(l.server->name, entry));
+  return CommandResult::success(info_json(l.server->name, entry));
 }
 
 CommandResult progress_command(const DaemonContext& ctx, const json& request) {
@@ -434,10 +415,7 @@ CommandResult progress_command(const DaemonContext& ctx, const json& request) {
     return CommandResult::failure(mgmt::kErrorProgressBase, unknown_server(request), "progress");
   }
   std::string operation = string_arg(request, mgmt::key::kCommand);
-  // ServerState::progress_operation's values, in order.
-  static constexpr std::string_view kOperations[] = {"backup", "restore", "verify", "archive"};
-  if (!operation.empty() && std::find(std::begin(kOperations), std::end(kOperations), operation) ==
-                                std::end(kOperations)) {
+  if (!operation.empty() && !activity::parse_operation(operation)) {
     return CommandResult::failure(
         mgmt::kErrorProgressBase + 1,
         fmt::format("progress is tracked for backup, restore, verify and archive, not '{}'",
@@ -449,29 +427,27 @@ CommandResult progress_command(const DaemonContext& ctx, const json& request) {
                                   "progress tracking is off (set progress = on)", "progress");
   }
   const ServerState& state = ctx.shared->servers[static_cast<size_t>(l.index)];
-  static constexpr const char* kPhases[] = {"idle",      "starting",  "streaming",
-                                            "finishing", "verifying", "uploading"};
-  int phase = std::clamp(state.progress_phase.load(), 0, kProgressPhaseOffsite);
-  std::string running(kOperations[std::clamp(state.progress_operation.load(), 0, 3)]);
+  activity::Progress progress = state.progress();
+  activity::Phase phase = progress.phase;
+  std::string running(activity::operation_name(progress.operation));
   // The operation asked about is not the one running (or last run): idle, no figures.
   bool other = !operation.empty() && operation != running;
   if (other) {
-    phase = 0;
+    phase = activity::Phase::kIdle;
   }
-  uint64_t done = other ? 0 : state.progress_done.load();
-  uint64_t total = other ? 0 : state.progress_total.load();
-  double elapsed =
-      phase == 0 ? 0.0
-                 : static_cast<double>(wall_clock_ms() - state.progress_started_ms.load()) / 1000.0;
+  bool idle = phase == activity::Phase::kIdle;
+  uint64_t done = other ? 0 : progress.done;
+  uint64_t total = other ? 0 : progress.total;
+  double elapsed = idle ? 0.0 : static_cast<double>(wall_clock_ms() - progress.started_ms) / 1000.0;
   double remaining = -1;
-  if (phase != 0 && total > 0 && done > 0 && elapsed > 0) {
+  if (!idle && total > 0 && done > 0 && elapsed > 0) {
     double rate = static_cast<double>(done) / elapsed;
     remaining = static_cast<double>(total > done ? total - done : 0) / rate;
   }
   json r;
   r["Server"] = l.server->name;
   r["Operation"] = operation.empty() ? running : operation;
-  r["ProgressState"] = kPhases[phase];
+  r["ProgressState"] = std::string(activity::phase_name(phase));
   r["Done"] = done;
   r["Total"] = total;
   r["Percentage"] = total > 0 ? static_cast<int>(std::min<uint64_t>(100, done * 100 / total)) : 0;
@@ -482,105 +458,13 @@ CommandResult progress_command(const DaemonContext& ctx, const json& request) {
 
 void run_retention(const DaemonContext& ctx, std::chrono::system_clock::time_point now) {
   const config::Config& c = *ctx.config;
+  std::vector<backup::RetentionServer> servers;
   for (size_t i = 0; i < c.servers.size(); ++i) {
-    const config::ServerConfig& s = c.servers[i];
     ServerState& state = ctx.shared->servers[i];
-    RepositoryLock lock(state);
-    if (!lock.locked()) {
-      log::debug("retention: server {} is busy, skipped this time", s.name);
-      continue;
-    }
-    state.active_retention.store(true);
-    std::string root = root_of(ctx, s);
-    remove_leftovers(root, s.name);
-    config::Retention r = config::effective_retention(c, s);
-    backup::RetentionPolicy policy{r.days, r.weeks, r.months, r.years};
-    // pgmoneta deletes one backup per pass; we repeat the pass until the rules are met, so a
-    // shortened retention frees its space in one job.
-    for (int pass = 0; pass < 10000; ++pass) {
-      auto entries = backup::list_backups(root);
-      if (!entries) {
-        log::error("retention: server {}: {}", s.name, entries.error().message());
-        break;
-      }
-      std::vector<backup::RetentionBackup> candidates;
-      for (const backup::BackupEntry& e : *entries) {
-        auto time = backup::label_time(e.label);
-        if (!time || !e.info) {
-          continue;
-        }
-        backup::RetentionBackup rb;
-        rb.label = e.label;
-        rb.time = *time;
-        rb.keep = e.info->keep;
-        rb.valid = e.info->valid;
-        for (const backup::BackupEntry& other : *entries) {
-          if (other.info && other.info->parent == e.label) {
-            rb.has_child = true;
-          }
-        }
-        candidates.push_back(std::move(rb));
-      }
-      backup::RetentionDecision d = backup::evaluate_retention(candidates, policy, now);
-      if (!d.to_delete) {
-        break;
-      }
-      if (auto remote = remove_backup_offsite(ctx, s, *d.to_delete); !remote) {
-        log::error("retention: server {}: backup {}: {}", s.name, *d.to_delete,
-                   remote.error().message());
-        break;
-      }
-      auto deleted = backup::delete_backup(root, *d.to_delete, false);
-      if (!deleted) {
-        log::error("retention: server {}: deleting backup {}: {}", s.name, *d.to_delete,
-                   deleted.error().message());
-        break;
-      }
-      log::info("retention: deleted backup {} of server {} ({} bytes freed)", *d.to_delete, s.name,
-                deleted->bytes_freed);
-    }
-    // WAL the oldest remaining backup does not need.
-    auto entries = backup::list_backups(root);
-    uint64_t seg_size = state.snapshot().wal_segment_size;
-    if (entries && seg_size != 0) {
-      const backup::BackupEntry* oldest = nullptr;
-      for (const backup::BackupEntry& e : *entries) {
-        if (e.valid()) {
-          oldest = &e;
-          break;
-        }
-      }
-      if (oldest != nullptr && !oldest->info->wal.empty()) {
-        std::vector<std::string> dirs = {wal_directory(c, s)};
-        if (!s.wal_shipping.empty()) {
-          dirs.push_back(wal_shipping_directory(s));
-        }
-        // Local WAL a remote engine has not stored yet stays (offsite.h).
-        std::string keep_from = oldest->info->wal;
-        std::string unshipped = oldest_unshipped_wal(ctx, s);
-        if (!unshipped.empty() && unshipped.substr(8) < keep_from.substr(8)) {
-          keep_from = unshipped;
-          log::warn(
-              "retention: server {}: WAL from {} on is kept until every remote engine "
-              "has stored it",
-              s.name, unshipped);
-        }
-        if (auto remote = prune_remote_wal(ctx, s, oldest->info->wal); !remote) {
-          log::error("retention: server {}: pruning remote WAL: {}", s.name,
-                     remote.error().message());
-        }
-        for (const std::string& dir : dirs) {
-          bool local = dir == dirs.front();
-          auto pruned = wal::prune_wal_before(dir, local ? keep_from : oldest->info->wal, seg_size);
-          if (!pruned) {
-            log::error("retention: server {}: pruning {}: {}", s.name, dir,
-                       pruned.error().message());
-          }
-        }
-      }
-    }
-    state.active_retention.store(false);
+    servers.push_back({&c.servers[i], &state, state.snapshot().wal_segment_size});
   }
+  offsite::OffsiteRemote remote(offsite_context(ctx));
+  backup::run_retention(c, servers, remote, now);
 }
 
 }  // namespace pgm::daemon

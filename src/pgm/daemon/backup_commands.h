@@ -1,5 +1,5 @@
-// Management commands on a server's backups, and the retention job. Each runs in a forked
-// child of the daemon (they block on PostgreSQL and the disk). Commands that change the
+// Management commands on a server's backups, and the retention job's entry point. Each runs in
+// a forked child of the daemon (they block on PostgreSQL and the disk). Commands that change the
 // repository (backup, delete, retention) hold the server's repository lock for their whole
 // run; a second one fails at once with the family's "active" code, never queues.
 #pragma once
@@ -22,9 +22,8 @@ CommandResult keep_command(const DaemonContext& ctx, const nlohmann::json& reque
 CommandResult annotate_command(const DaemonContext& ctx, const nlohmann::json& request);
 CommandResult progress_command(const DaemonContext& ctx, const nlohmann::json& request);
 
-// One retention job over every server: delete what the rules no longer keep (until the rules
-// are satisfied), remove crash leftovers, then prune WAL older than the oldest backup left
-// (wal/ and wal_shipping). A server whose repository lock is held is skipped this time.
+// One retention job over every server (backup/retention_job.h), with the off-site copies
+// (offsite/offsite.h) and each server's shared state.
 void run_retention(const DaemonContext& ctx, std::chrono::system_clock::time_point now);
 
 }  // namespace pgm::daemon

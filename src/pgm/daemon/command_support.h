@@ -1,59 +1,27 @@
 // Small pieces shared by the forked command handlers (backup_commands.cc,
-// restore_commands.cc, ...): server lookup, the repository lock guard, worker counts.
+// restore_commands.cc, ...): server lookup, the repository lock and activity guards, worker
+// counts.
 #pragma once
 
-#include <unistd.h>
-
-#include <algorithm>
-#include <chrono>
-#include <cstdint>
 #include <string>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "pgm/activity/repository_state.h"
 #include "pgm/daemon/commands.h"
 #include "pgm/daemon/context.h"
 #include "pgm/management/protocol.h"
 
 namespace pgm::daemon {
 
-inline int64_t wall_clock_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// workers = 0 means "no pool" in pgmoneta; our pipelines always have at least one worker,
-// which is the same amount of parallelism.
-inline int workers_for(const config::Config& c, const config::ServerConfig& s) {
-  int w = s.workers >= 0 ? s.workers : c.workers;
-  return std::max(1, w);
-}
-
-inline bool progress_enabled(const config::Config& c, const config::ServerConfig& s) {
-  return s.progress.value_or(c.progress);
-}
-
-// Holds a server's repository lock for one operation; released on every path.
-class RepositoryLock {
- public:
-  explicit RepositoryLock(ServerState& state) : state_(state) {
-    locked_ = state_.try_lock_repository(::getpid());
-  }
-  ~RepositoryLock() {
-    if (locked_) {
-      state_.unlock_repository(::getpid());
-    }
-  }
-  RepositoryLock(const RepositoryLock&) = delete;
-  RepositoryLock& operator=(const RepositoryLock&) = delete;
-  bool locked() const { return locked_; }
-
- private:
-  ServerState& state_;
-  bool locked_ = false;
-};
+// The shared pieces now live below the daemon (activity/, config/); handlers use them by the
+// short names.
+using activity::ActivityGuard;
+using activity::RepositoryLock;
+using activity::wall_clock_ms;
+using config::progress_enabled;
+using config::workers_for;
 
 struct ServerLookup {
   int index = -1;

@@ -79,11 +79,11 @@ json server_status(const DaemonContext& ctx, size_t i, bool details) {
   j["Checksums"] = snap.checksums;
   j["MajorVersion"] = snap.major_version;
   j["MinorVersion"] = snap.minor_version;
-  j["ActiveBackup"] = state.active_backup.load();
-  j["ActiveRestore"] = state.active_restore.load();
-  j["ActiveArchive"] = state.active_archive.load();
-  j["ActiveDelete"] = state.active_delete.load();
-  j["ActiveRetention"] = state.active_retention.load();
+  j["ActiveBackup"] = state.active(activity::Activity::kBackup);
+  j["ActiveRestore"] = state.active(activity::Activity::kRestore);
+  j["ActiveArchive"] = state.active(activity::Activity::kArchive);
+  j["ActiveDelete"] = state.active(activity::Activity::kDelete);
+  j["ActiveRetention"] = state.active(activity::Activity::kRetention);
   j["RetentionDays"] = retention.days.value_or(0);
   j["RetentionWeeks"] = retention.weeks.value_or(0);
   j["RetentionMonths"] = retention.months.value_or(0);

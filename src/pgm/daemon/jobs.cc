@@ -3,7 +3,7 @@
 #include <chrono>
 
 #include "pgm/daemon/backup_commands.h"
-#include "pgm/daemon/offsite.h"
+#include "pgm/daemon/offsite_commands.h"
 #include "pgm/daemon/probe.h"
 #include "pgm/daemon/verify_commands.h"
 #include "pgm/storage/configured.h"

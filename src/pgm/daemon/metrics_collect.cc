@@ -51,38 +51,6 @@ metrics::RetentionSnapshot retention_of(const config::Retention& r) {
   return {r.days, r.weeks, r.months, r.years};
 }
 
-const char* operation_name(int operation) {
-  switch (operation) {
-    case 0:
-      return "backup";
-    case 1:
-      return "restore";
-    case 2:
-      return "verify";
-    case 3:
-      return "archive";
-    default:
-      return "unknown";
-  }
-}
-
-const char* phase_name(int phase) {
-  switch (phase) {
-    case 1:
-      return "starting";
-    case 2:
-      return "streaming";
-    case 3:
-      return "finishing";
-    case 4:
-      return "verifying";
-    case 5:
-      return "uploading";
-    default:
-      return "unknown";
-  }
-}
-
 std::vector<metrics::BackupSnapshot> collect_backups(const std::string& base_dir,
                                                      const std::string& server) {
   std::vector<metrics::BackupSnapshot> out;
@@ -151,19 +119,19 @@ metrics::ServerMetrics collect_server(const DaemonContext& ctx, size_t i) {
   m.current_wal_file = w.current_file;
   m.wal_last_error = w.last_error;
 
-  m.active_backup = state.active_backup.load();
-  m.active_restore = state.active_restore.load();
-  m.active_archive = state.active_archive.load();
-  m.active_delete = state.active_delete.load();
-  m.active_retention = state.active_retention.load();
-  int phase = state.progress_phase.load();
-  if (phase != 0) {
+  m.active_backup = state.active(activity::Activity::kBackup);
+  m.active_restore = state.active(activity::Activity::kRestore);
+  m.active_archive = state.active(activity::Activity::kArchive);
+  m.active_delete = state.active(activity::Activity::kDelete);
+  m.active_retention = state.active(activity::Activity::kRetention);
+  activity::Progress progress = state.progress();
+  if (progress.phase != activity::Phase::kIdle) {
     metrics::ProgressSnapshot p;
-    p.operation = operation_name(state.progress_operation.load());
-    p.phase = phase_name(phase);
-    p.done = state.progress_done.load();
-    p.total = state.progress_total.load();
-    p.started_epoch_ms = state.progress_started_ms.load();
+    p.operation = activity::operation_name(progress.operation);
+    p.phase = activity::phase_name(progress.phase);
+    p.done = progress.done;
+    p.total = progress.total;
+    p.started_epoch_ms = progress.started_ms;
     m.progress = p;
   }
 

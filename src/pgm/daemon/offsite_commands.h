@@ -1,6 +1,7 @@
-// The off-site management commands: "<engine> ls" and "<engine> restore" for s3 (pgmoneta's
-// codes 200/201), azure (202/203) and ssh (204/205; ours). One implementation, parametrised by
-// the storage engine; both run in a forked child and block on the network.
+// The daemon's side of the off-site copies (offsite/offsite.h): the periodic pass's entry
+// point, and the off-site management commands: "<engine> ls" and "<engine> restore" for s3
+// (pgmoneta's codes 200/201), azure (202/203) and ssh (204/205; ours). One implementation,
+// parametrised by the storage engine; both run in a forked child and block on the network.
 //
 // The engine is built from the pgmoneta.conf keys of the server (storage/configured.h) whether or
 // not storage_engine enables it: a DBA restoring on a fresh machine only needs the keys.
@@ -15,9 +16,16 @@
 #include "pgm/daemon/commands.h"
 #include "pgm/daemon/context.h"
 #include "pgm/management/protocol.h"
+#include "pgm/offsite/offsite.h"
 #include "pgm/storage/configured.h"
 
 namespace pgm::daemon {
+
+// The off-site workflows' view of the daemon: its configuration and every server's state.
+offsite::OffsiteContext offsite_context(const DaemonContext& ctx);
+
+// The periodic off-site pass (offsite::run_offsite), in a forked child.
+void run_offsite(const DaemonContext& ctx);
 
 // The engine and verb of an off-site command code; nullopt for any other command.
 struct OffsiteCommand {

@@ -16,6 +16,7 @@
 #include "pgm/backup/link.h"
 #include "pgm/backup/repository.h"
 #include "pgm/core/scope_exit.h"
+#include "pgm/daemon/backup_json.h"
 #include "pgm/daemon/command_support.h"
 #include "pgm/daemon/process_title.h"
 #include "pgm/daemon/wal_receiver.h"
@@ -33,9 +34,6 @@ namespace mgmt = pgm::management;
 using nlohmann::json;
 
 namespace {
-
-constexpr int kOperationRestore = 1;
-constexpr int kOperationArchive = 3;
 
 bool exists(const std::string& path) {
   struct stat st {};
@@ -278,25 +276,19 @@ CommandResult execute_restore(const DaemonContext& ctx, const json& request,
       restore_options(ctx, p, fmt::format("{}/{}-{}", directory, s.name, entry.label));
 
   bool progress = progress_enabled(c, s);
-  state.active_restore.store(true);
-  state.progress_operation.store(kOperationRestore);
-  state.progress_done.store(0);
-  state.progress_total.store(o.info.restore_size);
-  state.progress_started_ms.store(wall_clock_ms());
-  state.progress_phase.store(2);
-  o.on_progress = [&state, progress](uint64_t done, uint64_t total) {
+  std::optional<ActivityGuard> guard(std::in_place, state, activity::Operation::kRestore,
+                                     activity::Phase::kStreaming, activity::Activity::kRestore,
+                                     o.info.restore_size);
+  o.on_progress = [&guard, progress](uint64_t done, uint64_t total) {
     if (progress) {
-      state.progress_done.store(done);
-      state.progress_total.store(total);
+      guard->set_progress(done, total);
     }
   };
   set_process_title(c.update_process_title, codes.workflow, s.name);
   log::info("{} of backup {} of server {} into {} started", codes.workflow, entry.label, s.name,
             o.target_dir);
   auto result = restore::run_restore(o);
-  state.active_restore.store(false);
-  state.progress_phase.store(0);
-  state.progress_operation.store(0);
+  guard.reset();
   if (!result) {
     state.failed_operation_count.fetch_add(1);
     log::error("{} of backup {} of server {} failed: {}", codes.workflow, entry.label, s.name,
@@ -314,7 +306,7 @@ CommandResult execute_restore(const DaemonContext& ctx, const json& request,
       "{:.2f} s",
       codes.workflow, entry.label, s.name, o.target_dir, result->files, result->bytes,
       result->wal_files, result->elapsed.count());
-  json r = backup::list_entry_json(s.name, entry);
+  json r = list_entry_json(s.name, entry);
   r["Directory"] = o.target_dir;
   r["Position"] = string_arg(request, mgmt::key::kPosition);
   r["RestoredBytes"] = result->bytes;
@@ -396,30 +388,21 @@ CommandResult archive_command(const DaemonContext& ctx, const json& request) {
   };
   bool progress = progress_enabled(c, s);
   uint64_t restore_size = o.info.restore_size;
-  state.active_archive.store(true);
-  state.progress_operation.store(kOperationArchive);
-  state.progress_done.store(0);
-  state.progress_total.store(2 * restore_size);
-  state.progress_started_ms.store(wall_clock_ms());
-  state.progress_phase.store(2);
+  std::optional<ActivityGuard> guard(std::in_place, state, activity::Operation::kArchive,
+                                     activity::Phase::kStreaming, activity::Activity::kArchive,
+                                     2 * restore_size);
   // Two halves: the staged restore, then the tar.
-  o.on_progress = [&state, progress](uint64_t done, uint64_t total) {
+  o.on_progress = [&guard, progress](uint64_t done, uint64_t total) {
     if (progress) {
-      state.progress_done.store(done);
-      state.progress_total.store(2 * total);
+      guard->set_progress(done, 2 * total);
     }
-  };
-  auto finished = [&state] {
-    state.active_archive.store(false);
-    state.progress_phase.store(0);
-    state.progress_operation.store(0);
   };
   set_process_title(c.update_process_title, "archive", s.name);
   log::info("archive of backup {} of server {} into {} started (staging {})", entry.label, s.name,
             file, staging);
   auto restored = restore::run_restore(o);
   if (!restored) {
-    finished();
+    guard.reset();
     state.failed_operation_count.fetch_add(1);
     log::error("archive of backup {} of server {} failed: restore: {}", entry.label, s.name,
                restored.error().message());
@@ -438,14 +421,13 @@ CommandResult archive_command(const DaemonContext& ctx, const json& request) {
   a.encryption = encryption;
   a.key = ctx.master_key.get();
   uint64_t restored_bytes = restored->bytes;
-  a.on_progress = [&state, progress, restored_bytes](uint64_t done, uint64_t total) {
+  a.on_progress = [&guard, progress, restored_bytes](uint64_t done, uint64_t total) {
     if (progress) {
-      state.progress_done.store(restored_bytes + done);
-      state.progress_total.store(restored_bytes + total);
+      guard->set_progress(restored_bytes + done, restored_bytes + total);
     }
   };
   auto archived = restore::write_archive(a);
-  finished();
+  guard.reset();
   if (!archived) {
     state.failed_operation_count.fetch_add(1);
     log::error("archive of backup {} of server {} failed: {}", entry.label, s.name,
@@ -457,7 +439,7 @@ CommandResult archive_command(const DaemonContext& ctx, const json& request) {
   backup::Seconds elapsed = restored->elapsed + archived->elapsed;
   log::info("archive of backup {} of server {} done: {} ({} bytes, {} files), {:.2f} s",
             entry.label, s.name, archived->path, archived->size, archived->files, elapsed.count());
-  json r = backup::list_entry_json(s.name, entry);
+  json r = list_entry_json(s.name, entry);
   r["FileName"] = archived->path;
   r["ArchiveSize"] = archived->size;
   r["Position"] = string_arg(request, mgmt::key::kPosition);

@@ -72,7 +72,7 @@ std::optional<CommandResult> select_restore_backup(const DaemonContext& ctx, std
                                                    const std::string& backup_root,
                                                    const RestoreCodes& codes, PreparedRestore& p);
 
-// Marks the server's state active_restore while it runs. The response is the restore answer
+// Marks the restore activity and its progress while it runs. The response is the restore answer
 // (list-backup entry, Directory, Position, RestoredBytes, Files, WalFiles, Elapsed, ...).
 CommandResult execute_restore(const DaemonContext& ctx, const nlohmann::json& request,
                               const RestoreCodes& codes, PreparedRestore& p);

@@ -200,19 +200,9 @@ void Server::Impl::child_exited(pid_t pid, int status) {
                 ctx.config->servers[static_cast<size_t>(i)].name, delay->count());
     }
   }
-  // A repository lock held by a dead child would block the server forever; a killed backup
-  // also leaves its activity flags set.
-  for (size_t i = 0; i < kMaxServers; ++i) {
-    ServerState& state = ctx.shared->servers[i];
-    if (state.repository_owner() == pid) {
-      state.active_backup.store(false);
-      state.active_delete.store(false);
-      state.active_retention.store(false);
-      state.progress_phase.store(0);
-      state.progress_operation.store(0);
-    }
-    state.unlock_repository(pid);
-  }
+  // A repository lock held by a dead child would block the server forever; a killed
+  // operation also leaves its activity marks set.
+  ctx.shared->release(pid);
 }
 
 void Server::Impl::apply_config(std::shared_ptr<const config::Config> next) {

@@ -15,14 +15,10 @@ static_assert(std::atomic<pid_t>::is_always_lock_free, "cross-process atomics mu
 static_assert(std::atomic<uint64_t>::is_always_lock_free,
               "cross-process atomics must be lock-free");
 
-bool ServerState::try_lock_repository(pid_t owner) {
-  pid_t expected = 0;
-  return repository_owner_.compare_exchange_strong(expected, owner);
-}
-
-void ServerState::unlock_repository(pid_t owner) {
-  pid_t expected = owner;
-  repository_owner_.compare_exchange_strong(expected, 0);
+void SharedState::release(pid_t pid) {
+  for (ServerState& server : servers) {
+    server.release(pid);
+  }
 }
 
 void ServerState::lock_text() const {

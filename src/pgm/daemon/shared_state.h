@@ -15,6 +15,7 @@
 
 #include <sys/types.h>
 
+#include "pgm/activity/repository_state.h"
 #include "pgm/core/result.h"
 #include "pgm/metrics/counters.h"
 
@@ -53,14 +54,10 @@ struct WalSnapshot {
   std::string last_error;
 };
 
-class ServerState {
+// A server's shared state: the repository's (lock, activity, progress, counters, off-site
+// backoff; activity/repository_state.h) plus the probe's findings and the WAL receiver's.
+class ServerState : public activity::RepositoryState {
  public:
-  // Repository lock: one backup/restore/delete/... per server at a time, no queueing.
-  // Returns false at once when another process holds it.
-  bool try_lock_repository(pid_t owner);
-  void unlock_repository(pid_t owner);
-  pid_t repository_owner() const { return repository_owner_.load(); }
-
   // Operator's `mode <server> offline|online`.
   void set_admin_offline(bool offline) { admin_offline_.store(offline); }
   bool admin_offline() const { return admin_offline_.load(); }
@@ -72,36 +69,6 @@ class ServerState {
   // Marks the server offline with a reason (keeps the last known version facts).
   void mark_offline(std::string_view reason);
   ServerSnapshot snapshot() const;
-
-  std::atomic<bool> active_backup{false};
-  std::atomic<bool> active_restore{false};
-  std::atomic<bool> active_archive{false};
-  std::atomic<bool> active_delete{false};
-  std::atomic<bool> active_retention{false};
-  // Progress of the running backup, written by the backup child (reference §2 `progress`).
-  // progress_phase: 0 idle, 1 starting, 2 streaming, 3 finishing.
-  std::atomic<int> progress_phase{0};
-  // Which operation the progress fields describe (the repository lock allows one at a time):
-  // 0 backup, 1 restore, 2 verify, 3 archive.
-  std::atomic<int> progress_operation{0};
-  std::atomic<uint64_t> progress_done{0};
-  std::atomic<uint64_t> progress_total{0};
-  std::atomic<int64_t> progress_started_ms{0};  // wall clock, ms since the epoch
-  std::atomic<uint64_t> operation_count{0};
-  std::atomic<uint64_t> failed_operation_count{0};
-  // Last proven restore of this server (verify --start, verification_start), written by the
-  // verify child: -1 none yet, 0 failed, 1 succeeded; wall clock seconds since the epoch when
-  // it ended; its total duration in ms; the backup's label as a number (YYYYMMDDHHMMSS).
-  std::atomic<int> proven_restore_ok{-1};
-  std::atomic<int64_t> proven_restore_time{0};
-  std::atomic<uint64_t> proven_restore_ms{0};
-  std::atomic<int64_t> proven_restore_label{0};
-
-  // Off-site copies (daemon/offsite.h), one slot per engine (ssh, s3, azure): consecutive
-  // failed attempts, and the wall-clock ms before which the periodic pass leaves the engine
-  // alone (backoff). Written by the offsite pass and the backup child.
-  std::atomic<int> offsite_failures[3] = {};
-  std::atomic<int64_t> offsite_retry_after_ms[3] = {};
 
   // WAL receiver. wal_pid is written by the main process (fork/reap); the rest by the
   // receiver child.
@@ -120,7 +87,6 @@ class ServerState {
   void lock_text() const;
   void unlock_text() const;
 
-  std::atomic<pid_t> repository_owner_{0};
   std::atomic<bool> admin_offline_{false};
   std::atomic<bool> online_{false};
   mutable std::atomic<bool> text_lock_{false};
@@ -151,6 +117,9 @@ struct SharedState {
   std::atomic<uint64_t> log_lines[10] = {};
   size_t number_of_servers = 0;
   ServerState servers[kMaxServers];
+
+  // Clears what a dead child held on every server: activity marks, repository lock.
+  void release(pid_t pid);
 };
 
 // Owns the mapping; unmapped on destruction in the process that created it.

@@ -14,6 +14,7 @@
 #include "pgm/management/errors.h"
 #include "pgm/management/protocol.h"
 #include "pgm/restore/proven.h"
+#include "pgm/restore/verification_job.h"
 #include "pgm/restore/verify.h"
 
 namespace pgm::daemon {
@@ -22,48 +23,6 @@ namespace mgmt = pgm::management;
 using nlohmann::json;
 
 namespace {
-
-// Publishes a verification's progress in the shared state; idle again on every path.
-class ProgressScope {
- public:
-  explicit ProgressScope(ServerState& state) : state_(state) {
-    state_.progress_done.store(0);
-    state_.progress_total.store(0);
-    state_.progress_started_ms.store(wall_clock_ms());
-    state_.progress_operation.store(kProgressOperationVerify);
-    state_.progress_phase.store(kProgressPhaseVerify);
-  }
-  ~ProgressScope() {
-    state_.progress_phase.store(0);
-    state_.progress_operation.store(0);
-  }
-  ProgressScope(const ProgressScope&) = delete;
-  ProgressScope& operator=(const ProgressScope&) = delete;
-
-  std::function<void(uint64_t, uint64_t)> callback() {
-    return [this](uint64_t done, uint64_t total) {
-      state_.progress_done.store(done);
-      state_.progress_total.store(total);
-    };
-  }
-
- private:
-  ServerState& state_;
-};
-
-Result<restore::VerifyReport> verify_entry(const DaemonContext& ctx, const config::ServerConfig& s,
-                                           ServerState& state, const backup::BackupEntry& entry,
-                                           bool keep_all) {
-  ProgressScope progress(state);
-  restore::VerifyOptions o;
-  o.backup_dir = entry.dir;
-  o.info = *entry.info;
-  o.key = ctx.master_key.get();
-  o.workers = workers_for(*ctx.config, s);
-  o.keep_all = keep_all;
-  o.on_progress = progress.callback();
-  return restore::verify_backup(o);
-}
 
 json file_json(const restore::VerifyFile& f) {
   size_t slash = f.path.rfind('/');
@@ -77,54 +36,12 @@ json file_json(const restore::VerifyFile& f) {
   return j;
 }
 
-std::string describe(const restore::VerifyFile& f) { return f.path + ": " + f.problem; }
-
 // The request key of `verify ... --start` (ours).
 constexpr const char* kStartKey = mgmt::key::kStart;
 
 bool start_requested(const json& request) {
   auto it = request.find(kStartKey);
   return it != request.end() && it->is_boolean() && it->get<bool>();
-}
-
-std::string workspace_of(const config::Config& c, const config::ServerConfig& s) {
-  return s.workspace.empty() ? c.workspace : s.workspace;
-}
-
-// Proves one backup (restore/proven.h) and records the outcome in its backup.info and in the
-// shared state. An error says nothing about the backup (no binary, no workspace); it is not
-// recorded. The caller holds the repository lock.
-Result<restore::ProvenResult> prove_entry(const DaemonContext& ctx, const config::ServerConfig& s,
-                                          ServerState& state, const backup::BackupEntry& entry,
-                                          const std::string& workspace) {
-  restore::ProvenOptions o;
-  o.server = s.name;
-  o.backup_dir = entry.dir;
-  o.info = *entry.info;
-  o.workspace = workspace;
-  o.key = ctx.master_key.get();
-  o.workers = workers_for(*ctx.config, s);
-  o.users = {s.user};
-  log::info("proven restore of backup {} of server {} started in {}", entry.label, s.name,
-            workspace);
-  PGM_ASSIGN_OR_RETURN(restore::ProvenResult r, restore::prove_restore(o));
-  auto now = std::chrono::system_clock::now();
-  state.proven_restore_ok.store(r.ok ? 1 : 0);
-  state.proven_restore_time.store(
-      std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count());
-  state.proven_restore_ms.store(static_cast<uint64_t>(r.total_elapsed.count() * 1000.0));
-  state.proven_restore_label.store(std::strtoll(entry.label.c_str(), nullptr, 10));
-  auto info = backup::read_backup_info(entry.dir);
-  if (!info) {
-    return make_error(info.error().code(),
-                      fmt::format("record the outcome in backup.info: {}", info.error().message()));
-  }
-  restore::set_proven_keys(*info, r, now);
-  if (auto w = backup::write_backup_info(entry.dir, *info); !w) {
-    return make_error(w.error().code(),
-                      fmt::format("record the outcome in backup.info: {}", w.error().message()));
-  }
-  return r;
 }
 
 void add_proven_json(json& r, const restore::ProvenResult& p) {
@@ -185,7 +102,9 @@ CommandResult verify_command(const DaemonContext& ctx, const json& request) {
         fmt::format("backup {} of server {}: {}", entry.label, s.name, entry.problem), kWorkflow);
   }
   log::info("verify of backup {} of server {} started", entry.label, s.name);
-  auto report = verify_entry(ctx, s, state, entry, files == "all");
+  restore::VerificationServer target{&s, &state};
+  auto report = restore::verify_stored_backup(*ctx.config, target, ctx.master_key.get(), entry,
+                                              files == "all");
   if (!report) {
     log::error("verify of backup {} of server {}: {}", entry.label, s.name,
                report.error().message());
@@ -222,9 +141,11 @@ CommandResult verify_command(const DaemonContext& ctx, const json& request) {
       return CommandResult::success(std::move(r));
     }
     std::string directory = string_arg(request, mgmt::key::kDirectory);
-    std::string workspace =
-        !directory.empty() && directory.front() == '/' ? directory : workspace_of(*ctx.config, s);
-    auto proven = prove_entry(ctx, s, state, entry, workspace);
+    std::string workspace = !directory.empty() && directory.front() == '/'
+                                ? directory
+                                : restore::workspace_of(*ctx.config, s);
+    auto proven =
+        restore::prove_stored_backup(*ctx.config, target, ctx.master_key.get(), entry, workspace);
     if (!proven) {
       log::error("proven restore of backup {} of server {}: {}", entry.label, s.name,
                  proven.error().message());
@@ -258,11 +179,11 @@ CommandResult verify_command(const DaemonContext& ctx, const json& request) {
   }
   // The client gets the failures; the log keeps a summary only.
   log::warn("verify of backup {} of server {}: {} file(s) failed, first {}", entry.label, s.name,
-            report->failed.size(), describe(report->failed.front()));
+            report->failed.size(), restore::describe(report->failed.front()));
   CommandResult result = CommandResult::failure(
       mgmt::kErrorVerifyExecute,
       fmt::format("backup {} of server {}: {} file(s) failed verification, first {}", entry.label,
-                  s.name, report->failed.size(), describe(report->failed.front())),
+                  s.name, report->failed.size(), restore::describe(report->failed.front())),
       kWorkflow);
   result.response = std::move(r);
   return result;
@@ -270,57 +191,11 @@ CommandResult verify_command(const DaemonContext& ctx, const json& request) {
 
 void run_verification(const DaemonContext& ctx) {
   const config::Config& c = *ctx.config;
+  std::vector<restore::VerificationServer> servers;
   for (size_t i = 0; i < c.servers.size(); ++i) {
-    const config::ServerConfig& s = c.servers[i];
-    ServerState& state = ctx.shared->servers[i];
-    RepositoryLock lock(state);
-    if (!lock.locked()) {
-      log::debug("verification: server {} is busy, skipped this time", s.name);
-      continue;
-    }
-    auto entries = backup::list_backups(backup::backup_root(c.base_dir, s.name));
-    if (!entries) {
-      log::error("verification: server {}: {}", s.name, entries.error().message());
-      continue;
-    }
-    bool prove = s.verification_start.value_or(c.verification_start);
-    bool newest = true;
-    for (auto it = entries->rbegin(); it != entries->rend(); ++it) {
-      if (!it->valid()) {
-        continue;
-      }
-      bool prove_this = prove && newest;
-      newest = false;
-      auto report = verify_entry(ctx, s, state, *it, false);
-      if (!report) {
-        log::error("verification: backup {} of server {}: {}", it->label, s.name,
-                   report.error().message());
-        continue;
-      }
-      if (report->ok()) {
-        log::info("verification: backup {} of server {}: {} files, {} bytes, ok", it->label, s.name,
-                  report->files, report->bytes);
-        if (!prove_this) {
-          continue;
-        }
-        auto proven = prove_entry(ctx, s, state, *it, workspace_of(c, s));
-        if (!proven) {
-          log::error("verification: proven restore of backup {} of server {}: {}", it->label,
-                     s.name, proven.error().message());
-        } else if (proven->ok) {
-          log::info("verification: proven restore of backup {} of server {}: ok in {:.2f} s",
-                    it->label, s.name, proven->total_elapsed.count());
-        } else {
-          log::error("verification: proven restore of backup {} of server {} failed: {}", it->label,
-                     s.name, proven->reason);
-        }
-        continue;
-      }
-      for (const restore::VerifyFile& f : report->failed) {
-        log::error("verification: backup {} of server {}: {}", it->label, s.name, describe(f));
-      }
-    }
+    servers.push_back({&c.servers[i], &ctx.shared->servers[i]});
   }
+  restore::run_verification(c, servers, ctx.master_key.get());
 }
 
 }  // namespace pgm::daemon

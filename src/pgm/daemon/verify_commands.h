@@ -1,7 +1,7 @@
 // The verify command and the periodic verification job. Both run in a forked child of the
 // daemon, hold the server's repository lock while they read its backups (a busy server: the
 // command fails at once with kErrorVerifyActive, the job skips it this time) and publish their
-// progress in the shared state (progress_operation 2 "verify", progress_phase 4). Verification
+// progress in the shared state (operation "verify", phase "verifying"). Verification
 // itself is restore::verify_backup(): the stored files are checked in place, nothing is restored.
 #pragma once
 
@@ -11,13 +11,6 @@
 #include "pgm/daemon/context.h"
 
 namespace pgm::daemon {
-
-// ServerState::progress_operation and progress_phase while a verification runs (backup uses
-// phases 1..3; progress shows this one as "verifying").
-inline constexpr int kProgressOperationVerify = 2;
-inline constexpr int kProgressPhaseVerify = 4;
-// progress_phase while a finished backup is uploaded to the remote engines (offsite.h).
-inline constexpr int kProgressPhaseOffsite = 5;
 
 // verify <server> <id> <directory> [failed|all]. Request: Server, Backup (label, oldest,
 // newest, latest), Directory (accepted for pgmoneta compatibility and echoed; unused), Files
@@ -34,10 +27,8 @@ inline constexpr int kProgressPhaseOffsite = 5;
 // backup.info (PROVEN_RESTORE*) and in ServerState::proven_restore_*.
 CommandResult verify_command(const DaemonContext& ctx, const nlohmann::json& request);
 
-// One verification pass over every server (Config::verification > 0): every valid backup,
-// newest first; a line per backup at INFO when good, one ERROR line per failed file otherwise.
-// With verification_start (global or per server) the newest valid backup of each server is
-// also proven when its files are good; a failed proof is an ERROR line with the reason.
+// One verification pass over every server (restore/verification_job.h) with each server's
+// shared state.
 void run_verification(const DaemonContext& ctx);
 
 }  // namespace pgm::daemon

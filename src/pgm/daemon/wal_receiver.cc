@@ -61,14 +61,6 @@ class SharedObserver final : public wal::ReceiverObserver {
 
 }  // namespace
 
-std::string wal_directory(const config::Config& c, const config::ServerConfig& s) {
-  return fmt::format("{}/{}/wal", c.base_dir, s.name);
-}
-
-std::string wal_shipping_directory(const config::ServerConfig& s) {
-  return s.wal_shipping.empty() ? std::string() : fmt::format("{}/{}/wal", s.wal_shipping, s.name);
-}
-
 std::string wal_settings(const config::Config& c, size_t index) {
   const config::ServerConfig& s = c.servers[index];
   bool create = s.create_slot.value_or(c.create_slot);

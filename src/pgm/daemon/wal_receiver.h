@@ -21,7 +21,7 @@ int run_wal_receiver(const DaemonContext& ctx, size_t index);
 std::string wal_settings(const config::Config& c, size_t index);
 
 // <base_dir>/<server>/wal and, when wal_shipping is set, <wal_shipping>/<server>/wal.
-std::string wal_directory(const config::Config& c, const config::ServerConfig& s);
-std::string wal_shipping_directory(const config::ServerConfig& s);
+using config::wal_directory;
+using config::wal_shipping_directory;
 
 }  // namespace pgm::daemon

@@ -61,7 +61,7 @@ struct BackupSnapshot {
   std::vector<std::string> remote;
 };
 
-// One remote engine of `storage_engine` as seen from one server (daemon/offsite.h).
+// One remote engine of `storage_engine` as seen from one server (offsite/offsite.h).
 struct OffsiteSnapshot {
   std::string engine;            // "ssh", "s3", "azure"
   int failures = 0;              // consecutive failed attempts; 0 after a success

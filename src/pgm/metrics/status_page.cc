@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "pgm/activity/names.h"
 #include "pgm/core/markup.h"
 
 namespace pgm::metrics {
@@ -119,15 +120,16 @@ std::string activity(const ServerMetrics& s, int64_t now) {
     }
     return out;
   }
-  const std::pair<bool, const char*> flags[] = {{s.active_backup, "backup"},
-                                                {s.active_restore, "restore"},
-                                                {s.active_archive, "archive"},
-                                                {s.active_delete, "delete"},
-                                                {s.active_retention, "retention"}};
+  using activity::Activity;
+  const std::pair<bool, Activity> flags[] = {{s.active_backup, Activity::kBackup},
+                                             {s.active_restore, Activity::kRestore},
+                                             {s.active_archive, Activity::kArchive},
+                                             {s.active_delete, Activity::kDelete},
+                                             {s.active_retention, Activity::kRetention}};
   for (const auto& [active, name] : flags) {
     if (active) {
       out += out.empty() ? "" : ", ";
-      out += name;
+      out += activity::activity_name(name);
     }
   }
   return out.empty() ? R"(<span class="muted">idle</span>)" : out;

@@ -1,4 +1,4 @@
-#include "pgm/daemon/offsite.h"
+#include "pgm/offsite/offsite.h"
 
 #include <unistd.h>
 
@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -16,14 +17,12 @@
 #include <fmt/format.h>
 
 #include "pgm/backup/repository.h"
-#include "pgm/daemon/command_support.h"
-#include "pgm/daemon/wal_receiver.h"
 #include "pgm/io/file.h"
 #include "pgm/log/log.h"
 #include "pgm/storage/transfer.h"
 #include "pgm/wal/segment.h"
 
-namespace pgm::daemon {
+namespace pgm::offsite {
 
 using storage::Engine;
 
@@ -77,16 +76,12 @@ void reset_peak_rss() {
   out << "5";
 }
 
-ServerState* state_of(const DaemonContext& ctx, const config::ServerConfig& s) {
-  int i = ctx.server_index(s.name);
-  return i < 0 ? nullptr : &ctx.shared->servers[static_cast<size_t>(i)];
+bool due(const activity::RepositoryState* state, Engine e) {
+  return state == nullptr ||
+         state->offsite_retry_after_ms[slot(e)].load() <= activity::wall_clock_ms();
 }
 
-bool due(const ServerState* state, Engine e) {
-  return state == nullptr || state->offsite_retry_after_ms[slot(e)].load() <= wall_clock_ms();
-}
-
-void note_outcome(ServerState* state, Engine e, bool ok) {
+void note_outcome(activity::RepositoryState* state, Engine e, bool ok) {
   if (state == nullptr) {
     return;
   }
@@ -97,7 +92,7 @@ void note_outcome(ServerState* state, Engine e, bool ok) {
   }
   int failures = std::min(state->offsite_failures[slot(e)].fetch_add(1) + 1, 16);
   int64_t delay = std::min(kRetryCapMs, kRetryFirstMs << std::min(failures - 1, 10));
-  state->offsite_retry_after_ms[slot(e)].store(wall_clock_ms() + delay);
+  state->offsite_retry_after_ms[slot(e)].store(activity::wall_clock_ms() + delay);
 }
 
 bool stored_on(const backup::BackupInfo& info, Engine e) {
@@ -119,17 +114,17 @@ void set_elapsed(backup::BackupInfo& info, Engine e, double seconds) {
   }
 }
 
-std::string backup_dir_of(const DaemonContext& ctx, const config::ServerConfig& s,
+std::string backup_dir_of(const OffsiteContext& ctx, const config::ServerConfig& s,
                           const std::string& label) {
   return backup::backup_root(ctx.config->base_dir, s.name) + "/" + label;
 }
 
 // <base_dir>/<server>/.offsite/<engine>.wal: the last WAL segment the engine has stored.
-std::string marker_path(const DaemonContext& ctx, const config::ServerConfig& s, Engine e) {
+std::string marker_path(const OffsiteContext& ctx, const config::ServerConfig& s, Engine e) {
   return fmt::format("{}/{}/.offsite/{}.wal", ctx.config->base_dir, s.name, engine_name(e));
 }
 
-std::string read_marker(const DaemonContext& ctx, const config::ServerConfig& s, Engine e) {
+std::string read_marker(const OffsiteContext& ctx, const config::ServerConfig& s, Engine e) {
   auto text = io::read_file(marker_path(ctx, s, e));
   if (!text) {
     return {};
@@ -141,7 +136,7 @@ std::string read_marker(const DaemonContext& ctx, const config::ServerConfig& s,
   return name;
 }
 
-Result<void> write_marker(const DaemonContext& ctx, const config::ServerConfig& s, Engine e,
+Result<void> write_marker(const OffsiteContext& ctx, const config::ServerConfig& s, Engine e,
                           const std::string& segment) {
   std::string path = marker_path(ctx, s, e);
   PGM_TRY(io::make_directories(io::parent_directory(path), 0700));
@@ -194,10 +189,10 @@ Result<void> put_verified_file(storage::Storage& engine, const std::string& key,
 
 // Ships the WAL files after the engine's marker, in name order; the marker moves after each
 // stored file. A history file goes up before the first segment of its timeline.
-Result<size_t> ship_wal(const DaemonContext& ctx, const config::ServerConfig& s, Engine e,
+Result<size_t> ship_wal(const OffsiteContext& ctx, const config::ServerConfig& s, Engine e,
                         const LocalWal& w, const std::string& marker,
                         const std::function<Result<storage::Storage*>()>& engine) {
-  std::string dir = wal_directory(*ctx.config, s);
+  std::string dir = config::wal_directory(*ctx.config, s);
   uint32_t shipped_tli = timeline_of(marker);
   size_t count = 0;
   for (const auto& [base, file] : w.segments) {
@@ -224,7 +219,7 @@ Result<size_t> ship_wal(const DaemonContext& ctx, const config::ServerConfig& s,
 }
 
 // Uploads one backup to one engine and records it in backup.info.
-OffsiteCopy copy_to(const DaemonContext& ctx, const config::ServerConfig& s,
+OffsiteCopy copy_to(const OffsiteContext& ctx, const config::ServerConfig& s,
                     const std::string& label, Engine e, storage::Storage* opened) {
   OffsiteCopy copy;
   copy.engine = e;
@@ -278,7 +273,7 @@ OffsiteCopy copy_to(const DaemonContext& ctx, const config::ServerConfig& s,
     }
   }
   copy.stored = copy.error.empty();
-  note_outcome(state_of(ctx, s), e, copy.stored);
+  note_outcome(ctx.state_of(s), e, copy.stored);
   if (copy.stored) {
     log::info(
         "offsite: backup {} of server {} stored on {}: {} bytes in {:.2f} s, rss_start_kb={} "
@@ -293,8 +288,17 @@ OffsiteCopy copy_to(const DaemonContext& ctx, const config::ServerConfig& s,
 
 }  // namespace
 
+activity::RepositoryState* OffsiteContext::state_of(const config::ServerConfig& server) const {
+  for (size_t i = 0; i < config->servers.size() && i < states.size(); ++i) {
+    if (config->servers[i].name == server.name) {
+      return states[i];
+    }
+  }
+  return nullptr;
+}
+
 int transfer_workers(const config::Config& config, const config::ServerConfig& server) {
-  return std::max(kTransferWorkers, workers_for(config, server));
+  return std::max(kTransferWorkers, config::workers_for(config, server));
 }
 
 std::string remote_wal_prefix(const std::string& server) { return server + "/wal/"; }
@@ -305,7 +309,7 @@ std::string remote_wal_key(const std::string& server, const std::string& file) {
 
 std::string stored_key(Engine engine) { return "STORAGE_" + upper(engine_name(engine)); }
 
-std::vector<OffsiteCopy> copy_backup_offsite(const DaemonContext& ctx,
+std::vector<OffsiteCopy> copy_backup_offsite(const OffsiteContext& ctx,
                                              const config::ServerConfig& server,
                                              const std::string& label) {
   std::vector<OffsiteCopy> copies;
@@ -315,7 +319,7 @@ std::vector<OffsiteCopy> copy_backup_offsite(const DaemonContext& ctx,
   return copies;
 }
 
-Result<void> remove_backup_offsite(const DaemonContext& ctx, const config::ServerConfig& server,
+Result<void> remove_backup_offsite(const OffsiteContext& ctx, const config::ServerConfig& server,
                                    const std::string& label) {
   auto info = backup::read_backup_info(backup_dir_of(ctx, server, label));
   for (Engine e : storage::remote_engines(*ctx.config)) {
@@ -344,12 +348,12 @@ Result<void> remove_backup_offsite(const DaemonContext& ctx, const config::Serve
   return {};
 }
 
-std::string oldest_unshipped_wal(const DaemonContext& ctx, const config::ServerConfig& server) {
+std::string oldest_unshipped_wal(const OffsiteContext& ctx, const config::ServerConfig& server) {
   std::vector<Engine> engines = storage::remote_engines(*ctx.config);
   if (engines.empty()) {
     return {};
   }
-  LocalWal w = local_wal(wal_directory(*ctx.config, server));
+  LocalWal w = local_wal(config::wal_directory(*ctx.config, server));
   std::string oldest;
   for (Engine e : engines) {
     std::string marker = read_marker(ctx, server, e);
@@ -365,7 +369,7 @@ std::string oldest_unshipped_wal(const DaemonContext& ctx, const config::ServerC
   return oldest;
 }
 
-Result<size_t> prune_remote_wal(const DaemonContext& ctx, const config::ServerConfig& server,
+Result<size_t> prune_remote_wal(const OffsiteContext& ctx, const config::ServerConfig& server,
                                 const std::string& oldest_segment) {
   if (oldest_segment.size() != 24) {
     return make_error(ErrorCode::kInvalidArgument,
@@ -393,7 +397,7 @@ Result<size_t> prune_remote_wal(const DaemonContext& ctx, const config::ServerCo
   return removed;
 }
 
-void run_offsite(const DaemonContext& ctx) {
+void run_offsite(const OffsiteContext& ctx) {
   const config::Config& c = *ctx.config;
   std::vector<Engine> engines = storage::remote_engines(c);
   if (engines.empty()) {
@@ -401,10 +405,13 @@ void run_offsite(const DaemonContext& ctx) {
   }
   for (size_t i = 0; i < c.servers.size(); ++i) {
     const config::ServerConfig& s = c.servers[i];
-    ServerState& state = ctx.shared->servers[i];
-    LocalWal w = local_wal(wal_directory(c, s));
+    activity::RepositoryState* state = i < ctx.states.size() ? ctx.states[i] : nullptr;
+    if (state == nullptr) {
+      continue;  // no lock to take: the pass needs the shared state
+    }
+    LocalWal w = local_wal(config::wal_directory(c, s));
     for (Engine e : engines) {
-      if (!due(&state, e)) {
+      if (!due(state, e)) {
         continue;
       }
       // The engine is opened only when there is something to send (SFTP connects on open).
@@ -428,18 +435,18 @@ void run_offsite(const DaemonContext& ctx) {
       std::string marker = read_marker(ctx, s, e);
       auto shipped = ship_wal(ctx, s, e, w, marker, engine);
       if (!shipped) {
-        note_outcome(&state, e, false);
+        note_outcome(state, e, false);
         log::error("offsite: WAL of server {} not shipped to {}: {}", s.name, engine_name(e),
                    shipped.error().message());
         continue;
       }
       if (*shipped > 0) {
-        note_outcome(&state, e, true);
+        note_outcome(state, e, true);
         log::debug("offsite: {} WAL file(s) of server {} shipped to {}", *shipped, s.name,
                    engine_name(e));
       }
 
-      RepositoryLock lock(state);
+      activity::RepositoryLock lock(*state);
       if (!lock.locked()) {
         continue;  // a backup, restore or retention runs; the next pass uploads
       }
@@ -453,7 +460,7 @@ void run_offsite(const DaemonContext& ctx) {
         }
         auto opened = engine();
         if (!opened) {
-          note_outcome(&state, e, false);
+          note_outcome(state, e, false);
           log::error("offsite: backup {} of server {} not stored on {}: {}", entry.label, s.name,
                      engine_name(e), opened.error().message());
           break;
@@ -467,4 +474,4 @@ void run_offsite(const DaemonContext& ctx) {
   }
 }
 
-}  // namespace pgm::daemon
+}  // namespace pgm::offsite

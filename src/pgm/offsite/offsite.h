@@ -1,5 +1,5 @@
-// Off-site copies: the remote engines of `storage_engine` (ssh, s3, azure) hold copies of the
-// backups and WAL of base_dir, which stays the primary copy.
+// The offsite module: off-site copies. The remote engines of `storage_engine` (ssh, s3, azure) hold
+// copies of the backups and WAL of base_dir, which stays the primary copy.
 //
 // Remote layout, per engine, keys relative to the engine's base directory:
 //   <server>/backup/<label>/...   a backup (storage/transfer.h: backup.info uploaded last)
@@ -20,14 +20,26 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "pgm/activity/repository_state.h"
+#include "pgm/backup/retention_job.h"
 #include "pgm/config/model.h"
 #include "pgm/core/result.h"
-#include "pgm/daemon/context.h"
 #include "pgm/storage/configured.h"
 
-namespace pgm::daemon {
+namespace pgm::offsite {
+
+// What the off-site workflows see of the daemon: the configuration, and each server's shared
+// repository state (engine backoff, repository lock) at its index in config->servers. A
+// missing or null state means no backoff is kept for that server. Borrowed, not owned.
+struct OffsiteContext {
+  const config::Config* config = nullptr;
+  std::vector<activity::RepositoryState*> states;
+
+  activity::RepositoryState* state_of(const config::ServerConfig& server) const;
+};
 
 // "<server>/wal/<file>".
 std::string remote_wal_key(const std::string& server, const std::string& file);
@@ -51,29 +63,49 @@ struct OffsiteCopy {
 
 // Uploads <base_dir>/<server>/backup/<label> to every enabled engine that does not have it yet
 // and records the copies in backup.info. The caller holds the server's repository lock.
-std::vector<OffsiteCopy> copy_backup_offsite(const DaemonContext& ctx,
+std::vector<OffsiteCopy> copy_backup_offsite(const OffsiteContext& ctx,
                                              const config::ServerConfig& server,
                                              const std::string& label);
 
 // Removes the backup from every enabled engine (missing objects are fine). The first engine
 // that fails stops the removal: the error names it. The caller holds the repository lock.
-Result<void> remove_backup_offsite(const DaemonContext& ctx, const config::ServerConfig& server,
+Result<void> remove_backup_offsite(const OffsiteContext& ctx, const config::ServerConfig& server,
                                    const std::string& label);
 
 // The first local WAL file name (24 hex digits) some enabled engine has not stored yet, or ""
 // when every engine has everything (or no engine is enabled).
-std::string oldest_unshipped_wal(const DaemonContext& ctx, const config::ServerConfig& server);
+std::string oldest_unshipped_wal(const OffsiteContext& ctx, const config::ServerConfig& server);
 
 // Retention of remote WAL: removes from every enabled engine the WAL segments older than
 // `oldest_segment` (the first WAL segment of the oldest backup kept; the timeline does not
 // matter, as for local pruning). History files stay. Returns how many objects went; the
 // first engine that fails stops it (the next retention pass tries again).
-Result<size_t> prune_remote_wal(const DaemonContext& ctx, const config::ServerConfig& server,
+Result<size_t> prune_remote_wal(const OffsiteContext& ctx, const config::ServerConfig& server,
                                 const std::string& oldest_segment);
 
 // The periodic pass, in a forked child: for each server, ship new WAL files and upload the
 // valid backups an enabled engine does not have yet (skipping a server whose repository is
-// busy). Logs what it did; never throws.
-void run_offsite(const DaemonContext& ctx);
+// busy, or without a state in ctx). Logs what it did; never throws.
+void run_offsite(const OffsiteContext& ctx);
 
-}  // namespace pgm::daemon
+// Retention's view of the off-site copies (backup/retention_job.h): the functions above.
+class OffsiteRemote : public backup::RemoteCopies {
+ public:
+  explicit OffsiteRemote(OffsiteContext ctx) : ctx_(std::move(ctx)) {}
+  Result<void> remove_backup(const config::ServerConfig& server,
+                             const std::string& label) override {
+    return remove_backup_offsite(ctx_, server, label);
+  }
+  std::string oldest_unshipped_wal(const config::ServerConfig& server) override {
+    return offsite::oldest_unshipped_wal(ctx_, server);
+  }
+  Result<size_t> prune_wal(const config::ServerConfig& server,
+                           const std::string& oldest_segment) override {
+    return prune_remote_wal(ctx_, server, oldest_segment);
+  }
+
+ private:
+  OffsiteContext ctx_;
+};
+
+}  // namespace pgm::offsite
