@@ -2,10 +2,10 @@
 
 #include <chrono>
 
-#include "pgm/daemon/backup_commands.h"
-#include "pgm/daemon/offsite_commands.h"
+#include "pgm/daemon/commands/backup.h"
+#include "pgm/daemon/commands/offsite.h"
 #include "pgm/daemon/probe.h"
-#include "pgm/daemon/verify_commands.h"
+#include "pgm/daemon/commands/verify.h"
 #include "pgm/storage/configured.h"
 
 namespace pgm::daemon {

@@ -1,11 +1,11 @@
 // The forked commands' handlers. For now each one hands the request to the workflow's
-// command function (backup_commands.h, restore_commands.h, ...).
-#include "pgm/daemon/backup_commands.h"
+// command function (commands/backup.h, restore.h, ...).
+#include "pgm/daemon/commands/backup.h"
 #include "pgm/daemon/commands/handlers.h"
-#include "pgm/daemon/file_commands.h"
-#include "pgm/daemon/offsite_commands.h"
-#include "pgm/daemon/restore_commands.h"
-#include "pgm/daemon/verify_commands.h"
+#include "pgm/daemon/commands/files.h"
+#include "pgm/daemon/commands/offsite.h"
+#include "pgm/daemon/commands/restore.h"
+#include "pgm/daemon/commands/verify.h"
 
 namespace pgm::daemon::commands {
 

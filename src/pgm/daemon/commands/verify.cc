@@ -1,4 +1,4 @@
-#include "pgm/daemon/verify_commands.h"
+#include "pgm/daemon/commands/verify.h"
 
 #include <algorithm>
 #include <chrono>
@@ -9,7 +9,7 @@
 #include <fmt/format.h>
 
 #include "pgm/backup/repository.h"
-#include "pgm/daemon/command_support.h"
+#include "pgm/daemon/commands/support.h"
 #include "pgm/log/log.h"
 #include "pgm/management/errors.h"
 #include "pgm/management/protocol.h"

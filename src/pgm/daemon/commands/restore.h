@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pgm/backup/repository.h"
-#include "pgm/daemon/command_support.h"
+#include "pgm/daemon/commands/support.h"
 #include "pgm/daemon/commands.h"
 #include "pgm/daemon/context.h"
 #include "pgm/restore/position.h"
@@ -31,7 +31,7 @@ CommandResult restore_command(const DaemonContext& ctx, const nlohmann::json& re
 CommandResult archive_command(const DaemonContext& ctx, const nlohmann::json& request);
 
 // ---------------------------------------------------------------------------------------------
-// The steps of restore, shared with the off-site restores (offsite_commands.h), which stage a
+// The steps of restore, shared with the off-site restores (commands/offsite.h), which stage a
 // remote backup between the first two:
 //   begin_restore          request checked (server, position, directory), repository lock held
 //   select_restore_backup  backup chosen from a backup root, recovery settings planned

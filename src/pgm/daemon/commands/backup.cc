@@ -1,4 +1,4 @@
-#include "pgm/daemon/backup_commands.h"
+#include "pgm/daemon/commands/backup.h"
 
 #include <unistd.h>
 
@@ -14,12 +14,12 @@
 #include "pgm/backup/info.h"
 #include "pgm/backup/repository.h"
 #include "pgm/backup/retention_job.h"
-#include "pgm/daemon/backup_json.h"
-#include "pgm/daemon/command_support.h"
-#include "pgm/daemon/offsite_commands.h"
+#include "pgm/daemon/commands/backup_json.h"
+#include "pgm/daemon/commands/support.h"
+#include "pgm/daemon/commands/offsite.h"
 #include "pgm/daemon/probe.h"
 #include "pgm/daemon/process_title.h"
-#include "pgm/daemon/verify_commands.h"
+#include "pgm/daemon/commands/verify.h"
 #include "pgm/daemon/wal_receiver.h"
 #include "pgm/io/file.h"
 #include "pgm/log/log.h"

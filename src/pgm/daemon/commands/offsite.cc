@@ -1,4 +1,4 @@
-#include "pgm/daemon/offsite_commands.h"
+#include "pgm/daemon/commands/offsite.h"
 
 #include <unistd.h>
 
@@ -17,8 +17,8 @@
 #include <fmt/format.h>
 
 #include "pgm/core/scope_exit.h"
-#include "pgm/daemon/command_support.h"
-#include "pgm/daemon/restore_commands.h"
+#include "pgm/daemon/commands/support.h"
+#include "pgm/daemon/commands/restore.h"
 #include "pgm/io/file.h"
 #include "pgm/log/log.h"
 #include "pgm/management/errors.h"

@@ -1,4 +1,4 @@
-#include "pgm/daemon/backup_json.h"
+#include "pgm/daemon/commands/backup_json.h"
 
 #include <string>
 #include <vector>

@@ -1,4 +1,4 @@
-#include "pgm/daemon/restore_commands.h"
+#include "pgm/daemon/commands/restore.h"
 
 #include <unistd.h>
 
@@ -16,8 +16,8 @@
 #include "pgm/backup/link.h"
 #include "pgm/backup/repository.h"
 #include "pgm/core/scope_exit.h"
-#include "pgm/daemon/backup_json.h"
-#include "pgm/daemon/command_support.h"
+#include "pgm/daemon/commands/backup_json.h"
+#include "pgm/daemon/commands/support.h"
 #include "pgm/daemon/process_title.h"
 #include "pgm/daemon/wal_receiver.h"
 #include "pgm/io/file.h"

@@ -1,5 +1,5 @@
-// Small pieces shared by the forked command handlers (backup_commands.cc,
-// restore_commands.cc, ...): server lookup, the repository lock and activity guards, worker
+// Small pieces shared by the forked command handlers (commands/backup.cc,
+// restore.cc, ...): server lookup, the repository lock and activity guards, worker
 // counts.
 #pragma once
 

@@ -1,4 +1,4 @@
-#include "pgm/daemon/file_commands.h"
+#include "pgm/daemon/commands/files.h"
 
 #include <optional>
 #include <string>
