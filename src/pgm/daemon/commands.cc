@@ -153,7 +153,7 @@ CommandResult mode_command(const DaemonContext& ctx, const json& request) {
   std::string action = string_arg(request, "Action");
   int index = ctx.server_index(server);
   if (index < 0) {
-    return CommandResult::failure(mgmt::kErrorModeNoServer,
+    return CommandResult::failure(mgmt::Family::kMode, mgmt::Failure::kNoServer,
                                   fmt::format("unknown server '{}'", server), "mode");
   }
   ServerState& state = ctx.shared->servers[static_cast<size_t>(index)];
@@ -165,14 +165,14 @@ CommandResult mode_command(const DaemonContext& ctx, const json& request) {
     state.set_admin_offline(false);
     if (!probe_server(ctx, static_cast<size_t>(index))) {
       return CommandResult::failure(
-          mgmt::kErrorModeError,
+          mgmt::Family::kMode, mgmt::Failure::kError,
           fmt::format("server {} cannot be brought online: {}", server, state.snapshot().reason),
           "mode");
     }
     log::info("server {} set online by the administrator", server);
   } else {
     return CommandResult::failure(
-        mgmt::kErrorModeUnknownAction,
+        mgmt::Family::kMode, mgmt::Failure::kUnknownAction,
         fmt::format("unknown mode action '{}': expected online or offline", action), "mode");
   }
   json r = server_status(ctx, static_cast<size_t>(index), false);

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "pgm/daemon/context.h"
+#include "pgm/management/errors.h"
 
 namespace pgm::daemon {
 
@@ -28,6 +29,15 @@ struct CommandResult {
     r.response = std::move(response);
     return r;
   }
+  // A failure named by what went wrong in the command's error family; the code comes from the
+  // one table of management/errors.h.
+  static CommandResult failure(management::Family family, management::Failure failure,
+                               std::string message, std::string workflow = "main") {
+    return CommandResult::failure(management::error_code(family, failure), std::move(message),
+                                  std::move(workflow));
+  }
+  // A protocol-level failure outside every family (kErrorBadPayload, kErrorUnknownCommand,
+  // kErrorAllocation).
   static CommandResult failure(int32_t error, std::string message, std::string workflow = "main") {
     CommandResult r;
     r.ok = false;

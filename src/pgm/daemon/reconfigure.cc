@@ -56,25 +56,26 @@ ConfSetPlan plan_conf_set(const DaemonContext& ctx, const json& request) {
   std::string value = string_arg(request, "ConfigValue");
   if (key.empty() || !request.contains("ConfigValue") || !request["ConfigValue"].is_string()) {
     plan.result =
-        CommandResult::failure(mgmt::kErrorConfSetNoKey,
+        CommandResult::failure(mgmt::Family::kConfSet, mgmt::Failure::kMissingArgument,
                                "conf set needs ConfigKey and ConfigValue as strings", "conf set");
     return plan;
   }
   auto set = config::set_value(*ctx.config, key, value);
   if (!set) {
-    int32_t code = mgmt::kErrorConfSetError;
+    mgmt::Failure failure = mgmt::Failure::kError;
     switch (set.error().kind) {
       case config::SetError::Kind::kUnknownKey:
-        code = mgmt::kErrorConfSetUnknownKey;
+        failure = mgmt::Failure::kUnknownKey;
         break;
       case config::SetError::Kind::kUnknownServer:
-        code = mgmt::kErrorConfSetUnknownServer;
+        failure = mgmt::Failure::kUnknownServer;
         break;
       case config::SetError::Kind::kInvalidValue:
-        code = mgmt::kErrorConfSetError;
+        failure = mgmt::Failure::kError;
         break;
     }
-    plan.result = CommandResult::failure(code, set.error().error.message(), "conf set");
+    plan.result = CommandResult::failure(mgmt::Family::kConfSet, failure,
+                                         set.error().error.message(), "conf set");
     return plan;
   }
   json r;

@@ -55,9 +55,9 @@ Result<std::vector<uint8_t>> refusal(const DaemonContext& ctx, std::span<const u
   auto doc = mgmt::decode_payload(reader.header().compression, reader.header().encryption,
                                   reader.payload(), ctx.master_key.get());
   nlohmann::json request = doc ? *doc : nlohmann::json::object();
-  nlohmann::json answer =
-      mgmt::make_failure(request, mgmt::kErrorReloadError, "reload", {},
-                         "conf reload re-reads the daemon's files: use the local unix socket");
+  nlohmann::json answer = mgmt::make_failure(
+      request, mgmt::error_code(mgmt::Family::kReload, mgmt::Failure::kError), "reload", {},
+      "conf reload re-reads the daemon's files: use the local unix socket");
   return mgmt::encode_frame(answer, static_cast<compress::Algorithm>(reader.header().compression),
                             static_cast<crypto::AesMode>(reader.header().encryption),
                             ctx.master_key.get());

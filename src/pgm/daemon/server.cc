@@ -226,7 +226,8 @@ CommandResult Server::Impl::reload_configuration(bool from_signal) {
   auto plan = plan_reload(ctx);
   if (!plan) {
     log::error("reload: {}; keeping the running configuration", plan.error().message());
-    return CommandResult::failure(management::kErrorReloadError, plan.error().message(), "reload");
+    return CommandResult::failure(management::Family::kReload, management::Failure::kError,
+                                  plan.error().message(), "reload");
   }
   if (!plan->restart_keys.empty()) {
     log::warn("reload: restart pgmoneta to apply: {}", fmt::join(plan->restart_keys, ", "));

@@ -187,6 +187,8 @@ constexpr FailureEntry kFailureCodes[] = {
     {Family::kArchive, Failure::kNoFork, kErrorArchiveNoFork},
     {Family::kArchive, Failure::kNetwork, kErrorArchiveNetwork},
     {Family::kArchive, Failure::kError, kErrorArchiveError},
+    // archive has no "no disk" member: running out of space is an execution failure.
+    {Family::kArchive, Failure::kNoDisk, kErrorArchiveExecute},
     {Family::kStatus, Failure::kNoFork, kErrorStatusNoFork},
     {Family::kStatus, Failure::kNetwork, kErrorStatusNetwork},
     {Family::kStatusDetails, Failure::kNoFork, kErrorStatusDetailsNoFork},
@@ -239,6 +241,9 @@ constexpr FailureEntry kFailureCodes[] = {
     {Family::kMode, Failure::kNetwork, kErrorModeNetwork},
     {Family::kMode, Failure::kError, kErrorModeError},
     {Family::kMode, Failure::kUnknownAction, kErrorModeUnknownAction},
+    {Family::kProgress, Failure::kNoServer, kErrorProgressNoServer},
+    {Family::kProgress, Failure::kUnknownAction, kErrorProgressNotTracked},
+    {Family::kProgress, Failure::kInvalid, kErrorProgressOff},
     {Family::kReload, Failure::kError, kErrorReloadError},
 };
 

@@ -179,6 +179,10 @@ inline constexpr int32_t kErrorModeUnknownAction = 2805;
 // 29xx s3 ls, 30xx progress, 31xx s3 restore: family bases (members per the workflows).
 inline constexpr int32_t kErrorS3LsBase = 2900;
 inline constexpr int32_t kErrorProgressBase = 3000;
+// Ours: the members of the progress family.
+inline constexpr int32_t kErrorProgressNoServer = 3000;
+inline constexpr int32_t kErrorProgressNotTracked = 3001;  // an operation progress does not track
+inline constexpr int32_t kErrorProgressOff = 3002;         // progress = off for the server
 inline constexpr int32_t kErrorS3RestoreBase = 3100;
 // Ours: the azure and ssh counterparts of s3 ls / s3 restore, outside pgmoneta's families
 // (like kErrorReloadError) so that a future pgmoneta family cannot collide with them.

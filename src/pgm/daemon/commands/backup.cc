@@ -15,11 +15,11 @@
 #include "pgm/backup/repository.h"
 #include "pgm/backup/retention_job.h"
 #include "pgm/daemon/commands/backup_json.h"
-#include "pgm/daemon/commands/support.h"
 #include "pgm/daemon/commands/offsite.h"
+#include "pgm/daemon/commands/support.h"
+#include "pgm/daemon/commands/verify.h"
 #include "pgm/daemon/probe.h"
 #include "pgm/daemon/process_title.h"
-#include "pgm/daemon/commands/verify.h"
 #include "pgm/daemon/wal_receiver.h"
 #include "pgm/io/file.h"
 #include "pgm/log/log.h"
@@ -88,34 +88,35 @@ std::string fresh_label(const std::string& root) {
 CommandResult backup_command(const DaemonContext& ctx, const json& request) {
   ServerLookup l = find_server(ctx, request);
   if (l.server == nullptr) {
-    return CommandResult::failure(mgmt::kErrorBackupNoServer, unknown_server(request), "backup");
+    return CommandResult::failure(mgmt::Family::kBackup, mgmt::Failure::kNoServer,
+                                  unknown_server(request), "backup");
   }
   const config::Config& c = *ctx.config;
   const config::ServerConfig& s = *l.server;
   ServerState& state = ctx.shared->servers[static_cast<size_t>(l.index)];
   if (!string_arg(request, mgmt::key::kBackup).empty()) {
-    return CommandResult::failure(mgmt::kErrorIncrementalSetup,
+    return CommandResult::failure(mgmt::Family::kIncremental, mgmt::Failure::kSetup,
                                   "incremental backups are not available in this version",
                                   "backup");
   }
   RepositoryLock lock(state);
   if (!lock.locked()) {
     return CommandResult::failure(
-        mgmt::kErrorBackupActive,
+        mgmt::Family::kBackup, mgmt::Failure::kActive,
         fmt::format("server {}: another backup or repository operation is running (pid {})", s.name,
                     state.repository_owner()),
         "backup");
   }
   if (!state.online() || state.admin_offline()) {
     ServerSnapshot snap = state.snapshot();
-    return CommandResult::failure(mgmt::kErrorBackupOffline,
+    return CommandResult::failure(mgmt::Family::kBackup, mgmt::Failure::kOffline,
                                   fmt::format("server {} is offline: {}", s.name,
                                               snap.reason.empty() ? "not reachable" : snap.reason),
                                   "backup");
   }
   if (c.encryption != crypto::AesMode::kNone && !ctx.master_key) {
     return CommandResult::failure(
-        mgmt::kErrorBackupSetup,
+        mgmt::Family::kBackup, mgmt::Failure::kSetup,
         "encryption is configured but there is no master key (pgmoneta-admin master-key)",
         "backup");
   }
@@ -124,7 +125,8 @@ CommandResult backup_command(const DaemonContext& ctx, const json& request) {
 
   std::string root = root_of(ctx, s);
   if (auto made = io::make_directories(root, 0700); !made) {
-    return CommandResult::failure(mgmt::kErrorBackupSetup, made.error().message(), "backup");
+    return CommandResult::failure(mgmt::Family::kBackup, mgmt::Failure::kSetup,
+                                  made.error().message(), "backup");
   }
   backup::remove_leftovers(root, s.name);
   std::string previous;
@@ -172,7 +174,7 @@ CommandResult backup_command(const DaemonContext& ctx, const json& request) {
     log::error("backup {} of server {} failed: {}", o.label, s.name, result.error().message());
     state.failed_operation_count.fetch_add(1);
     return CommandResult::failure(
-        mgmt::kErrorBackupExecute,
+        mgmt::Family::kBackup, mgmt::Failure::kExecute,
         fmt::format("backup of server {} failed: {}", s.name, result.error().message()), "backup");
   }
   state.operation_count.fetch_add(1);
@@ -211,15 +213,15 @@ CommandResult backup_command(const DaemonContext& ctx, const json& request) {
 CommandResult list_backup_command(const DaemonContext& ctx, const json& request) {
   ServerLookup l = find_server(ctx, request);
   if (l.server == nullptr) {
-    return CommandResult::failure(mgmt::kErrorListBackupNoServer, unknown_server(request),
-                                  "list-backup");
+    return CommandResult::failure(mgmt::Family::kListBackup, mgmt::Failure::kNoServer,
+                                  unknown_server(request), "list-backup");
   }
   std::string sort = string_arg(request, mgmt::key::kSort);
   backup::SortOrder order = backup::SortOrder::kAscending;
   if (!sort.empty()) {
     auto parsed = backup::parse_sort_order(sort);
     if (!parsed) {
-      return CommandResult::failure(mgmt::kErrorListBackupInvalidSort,
+      return CommandResult::failure(mgmt::Family::kListBackup, mgmt::Failure::kInvalidSort,
                                     fmt::format("unknown sort order '{}': asc or desc", sort),
                                     "list-backup");
     }
@@ -227,8 +229,8 @@ CommandResult list_backup_command(const DaemonContext& ctx, const json& request)
   }
   auto entries = entries_of(ctx, *l.server);
   if (!entries) {
-    return CommandResult::failure(mgmt::kErrorListBackupBackups, entries.error().message(),
-                                  "list-backup");
+    return CommandResult::failure(mgmt::Family::kListBackup, mgmt::Failure::kExecute,
+                                  entries.error().message(), "list-backup");
   }
   // WAL figures: bytes of stored WAL from each backup's first segment on, and between
   // consecutive backups.
@@ -270,16 +272,19 @@ CommandResult list_backup_command(const DaemonContext& ctx, const json& request)
 CommandResult info_command(const DaemonContext& ctx, const json& request) {
   ServerLookup l = find_server(ctx, request);
   if (l.server == nullptr) {
-    return CommandResult::failure(mgmt::kErrorInfoNoServer, unknown_server(request), "info");
+    return CommandResult::failure(mgmt::Family::kInfo, mgmt::Failure::kNoServer,
+                                  unknown_server(request), "info");
   }
   auto entries = entries_of(ctx, *l.server);
   if (!entries) {
-    return CommandResult::failure(mgmt::kErrorInfoError, entries.error().message(), "info");
+    return CommandResult::failure(mgmt::Family::kInfo, mgmt::Failure::kError,
+                                  entries.error().message(), "info");
   }
   auto found =
       backup::resolve_backup(*entries, string_arg(request, mgmt::key::kBackup), l.server->name);
   if (!found) {
-    return CommandResult::failure(mgmt::kErrorInfoNoBackup, found.error().message(), "info");
+    return CommandResult::failure(mgmt::Family::kInfo, mgmt::Failure::kNoBackup,
+                                  found.error().message(), "info");
   }
   return CommandResult::success(info_json(l.server->name, **found));
 }
@@ -287,32 +292,34 @@ CommandResult info_command(const DaemonContext& ctx, const json& request) {
 CommandResult delete_command(const DaemonContext& ctx, const json& request) {
   ServerLookup l = find_server(ctx, request);
   if (l.server == nullptr) {
-    return CommandResult::failure(mgmt::kErrorDeleteNoServer, unknown_server(request), "delete");
+    return CommandResult::failure(mgmt::Family::kDelete, mgmt::Failure::kNoServer,
+                                  unknown_server(request), "delete");
   }
   ServerState& state = ctx.shared->servers[static_cast<size_t>(l.index)];
   RepositoryLock lock(state);
   if (!lock.locked()) {
     return CommandResult::failure(
-        mgmt::kErrorDeleteBackupActive,
+        mgmt::Family::kDeleteBackup, mgmt::Failure::kActive,
         fmt::format("server {}: a backup or another repository operation is running",
                     l.server->name),
         "delete");
   }
   auto entries = entries_of(ctx, *l.server);
   if (!entries) {
-    return CommandResult::failure(mgmt::kErrorDeleteError, entries.error().message(), "delete");
+    return CommandResult::failure(mgmt::Family::kDelete, mgmt::Failure::kError,
+                                  entries.error().message(), "delete");
   }
   auto found =
       backup::resolve_backup(*entries, string_arg(request, mgmt::key::kBackup), l.server->name);
   if (!found) {
-    return CommandResult::failure(mgmt::kErrorDeleteBackupNoBackup, found.error().message(),
-                                  "delete");
+    return CommandResult::failure(mgmt::Family::kDeleteBackup, mgmt::Failure::kNoBackup,
+                                  found.error().message(), "delete");
   }
   std::string label = (*found)->label;
   bool force = request.is_object() && request.value(mgmt::key::kForce, false);
   if ((*found)->info && (*found)->info->keep && !force) {
     return CommandResult::failure(
-        mgmt::kErrorDeleteBackupRetained,
+        mgmt::Family::kDeleteBackup, mgmt::Failure::kRetained,
         fmt::format("backup {} of server {} is retained (keep); expunge it or use --force", label,
                     l.server->name),
         "delete");
@@ -323,17 +330,18 @@ CommandResult delete_command(const DaemonContext& ctx, const json& request) {
   if (auto remote = offsite::remove_backup_offsite(offsite_context(ctx), *l.server, label);
       !remote) {
     return CommandResult::failure(
-        mgmt::kErrorDeleteBackupExecute,
+        mgmt::Family::kDeleteBackup, mgmt::Failure::kExecute,
         fmt::format("backup {} of server {}: {}", label, l.server->name, remote.error().message()),
         "delete");
   }
   auto deleted = backup::delete_backup(root_of(ctx, *l.server), label, force);
   guard.drop_flag();
   if (!deleted) {
-    int32_t code = deleted.error().code() == ErrorCode::kUnavailable
-                       ? mgmt::kErrorDeleteBackupRetained
-                       : mgmt::kErrorDeleteBackupExecute;
-    return CommandResult::failure(code, deleted.error().message(), "delete");
+    mgmt::Failure failure = deleted.error().code() == ErrorCode::kUnavailable
+                                ? mgmt::Failure::kRetained
+                                : mgmt::Failure::kExecute;
+    return CommandResult::failure(mgmt::Family::kDeleteBackup, failure, deleted.error().message(),
+                                  "delete");
   }
   log::info("backup {} of server {} deleted ({} bytes freed)", label, l.server->name,
             deleted->bytes_freed);
@@ -348,26 +356,26 @@ CommandResult keep_command(const DaemonContext& ctx, const json& request, bool k
   const char* workflow = keep ? "retain" : "expunge";
   ServerLookup l = find_server(ctx, request);
   if (l.server == nullptr) {
-    return CommandResult::failure(keep ? mgmt::kErrorRetainNoServer : mgmt::kErrorExpungeNoServer,
-                                  unknown_server(request), workflow);
+    return CommandResult::failure(keep ? mgmt::Family::kRetain : mgmt::Family::kExpunge,
+                                  mgmt::Failure::kNoServer, unknown_server(request), workflow);
   }
   auto entries = entries_of(ctx, *l.server);
   if (!entries) {
-    return CommandResult::failure(keep ? mgmt::kErrorRetainError : mgmt::kErrorExpungeError,
-                                  entries.error().message(), workflow);
+    return CommandResult::failure(keep ? mgmt::Family::kRetain : mgmt::Family::kExpunge,
+                                  mgmt::Failure::kError, entries.error().message(), workflow);
   }
   auto found =
       backup::resolve_backup(*entries, string_arg(request, mgmt::key::kBackup), l.server->name);
   if (!found) {
-    return CommandResult::failure(keep ? mgmt::kErrorRetainNoBackup : mgmt::kErrorExpungeNoBackup,
-                                  found.error().message(), workflow);
+    return CommandResult::failure(keep ? mgmt::Family::kRetain : mgmt::Family::kExpunge,
+                                  mgmt::Failure::kNoBackup, found.error().message(), workflow);
   }
   // Full backups only so far: --cascade walks an incremental chain up to its root, which is
   // the backup itself here.
   auto updated = backup::set_keep(root_of(ctx, *l.server), (*found)->label, keep);
   if (!updated) {
-    return CommandResult::failure(keep ? mgmt::kErrorRetainError : mgmt::kErrorExpungeError,
-                                  updated.error().message(), workflow);
+    return CommandResult::failure(keep ? mgmt::Family::kRetain : mgmt::Family::kExpunge,
+                                  mgmt::Failure::kError, updated.error().message(), workflow);
   }
   backup::BackupEntry entry = **found;
   entry.info = *updated;
@@ -377,32 +385,33 @@ CommandResult keep_command(const DaemonContext& ctx, const json& request, bool k
 CommandResult annotate_command(const DaemonContext& ctx, const json& request) {
   ServerLookup l = find_server(ctx, request);
   if (l.server == nullptr) {
-    return CommandResult::failure(mgmt::kErrorAnnotateNoServer, unknown_server(request),
-                                  "annotate");
+    return CommandResult::failure(mgmt::Family::kAnnotate, mgmt::Failure::kNoServer,
+                                  unknown_server(request), "annotate");
   }
   auto action = backup::parse_annotate_action(string_arg(request, mgmt::key::kAction));
   if (!action) {
-    return CommandResult::failure(mgmt::kErrorAnnotateUnknownAction,
+    return CommandResult::failure(mgmt::Family::kAnnotate, mgmt::Failure::kUnknownAction,
                                   fmt::format("unknown annotate action '{}': add, update or remove",
                                               string_arg(request, mgmt::key::kAction)),
                                   "annotate");
   }
   auto entries = entries_of(ctx, *l.server);
   if (!entries) {
-    return CommandResult::failure(mgmt::kErrorAnnotateError, entries.error().message(), "annotate");
+    return CommandResult::failure(mgmt::Family::kAnnotate, mgmt::Failure::kError,
+                                  entries.error().message(), "annotate");
   }
   auto found =
       backup::resolve_backup(*entries, string_arg(request, mgmt::key::kBackup), l.server->name);
   if (!found) {
-    return CommandResult::failure(mgmt::kErrorAnnotateNoBackup, found.error().message(),
-                                  "annotate");
+    return CommandResult::failure(mgmt::Family::kAnnotate, mgmt::Failure::kNoBackup,
+                                  found.error().message(), "annotate");
   }
   auto updated = backup::annotate(root_of(ctx, *l.server), (*found)->label, *action,
                                   string_arg(request, mgmt::key::kKey),
                                   string_arg(request, mgmt::key::kComment));
   if (!updated) {
-    return CommandResult::failure(mgmt::kErrorAnnotateFailed, updated.error().message(),
-                                  "annotate");
+    return CommandResult::failure(mgmt::Family::kAnnotate, mgmt::Failure::kFailed,
+                                  updated.error().message(), "annotate");
   }
   backup::BackupEntry entry = **found;
   entry.info = *updated;
@@ -412,18 +421,19 @@ CommandResult annotate_command(const DaemonContext& ctx, const json& request) {
 CommandResult progress_command(const DaemonContext& ctx, const json& request) {
   ServerLookup l = find_server(ctx, request);
   if (l.server == nullptr) {
-    return CommandResult::failure(mgmt::kErrorProgressBase, unknown_server(request), "progress");
+    return CommandResult::failure(mgmt::Family::kProgress, mgmt::Failure::kNoServer,
+                                  unknown_server(request), "progress");
   }
   std::string operation = string_arg(request, mgmt::key::kCommand);
   if (!operation.empty() && !activity::parse_operation(operation)) {
     return CommandResult::failure(
-        mgmt::kErrorProgressBase + 1,
+        mgmt::Family::kProgress, mgmt::Failure::kUnknownAction,
         fmt::format("progress is tracked for backup, restore, verify and archive, not '{}'",
                     operation),
         "progress");
   }
   if (!progress_enabled(*ctx.config, *l.server)) {
-    return CommandResult::failure(mgmt::kErrorProgressBase + 2,
+    return CommandResult::failure(mgmt::Family::kProgress, mgmt::Failure::kInvalid,
                                   "progress tracking is off (set progress = on)", "progress");
   }
   const ServerState& state = ctx.shared->servers[static_cast<size_t>(l.index)];

@@ -18,25 +18,22 @@ using nlohmann::json;
 
 namespace {
 
-// The error codes of one command family.
-struct Codes {
-  int32_t no_file;
-  int32_t error;
-};
+// The error family of a file verb: compress and decompress report in the algorithm's family.
+using Codes = mgmt::Family;
 
 Codes codes_of(compress::Algorithm a) {
   switch (a) {
     case compress::Algorithm::kGzip:
-      return {mgmt::kErrorGzipNoFile, mgmt::kErrorGzipError};
+      return mgmt::Family::kGzip;
     case compress::Algorithm::kLz4:
-      return {mgmt::kErrorLz4NoFile, mgmt::kErrorLz4Error};
+      return mgmt::Family::kLz4;
     case compress::Algorithm::kBzip2:
-      return {mgmt::kErrorBzip2NoFile, mgmt::kErrorBzip2Error};
+      return mgmt::Family::kBzip2;
     case compress::Algorithm::kZstd:
     case compress::Algorithm::kNone:
       break;
   }
-  return {mgmt::kErrorZstdNoFile, mgmt::kErrorZstdError};
+  return mgmt::Family::kZstd;
 }
 
 // SourceFile of the request, or the failure to answer.
@@ -49,10 +46,11 @@ Source source_of(const json& request, const Codes& codes, const std::string& wor
   Source s;
   s.path = string_arg(request, mgmt::key::kSourceFile);
   if (s.path.empty()) {
-    s.failure = CommandResult::failure(codes.no_file, "the request has no SourceFile", workflow);
+    s.failure = CommandResult::failure(codes, mgmt::Failure::kNoFile,
+                                       "the request has no SourceFile", workflow);
   } else if (s.path.front() != '/') {
     s.failure = CommandResult::failure(
-        codes.no_file,
+        codes, mgmt::Failure::kNoFile,
         fmt::format("SourceFile '{}' is not an absolute path (the daemon does not share the "
                     "client's working directory)",
                     s.path),
@@ -64,9 +62,10 @@ Source source_of(const json& request, const Codes& codes, const std::string& wor
 CommandResult answer(const Result<std::string>& done, const std::string& source, const Codes& codes,
                      const std::string& workflow) {
   if (!done) {
-    int32_t code = done.error().code() == ErrorCode::kNotFound ? codes.no_file : codes.error;
+    mgmt::Failure failure = done.error().code() == ErrorCode::kNotFound ? mgmt::Failure::kNoFile
+                                                                        : mgmt::Failure::kError;
     log::warn("{}: {}", workflow, done.error().message());
-    return CommandResult::failure(code, done.error().message(), workflow);
+    return CommandResult::failure(codes, failure, done.error().message(), workflow);
   }
   log::info("{}: {} -> {}", workflow, source, *done);
   json r;
@@ -83,30 +82,30 @@ crypto::AesMode mode_of(const DaemonContext& ctx) {
 }  // namespace
 
 CommandResult encrypt_command(const DaemonContext& ctx, const json& request) {
-  const Codes codes{mgmt::kErrorEncryptNoFile, mgmt::kErrorEncryptError};
+  const Codes codes = mgmt::Family::kEncrypt;
   Source s = source_of(request, codes, "encrypt");
   if (s.failure) {
     return *s.failure;
   }
   if (!ctx.master_key) {
     return CommandResult::failure(
-        codes.error, "there is no master key (create one with pgmoneta-admin master-key)",
-        "encrypt");
+        codes, mgmt::Failure::kError,
+        "there is no master key (create one with pgmoneta-admin master-key)", "encrypt");
   }
   return answer(backup::encrypt_file(s.path, *ctx.master_key, mode_of(ctx)), s.path, codes,
                 "encrypt");
 }
 
 CommandResult decrypt_command(const DaemonContext& ctx, const json& request) {
-  const Codes codes{mgmt::kErrorDecryptNoFile, mgmt::kErrorDecryptError};
+  const Codes codes = mgmt::Family::kDecrypt;
   Source s = source_of(request, codes, "decrypt");
   if (s.failure) {
     return *s.failure;
   }
   if (!ctx.master_key) {
     return CommandResult::failure(
-        codes.error, "there is no master key (create one with pgmoneta-admin master-key)",
-        "decrypt");
+        codes, mgmt::Failure::kError,
+        "there is no master key (create one with pgmoneta-admin master-key)", "decrypt");
   }
   return answer(backup::decrypt_file(s.path, *ctx.master_key, mode_of(ctx)), s.path, codes,
                 "decrypt");
@@ -118,7 +117,7 @@ CommandResult compress_command(const DaemonContext& ctx, const json& request) {
     a = compress::Algorithm::kZstd;
   }
   if (compress::file_suffix(a).empty()) {
-    return CommandResult::failure(mgmt::kErrorCompressUnknown,
+    return CommandResult::failure(mgmt::Family::kCompress, mgmt::Failure::kUnknownFormat,
                                   "the configured compression algorithm is unknown", "compress");
   }
   Codes codes = codes_of(a);
@@ -135,7 +134,7 @@ CommandResult decompress_command(const DaemonContext& /*ctx*/, const json& reque
   auto a = backup::compression_of_suffix(path);
   if (!path.empty() && !a) {
     return CommandResult::failure(
-        mgmt::kErrorDecompressUnknown,
+        mgmt::Family::kDecompress, mgmt::Failure::kUnknownFormat,
         fmt::format("{}: unknown compression suffix (expected .gz, .zstd, .zst, .lz4 or .bz2)",
                     path),
         "decompress");

@@ -17,8 +17,8 @@
 #include <fmt/format.h>
 
 #include "pgm/core/scope_exit.h"
-#include "pgm/daemon/commands/support.h"
 #include "pgm/daemon/commands/restore.h"
+#include "pgm/daemon/commands/support.h"
 #include "pgm/io/file.h"
 #include "pgm/log/log.h"
 #include "pgm/management/errors.h"
@@ -35,28 +35,28 @@ using storage::Engine;
 
 namespace {
 
-int32_t ls_base(Engine engine) {
+mgmt::Family ls_family(Engine engine) {
   switch (engine) {
     case Engine::kS3:
-      return mgmt::kErrorS3LsBase;
+      return mgmt::Family::kS3Ls;
     case Engine::kAzure:
-      return mgmt::kErrorAzureLsBase;
+      return mgmt::Family::kAzureLs;
     case Engine::kSsh:
-      return mgmt::kErrorSshLsBase;
+      return mgmt::Family::kSshLs;
   }
-  return mgmt::kErrorS3LsBase;
+  return mgmt::Family::kS3Ls;
 }
 
-int32_t restore_base(Engine engine) {
+mgmt::Family restore_family(Engine engine) {
   switch (engine) {
     case Engine::kS3:
-      return mgmt::kErrorS3RestoreBase;
+      return mgmt::Family::kS3Restore;
     case Engine::kAzure:
-      return mgmt::kErrorAzureRestoreBase;
+      return mgmt::Family::kAzureRestore;
     case Engine::kSsh:
-      return mgmt::kErrorSshRestoreBase;
+      return mgmt::Family::kSshRestore;
   }
-  return mgmt::kErrorS3RestoreBase;
+  return mgmt::Family::kS3Restore;
 }
 
 const char* ls_workflow(Engine engine) {
@@ -84,16 +84,7 @@ const char* restore_workflow(Engine engine) {
 }
 
 RestoreCodes restore_codes(Engine engine) {
-  int32_t b = restore_base(engine);
-  return RestoreCodes{b + mgmt::kOffsiteRestoreNoServer,
-                      b + mgmt::kOffsiteRestoreNoBackup,
-                      b + mgmt::kOffsiteRestoreActive,
-                      b + mgmt::kOffsiteRestoreSetup,
-                      b + mgmt::kOffsiteRestoreNoDisk,
-                      b + mgmt::kOffsiteRestoreExecute,
-                      b + mgmt::kOffsiteRestoreError,
-                      restore_workflow(engine),
-                      "restored"};
+  return RestoreCodes{restore_family(engine), restore_workflow(engine), "restored"};
 }
 
 // Peak resident set of this process in kB (VmHWM), 0 when /proc cannot tell: logged so that
@@ -162,34 +153,34 @@ std::optional<OffsiteCommand> offsite_command(mgmt::Command command) {
 
 CommandResult offsite_ls_command(const DaemonContext& ctx, Engine engine, const json& request) {
   const char* workflow = ls_workflow(engine);
-  int32_t base = ls_base(engine);
+  mgmt::Family family = ls_family(engine);
   ServerLookup l = find_server(ctx, request);
   if (l.server == nullptr) {
-    return CommandResult::failure(base + mgmt::kOffsiteLsNoServer, unknown_server(request),
+    return CommandResult::failure(family, mgmt::Failure::kNoServer, unknown_server(request),
                                   workflow);
   }
   const std::string& server = l.server->name;
-  auto fail = [&](int32_t member, const Error& e) {
+  auto fail = [&](mgmt::Failure member, const Error& e) {
     std::string message = fmt::format("{} of server {}: {}", workflow, server, e.message());
     log::error("{}", message);
-    return CommandResult::failure(base + member, message, workflow);
+    return CommandResult::failure(family, member, message, workflow);
   };
   auto opened = offsite::open_storage(engine, *ctx.config, *l.server);
   if (!opened) {
-    return fail(mgmt::kOffsiteLsEngine, opened.error());
+    return fail(mgmt::Failure::kEngine, opened.error());
   }
   storage::Storage& store = **opened;
   std::string prefix = requested_prefix(request);
   auto objects = store.list(server + "/" + prefix);
   if (!objects) {
-    int32_t member = storage::kind(objects.error()) == storage::ErrorKind::kAuth
-                         ? mgmt::kOffsiteLsEngine
-                         : mgmt::kOffsiteLsError;
+    mgmt::Failure member = storage::kind(objects.error()) == storage::ErrorKind::kAuth
+                               ? mgmt::Failure::kEngine
+                               : mgmt::Failure::kError;
     return fail(member, objects.error());
   }
   auto labels = storage::remote_backups(store, server);
   if (!labels) {
-    return fail(mgmt::kOffsiteLsError, labels.error());
+    return fail(mgmt::Failure::kError, labels.error());
   }
   json list = json::array();
   uint64_t total = 0;
@@ -213,34 +204,34 @@ CommandResult offsite_ls_command(const DaemonContext& ctx, Engine engine, const 
 namespace {
 
 // Which member a storage or staging error belongs to.
-int32_t member_of(const Error& e) {
+mgmt::Failure member_of(const Error& e) {
   if (e.code() == ErrorCode::kCorruption) {
-    return mgmt::kOffsiteRestoreCorrupted;
+    return mgmt::Failure::kCorrupted;
   }
   switch (storage::kind(e)) {
     case storage::ErrorKind::kAuth:
-      return mgmt::kOffsiteRestoreEngine;
+      return mgmt::Failure::kEngine;
     case storage::ErrorKind::kNotFound:
-      return mgmt::kOffsiteRestoreNoBackup;
+      return mgmt::Failure::kNoBackup;
     case storage::ErrorKind::kRetryable:  // unreachable, throttled, timed out
     case storage::ErrorKind::kPermanent:
       break;
   }
-  return mgmt::kOffsiteRestoreDownload;
+  return mgmt::Failure::kDownload;
 }
 
 // The error family member of a failed staging step.
-int32_t member_of(const offsite::StageFailure& f) {
+mgmt::Failure member_of(const offsite::StageFailure& f) {
   switch (f.step) {
     case offsite::StageStep::kEngine:
-      return mgmt::kOffsiteRestoreEngine;
+      return mgmt::Failure::kEngine;
     case offsite::StageStep::kSetup:
-      return mgmt::kOffsiteRestoreSetup;
+      return mgmt::Failure::kSetup;
     case offsite::StageStep::kVerify:
-      return f.error.code() == ErrorCode::kConfig ? mgmt::kOffsiteRestoreSetup
-                                                  : mgmt::kOffsiteRestoreCorrupted;
+      return f.error.code() == ErrorCode::kConfig ? mgmt::Failure::kSetup
+                                                  : mgmt::Failure::kCorrupted;
     case offsite::StageStep::kInfo:
-      return mgmt::kOffsiteRestoreCorrupted;
+      return mgmt::Failure::kCorrupted;
     case offsite::StageStep::kChoose:
     case offsite::StageStep::kDownload:
     case offsite::StageStep::kWal:
@@ -260,19 +251,19 @@ CommandResult offsite_restore_command(const DaemonContext& ctx, Engine engine,
   }
   const std::string& server = p.server->name;
   std::string server_dir = ctx.config->base_dir + "/" + server;
-  int32_t base = restore_base(engine);
+  mgmt::Family family = restore_family(engine);
   auto started = std::chrono::steady_clock::now();
-  auto fail = [&](int32_t member, const std::string& cause) {
+  auto fail = [&](mgmt::Failure member, const std::string& cause) {
     std::string message = fmt::format("{} of server {}: {}", codes.workflow, server, cause);
     // A request naming no remote backup is the caller's mistake, like restore's "no such
     // backup": not an error of the daemon.
-    if (member == mgmt::kOffsiteRestoreNoBackup) {
+    if (member == mgmt::Failure::kNoBackup) {
       log::warn("{}", message);
     } else {
       p.state->failed_operation_count.fetch_add(1);
       log::error("{} (peak_rss_kb={})", message, peak_rss_kb());
     }
-    return CommandResult::failure(base + member, message, codes.workflow);
+    return CommandResult::failure(family, member, message, codes.workflow);
   };
 
   offsite::remove_stale_staging(server_dir);
@@ -287,7 +278,7 @@ CommandResult offsite_restore_command(const DaemonContext& ctx, Engine engine,
   stage.directory = p.directory;
   stage.staging = fmt::format("{}/{}{}", server_dir, offsite::kStagingPrefix, ::getpid());
   if (auto made = io::make_directories(stage.staging, 0700); !made) {
-    return fail(mgmt::kOffsiteRestoreSetup, made.error().message());
+    return fail(mgmt::Failure::kSetup, made.error().message());
   }
   ScopeExit cleanup([&stage] {
     std::error_code ec;

@@ -133,25 +133,8 @@ std::string local_timestamp() {
   return buf;
 }
 
-constexpr RestoreCodes kRestoreCodes{mgmt::kErrorRestoreNoServer,
-                                     mgmt::kErrorRestoreNoBackup,
-                                     mgmt::kErrorRestoreActive,
-                                     mgmt::kErrorRestoreSetup,
-                                     mgmt::kErrorRestoreNoDisk,
-                                     mgmt::kErrorRestoreExecute,
-                                     mgmt::kErrorRestoreError,
-                                     "restore",
-                                     "restored"};
-// archive has no "no disk" member: running out of space is an execution failure.
-constexpr RestoreCodes kArchiveCodes{mgmt::kErrorArchiveNoServer,
-                                     mgmt::kErrorArchiveNoBackup,
-                                     mgmt::kErrorArchiveActive,
-                                     mgmt::kErrorArchiveSetup,
-                                     mgmt::kErrorArchiveExecute,
-                                     mgmt::kErrorArchiveExecute,
-                                     mgmt::kErrorArchiveError,
-                                     "archive",
-                                     "archived"};
+constexpr RestoreCodes kRestoreCodes{mgmt::Family::kRestore, "restore", "restored"};
+constexpr RestoreCodes kArchiveCodes{mgmt::Family::kArchive, "archive", "archived"};
 
 // restore and archive: the request checked, the lock held, the backup chosen from the
 // repository.
@@ -189,7 +172,8 @@ std::optional<CommandResult> begin_restore(const DaemonContext& ctx, const json&
                                            const RestoreCodes& codes, PreparedRestore& p) {
   ServerLookup l = find_server(ctx, request);
   if (l.server == nullptr) {
-    return CommandResult::failure(codes.no_server, unknown_server(request), codes.workflow);
+    return CommandResult::failure(codes.family, mgmt::Failure::kNoServer, unknown_server(request),
+                                  codes.workflow);
   }
   const config::ServerConfig& s = *l.server;
   p.server = l.server;
@@ -198,13 +182,14 @@ std::optional<CommandResult> begin_restore(const DaemonContext& ctx, const json&
 
   auto position = restore::parse_position(string_arg(request, mgmt::key::kPosition));
   if (!position) {
-    return CommandResult::failure(codes.no_backup, position.error().message(), codes.workflow);
+    return CommandResult::failure(codes.family, mgmt::Failure::kNoBackup,
+                                  position.error().message(), codes.workflow);
   }
   p.position = *position;
   std::string directory = string_arg(request, mgmt::key::kDirectory);
   if (directory.empty() || directory.front() != '/') {
     return CommandResult::failure(
-        codes.setup,
+        codes.family, mgmt::Failure::kSetup,
         fmt::format("{} directory '{}' must be an absolute path", codes.workflow, directory),
         codes.workflow);
   }
@@ -216,7 +201,7 @@ std::optional<CommandResult> begin_restore(const DaemonContext& ctx, const json&
   p.lock = std::make_unique<RepositoryLock>(state);
   if (!p.lock->locked()) {
     return CommandResult::failure(
-        codes.active,
+        codes.family, mgmt::Failure::kActive,
         fmt::format("server {}: a backup or another repository operation is running (pid {})",
                     s.name, state.repository_owner()),
         codes.workflow);
@@ -230,25 +215,27 @@ std::optional<CommandResult> select_restore_backup(const DaemonContext& ctx, std
   const config::ServerConfig& s = *p.server;
   auto entries = backup::list_backups(backup_root);
   if (!entries) {
-    return CommandResult::failure(codes.error, entries.error().message(), codes.workflow);
+    return CommandResult::failure(codes.family, mgmt::Failure::kError, entries.error().message(),
+                                  codes.workflow);
   }
   p.entries = std::move(*entries);
   auto found = restore::select_backup(p.entries, id, p.position, s.name);
   if (!found) {
-    return CommandResult::failure(codes.no_backup, found.error().message(), codes.workflow);
+    return CommandResult::failure(codes.family, mgmt::Failure::kNoBackup, found.error().message(),
+                                  codes.workflow);
   }
   const backup::BackupEntry& entry = **found;
   p.entry = &entry;
   if (!entry.valid()) {
     return CommandResult::failure(
-        codes.no_backup,
+        codes.family, mgmt::Failure::kNoBackup,
         fmt::format("backup {} of server {} is not valid ({}): it cannot be {}", entry.label,
                     s.name, entry.info ? std::string("STATUS=0") : entry.problem, codes.done),
         codes.workflow);
   }
   if (entry.info->encryption != 0 && !ctx.master_key) {
     return CommandResult::failure(
-        codes.setup,
+        codes.family, mgmt::Failure::kSetup,
         fmt::format("backup {} is encrypted but the daemon has no master key", entry.label),
         codes.workflow);
   }
@@ -293,9 +280,11 @@ CommandResult execute_restore(const DaemonContext& ctx, const json& request,
     state.failed_operation_count.fetch_add(1);
     log::error("{} of backup {} of server {} failed: {}", codes.workflow, entry.label, s.name,
                result.error().message());
-    int32_t code = result.error().code() == ErrorCode::kUnavailable ? codes.no_disk : codes.execute;
+    mgmt::Failure failure = result.error().code() == ErrorCode::kUnavailable
+                                ? mgmt::Failure::kNoDisk
+                                : mgmt::Failure::kExecute;
     return CommandResult::failure(
-        code,
+        codes.family, failure,
         fmt::format("{} of backup {} of server {} failed: {} (nothing was left in {})",
                     codes.workflow, entry.label, s.name, result.error().message(), directory),
         codes.workflow);
@@ -340,28 +329,27 @@ CommandResult archive_command(const DaemonContext& ctx, const json& request) {
   const config::ServerConfig& s = *p.server;
   ServerState& state = *p.state;
   const backup::BackupEntry& entry = *p.entry;
-  auto fail = [](int32_t code, std::string message) {
-    return CommandResult::failure(code, std::move(message), "archive");
+  auto fail = [](mgmt::Failure failure, std::string message) {
+    return CommandResult::failure(mgmt::Family::kArchive, failure, std::move(message), "archive");
   };
 
   std::optional<compress::Algorithm> algorithm =
       backup::compression_algorithm(entry.info->compression);
   if (!algorithm) {
-    return fail(mgmt::kErrorArchiveSetup,
-                fmt::format("backup {}: unknown compression {}", entry.label,
-                            static_cast<int>(entry.info->compression)));
+    return fail(mgmt::Failure::kSetup, fmt::format("backup {}: unknown compression {}", entry.label,
+                                                   static_cast<int>(entry.info->compression)));
   }
   auto encryption = static_cast<crypto::AesMode>(entry.info->encryption);
   struct stat st {};
   if (::stat(p.directory.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return fail(mgmt::kErrorArchiveSetup,
+    return fail(mgmt::Failure::kSetup,
                 fmt::format("archive directory {} does not exist", p.directory));
   }
   std::string file =
       fmt::format("{}/{}", p.directory,
                   restore::archive_file_name(s.name, entry.label, *algorithm, encryption));
   if (exists(file)) {
-    return fail(mgmt::kErrorArchiveSetup,
+    return fail(mgmt::Failure::kSetup,
                 fmt::format("{} already exists: remove it or choose another directory", file));
   }
   std::string workspace = !s.workspace.empty() ? s.workspace : c.workspace;
@@ -369,14 +357,14 @@ CommandResult archive_command(const DaemonContext& ctx, const json& request) {
     workspace.pop_back();
   }
   if (auto made = io::make_directories(workspace, 0700); !made) {
-    return fail(mgmt::kErrorArchiveSetup,
+    return fail(mgmt::Failure::kSetup,
                 fmt::format("workspace {}: {}", workspace, made.error().message()));
   }
   std::string staging =
       fmt::format("{}/archive-{}-{}-{}", workspace, s.name, entry.label, ::getpid());
   remove_staging(staging);  // a leftover of a killed run with the same pid
   if (::mkdir(staging.c_str(), 0700) != 0) {
-    return fail(mgmt::kErrorArchiveSetup,
+    return fail(mgmt::Failure::kSetup,
                 fmt::format("mkdir {}: {}", staging, errno_error("", errno).message()));
   }
   ScopeExit cleanup([&staging] { remove_staging(staging); });
@@ -406,7 +394,7 @@ CommandResult archive_command(const DaemonContext& ctx, const json& request) {
     state.failed_operation_count.fetch_add(1);
     log::error("archive of backup {} of server {} failed: restore: {}", entry.label, s.name,
                restored.error().message());
-    return fail(mgmt::kErrorArchiveExecute,
+    return fail(mgmt::Failure::kExecute,
                 fmt::format("archive of backup {} of server {} failed: restore into {}: {}",
                             entry.label, s.name, staging, restored.error().message()));
   }
@@ -432,8 +420,8 @@ CommandResult archive_command(const DaemonContext& ctx, const json& request) {
     state.failed_operation_count.fetch_add(1);
     log::error("archive of backup {} of server {} failed: {}", entry.label, s.name,
                archived.error().message());
-    return fail(mgmt::kErrorArchiveExecute, fmt::format("{} (nothing was left in {})",
-                                                        archived.error().message(), p.directory));
+    return fail(mgmt::Failure::kExecute, fmt::format("{} (nothing was left in {})",
+                                                     archived.error().message(), p.directory));
   }
   state.operation_count.fetch_add(1);
   backup::Seconds elapsed = restored->elapsed + archived->elapsed;

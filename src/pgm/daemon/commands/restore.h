@@ -13,8 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include "pgm/backup/repository.h"
-#include "pgm/daemon/commands/support.h"
 #include "pgm/daemon/commands.h"
+#include "pgm/daemon/commands/support.h"
 #include "pgm/daemon/context.h"
 #include "pgm/restore/position.h"
 #include "pgm/restore/recovery.h"
@@ -40,15 +40,9 @@ CommandResult archive_command(const DaemonContext& ctx, const nlohmann::json& re
 
 // The error family and words of one command.
 struct RestoreCodes {
-  int32_t no_server;
-  int32_t no_backup;
-  int32_t active;
-  int32_t setup;
-  int32_t no_disk;
-  int32_t execute;
-  int32_t error;
-  const char* workflow;  // "restore", "s3 restore", ...: also the first word of log lines
-  const char* done;      // "restored", "archived"
+  management::Family family;  // the error family its failures are reported in
+  const char* workflow;       // "restore", "s3 restore", ...: also the first word of log lines
+  const char* done;           // "restored", "archived"
 };
 
 struct PreparedRestore {

@@ -65,7 +65,7 @@ CommandResult verify_command(const DaemonContext& ctx, const json& request) {
   std::string server = string_arg(request, mgmt::key::kServer);
   int index = ctx.server_index(server);
   if (index < 0) {
-    return CommandResult::failure(mgmt::kErrorVerifyNoServer,
+    return CommandResult::failure(mgmt::Family::kVerify, mgmt::Failure::kNoServer,
                                   fmt::format("unknown server '{}'", server), kWorkflow);
   }
   const config::ServerConfig& s = ctx.config->servers[static_cast<size_t>(index)];
@@ -75,30 +75,32 @@ CommandResult verify_command(const DaemonContext& ctx, const json& request) {
     files = "failed";
   }
   if (files != "failed" && files != "all") {
-    return CommandResult::failure(mgmt::kErrorVerifySetup,
+    return CommandResult::failure(mgmt::Family::kVerify, mgmt::Failure::kSetup,
                                   fmt::format("unknown file filter '{}': failed or all", files),
                                   kWorkflow);
   }
   RepositoryLock lock(state);
   if (!lock.locked()) {
     return CommandResult::failure(
-        mgmt::kErrorVerifyActive,
+        mgmt::Family::kVerify, mgmt::Failure::kActive,
         fmt::format("server {}: a backup or another repository operation is running (pid {})",
                     s.name, state.repository_owner()),
         kWorkflow);
   }
   auto entries = backup::list_backups(backup::backup_root(ctx.config->base_dir, s.name));
   if (!entries) {
-    return CommandResult::failure(mgmt::kErrorVerifyError, entries.error().message(), kWorkflow);
+    return CommandResult::failure(mgmt::Family::kVerify, mgmt::Failure::kError,
+                                  entries.error().message(), kWorkflow);
   }
   auto found = backup::resolve_backup(*entries, string_arg(request, mgmt::key::kBackup), s.name);
   if (!found) {
-    return CommandResult::failure(mgmt::kErrorVerifySetup, found.error().message(), kWorkflow);
+    return CommandResult::failure(mgmt::Family::kVerify, mgmt::Failure::kSetup,
+                                  found.error().message(), kWorkflow);
   }
   const backup::BackupEntry& entry = **found;
   if (!entry.info) {
     return CommandResult::failure(
-        mgmt::kErrorVerifySetup,
+        mgmt::Family::kVerify, mgmt::Failure::kSetup,
         fmt::format("backup {} of server {}: {}", entry.label, s.name, entry.problem), kWorkflow);
   }
   log::info("verify of backup {} of server {} started", entry.label, s.name);
@@ -108,7 +110,7 @@ CommandResult verify_command(const DaemonContext& ctx, const json& request) {
   if (!report) {
     log::error("verify of backup {} of server {}: {}", entry.label, s.name,
                report.error().message());
-    return CommandResult::failure(mgmt::kErrorVerifyError,
+    return CommandResult::failure(mgmt::Family::kVerify, mgmt::Failure::kError,
                                   fmt::format("verify of backup {} of server {}: {}", entry.label,
                                               s.name, report.error().message()),
                                   kWorkflow);
@@ -150,7 +152,7 @@ CommandResult verify_command(const DaemonContext& ctx, const json& request) {
       log::error("proven restore of backup {} of server {}: {}", entry.label, s.name,
                  proven.error().message());
       CommandResult result =
-          CommandResult::failure(mgmt::kErrorVerifyError,
+          CommandResult::failure(mgmt::Family::kVerify, mgmt::Failure::kError,
                                  fmt::format("proven restore of backup {} of server {}: {}",
                                              entry.label, s.name, proven.error().message()),
                                  kWorkflow);
@@ -170,7 +172,7 @@ CommandResult verify_command(const DaemonContext& ctx, const json& request) {
     log::warn("proven restore of backup {} of server {} failed: {}", entry.label, s.name,
               proven->reason);
     CommandResult result =
-        CommandResult::failure(mgmt::kErrorVerifyExecute,
+        CommandResult::failure(mgmt::Family::kVerify, mgmt::Failure::kExecute,
                                fmt::format("backup {} of server {}: proven restore failed: {}",
                                            entry.label, s.name, proven->reason),
                                kWorkflow);
@@ -181,7 +183,7 @@ CommandResult verify_command(const DaemonContext& ctx, const json& request) {
   log::warn("verify of backup {} of server {}: {} file(s) failed, first {}", entry.label, s.name,
             report->failed.size(), restore::describe(report->failed.front()));
   CommandResult result = CommandResult::failure(
-      mgmt::kErrorVerifyExecute,
+      mgmt::Family::kVerify, mgmt::Failure::kExecute,
       fmt::format("backup {} of server {}: {} file(s) failed verification, first {}", entry.label,
                   s.name, report->failed.size(), restore::describe(report->failed.front())),
       kWorkflow);
