@@ -134,7 +134,6 @@ Result<void> ManagementEndpoint::open() {
     return make_errno_error(fmt::format("listen {}", path_), errno);
   }
   listen_fd_ = std::move(fd);
-  closed_ = false;
   return {};
 }
 
@@ -158,7 +157,6 @@ void ManagementEndpoint::close() {
   while (!connections_.empty()) {
     close_connection(connections_.begin()->first);
   }
-  closed_ = true;
 }
 
 void ManagementEndpoint::close_inherited(int keep) {

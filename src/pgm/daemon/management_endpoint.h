@@ -69,7 +69,6 @@ class ManagementEndpoint {
   std::string path_;
   ev_io accept_watcher_{};
   std::map<int, std::unique_ptr<Connection>> connections_;
-  bool closed_ = false;
 };
 
 }  // namespace pgm::daemon
