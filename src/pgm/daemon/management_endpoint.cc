@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include "pgm/io/fd.h"
 #include "pgm/log/log.h"
 #include "pgm/management/document.h"
 #include "pgm/management/frame.h"
@@ -37,18 +38,11 @@ bool write_all_blocking(int fd, const std::vector<uint8_t>& data, std::chrono::s
   ::fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
   timeval tv{static_cast<time_t>(timeout.count()), 0};
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-  size_t off = 0;
-  while (off < data.size()) {
-    ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return false;
-    }
-    off += static_cast<size_t>(n);
+  auto written = io::write_all(fd, std::span(data), "management: write the answer");
+  if (!written) {
+    log::debug("{}", written.error().message());
   }
-  return true;
+  return written.has_value();
 }
 
 double seconds_since(std::chrono::steady_clock::time_point started) {

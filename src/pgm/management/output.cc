@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 
+#include "pgm/compress/names.h"
+#include "pgm/crypto/aes.h"
 #include "pgm/management/registry.h"
 
 namespace pgm::management {
@@ -33,43 +35,26 @@ std::optional<int64_t> as_int(const json& v) {
   return std::nullopt;
 }
 
+// A backup's compression: a management code (1-4, and pgmoneta's old server-side codes 5-7 for
+// gzip, zstd, lz4) or backup.info's type byte (0x10 client / 0x20 server | algorithm).
 std::optional<std::string_view> compression_name(int64_t code) {
-  // backup.info's type byte: 0x10 client / 0x20 server | algorithm (1..4).
   if ((code >= 0x11 && code <= 0x14) || (code >= 0x21 && code <= 0x24)) {
     code &= 0x0F;
+  } else if (code >= 5 && code <= 7) {
+    code -= 4;
   }
-  switch (code) {
-    case 0:
-      return "none";
-    case 1:
-    case 5:
-      return "gzip";
-    case 2:
-    case 6:
-      return "zstd";
-    case 3:
-    case 7:
-      return "lz4";
-    case 4:
-      return "bzip2";
-    default:
-      return std::nullopt;
+  if (code < 0 || code >= static_cast<int64_t>(compress::kAlgorithms.size())) {
+    return std::nullopt;
   }
+  return compress::kAlgorithms[static_cast<size_t>(code)].name;
 }
 
 std::optional<std::string_view> encryption_name(int64_t code) {
-  switch (code) {
-    case 0:
-      return "none";
-    case 1:
-      return "aes-256-gcm";
-    case 2:
-      return "aes-192-gcm";
-    case 3:
-      return "aes-128-gcm";
-    default:
-      return std::nullopt;
+  if (code < 0 || code > 255) {
+    return std::nullopt;
   }
+  auto mode = crypto::aes_mode_from_byte(static_cast<uint8_t>(code));
+  return mode ? std::optional(crypto::aes_mode_name(*mode)) : std::nullopt;
 }
 
 template <typename F>
