@@ -51,11 +51,6 @@ struct CommandResult {
 // The answer to a code the daemon has no handler for: kErrorUnknownCommand naming it.
 CommandResult unavailable(int32_t command);
 
-// status and status details (details: WAL receiver, proven restore and backup list per
-// server); mode <server> online|offline.
-CommandResult status_response(const DaemonContext& ctx, bool details);
-CommandResult mode_command(const DaemonContext& ctx, const nlohmann::json& request);
-
 // A string argument of the request; empty when absent or not a string (requests come from
 // the network: a wrong type must give a clear failure, never an exception).
 std::string string_arg(const nlohmann::json& request, const char* key);

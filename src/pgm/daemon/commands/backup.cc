@@ -15,6 +15,7 @@
 #include "pgm/backup/repository.h"
 #include "pgm/backup/retention_job.h"
 #include "pgm/daemon/commands/backup_json.h"
+#include "pgm/daemon/commands/handlers.h"
 #include "pgm/daemon/commands/offsite.h"
 #include "pgm/daemon/commands/support.h"
 #include "pgm/daemon/commands/verify.h"
@@ -85,7 +86,9 @@ std::string fresh_label(const std::string& root) {
 
 }  // namespace
 
-CommandResult backup_command(const DaemonContext& ctx, const json& request) {
+CommandResult commands::backup(const Call& call) {
+  const DaemonContext& ctx = call.ctx;
+  const json& request = call.request;
   ServerLookup l = find_server(ctx, request);
   if (l.server == nullptr) {
     return CommandResult::failure(mgmt::Family::kBackup, mgmt::Failure::kNoServer,
@@ -210,7 +213,9 @@ CommandResult backup_command(const DaemonContext& ctx, const json& request) {
   return CommandResult::success(summary);
 }
 
-CommandResult list_backup_command(const DaemonContext& ctx, const json& request) {
+CommandResult commands::list_backup(const Call& call) {
+  const DaemonContext& ctx = call.ctx;
+  const json& request = call.request;
   ServerLookup l = find_server(ctx, request);
   if (l.server == nullptr) {
     return CommandResult::failure(mgmt::Family::kListBackup, mgmt::Failure::kNoServer,
@@ -269,7 +274,9 @@ CommandResult list_backup_command(const DaemonContext& ctx, const json& request)
   return CommandResult::success(r);
 }
 
-CommandResult info_command(const DaemonContext& ctx, const json& request) {
+CommandResult commands::info(const Call& call) {
+  const DaemonContext& ctx = call.ctx;
+  const json& request = call.request;
   ServerLookup l = find_server(ctx, request);
   if (l.server == nullptr) {
     return CommandResult::failure(mgmt::Family::kInfo, mgmt::Failure::kNoServer,
@@ -289,7 +296,9 @@ CommandResult info_command(const DaemonContext& ctx, const json& request) {
   return CommandResult::success(info_json(l.server->name, **found));
 }
 
-CommandResult delete_command(const DaemonContext& ctx, const json& request) {
+CommandResult commands::delete_backup(const Call& call) {
+  const DaemonContext& ctx = call.ctx;
+  const json& request = call.request;
   ServerLookup l = find_server(ctx, request);
   if (l.server == nullptr) {
     return CommandResult::failure(mgmt::Family::kDelete, mgmt::Failure::kNoServer,
@@ -352,6 +361,9 @@ CommandResult delete_command(const DaemonContext& ctx, const json& request) {
   return CommandResult::success(r);
 }
 
+namespace {
+
+// retain (keep = true) and expunge (keep = false).
 CommandResult keep_command(const DaemonContext& ctx, const json& request, bool keep) {
   const char* workflow = keep ? "retain" : "expunge";
   ServerLookup l = find_server(ctx, request);
@@ -382,7 +394,19 @@ CommandResult keep_command(const DaemonContext& ctx, const json& request, bool k
   return CommandResult::success(list_entry_json(l.server->name, entry));
 }
 
-CommandResult annotate_command(const DaemonContext& ctx, const json& request) {
+}  // namespace
+
+CommandResult commands::retain(const Call& call) {
+  return keep_command(call.ctx, call.request, true);
+}
+
+CommandResult commands::expunge(const Call& call) {
+  return keep_command(call.ctx, call.request, false);
+}
+
+CommandResult commands::annotate(const Call& call) {
+  const DaemonContext& ctx = call.ctx;
+  const json& request = call.request;
   ServerLookup l = find_server(ctx, request);
   if (l.server == nullptr) {
     return CommandResult::failure(mgmt::Family::kAnnotate, mgmt::Failure::kNoServer,
@@ -418,7 +442,9 @@ CommandResult annotate_command(const DaemonContext& ctx, const json& request) {
   return CommandResult::success(info_json(l.server->name, entry));
 }
 
-CommandResult progress_command(const DaemonContext& ctx, const json& request) {
+CommandResult commands::progress(const Call& call) {
+  const DaemonContext& ctx = call.ctx;
+  const json& request = call.request;
   ServerLookup l = find_server(ctx, request);
   if (l.server == nullptr) {
     return CommandResult::failure(mgmt::Family::kProgress, mgmt::Failure::kNoServer,

@@ -13,15 +13,6 @@
 
 namespace pgm::daemon {
 
-CommandResult backup_command(const DaemonContext& ctx, const nlohmann::json& request);
-CommandResult list_backup_command(const DaemonContext& ctx, const nlohmann::json& request);
-CommandResult info_command(const DaemonContext& ctx, const nlohmann::json& request);
-CommandResult delete_command(const DaemonContext& ctx, const nlohmann::json& request);
-// retain (keep = true) and expunge (keep = false).
-CommandResult keep_command(const DaemonContext& ctx, const nlohmann::json& request, bool keep);
-CommandResult annotate_command(const DaemonContext& ctx, const nlohmann::json& request);
-CommandResult progress_command(const DaemonContext& ctx, const nlohmann::json& request);
-
 // One retention job over every server (backup/retention_job.h), with the off-site copies
 // (offsite/offsite.h) and each server's shared state.
 void run_retention(const DaemonContext& ctx, std::chrono::system_clock::time_point now);

@@ -1,5 +1,9 @@
-#include "pgm/daemon/commands/files.h"
-
+// Management commands on one file (encrypt, decrypt, compress, decompress): Request
+// SourceFile (an absolute path), Response SourceFile and DestinationFile. They run in a
+// forked child (they block on the disk) and transform the file in place as
+// backup/file_verbs.h describes. Error codes (management/errors.h): 14xx decrypt, 15xx
+// encrypt, 16xx-19xx the algorithm's family for compress/decompress (+0 no file, +3 error),
+// 2001 unknown suffix for decompress, 2101 unknown algorithm for compress.
 #include <optional>
 #include <string>
 
@@ -7,6 +11,7 @@
 
 #include "pgm/backup/file_verbs.h"
 #include "pgm/compress/codec.h"
+#include "pgm/daemon/commands/handlers.h"
 #include "pgm/log/log.h"
 #include "pgm/management/errors.h"
 #include "pgm/management/protocol.h"
@@ -81,7 +86,9 @@ crypto::AesMode mode_of(const DaemonContext& ctx) {
 
 }  // namespace
 
-CommandResult encrypt_command(const DaemonContext& ctx, const json& request) {
+CommandResult commands::encrypt(const Call& call) {
+  const DaemonContext& ctx = call.ctx;
+  const json& request = call.request;
   const Codes codes = mgmt::Family::kEncrypt;
   Source s = source_of(request, codes, "encrypt");
   if (s.failure) {
@@ -96,7 +103,9 @@ CommandResult encrypt_command(const DaemonContext& ctx, const json& request) {
                 "encrypt");
 }
 
-CommandResult decrypt_command(const DaemonContext& ctx, const json& request) {
+CommandResult commands::decrypt(const Call& call) {
+  const DaemonContext& ctx = call.ctx;
+  const json& request = call.request;
   const Codes codes = mgmt::Family::kDecrypt;
   Source s = source_of(request, codes, "decrypt");
   if (s.failure) {
@@ -111,7 +120,9 @@ CommandResult decrypt_command(const DaemonContext& ctx, const json& request) {
                 "decrypt");
 }
 
-CommandResult compress_command(const DaemonContext& ctx, const json& request) {
+CommandResult commands::compress(const Call& call) {
+  const DaemonContext& ctx = call.ctx;
+  const json& request = call.request;
   compress::Algorithm a = ctx.config->compression.algorithm;
   if (a == compress::Algorithm::kNone) {
     a = compress::Algorithm::kZstd;
@@ -129,7 +140,8 @@ CommandResult compress_command(const DaemonContext& ctx, const json& request) {
                 "compress");
 }
 
-CommandResult decompress_command(const DaemonContext& /*ctx*/, const json& request) {
+CommandResult commands::decompress(const Call& call) {
+  const json& request = call.request;
   std::string path = string_arg(request, mgmt::key::kSourceFile);
   auto a = backup::compression_of_suffix(path);
   if (!path.empty() && !a) {

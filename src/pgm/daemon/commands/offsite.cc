@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "pgm/core/scope_exit.h"
+#include "pgm/daemon/commands/handlers.h"
 #include "pgm/daemon/commands/restore.h"
 #include "pgm/daemon/commands/support.h"
 #include "pgm/io/file.h"
@@ -131,25 +132,6 @@ offsite::OffsiteContext offsite_context(const DaemonContext& ctx) {
 }
 
 void run_offsite(const DaemonContext& ctx) { offsite::run_offsite(offsite_context(ctx)); }
-
-std::optional<OffsiteCommand> offsite_command(mgmt::Command command) {
-  switch (command) {
-    case mgmt::Command::kS3Ls:
-      return OffsiteCommand{Engine::kS3, false};
-    case mgmt::Command::kS3Restore:
-      return OffsiteCommand{Engine::kS3, true};
-    case mgmt::Command::kAzureLs:
-      return OffsiteCommand{Engine::kAzure, false};
-    case mgmt::Command::kAzureRestore:
-      return OffsiteCommand{Engine::kAzure, true};
-    case mgmt::Command::kSshLs:
-      return OffsiteCommand{Engine::kSsh, false};
-    case mgmt::Command::kSshRestore:
-      return OffsiteCommand{Engine::kSsh, true};
-    default:
-      return std::nullopt;
-  }
-}
 
 CommandResult offsite_ls_command(const DaemonContext& ctx, Engine engine, const json& request) {
   const char* workflow = ls_workflow(engine);
@@ -311,6 +293,25 @@ CommandResult offsite_restore_command(const DaemonContext& ctx, Engine engine,
       codes.workflow, staged->label, server, staged->downloaded, download_seconds,
       seconds_since(started), peak_rss_kb());
   return result;
+}
+
+CommandResult commands::s3_ls(const Call& c) {
+  return offsite_ls_command(c.ctx, Engine::kS3, c.request);
+}
+CommandResult commands::s3_restore(const Call& c) {
+  return offsite_restore_command(c.ctx, Engine::kS3, c.request);
+}
+CommandResult commands::azure_ls(const Call& c) {
+  return offsite_ls_command(c.ctx, Engine::kAzure, c.request);
+}
+CommandResult commands::azure_restore(const Call& c) {
+  return offsite_restore_command(c.ctx, Engine::kAzure, c.request);
+}
+CommandResult commands::ssh_ls(const Call& c) {
+  return offsite_ls_command(c.ctx, Engine::kSsh, c.request);
+}
+CommandResult commands::ssh_restore(const Call& c) {
+  return offsite_restore_command(c.ctx, Engine::kSsh, c.request);
 }
 
 }  // namespace pgm::daemon

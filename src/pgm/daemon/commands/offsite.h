@@ -27,13 +27,6 @@ offsite::OffsiteContext offsite_context(const DaemonContext& ctx);
 // The periodic off-site pass (offsite::run_offsite), in a forked child.
 void run_offsite(const DaemonContext& ctx);
 
-// The engine and verb of an off-site command code; nullopt for any other command.
-struct OffsiteCommand {
-  storage::Engine engine = storage::Engine::kS3;
-  bool restore = false;  // false: ls
-};
-std::optional<OffsiteCommand> offsite_command(management::Command command);
-
 // "<engine> ls <server> [prefix]": every object under "<server>/<prefix>" (keys relative to the
 // engine's base). Response: Server, Engine, Prefix, Objects [{Key, Size}], NumberOfObjects,
 // TotalSize, Backups (labels of the complete remote backups of the server).

@@ -17,6 +17,7 @@
 #include "pgm/backup/repository.h"
 #include "pgm/core/scope_exit.h"
 #include "pgm/daemon/commands/backup_json.h"
+#include "pgm/daemon/commands/handlers.h"
 #include "pgm/daemon/commands/support.h"
 #include "pgm/daemon/process_title.h"
 #include "pgm/daemon/wal_receiver.h"
@@ -312,7 +313,9 @@ CommandResult execute_restore(const DaemonContext& ctx, const json& request,
   return CommandResult::success(r);
 }
 
-CommandResult restore_command(const DaemonContext& ctx, const json& request) {
+CommandResult commands::restore(const Call& call) {
+  const DaemonContext& ctx = call.ctx;
+  const json& request = call.request;
   PreparedRestore p;
   if (auto failed = prepare(ctx, request, kRestoreCodes, p)) {
     return std::move(*failed);
@@ -320,7 +323,9 @@ CommandResult restore_command(const DaemonContext& ctx, const json& request) {
   return execute_restore(ctx, request, kRestoreCodes, p);
 }
 
-CommandResult archive_command(const DaemonContext& ctx, const json& request) {
+CommandResult commands::archive(const Call& call) {
+  const DaemonContext& ctx = call.ctx;
+  const json& request = call.request;
   PreparedRestore p;
   if (auto failed = prepare(ctx, request, kArchiveCodes, p)) {
     return std::move(*failed);

@@ -21,15 +21,6 @@
 
 namespace pgm::daemon {
 
-// restore <server> <id> [position] <dir>: into <dir>/<server>-<label>/ (reference §6.7).
-CommandResult restore_command(const DaemonContext& ctx, const nlohmann::json& request);
-
-// archive <server> <id> [position] <dir>: the same restore into a staging directory under the
-// workspace (removed afterwards, whatever happens), then one tar file
-// <dir>/archive-<server>-<label>.tar[<compression suffix>][.aes] with the backup's
-// compression and encryption (restore/archive.h). An existing file of that name is an error.
-CommandResult archive_command(const DaemonContext& ctx, const nlohmann::json& request);
-
 // ---------------------------------------------------------------------------------------------
 // The steps of restore, shared with the off-site restores (commands/offsite.h), which stage a
 // remote backup between the first two:

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "pgm/backup/repository.h"
+#include "pgm/daemon/commands/handlers.h"
 #include "pgm/daemon/commands/support.h"
 #include "pgm/log/log.h"
 #include "pgm/management/errors.h"
@@ -60,7 +61,9 @@ void add_proven_json(json& r, const restore::ProvenResult& p) {
 
 }  // namespace
 
-CommandResult verify_command(const DaemonContext& ctx, const json& request) {
+CommandResult commands::verify(const Call& call) {
+  const DaemonContext& ctx = call.ctx;
+  const json& request = call.request;
   constexpr const char* kWorkflow = "verify";
   std::string server = string_arg(request, mgmt::key::kServer);
   int index = ctx.server_index(server);
