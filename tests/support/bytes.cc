@@ -1,5 +1,6 @@
 #include "support/bytes.h"
 
+#include <cstdlib>
 #include <random>
 
 #include <openssl/sha.h>
@@ -48,6 +49,15 @@ std::string sha512_hex(std::string_view data) {
 
 std::string sha512_hex(std::span<const uint8_t> data) {
   return sha512_hex(std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
+}
+
+bool sha512sum_passes(const std::string& dir) {
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): tests are single-threaded
+  if (std::system("command -v sha512sum >/dev/null 2>&1") != 0) {
+    return true;
+  }
+  std::string cmd = "cd '" + dir + "' && sha512sum -c --quiet backup.sha512";
+  return std::system(cmd.c_str()) == 0;  // NOLINT(concurrency-mt-unsafe)
 }
 
 }  // namespace pgm::test_support

@@ -20,4 +20,8 @@ std::string sha256_hex(std::string_view data);
 std::string sha512_hex(std::string_view data);
 std::string sha512_hex(std::span<const uint8_t> data);
 
+// True when `sha512sum -c backup.sha512` passes in `dir` (coreutils, an independent check of
+// our backup.sha512 format), or when sha512sum is not installed.
+bool sha512sum_passes(const std::string& dir);
+
 }  // namespace pgm::test_support

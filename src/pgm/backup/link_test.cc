@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "support/bytes.h"
 #include "support/temp_dir.h"
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -19,25 +20,6 @@ namespace pgm::backup {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string sha_hex(std::string_view data) {
-  auto sha = crypto::Sha512::create();
-  EXPECT_TRUE(sha.has_value());
-  sha->update(data);
-  return crypto::Sha512::hex(sha->final());
-}
-
-// True when `sha512sum -c backup.sha512` passes in dir, or when sha512sum is not installed.
-bool sha512sum_passes(const std::string& dir) {
-  // NOLINTNEXTLINE(concurrency-mt-unsafe): tests are single-threaded
-  if (std::system("command -v sha512sum >/dev/null 2>&1") != 0) {
-    return true;
-  }
-  std::string cmd = "cd '";
-  cmd += dir;
-  cmd += "' && sha512sum -c --quiet backup.sha512";
-  return std::system(cmd.c_str()) == 0;  // NOLINT(concurrency-mt-unsafe)
-}
 
 class LinkTest : public ::testing::Test {
  protected:
@@ -60,7 +42,7 @@ class LinkTest : public ::testing::Test {
     std::vector<ManifestEntry> manifest;
     std::string sha512;
     for (const auto& [path, content] : files) {
-      manifest.push_back({path, sha_hex(content)});
+      manifest.push_back({path, test_support::sha512_hex(content)});
       std::string name = stored_name(path, compression, 0);
       std::string stored = path == "backup_label" ? std::string() : stored_tag;
       stored += content;
@@ -70,7 +52,7 @@ class LinkTest : public ::testing::Test {
       write(file, stored);
       std::string stored_path = "data/";
       stored_path += name;
-      sha512 += format_sha512_line({stored_path, sha_hex(stored)});
+      sha512 += format_sha512_line({stored_path, test_support::sha512_hex(stored)});
     }
     write(dir + "/backup.manifest", *format_manifest(manifest));
     write(dir + "/backup.sha512", sha512);
@@ -146,8 +128,8 @@ TEST_F(LinkTest, Sha512IsRefreshedWhenStoredBytesDiffer) {
   auto entries = parse_sha512_file(*io::read_file(b + "/backup.sha512"));
   ASSERT_TRUE(entries);
   ASSERT_EQ(entries->size(), 1u);
-  EXPECT_EQ((*entries)[0].hex, sha_hex("level1:one"));
-  EXPECT_TRUE(sha512sum_passes(b));
+  EXPECT_EQ((*entries)[0].hex, test_support::sha512_hex("level1:one"));
+  EXPECT_TRUE(test_support::sha512sum_passes(b));
 }
 
 TEST_F(LinkTest, DifferentCompressionLinksNothing) {

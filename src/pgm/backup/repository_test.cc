@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "support/bytes.h"
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -18,25 +19,6 @@ namespace pgm::backup {
 namespace {
 
 namespace fs = std::filesystem;
-
-std::string sha_hex(std::string_view data) {
-  auto sha = crypto::Sha512::create();
-  EXPECT_TRUE(sha.has_value());
-  sha->update(data);
-  return crypto::Sha512::hex(sha->final());
-}
-
-// True when `sha512sum -c backup.sha512` passes in dir, or when sha512sum is not installed.
-bool sha512sum_passes(const std::string& dir) {
-  // NOLINTNEXTLINE(concurrency-mt-unsafe): tests are single-threaded
-  if (std::system("command -v sha512sum >/dev/null 2>&1") != 0) {
-    return true;
-  }
-  std::string cmd = "cd '";
-  cmd += dir;
-  cmd += "' && sha512sum -c --quiet backup.sha512";
-  return std::system(cmd.c_str()) == 0;  // NOLINT(concurrency-mt-unsafe)
-}
 
 class RepositoryTest : public ::testing::Test {
  protected:
@@ -84,9 +66,9 @@ class RepositoryTest : public ::testing::Test {
     std::string info_text = format_backup_info(info);
     write(dir + "/backup.info", info_text);
     std::vector<ManifestEntry> manifest;
-    std::string sha512 = format_sha512_line({"backup.info", sha_hex(info_text)});
+    std::string sha512 = format_sha512_line({"backup.info", test_support::sha512_hex(info_text)});
     for (const auto& [path, content] : files) {
-      manifest.push_back({path, sha_hex(content)});
+      manifest.push_back({path, test_support::sha512_hex(content)});
       std::string stored = "z:" + content;
       std::string name = path;
       name += ".zstd";
@@ -94,11 +76,11 @@ class RepositoryTest : public ::testing::Test {
       file += "/data/";
       file += name;
       write(file, stored);
-      sha512 += format_sha512_line({"data/" + name, sha_hex(stored)});
+      sha512 += format_sha512_line({"data/" + name, test_support::sha512_hex(stored)});
     }
     std::string manifest_text = *format_manifest(manifest);
     write(dir + "/backup.manifest", manifest_text);
-    sha512 += format_sha512_line({"backup.manifest", sha_hex(manifest_text)});
+    sha512 += format_sha512_line({"backup.manifest", test_support::sha512_hex(manifest_text)});
     write(dir + "/backup.sha512", sha512);
     return dir;
   }
@@ -200,13 +182,13 @@ TEST_F(RepositoryTest, InfoRewriteIsAtomicAndUpdatesSha512Line) {
   ASSERT_TRUE(entries);
   ASSERT_EQ(entries->size(), 4u);
   EXPECT_EQ((*entries)[0].path, "backup.info");
-  EXPECT_EQ((*entries)[0].hex, sha_hex(*io::read_file(dir + "/backup.info")));
+  EXPECT_EQ((*entries)[0].hex, test_support::sha512_hex(*io::read_file(dir + "/backup.info")));
   auto names = io::list_directory(dir);
   ASSERT_TRUE(names);
   for (const auto& name : *names) {
     EXPECT_EQ(name.find(".tmp"), std::string::npos) << name;
   }
-  EXPECT_TRUE(sha512sum_passes(dir));
+  EXPECT_TRUE(test_support::sha512sum_passes(dir));
 }
 
 TEST_F(RepositoryTest, InfoRewriteWithoutSha512LeavesItAbsentAndCorruptSha512Fails) {
@@ -261,7 +243,7 @@ TEST_F(RepositoryTest, RetainAndAnnotate) {
   EXPECT_EQ(gone.error().code(), ErrorCode::kNotFound);
   EXPECT_EQ(parse_annotate_action("update"), AnnotateAction::kUpdate);
   EXPECT_FALSE(parse_annotate_action("append"));
-  EXPECT_TRUE(sha512sum_passes(root_ + "/" + l));
+  EXPECT_TRUE(test_support::sha512sum_passes(root_ + "/" + l));
 }
 
 TEST_F(RepositoryTest, DeleteRefusesRetainedUnlessForcedAndParents) {
@@ -310,8 +292,8 @@ TEST_F(RepositoryTest, DeleteFirstOfThreeHardlinkedBackupsKeepsOthersReadable) {
   EXPECT_EQ(*io::read_file(b + "/data/base/1/1.zstd"), "z:one");
   EXPECT_EQ(*io::read_file(c + "/data/global/3.zstd"), "z:three");
   EXPECT_EQ(fs::hard_link_count(c + "/data/base/1/1.zstd"), 2u);
-  EXPECT_TRUE(sha512sum_passes(b));
-  EXPECT_TRUE(sha512sum_passes(c));
+  EXPECT_TRUE(test_support::sha512sum_passes(b));
+  EXPECT_TRUE(test_support::sha512sum_passes(c));
 }
 
 // A repository as pgmoneta builds it (absolute symlinks) or as a symlink-only filesystem
@@ -364,7 +346,7 @@ TEST_P(SymlinkRepositoryTest, DeleteOldestMovesLinkedFilesForward) {
   EXPECT_EQ(*io::read_file(c + f1), "z:one");
   EXPECT_EQ(*io::read_file(c + f2), "z:two");
   EXPECT_EQ(*io::read_file(c + f3), "z:three");
-  EXPECT_TRUE(sha512sum_passes(c));
+  EXPECT_TRUE(test_support::sha512sum_passes(c));
 }
 
 INSTANTIATE_TEST_SUITE_P(Links, SymlinkRepositoryTest, ::testing::Values(true, false),
