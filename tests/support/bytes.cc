@@ -1,5 +1,6 @@
 #include "support/bytes.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <random>
 
@@ -58,6 +59,29 @@ bool sha512sum_passes(const std::string& dir) {
   }
   std::string cmd = "cd '" + dir + "' && sha512sum -c --quiet backup.sha512";
   return std::system(cmd.c_str()) == 0;  // NOLINT(concurrency-mt-unsafe)
+}
+
+std::vector<uint8_t> compressible_bytes(size_t size, std::string_view phrase) {
+  std::vector<uint8_t> v(size);
+  for (size_t i = 0; i < size; ++i) {
+    v[i] = static_cast<uint8_t>(phrase[i % phrase.size()] + (i / 4096) % 3);
+  }
+  return v;
+}
+
+CommandOutput run_command(const std::string& command) {
+  CommandOutput r;
+  FILE* pipe = ::popen(command.c_str(), "r");  // NOLINT(cert-env33-c): fixed test commands
+  if (pipe == nullptr) {
+    return r;
+  }
+  char buf[4096];
+  size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof(buf), pipe)) > 0) {
+    r.output.append(buf, n);
+  }
+  r.status = ::pclose(pipe);
+  return r;
 }
 
 }  // namespace pgm::test_support

@@ -5,17 +5,14 @@
 #include <ctime>
 #include <string>
 
+#include "support/bytes.h"
 #include <gtest/gtest.h>
 
 namespace pgm::backup {
 namespace {
 
-const std::string kEmptyHash =
-    "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce"
-    "47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e";
-const std::string kAbcHash =
-    "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
-    "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f";
+const std::string& kEmptyHash = test_support::kSha512OfEmpty;
+const std::string& kAbcHash = test_support::kSha512OfAbc;
 const std::string kHelloHash =
     "9b71d224bd62f3785d96d46ad3ea3d73319bfbc2890caadae2dff72519673ca7"
     "2323c3d99ba5c11d7c7acc6e14b8c5da0c4663475c2e5c3adef46f73bcdec043";

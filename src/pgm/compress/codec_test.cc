@@ -18,15 +18,11 @@ namespace {
 using test_support::random_bytes;
 
 std::vector<uint8_t> compressible_bytes(size_t n) {
-  std::vector<uint8_t> v(n);
-  std::string phrase = "pgmoneta backs up PostgreSQL; WAL segment 000000010000000000000001 ";
-  for (size_t i = 0; i < n; ++i) {
-    v[i] = static_cast<uint8_t>(phrase[i % phrase.size()] + (i / 4096) % 3);
-  }
-  return v;
+  return test_support::compressible_bytes(
+      n, "pgmoneta backs up PostgreSQL; WAL segment 000000010000000000000001 ");
 }
 
-std::vector<uint8_t> bytes_of(std::string_view s) { return {s.begin(), s.end()}; }
+using test_support::bytes_of;
 
 TEST(AlgorithmTest, ParsesNamesCaseInsensitively) {
   EXPECT_EQ(parse_algorithm("gzip"), Algorithm::kGzip);

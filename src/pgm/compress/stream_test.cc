@@ -20,15 +20,11 @@ namespace {
 using test_support::random_bytes;
 
 std::vector<uint8_t> compressible_bytes(size_t n) {
-  std::vector<uint8_t> v(n);
-  std::string phrase = "pgmoneta streams base backups; relation 16384/1259 block 42 ";
-  for (size_t i = 0; i < n; ++i) {
-    v[i] = static_cast<uint8_t>(phrase[i % phrase.size()] + (i / 4096) % 3);
-  }
-  return v;
+  return test_support::compressible_bytes(
+      n, "pgmoneta streams base backups; relation 16384/1259 block 42 ");
 }
 
-std::vector<uint8_t> bytes_of(std::string_view s) { return {s.begin(), s.end()}; }
+using test_support::bytes_of;
 
 std::vector<uint8_t> join(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
   std::vector<uint8_t> out = a;

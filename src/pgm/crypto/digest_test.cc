@@ -8,17 +8,14 @@
 #include <cstdlib>
 #include <string>
 
+#include "support/bytes.h"
 #include <gtest/gtest.h>
 
 namespace pgm::crypto {
 namespace {
 
-const std::string kEmptyHash =
-    "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce"
-    "47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e";
-const std::string kAbcHash =
-    "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
-    "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f";
+const std::string& kEmptyHash = test_support::kSha512OfEmpty;
+const std::string& kAbcHash = test_support::kSha512OfAbc;
 
 TEST(Sha512Test, KnownAnswers) {
   auto hash = Sha512::create();
@@ -86,8 +83,7 @@ TEST(Sha512Test, OfFileMatchesTheBufferDigestAndNamesAMissingFile) {
 TEST(DigestTest, OneShotKnownAnswers) {
   EXPECT_EQ(to_hex(sha256(bytes_of("abc"))),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  EXPECT_EQ(to_hex(sha256({})),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(to_hex(sha256({})), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   EXPECT_EQ(to_hex(md5(bytes_of(""))), "d41d8cd98f00b204e9800998ecf8427e");
   EXPECT_EQ(to_hex(md5(bytes_of("abc"))), "900150983cd24fb0d6963f7d28e17f72");
   EXPECT_EQ(to_hex(hmac_sha256(bytes_of("Jefe"), bytes_of("what do ya want for nothing?"))),

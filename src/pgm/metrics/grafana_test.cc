@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "support/bytes.h"
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
@@ -121,15 +122,10 @@ TEST(GrafanaDashboardTest, QueriesAreValidPromQL) {
     out << file.dump(2);
   }
   std::string command = std::string(promtool) + " check rules '" + path + "' 2>&1";
-  FILE* pipe = ::popen(command.c_str(), "r");  // NOLINT(cert-env33-c): fixed test command
-  ASSERT_NE(pipe, nullptr);
-  std::string output;
-  char buf[4096];
-  size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof(buf), pipe)) > 0) {
-    output.append(buf, n);
-  }
-  int status = ::pclose(pipe);
+  test_support::CommandOutput run = test_support::run_command(command);
+  ASSERT_NE(run.status, -1) << command;
+  const std::string& output = run.output;
+  int status = run.status;
   std::remove(path.c_str());
   EXPECT_EQ(status, 0) << output;
 }

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "support/bytes.h"
 #include <gtest/gtest.h>
 
 #include "pgm/backup/info.h"
@@ -268,15 +269,9 @@ TEST(PrometheusTest, PromtoolAcceptsTheOutput) {
     out << render_prometheus(sample_snapshot());
   }
   std::string command = std::string(promtool) + " check metrics < '" + path + "' 2>&1";
-  FILE* pipe = ::popen(command.c_str(), "r");  // NOLINT(cert-env33-c): fixed test command
-  ASSERT_NE(pipe, nullptr);
-  std::string output;
-  char buf[4096];
-  size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof(buf), pipe)) > 0) {
-    output.append(buf, n);
-  }
-  ::pclose(pipe);
+  test_support::CommandOutput run = test_support::run_command(command);
+  ASSERT_NE(run.status, -1) << command;
+  const std::string& output = run.output;
   std::remove(path.c_str());
   // promtool's lint must find nothing at all: pgmoneta's names it refuses (gauges ending in
   // "_count"/"_total", units other than seconds) were renamed (docs/monitoring.md).

@@ -43,14 +43,7 @@ class RestoreEngineTest : public test_support::StoredBackupTest {
 
   // The plaintext the fixture stored for `path` (its seed is its position in the list).
   static std::string original(const std::string& path) {
-    const std::vector<std::pair<std::string, size_t>> files = {
-        {"PG_VERSION", 3},
-        {"backup_label", 200},
-        {"base/1/1259", 300 << 10},
-        {"base/1/1249", 40 << 10},
-        {"base/1/2619", 120 << 10},
-        {"global/pg_control", 8192},
-        {"pg_wal/000000010000000000000002", 0}};
+    const auto& files = stored_files();
     for (size_t i = 0; i < files.size(); ++i) {
       if (files[i].first == path) {
         return content(files[i].second, static_cast<int>(i) + 1);

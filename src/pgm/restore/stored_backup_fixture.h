@@ -46,6 +46,19 @@ inline std::string content(size_t size, int seed) {
 
 class StoredBackupTest : public ::testing::Test {
  protected:
+  // The files the fixture stores, with their sizes; file i holds content(size, i + 1).
+  static const std::vector<std::pair<std::string, size_t>>& stored_files() {
+    static const std::vector<std::pair<std::string, size_t>> files = {
+        {"PG_VERSION", 3},
+        {"backup_label", 200},
+        {"base/1/1259", 300 << 10},
+        {"base/1/1249", 40 << 10},
+        {"base/1/2619", 120 << 10},
+        {"global/pg_control", 8192},
+        {"pg_wal/000000010000000000000002", 0}};
+    return files;
+  }
+
   void SetUp() override {
     std::string tmpl = (fs::temp_directory_path() / "pgm-restore-XXXXXX").string();
     ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
@@ -71,16 +84,8 @@ class StoredBackupTest : public ::testing::Test {
     so.block_size = 64 << 10;  // several frames per big file
     auto store = backup::FileStore::create(dir_, so);
     ASSERT_TRUE(store.has_value()) << store.error().message();
-    const std::vector<std::pair<std::string, size_t>> files = {
-        {"PG_VERSION", 3},
-        {"backup_label", 200},
-        {"base/1/1259", 300 << 10},
-        {"base/1/1249", 40 << 10},
-        {"base/1/2619", 120 << 10},
-        {"global/pg_control", 8192},
-        {"pg_wal/000000010000000000000002", 0}};
     int seed = 0;
-    for (const auto& [path, size] : files) {
+    for (const auto& [path, size] : stored_files()) {
       std::string data = content(size, ++seed);
       ASSERT_TRUE((*store)->begin_file("data/" + path, path, path == "backup_label").has_value());
       auto span =
