@@ -4,8 +4,8 @@
 
 #include "pgm/daemon/commands/backup.h"
 #include "pgm/daemon/commands/offsite.h"
-#include "pgm/daemon/probe.h"
 #include "pgm/daemon/commands/verify.h"
+#include "pgm/daemon/probe.h"
 #include "pgm/storage/configured.h"
 
 namespace pgm::daemon {

@@ -10,8 +10,8 @@
 
 #include "pgm/daemon/metrics_service.h"
 #include "pgm/daemon/remote_session.h"
-#include "pgm/net/listen.h"
 #include "pgm/log/log.h"
+#include "pgm/net/listen.h"
 
 namespace pgm::daemon {
 

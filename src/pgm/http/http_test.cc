@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "support/loopback.h"
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -25,7 +26,6 @@
 #include "pgm/http/response.h"
 #include "pgm/http/server.h"
 #include "pgm/net/listen.h"
-#include "support/loopback.h"
 
 namespace pgm::http {
 namespace {

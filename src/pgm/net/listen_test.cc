@@ -2,9 +2,8 @@
 
 #include <string>
 
-#include <gtest/gtest.h>
-
 #include "support/loopback.h"
+#include <gtest/gtest.h>
 
 namespace pgm::net {
 namespace {
@@ -26,7 +25,8 @@ TEST(ListenTcpTest, WildcardAndNames) {
   ASSERT_TRUE(any.has_value()) << any.error().message();
   int port = *local_port(any->get());
   EXPECT_GT(port, 0);
-  UniqueFd v4 = test::connect_loopback(port);  // IPv4 reaches the wildcard listener (dual-stack or 0.0.0.0)
+  UniqueFd v4 =
+      test::connect_loopback(port);  // IPv4 reaches the wildcard listener (dual-stack or 0.0.0.0)
   EXPECT_TRUE(v4.valid());
   auto local = listen_tcp("localhost", 0, 16);
   EXPECT_TRUE(local.has_value());
