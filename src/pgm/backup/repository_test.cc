@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "pgm/backup/link.h"
+#include "pgm/backup/sample_info_test.h"
 #include "pgm/crypto/digest.h"
 #include "pgm/io/file.h"
 
@@ -40,21 +41,7 @@ class RepositoryTest : public ::testing::Test {
   }
 
   static BackupInfo info_for(const std::string& label, bool valid = true) {
-    BackupInfo info;
-    info.label = label;
-    info.valid = valid;
-    info.wal = "000000010000000000000002";
-    info.backup_size = 1000;
-    info.restore_size = 5000;
-    info.biggest_file_size = 400;
-    info.compression = 0x12;
-    info.major_version = 15;
-    info.start_lsn = 0x100000028ULL;
-    info.end_lsn = 0x200000100ULL;
-    info.checkpoint_lsn = 0x100000060ULL;
-    info.start_timeline = 1;
-    info.end_timeline = 1;
-    return info;
+    return sample_info(label, valid);
   }
 
   // A complete backup: info, manifest, sha512 and data files stored with ".zstd".

@@ -5,28 +5,14 @@
 
 #include <gtest/gtest.h>
 
+#include "pgm/backup/sample_info_test.h"
+
 namespace pgm::daemon {
 namespace {
 
 using nlohmann::json;
 
-backup::BackupInfo info_for(const std::string& label) {
-  backup::BackupInfo info;
-  info.label = label;
-  info.valid = true;
-  info.wal = "000000010000000000000002";
-  info.backup_size = 1000;
-  info.restore_size = 5000;
-  info.biggest_file_size = 400;
-  info.compression = 0x12;
-  info.major_version = 15;
-  info.start_lsn = 0x100000028ULL;
-  info.end_lsn = 0x200000100ULL;
-  info.checkpoint_lsn = 0x100000060ULL;
-  info.start_timeline = 1;
-  info.end_timeline = 1;
-  return info;
-}
+backup::BackupInfo info_for(const std::string& label) { return backup::sample_info(label); }
 
 backup::BackupEntry entry_for(const backup::BackupInfo& info) {
   return backup::BackupEntry{info.label, "/base/primary/backup/" + info.label, info, ""};
