@@ -12,6 +12,7 @@ find_package(PostgreSQL REQUIRED)
 find_package(GTest REQUIRED)
 pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
 pkg_check_modules(LZ4 REQUIRED IMPORTED_TARGET liblz4)
+pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)  # XXH3-128 block hashes (incremental)
 find_package(CURL REQUIRED)                                 # CURL::libcurl (S3, Azure)
 pkg_check_modules(LIBSSH REQUIRED IMPORTED_TARGET libssh)   # PkgConfig::LIBSSH (SFTP)
 

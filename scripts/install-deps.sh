@@ -10,7 +10,7 @@ PACKAGES=(
   # libraries
   libpq-dev libev-dev libssl-dev zlib1g-dev liblz4-dev libzstd-dev libbz2-dev
   nlohmann-json3-dev libcli11-dev libexpected-dev libfmt-dev libinih-dev
-  libgtest-dev libgmock-dev libcurl4-openssl-dev libssh-dev
+  libgtest-dev libgmock-dev libcurl4-openssl-dev libssh-dev libxxhash-dev
   # PostgreSQL 15 server + client for integration tests and the demo
   postgresql-15 postgresql-client-15 postgresql-contrib
   # test helpers (known-answer vectors, frame fuzzing driver, zstd to check stored WAL by hand)
