@@ -15,6 +15,7 @@
 #include "pgm/compress/stream.h"
 #include "pgm/crypto/aes_stream.h"
 #include "pgm/crypto/digest.h"
+#include "pgm/incremental/block_map.h"
 
 namespace pgm::testing {
 
@@ -57,6 +58,7 @@ struct Decoded {
   uint64_t size = 0;
   uint64_t stored = 0;
   std::string error;
+  std::vector<incremental::BlockHash> block_hashes;  // XXH3-128 per 8 KB of the plaintext
 };
 
 // Streams a stored file through AES-GCM (".aes") and the decompressor its suffix names, in
@@ -108,8 +110,10 @@ Decoded decode_and_hash(const std::string& path, const crypto::MasterKey* key,
     }
     dec.emplace(std::move(*created));
   }
+  incremental::BlockHasher blocks;
   compress::Sink sink = [&](std::span<const uint8_t> plain) -> Result<void> {
     hash->update(plain);
+    blocks.update(plain);
     d.size += plain.size();
     return {};
   };
@@ -162,6 +166,7 @@ Decoded decode_and_hash(const std::string& path, const crypto::MasterKey* key,
     }
   }
   d.sha512 = crypto::Sha512::hex(hash->final());
+  d.block_hashes = blocks.finish();
   return d;
 }
 
@@ -231,6 +236,9 @@ VerifyResult verify_backup(const std::string& dir, const std::string& expect_suf
     }
   }
 
+  // Relation files' per-block hashes, to hold against backup.blockmap.
+  std::map<std::string, std::vector<incremental::BlockHash>> mapped;
+
   // backup.manifest: "<path relative to data/>,<sha512>".
   std::set<std::string> stored_paths;  // relative to dir
   std::set<std::string> manifest_paths;
@@ -279,6 +287,9 @@ VerifyResult verify_backup(const std::string& dir, const std::string& expect_suf
       continue;
     }
     ++v.files;
+    if (incremental::incremental_candidate(path, d.size)) {
+      mapped[path] = std::move(d.block_hashes);
+    }
     v.plain_bytes += d.size;
     v.stored_bytes += d.stored;
     if (d.sha512 != sum) {
@@ -290,6 +301,26 @@ VerifyResult verify_backup(const std::string& dir, const std::string& expect_suf
       if (pg->second != d.sha512) {
         problem(stored + ": SHA-512 differs from PostgreSQL's backup_manifest");
       }
+    }
+  }
+  // backup.blockmap: exactly the relation files, with the hashes of their decoded blocks.
+  if (auto map = incremental::BlockMap::read(dir + "/" + incremental::kBlockMapFile); !map) {
+    problem(map.error().message());
+  } else {
+    for (const auto& e : map->entries()) {
+      auto it = mapped.find(e.path);
+      if (it == mapped.end()) {
+        problem("backup.blockmap lists " + e.path + ", which is no relation file of the backup");
+        continue;
+      }
+      const auto hashes = map->hashes(e);
+      if (!std::equal(hashes.begin(), hashes.end(), it->second.begin(), it->second.end())) {
+        problem("backup.blockmap: the block hashes of " + e.path + " differ from its content");
+      }
+      mapped.erase(it);
+    }
+    for (const auto& [path, hashes] : mapped) {
+      problem("backup.blockmap lacks relation file " + path);
     }
   }
   for (const auto& [path, sum] : pg_sums) {
@@ -306,7 +337,8 @@ VerifyResult verify_backup(const std::string& dir, const std::string& expect_suf
       continue;
     }
     std::string rel = fs::relative(it->path(), dir).string();
-    if (rel == "backup.info" || rel == "backup.manifest" || rel == "backup.sha512") {
+    if (rel == "backup.info" || rel == "backup.manifest" || rel == "backup.sha512" ||
+        rel == incremental::kBlockMapFile) {
       continue;
     }
     if (!stored_paths.contains(rel)) {

@@ -21,6 +21,7 @@
 #include "pgm/compress/stream.h"
 #include "pgm/core/unique_fd.h"
 #include "pgm/crypto/digest.h"
+#include "pgm/incremental/block_map.h"
 #include "pgm/io/file.h"
 #include "pgm/log/log.h"
 #include "pgm/wal/lsn.h"
@@ -335,6 +336,7 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
   so.key = o.key;
   so.workers = std::max(1, o.workers);
   so.crc32c = o.crc32c_manifest;
+  so.block_hashes = true;  // the block map an incremental child compares against
   PGM_ASSIGN_OR_RETURN(std::unique_ptr<FileStore> store, FileStore::create(o.backup_dir, so));
 
   pg::ConnectParams rp = o.connection;
@@ -393,6 +395,18 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
   PGM_ASSIGN_OR_RETURN(std::string manifest_text, format_manifest(all));
   PGM_TRY(io::write_file_atomic(o.backup_dir + "/backup.manifest", manifest_text, 0600));
   Seconds manifest_elapsed = Clock::now() - manifest_started;
+
+  incremental::BlockMap block_map;
+  for (StoredFile& f : files) {
+    if (f.has_block_hashes) {
+      block_map.add(f.manifest_path, f.size, f.block_hashes);
+      std::vector<incremental::BlockHash>().swap(f.block_hashes);
+    }
+  }
+  PGM_TRY(block_map.seal());
+  const std::string block_map_text = block_map.serialize();
+  PGM_TRY(
+      io::write_file_atomic(o.backup_dir + "/" + incremental::kBlockMapFile, block_map_text, 0600));
 
   BackupInfo info;
   info.pgmoneta_version = o.version;
@@ -473,6 +487,11 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
     PGM_ASSIGN_OR_RETURN(crypto::Sha512 h, crypto::Sha512::create());
     h.update(manifest_text);
     sha += format_sha512_line({"backup.manifest", crypto::Sha512::hex(h.final())});
+  }
+  {
+    PGM_ASSIGN_OR_RETURN(crypto::Sha512 h, crypto::Sha512::create());
+    h.update(block_map_text);
+    sha += format_sha512_line({incremental::kBlockMapFile, crypto::Sha512::hex(h.final())});
   }
   info.valid = true;
   info.elapsed = Clock::now() - started;

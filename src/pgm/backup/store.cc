@@ -22,6 +22,7 @@
 #include "pgm/core/unique_fd.h"
 #include "pgm/crypto/aes_stream.h"
 #include "pgm/crypto/digest.h"
+#include "pgm/incremental/format.h"
 #include "pgm/io/fd.h"
 #include "pgm/io/file.h"
 
@@ -103,6 +104,11 @@ struct FileStore::Impl {
   // so the workers are left with compression, encryption and writes.
   std::optional<crypto::Sha512> hash;
   uint32_t crc = kCrc32cInit;
+  // XXH3-128 per 8 KB block of the current file, when it may become incremental: some 20 times
+  // cheaper than the SHA-512 above, so it stays on the same thread.
+  incremental::BlockHasher block_hasher;
+  bool hashing_blocks = false;
+  uint64_t current_bytes = 0;  // of the current file, as accepted by write()
   std::chrono::duration<double> hash_time{0};
   std::set<std::string> known_dirs;
   std::vector<std::unique_ptr<FileJob>> jobs;  // alive until their last block is written
@@ -242,6 +248,9 @@ Result<void> FileStore::begin_file(const std::string& stored_base, std::string m
   }
   s.hash->reset();
   s.crc = kCrc32cInit;
+  s.current_bytes = 0;
+  s.hashing_blocks = s.options.block_hashes && !plain &&
+                     incremental::parse_relation_path(s.current->file.manifest_path).has_value();
   return {};
 }
 
@@ -255,6 +264,10 @@ Result<void> FileStore::write(std::span<const uint8_t> data) {
   if (s.options.crc32c) {
     s.crc = crc32c_update(s.crc, data);
   }
+  if (s.hashing_blocks) {
+    s.block_hasher.update(data);
+  }
+  s.current_bytes += data.size();
   s.hash_time += Clock::now() - t0;
   while (!data.empty()) {
     if (!s.filling) {
@@ -280,6 +293,15 @@ Result<void> FileStore::end_file() {
   s.current->file.sha512 = crypto::Sha512::hex(s.hash->final());
   if (s.options.crc32c) {
     s.current->file.crc32c = crc32c_manifest_hex(crc32c_final(s.crc));
+  }
+  if (s.hashing_blocks) {
+    // The size is known only now (every byte has passed write()).
+    std::vector<incremental::BlockHash> hashes = s.block_hasher.finish();
+    if (incremental::incremental_candidate(s.current->file.manifest_path, s.current_bytes)) {
+      s.current->file.block_hashes = std::move(hashes);
+      s.current->file.has_block_hashes = true;
+    }
+    s.hashing_blocks = false;
   }
   {
     std::lock_guard lock(s.mutex);

@@ -31,6 +31,7 @@
 #include "pgm/compress/codec.h"
 #include "pgm/core/result.h"
 #include "pgm/crypto/aes.h"
+#include "pgm/incremental/block_map.h"
 
 namespace pgm::backup {
 
@@ -43,6 +44,9 @@ struct StoreOptions {
   size_t block_size = size_t{1} << 20;     // plaintext bytes per block
   size_t max_blocks_in_flight = 0;         // 0: 4 per worker + 4
   bool crc32c = false;  // also compute StoredFile::crc32c (PostgreSQL's CRC32C manifests)
+  // Also hash every 8 KB block of each incremental candidate (relation segments, see
+  // incremental/format.h) into StoredFile::block_hashes, as the bytes arrive.
+  bool block_hashes = false;
 };
 
 struct StoredFile {
@@ -53,6 +57,9 @@ struct StoredFile {
   std::string sha512;         // lower-case hex of the plaintext
   std::string stored_sha512;  // lower-case hex of the bytes on disk (backup.sha512)
   std::string crc32c;         // crc32c_manifest_hex of the plaintext, with StoreOptions::crc32c
+  // With StoreOptions::block_hashes, for incremental candidates: one hash per 8 KB block.
+  std::vector<incremental::BlockHash> block_hashes;
+  bool has_block_hashes = false;  // a candidate (an empty relation file has no hashes)
 };
 
 // Thread time spent per step, summed over workers (what backup.info's *_ELAPSED report).

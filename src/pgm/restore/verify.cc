@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "pgm/crypto/digest.h"
+#include "pgm/incremental/block_map.h"
 #include "pgm/io/file.h"
 #include "pgm/restore/backup_files.h"
 #include "pgm/restore/stored_file.h"
@@ -68,7 +69,8 @@ Result<std::vector<VerifyFile>> check_metadata(const std::string& backup_dir) {
   }
   PGM_ASSIGN_OR_RETURN(crypto::Sha512 sha, crypto::Sha512::create());
   for (const backup::Sha512Entry& e : *entries) {
-    if (e.path != "backup.info" && e.path != "backup.manifest") {
+    if (e.path != "backup.info" && e.path != "backup.manifest" &&
+        e.path != incremental::kBlockMapFile) {
       continue;  // stored data files: their plaintext is checked against backup.manifest
     }
     VerifyFile v;
