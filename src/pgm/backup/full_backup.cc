@@ -14,6 +14,8 @@
 #include <sys/stat.h>
 
 #include "pgm/backup/base_backup.h"
+#include "pgm/backup/crc32c.h"
+#include "pgm/backup/delta_file.h"
 #include "pgm/backup/link.h"
 #include "pgm/backup/repository.h"
 #include "pgm/backup/store.h"
@@ -22,6 +24,7 @@
 #include "pgm/core/unique_fd.h"
 #include "pgm/crypto/digest.h"
 #include "pgm/incremental/block_map.h"
+#include "pgm/incremental/format.h"
 #include "pgm/io/file.h"
 #include "pgm/log/log.h"
 #include "pgm/wal/lsn.h"
@@ -83,15 +86,31 @@ struct ArchiveTarget {
   bool base = false;
 };
 
+// What an incremental backup's archives share: the parent and the outcome of every file
+// stored as a block delta.
+struct DeltaContext {
+  const FullBackupOptions* options = nullptr;
+  std::vector<DeltaOutcome> outcomes;
+  bool incremental() const { return options->parent_map != nullptr; }
+};
+
+// The lines PostgreSQL 17 puts in an incremental backup's backup_label (restore strips them).
+std::string incremental_label_lines(const BackupInfo& parent) {
+  return fmt::format("INCREMENTAL FROM LSN: {}\nINCREMENTAL FROM TLI: {}\n",
+                     format_lsn(parent.start_lsn), parent.start_timeline);
+}
+
 class ArchiveSink : public TarSink {
  public:
   ArchiveSink(const std::string& dir, FileStore& store, ArchiveTarget target,
-              const std::vector<Tablespace>& tablespaces, std::string& backup_label)
+              const std::vector<Tablespace>& tablespaces, std::string& backup_label,
+              DeltaContext& delta)
       : dir_(dir),
         store_(store),
         target_(std::move(target)),
         tablespaces_(tablespaces),
-        backup_label_(backup_label) {}
+        backup_label_(backup_label),
+        delta_(delta) {}
 
   Result<void> begin(const TarEntry& e) override {
     std::string stored = target_.stored_prefix + e.path;
@@ -102,7 +121,18 @@ class ArchiveSink : public TarSink {
         bool plain = target_.base && (e.path == "backup_label" || e.path == "tablespace_map");
         capture_ = target_.base && e.path == "backup_label";
         in_file_ = true;
-        return store_.begin_file(stored, target_.manifest_prefix + e.path, plain);
+        std::string manifest_path = target_.manifest_prefix + e.path;
+        if (delta_.incremental() && incremental::incremental_candidate(manifest_path, e.size)) {
+          if (const auto* entry = delta_.options->parent_map->find(manifest_path)) {
+            PGM_ASSIGN_OR_RETURN(
+                delta_file_,
+                DeltaFile::create(store_, stored, manifest_path, e.size,
+                                  delta_.options->parent_map->hashes(*entry),
+                                  delta_.options->backup_dir, delta_.options->crc32c_manifest));
+            return {};
+          }
+        }
+        return store_.begin_file(stored, std::move(manifest_path), plain);
       }
       case TarType::kSymlink:
         return symlink(e, stored);
@@ -118,6 +148,9 @@ class ArchiveSink : public TarSink {
     if (capture_ && backup_label_.size() < 65536) {
       backup_label_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
     }
+    if (delta_file_) {
+      return delta_file_->write(bytes);
+    }
     return store_.write(bytes);
   }
 
@@ -126,6 +159,16 @@ class ArchiveSink : public TarSink {
       return {};
     }
     in_file_ = false;
+    if (delta_file_) {
+      PGM_ASSIGN_OR_RETURN(DeltaOutcome outcome, delta_file_->finish());
+      delta_file_.reset();
+      delta_.outcomes.push_back(std::move(outcome));
+      return {};
+    }
+    if (capture_ && delta_.incremental()) {
+      const std::string lines = incremental_label_lines(*delta_.options->parent);
+      PGM_TRY(store_.write({reinterpret_cast<const uint8_t*>(lines.data()), lines.size()}));
+    }
     capture_ = false;
     return store_.end_file();
   }
@@ -156,6 +199,8 @@ class ArchiveSink : public TarSink {
   ArchiveTarget target_;
   const std::vector<Tablespace>& tablespaces_;
   std::string& backup_label_;
+  DeltaContext& delta_;
+  std::unique_ptr<DeltaFile> delta_file_;
   bool in_file_ = false;
   bool capture_ = false;
 };
@@ -163,7 +208,9 @@ class ArchiveSink : public TarSink {
 class Consumer : public BaseBackupConsumer {
  public:
   Consumer(const FullBackupOptions& o, FileStore& store, const ServerFacts& facts)
-      : o_(o), store_(store), facts_(facts) {}
+      : o_(o), store_(store), facts_(facts) {
+    delta_.options = &o_;
+  }
 
   Result<void> start(const BaseBackupStart& start) override {
     start_ = start;
@@ -194,7 +241,7 @@ class Consumer : public BaseBackupConsumer {
       PGM_TRY(io::make_directories(o_.backup_dir + "/tblspc_" + found->name, 0700));
     }
     sink_ = std::make_unique<ArchiveSink>(o_.backup_dir, store_, std::move(target),
-                                          facts_.tablespaces, backup_label_);
+                                          facts_.tablespaces, backup_label_, delta_);
     reader_.emplace(*sink_, facts_.version < 150000);
     decompressor_.reset();
     if (o_.server_side) {
@@ -251,6 +298,7 @@ class Consumer : public BaseBackupConsumer {
   const BaseBackupStart& start_info() const { return start_; }
   const std::string& manifest() const { return manifest_; }
   const std::string& backup_label() const { return backup_label_; }
+  std::vector<DeltaOutcome>& outcomes() { return delta_.outcomes; }
 
  private:
   void report(bool force) {
@@ -279,6 +327,7 @@ class Consumer : public BaseBackupConsumer {
   std::string manifest_;
   bool manifest_open_ = false;
   std::string backup_label_;
+  DeltaContext delta_;
   BackupProgress::Phase phase_ = BackupProgress::Phase::kStarting;
   Clock::time_point last_report_{};
 };
@@ -294,6 +343,23 @@ uint64_t checkpoint_from_label(const std::string& label) {
   std::string value =
       label.substr(at + key.size(), end == std::string::npos ? end : end - at - key.size());
   return parse_lsn(value).value_or(0);
+}
+
+// backup_label as PostgreSQL's manifest describes it (the label as the server sent it).
+ManifestEntry label_entry(const std::string& label, bool crc32c) {
+  ManifestEntry e;
+  e.path = "backup_label";
+  auto sha = crypto::Sha512::create();
+  if (sha) {
+    sha->update(label);
+    e.sha512 = crypto::Sha512::hex(sha->final());
+  }
+  if (crc32c) {
+    const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(label.data()),
+                                         label.size());
+    e.crc32c = crc32c_manifest_hex(crc32c_final(crc32c_update(kCrc32cInit, bytes)));
+  }
+  return e;
 }
 
 bool same_inode(const std::string& a, const std::string& b) {
@@ -370,10 +436,23 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
   auto manifest_started = Clock::now();
   std::vector<ManifestEntry> ours;
   std::vector<ManifestEntry> all;
+  const bool incremental = o.parent_map != nullptr;
   for (const StoredFile& f : files) {
     all.push_back({f.manifest_path, f.sha512});
-    if (f.manifest_path != "backup_manifest") {
-      ours.push_back({f.manifest_path, f.sha512, f.crc32c});
+    if (f.manifest_path == "backup_manifest" ||
+        (incremental && incremental::strip_incremental(f.manifest_path))) {
+      continue;  // an INCREMENTAL file is checked as the whole file it stands for, below
+    }
+    if (incremental && f.manifest_path == "backup_label") {
+      // PostgreSQL's manifest has the label without our INCREMENTAL FROM lines.
+      ours.push_back(label_entry(consumer.backup_label(), o.crc32c_manifest));
+      continue;
+    }
+    ours.push_back({f.manifest_path, f.sha512, f.crc32c});
+  }
+  for (const DeltaOutcome& d : consumer.outcomes()) {
+    if (d.incremental) {
+      ours.push_back({d.manifest_path, d.sha512, d.crc32c});
     }
   }
   PGM_ASSIGN_OR_RETURN(std::vector<ManifestMismatch> mismatches,
@@ -396,12 +475,24 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
   PGM_TRY(io::write_file_atomic(o.backup_dir + "/backup.manifest", manifest_text, 0600));
   Seconds manifest_elapsed = Clock::now() - manifest_started;
 
+  // The new backup's logical map: whole files as stored, delta files as the whole file.
   incremental::BlockMap block_map;
   for (StoredFile& f : files) {
     if (f.has_block_hashes) {
       block_map.add(f.manifest_path, f.size, f.block_hashes);
       std::vector<incremental::BlockHash>().swap(f.block_hashes);
     }
+  }
+  FullBackupResult result;
+  std::map<std::string, uint64_t> whole_size;  // INCREMENTAL.<name> -> the whole file's size
+  for (DeltaOutcome& d : consumer.outcomes()) {
+    if (d.incremental) {
+      block_map.add(d.manifest_path, d.size, d.block_hashes);
+      whole_size[incremental::incremental_path(d.manifest_path)] = d.size;
+      ++result.incremental_files;
+      result.changed_blocks += d.changed_blocks;
+    }
+    std::vector<incremental::BlockHash>().swap(d.block_hashes);
   }
   PGM_TRY(block_map.seal());
   const std::string block_map_text = block_map.serialize();
@@ -416,8 +507,10 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
   info.wal = wal::segment_name(wal::TimelineId(start.timeline), wal::Lsn(start.start_lsn),
                                facts.segment_size);
   for (const StoredFile& f : files) {
-    info.restore_size += f.size;
-    info.biggest_file_size = std::max(info.biggest_file_size, f.size);
+    auto whole = whole_size.find(f.manifest_path);
+    const uint64_t size = whole != whole_size.end() ? whole->second : f.size;
+    info.restore_size += size;
+    info.biggest_file_size = std::max(info.biggest_file_size, size);
     info.backup_size += f.stored_size;
   }
   info.basebackup_elapsed = basebackup_elapsed;
@@ -437,11 +530,13 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
   info.checkpoint_lsn = checkpoint_from_label(consumer.backup_label());
   info.start_timeline = start.timeline;
   info.end_timeline = end.timeline;
-  info.type = BackupType::kFull;
+  info.type = incremental ? BackupType::kIncremental : BackupType::kFull;
+  if (incremental) {
+    info.parent = o.parent->label;
+  }
   // A first backup.info with STATUS=0: from here on, a crash leaves a backup marked invalid.
   PGM_TRY(io::write_file_atomic(o.backup_dir + "/backup.info", format_backup_info(info), 0600));
 
-  FullBackupResult result;
   std::map<std::string, std::string> previous_hashes;
   if (!o.previous_dir.empty()) {
     auto link_started = Clock::now();

@@ -24,6 +24,7 @@
 #include "pgm/compress/codec.h"
 #include "pgm/core/result.h"
 #include "pgm/crypto/aes.h"
+#include "pgm/incremental/block_map.h"
 #include "pgm/pg/connection.h"
 
 namespace pgm::backup {
@@ -52,12 +53,19 @@ struct FullBackupOptions {
   // the server then spends a fraction of the CPU, and we check its CRCs with our own.
   bool crc32c_manifest = false;
   std::string version;  // PGMONETA_VERSION
+  // An incremental backup (block delta): the parent's backup.info and logical block map
+  // (both borrowed, both required together). Relation files the parent has are stored as
+  // their changed blocks (backup/delta_file.h); backup_label gets INCREMENTAL FROM lines.
+  const BackupInfo* parent = nullptr;
+  const incremental::BlockMap* parent_map = nullptr;
   // Called from the backup thread about four times a second, and at phase changes.
   std::function<void(const BackupProgress&)> on_progress;
 };
 
 struct FullBackupResult {
   BackupInfo info;
+  uint64_t incremental_files = 0;  // stored as INCREMENTAL.<name>
+  uint64_t changed_blocks = 0;     // blocks those files hold
   uint64_t linked_files = 0;
   uint64_t linked_bytes = 0;
   Seconds sync_elapsed{0};  // the final syncfs

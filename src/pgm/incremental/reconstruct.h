@@ -83,6 +83,12 @@ class BlockRouter {
   Result<void> consume(std::span<const uint8_t> bytes);
   Result<void> finish();
 
+  // For a full file whose length is not known beforehand (planned with a size covering every
+  // block it might hold): a shorter stream is fine, and finish() leaves the blocks it did not
+  // reach in unmet(); pg_combinebackup zero-fills them.
+  void allow_short() { allow_short_ = true; }
+  std::span<const Read> unmet() const { return reads_.subspan(next_); }
+
  private:
   std::span<const Read> reads_;
   uint64_t expected_size_;
@@ -90,6 +96,7 @@ class BlockRouter {
   Write write_;
   uint64_t position_ = 0;  // plaintext bytes seen
   size_t next_ = 0;        // index in reads_
+  bool allow_short_ = false;
   std::vector<uint8_t> block_;
 };
 

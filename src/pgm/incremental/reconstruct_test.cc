@@ -204,6 +204,23 @@ TEST(BlockRouter, CatchesShortLongAndFailingStreams) {
   EXPECT_EQ(r2.error().message(), "disk full");
 }
 
+TEST(BlockRouter, AShortFullFileLeavesItsMissingBlocksUnmet) {
+  const std::vector<Read> reads = {{0, 0}, {8192, 1}, {16384, 2}, {24576, 3}};
+  std::vector<uint32_t> written;
+  BlockRouter router(reads, 4 * kBlockSize, "full",
+                     [&](uint32_t target, std::span<const uint8_t>) -> Result<void> {
+                       written.push_back(target);
+                       return {};
+                     });
+  router.allow_short();
+  const std::vector<uint8_t> bytes(kBlockSize * 2 + 100, 3);  // a partial third block
+  ASSERT_TRUE(router.consume(bytes));
+  ASSERT_TRUE(router.finish());
+  EXPECT_EQ(written, (std::vector<uint32_t>{0, 1}));
+  ASSERT_EQ(router.unmet().size(), 2u);
+  EXPECT_EQ(router.unmet()[0].target, 2u);
+}
+
 TEST(Merge, ChildBlocksWinParentBlocksBelowTheTruncationLengthSurvive) {
   const Header parent{.truncation_block_length = 10, .blocks = {1, 3, 5, 8}};
   const Header child{.truncation_block_length = 6, .blocks = {3, 4, 7}};

@@ -124,6 +124,7 @@ struct FailureEntry {
 
 constexpr FailureEntry kFailureCodes[] = {
     {Family::kBackup, Failure::kInvalid, kErrorBackupInvalid},
+    {Family::kBackup, Failure::kAlreadyChild, kErrorBackupAlreadyChild},
     {Family::kBackup, Failure::kActive, kErrorBackupActive},
     {Family::kBackup, Failure::kNoBackup, kErrorBackupNoBackups},
     {Family::kBackup, Failure::kSetup, kErrorBackupSetup},

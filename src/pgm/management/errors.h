@@ -279,6 +279,7 @@ enum class Failure {
   kEngine,           // off-site: engine not built, misconfigured or refusing
   kDownload,         // off-site: a download failed
   kCorrupted,        // off-site: a downloaded object or the staged copy is not valid
+  kAlreadyChild,     // backup: the parent of an incremental already has a child
 };
 
 // The management code of `failure` in `family`: the family's own member where it has one,

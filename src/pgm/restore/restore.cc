@@ -11,16 +11,21 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <unordered_map>
 
 #include <fmt/format.h>
 #include <sys/stat.h>
 
+#include "pgm/backup/crc32c.h"
 #include "pgm/core/unique_fd.h"
 #include "pgm/crypto/digest.h"
+#include "pgm/incremental/format.h"
+#include "pgm/incremental/reconstruct.h"
 #include "pgm/io/fd.h"
 #include "pgm/io/file.h"
 #include "pgm/log/log.h"
 #include "pgm/restore/backup_files.h"
+#include "pgm/restore/chain.h"
 #include "pgm/restore/stored_file.h"
 #include "pgm/wal/segment.h"
 
@@ -31,6 +36,22 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kPgControl = "global/pg_control";
+
+// One stored version of a file an incremental backup reconstructs.
+struct ChainSource {
+  std::string path;  // the stored file
+  StoredFormat format;
+  std::string label;          // "<backup label>/<manifest path>", for messages
+  std::string sha512;         // plaintext digest from that backup's backup.manifest
+  std::string stored_sha512;  // from that backup's backup.sha512 ("" when absent)
+  bool full = false;          // a whole file (ends the chain), else an INCREMENTAL file
+};
+
+// Digests of a reconstructed file, for the check against PostgreSQL's backup_manifest.
+struct Rebuilt {
+  std::mutex mutex;
+  std::vector<backup::ManifestEntry> entries;
+};
 
 // One unit of work for the pool: a stored file (or WAL file) and where it goes.
 struct Job {
@@ -47,6 +68,11 @@ struct Job {
   // is looked up again.
   std::string wal_base;
   uint8_t wal_encryption = 0;  // backup.info's ENCRYPTION, for WAL found under a new name
+  // A file of an incremental backup: its versions, newest first (chain[0] is the INCREMENTAL
+  // file of the restored backup), rebuilt as pg_combinebackup does. Empty for a plain copy.
+  std::vector<ChainSource> chain;
+  std::string manifest_path;  // the rebuilt file's path, with chain
+  Rebuilt* rebuilt = nullptr;
 };
 
 // The stored name of WAL segment `base` in `dir` now (the compressed one when both exist);
@@ -152,6 +178,153 @@ Result<uint64_t> restore_file(StoredFileReader& reader, crypto::Sha512* sha, con
   return *written;
 }
 
+// Reads one stored version, checking its stored (or plaintext) digest as restore_file does.
+Result<uint64_t> read_checked(StoredFileReader& reader, crypto::Sha512& sha,
+                              const ChainSource& source, const compress::Sink& sink) {
+  const bool check_stored = !source.stored_sha512.empty();
+  sha.reset();
+  auto read = reader.read(
+      source.path, source.format,
+      [&](std::span<const uint8_t> bytes) -> Result<void> {
+        if (!check_stored) {
+          sha.update(bytes);
+        }
+        return sink(bytes);
+      },
+      [&](std::span<const uint8_t> bytes) {
+        if (check_stored) {
+          sha.update(bytes);
+        }
+      });
+  if (!read) {
+    return read;
+  }
+  const std::string got = crypto::Sha512::hex(sha.final());
+  const std::string& want = check_stored ? source.stored_sha512 : source.sha512;
+  if (!want.empty() && got != want) {
+    return make_error(
+        ErrorCode::kCorruption,
+        fmt::format("{}: SHA-512 {} does not match {} ({})", source.label, got.substr(0, 16),
+                    check_stored ? "backup.sha512" : "backup.manifest", want.substr(0, 16)));
+  }
+  return read;
+}
+
+// The header of a stored INCREMENTAL file: only its first bytes are decoded.
+Result<incremental::Header> read_incremental_header(StoredFileReader& reader,
+                                                    const ChainSource& source) {
+  incremental::HeaderReader header(source.label);
+  std::optional<Error> bad;
+  auto read =
+      reader.read(source.path, source.format, [&](std::span<const uint8_t> bytes) -> Result<void> {
+        auto taken = header.feed(bytes);
+        if (!taken) {
+          bad = taken.error();
+          return tl::unexpected(taken.error());
+        }
+        if (header.done()) {
+          return make_error(ErrorCode::kCancelled, "header read");  // stop decoding here
+        }
+        return {};
+      });
+  if (bad) {
+    return tl::unexpected(*bad);
+  }
+  if (!read && !(read.error().code() == ErrorCode::kCancelled && header.done())) {
+    return tl::unexpected(read.error());
+  }
+  if (!header.done()) {
+    return make_error(ErrorCode::kCorruption,
+                      fmt::format("{}: ends inside its INCREMENTAL header", source.label));
+  }
+  return header.header();
+}
+
+// Rebuilds one relation file of an incremental backup from its chain, straight into the
+// target (blocks written at their offsets), then reads it back for its digests.
+Result<uint64_t> reconstruct_file(StoredFileReader& reader, crypto::Sha512& sha, const Job& job,
+                                  const std::function<void(uint64_t)>& advance) {
+  std::vector<incremental::Version> versions;
+  for (const ChainSource& source : job.chain) {
+    if (source.full) {
+      // Its length is known once read: plan for every block it might hold; the router
+      // leaves those past its end to be zero-filled.
+      versions.push_back(incremental::Version::full(
+          uint64_t{incremental::kSegmentBlocks} * incremental::kBlockSize, source.label));
+      break;
+    }
+    PGM_ASSIGN_OR_RETURN(incremental::Header header, read_incremental_header(reader, source));
+    versions.push_back(incremental::Version::incremental(std::move(header), source.label));
+  }
+  PGM_ASSIGN_OR_RETURN(incremental::Plan plan, incremental::plan_reconstruction(versions));
+
+  UniqueFd fd(::open(job.destination.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!fd) {
+    return make_errno_error(fmt::format("create {}", job.destination), errno);
+  }
+  auto write_block = [&](uint32_t target, std::span<const uint8_t> block) -> Result<void> {
+    PGM_TRY(io::pwrite_all(fd.get(), block, uint64_t{target} * incremental::kBlockSize, "write",
+                           job.destination));
+    advance(block.size());
+    return {};
+  };
+  std::vector<uint32_t> zeros = plan.zeros;
+  for (size_t v = 0; v < plan.reads.size(); ++v) {
+    const ChainSource& source = job.chain[v];
+    if (v > 0 && plan.reads[v].empty()) {
+      continue;  // nothing needed from this version (the newest is read whole: it is checked)
+    }
+    incremental::BlockRouter router(plan.reads[v], incremental::expected_size(versions[v]),
+                                    source.label, write_block);
+    if (source.full) {
+      router.allow_short();
+    }
+    PGM_TRY(read_checked(reader, sha, source,
+                         [&](std::span<const uint8_t> bytes) { return router.consume(bytes); }));
+    PGM_TRY(router.finish());
+    for (const incremental::Read& r : router.unmet()) {
+      zeros.push_back(r.target);
+    }
+  }
+  const std::vector<uint8_t> zero(incremental::kBlockSize, 0);
+  for (uint32_t b : zeros) {
+    PGM_TRY(write_block(b, zero));
+  }
+  if (::ftruncate(fd.get(), static_cast<off_t>(plan.output_size())) != 0) {
+    return make_errno_error(fmt::format("truncate {}", job.destination), errno);
+  }
+  // Read it back: PostgreSQL's manifest describes the whole file, and this is the proof that
+  // the chain rebuilt it exactly.
+  backup::ManifestEntry entry;
+  entry.path = job.manifest_path;
+  {
+    UniqueFd in(::open(job.destination.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!in) {
+      return make_errno_error(fmt::format("open {}", job.destination), errno);
+    }
+    sha.reset();
+    uint32_t crc = backup::kCrc32cInit;
+    std::vector<uint8_t> buffer(size_t{1} << 20);
+    for (;;) {
+      PGM_ASSIGN_OR_RETURN(size_t n, io::read_some(in.get(), buffer, "read", job.destination));
+      if (n == 0) {
+        break;
+      }
+      const std::span<const uint8_t> chunk(buffer.data(), n);
+      sha.update(chunk);
+      crc = backup::crc32c_update(crc, chunk);
+    }
+    entry.sha512 = crypto::Sha512::hex(sha.final());
+    entry.crc32c = backup::crc32c_manifest_hex(backup::crc32c_final(crc));
+  }
+  (void)::sync_file_range(fd.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
+  {
+    std::lock_guard lock(job.rebuilt->mutex);
+    job.rebuilt->entries.push_back(std::move(entry));
+  }
+  return plan.output_size();
+}
+
 // Runs jobs over `workers` threads; the first error stops the others.
 Result<uint64_t> run_jobs(std::vector<Job>& jobs, int workers, const crypto::MasterKey* key,
                           bool verify, const std::function<void(uint64_t)>& advance) {
@@ -178,7 +351,22 @@ Result<uint64_t> run_jobs(std::vector<Job>& jobs, int workers, const crypto::Mas
       if (i >= jobs.size()) {
         return;
       }
-      auto r = restore_file(reader, sha ? &*sha : nullptr, jobs[i], advance);
+      Result<uint64_t> r = uint64_t{0};
+      if (!jobs[i].chain.empty()) {
+        if (!sha) {
+          auto created = crypto::Sha512::create();
+          if (!created) {
+            r = tl::unexpected(created.error());
+          } else {
+            sha.emplace(std::move(*created));
+          }
+        }
+        if (r) {
+          r = reconstruct_file(reader, *sha, jobs[i], advance);
+        }
+      } else {
+        r = restore_file(reader, sha ? &*sha : nullptr, jobs[i], advance);
+      }
       for (int retry = 0;
            !r && r.error().code() == ErrorCode::kNotFound && !jobs[i].wal_base.empty() && retry < 3;
            ++retry) {
@@ -367,6 +555,45 @@ Result<void> make_directory(const std::string& path) {
   return {};
 }
 
+// An ancestor's files by manifest path.
+using FileIndex = std::unordered_map<std::string_view, const BackupFile*>;
+
+// The versions of `whole` (a relation file) for a rebuild: `newest`, the INCREMENTAL file of
+// the restored backup, then each ancestor's, until one holds the whole file.
+Result<std::vector<ChainSource>> chain_sources(const BackupFile& newest, const StoredFormat& format,
+                                               const std::string& label, const std::string& whole,
+                                               const std::vector<ChainMember>& chain,
+                                               const std::vector<BackupFiles>& chain_files,
+                                               const std::vector<FileIndex>& chain_index) {
+  std::vector<ChainSource> sources;
+  sources.push_back(ChainSource{newest.stored_path, format, label + "/" + newest.manifest_path,
+                                newest.sha512, newest.stored_sha512, false});
+  const std::string incremental_name = incremental::incremental_path(whole);
+  for (size_t i = 0; i < chain.size(); ++i) {
+    const BackupFile* found = nullptr;
+    bool full = false;
+    if (auto it = chain_index[i].find(whole); it != chain_index[i].end()) {
+      found = it->second;
+      full = true;
+    } else if (auto inc = chain_index[i].find(incremental_name); inc != chain_index[i].end()) {
+      found = inc->second;
+    }
+    if (found == nullptr) {
+      return make_error(ErrorCode::kCorruption,
+                        fmt::format("{}: backup {} (in the chain of {}) has no copy of it", whole,
+                                    chain[i].info.label, label));
+    }
+    sources.push_back(ChainSource{found->stored_path, chain_files[i].format,
+                                  chain[i].info.label + "/" + found->manifest_path, found->sha512,
+                                  found->stored_sha512, full});
+    if (full) {
+      return sources;
+    }
+  }
+  return make_error(ErrorCode::kCorruption,
+                    fmt::format("{}: no backup of the chain of {} holds it whole", whole, label));
+}
+
 }  // namespace
 
 std::string tablespace_directory(const std::string& target_dir, const std::string& name) {
@@ -392,6 +619,39 @@ Result<RestoreResult> run_restore(const RestoreOptions& o) {
         ErrorCode::kConfig,
         fmt::format("backup {} is encrypted and there is no master key", o.info.label));
   }
+  // An incremental backup: every ancestor down to the full backup, each enumerated and
+  // checked as this one was, and each file's versions found before anything is written.
+  const bool incremental = o.info.type == backup::BackupType::kIncremental;
+  std::vector<ChainMember> chain;
+  std::vector<BackupFiles> chain_files;
+  std::vector<FileIndex> chain_index;
+  if (incremental) {
+    PGM_ASSIGN_OR_RETURN(chain, resolve_chain(io::parent_directory(o.backup_dir), o.info));
+    for (const ChainMember& member : chain) {
+      PGM_ASSIGN_OR_RETURN(BackupFiles f, enumerate_backup(member.dir, member.info));
+      if (!f.missing.empty()) {
+        return make_error(
+            ErrorCode::kCorruption,
+            fmt::format("backup {} (in the chain of {}): {} stored file(s) missing, first: {}",
+                        member.info.label, o.info.label, f.missing.size(), f.missing.front()));
+      }
+      if (f.format.encryption != crypto::AesMode::kNone && o.key == nullptr) {
+        return make_error(
+            ErrorCode::kConfig,
+            fmt::format("backup {} (in the chain of {}) is encrypted and there is no master key",
+                        member.info.label, o.info.label));
+      }
+      chain_files.push_back(std::move(f));
+    }
+    for (const BackupFiles& f : chain_files) {
+      FileIndex& index = chain_index.emplace_back();
+      for (const BackupFile& file : f.files) {
+        index.emplace(file.manifest_path, &file);
+      }
+    }
+  }
+  Rebuilt rebuilt;
+
   std::string pg_wal = o.target_dir + "/pg_wal";
   WalPlan wal;
   if (o.copy_wal) {
@@ -465,6 +725,21 @@ Result<RestoreResult> run_restore(const RestoreOptions& o) {
     job.sha512 = f.sha512;
     job.stored_sha512 = f.stored_sha512;
     job.size_hint = f.stored_size;
+    if (incremental) {
+      if (auto whole = incremental::strip_incremental(f.manifest_path)) {
+        auto sources =
+            chain_sources(f, files.format, o.info.label, *whole, chain, chain_files, chain_index);
+        if (!sources) {
+          return fail(sources.error());
+        }
+        job.chain = std::move(*sources);
+        job.manifest_path = *whole;
+        job.destination = o.target_dir + "/" + *whole;
+        job.label = *whole;
+        job.rebuilt = &rebuilt;
+        job.size_hint = UINT64_MAX / 2;  // rebuilds read several files: start them first
+      }
+    }
     if (f.manifest_path == kPgControl) {
       job.destination = o.target_dir + "/global/pg_control.pgmoneta.tmp";
       pg_control = std::move(job);
@@ -502,6 +777,44 @@ Result<RestoreResult> run_restore(const RestoreOptions& o) {
   }
   result.files = jobs.size() + 1;
   result.bytes = *data_written;
+
+  if (incremental) {
+    // PostgreSQL's manifest of the restored backup describes every whole file: the rebuilt
+    // ones must match it exactly before PostgreSQL may start on them.
+    auto manifest = io::read_file(o.target_dir + "/backup_manifest");
+    if (!manifest) {
+      return fail(manifest.error());
+    }
+    auto mismatches = backup::compare_with_postgres_manifest(rebuilt.entries, *manifest);
+    if (!mismatches) {
+      return fail(mismatches.error());
+    }
+    std::erase_if(*mismatches, [](const backup::ManifestMismatch& m) {
+      return m.kind == backup::ManifestMismatch::Kind::kMissingInOurs;
+    });
+    if (!mismatches->empty()) {
+      const backup::ManifestMismatch& m = mismatches->front();
+      return fail(Error(
+          ErrorCode::kCorruption,
+          fmt::format("backup {}: {} rebuilt file(s) differ from PostgreSQL's backup_manifest, "
+                      "first: {} ({})",
+                      o.info.label, mismatches->size(), m.path,
+                      m.kind == backup::ManifestMismatch::Kind::kMissingInPostgres
+                          ? "not in the manifest"
+                          : "checksum differs")));
+    }
+    // PostgreSQL refuses a data directory whose backup_label has INCREMENTAL FROM lines.
+    const std::string label_path = o.target_dir + "/backup_label";
+    auto label = io::read_file(label_path);
+    if (!label) {
+      return fail(label.error());
+    }
+    if (auto r = io::write_file_atomic(label_path, strip_incremental_from(*label), 0600); !r) {
+      return fail(r.error());
+    }
+    log::info("restore of {}: {} file(s) rebuilt from a chain of {} backup(s)", o.info.label,
+              rebuilt.entries.size(), chain.size() + 1);
+  }
 
   // WAL after the data, so segments replace the backup's own copies (which hold less).
   if (!wal.jobs.empty()) {

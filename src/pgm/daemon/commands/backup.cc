@@ -26,6 +26,7 @@
 #include "pgm/log/log.h"
 #include "pgm/management/errors.h"
 #include "pgm/management/protocol.h"
+#include "pgm/restore/block_map_backfill.h"
 #include "pgm/storage/configured.h"
 #include "pgm/version.h"
 
@@ -97,11 +98,7 @@ CommandResult commands::backup(const Call& call) {
   const config::Config& c = *ctx.config;
   const config::ServerConfig& s = *l.server;
   ServerState& state = ctx.shared->servers[static_cast<size_t>(l.index)];
-  if (!string_arg(request, mgmt::key::kBackup).empty()) {
-    return CommandResult::failure(mgmt::Family::kIncremental, mgmt::Failure::kSetup,
-                                  "incremental backups are not available in this version",
-                                  "backup");
-  }
+  const std::string parent_id = string_arg(request, mgmt::key::kBackup);
   RepositoryLock lock(state);
   if (!lock.locked()) {
     return CommandResult::failure(
@@ -142,8 +139,55 @@ CommandResult commands::backup(const Call& call) {
     }
   }
 
+  // An incremental backup: the parent (valid, without a child yet) and its block map.
+  std::optional<backup::BackupInfo> parent;
+  std::optional<incremental::BlockMap> parent_map;
+  if (!parent_id.empty()) {
+    auto entries = backup::list_backups(root);
+    if (!entries) {
+      return CommandResult::failure(mgmt::Family::kBackup, mgmt::Failure::kSetup,
+                                    entries.error().message(), "backup");
+    }
+    auto found = backup::resolve_backup(*entries, parent_id, s.name);
+    if (!found) {
+      return CommandResult::failure(
+          mgmt::Family::kBackup, mgmt::Failure::kNoBackup,
+          fmt::format("no parent for an incremental backup: {}", found.error().message()),
+          "backup");
+    }
+    const backup::BackupEntry& p = **found;
+    if (!p.valid()) {
+      return CommandResult::failure(
+          mgmt::Family::kBackup, mgmt::Failure::kInvalid,
+          fmt::format("backup {} is not valid and cannot be the parent of an incremental backup",
+                      p.label),
+          "backup");
+    }
+    for (const backup::BackupEntry& e : *entries) {
+      if (e.info && e.info->parent == p.label) {
+        return CommandResult::failure(
+            mgmt::Family::kBackup, mgmt::Failure::kAlreadyChild,
+            fmt::format("backup {} already has an incremental child ({}); a backup has at most one",
+                        p.label, e.label),
+            "backup");
+      }
+    }
+    auto map = restore::load_or_build_block_map(p.dir, *p.info, ctx.master_key.get());
+    if (!map) {
+      return CommandResult::failure(mgmt::Family::kIncremental, mgmt::Failure::kSetup,
+                                    fmt::format("parent {}: {}", p.label, map.error().message()),
+                                    "backup");
+    }
+    parent = *p.info;
+    parent_map = std::move(*map);
+  }
+
   backup::FullBackupOptions o;
   o.label = fresh_label(root);
+  if (parent) {
+    o.parent = &*parent;
+    o.parent_map = &*parent_map;
+  }
   o.backup_dir = root + "/" + o.label;
   o.previous_dir = previous;
   o.connection = connect_params(ctx, s);
@@ -166,7 +210,12 @@ CommandResult commands::backup(const Call& call) {
     }
   };
   set_process_title(c.update_process_title, "backup", s.name);
-  log::info("backup {} of server {} started", o.label, s.name);
+  if (parent) {
+    log::info("backup {} of server {} started, incremental from {}", o.label, s.name,
+              parent->label);
+  } else {
+    log::info("backup {} of server {} started", o.label, s.name);
+  }
 
   auto result = backup::run_full_backup(o);
   guard.drop_flag();

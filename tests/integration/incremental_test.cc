@@ -1,0 +1,176 @@
+// Incremental backups end to end on the real daemon and PostgreSQL 15 (block delta: the
+// server sends every file, only changed 8 KB blocks are stored, as INCREMENTAL files):
+//   full -> 2 % of pgbench rows updated -> incremental -> new table, TRUNCATE, a truncating
+//   VACUUM, more updates -> incremental of the incremental; the newest restores through
+//   pgmoneta-cli and PostgreSQL starts on it with the source's exact data (table checksums,
+//   amcheck); the first incremental stores at most 20 % of the full backup's bytes;
+//   the chain is protected (no deleting a parent, no second child); a damaged INCREMENTAL
+//   file fails the restore naming it.
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "integration/backup_helpers.h"
+#include "integration/harness.h"
+#include "integration/restore_fixture.h"
+#include "integration/wal_helpers.h"
+
+namespace pgm::testing {
+namespace {
+
+class IncrementalTest : public RestoreTest {
+ protected:
+  // backup <server> <parent>; the new label, "" after an ADD_FAILURE.
+  std::string take_incremental(const std::string& parent) {
+    CliResult r = cli({"backup", "primary", parent}, "raw");
+    if (r.exit_code() != 0 || !r.json || !r.json->contains("Response")) {
+      ADD_FAILURE() << "incremental backup failed: " << r.describe();
+      return "";
+    }
+    return (*r.json)["Response"].value("Backup", "");
+  }
+
+  nlohmann::json info_of(const std::string& label) {
+    CliResult r = cli({"info", "primary", label}, "raw");
+    EXPECT_EQ(r.exit_code(), 0) << r.describe();
+    return r.json ? (*r.json)["Response"] : nlohmann::json();
+  }
+
+  void sql(const std::string& statement) {
+    CommandOutput out = pg()->psql(statement);
+    ASSERT_EQ(out.exit_code, 0) << statement << ": " << out.describe();
+  }
+
+  // The stored INCREMENTAL files of a backup, relative to its data/.
+  std::vector<std::string> incremental_files(const std::string& label) {
+    std::vector<std::string> found;
+    const std::string data = daemon_backup_root(daemon()) + "/" + label + "/data";
+    for (const auto& e : std::filesystem::recursive_directory_iterator(data)) {
+      if (e.path().filename().string().rfind("INCREMENTAL.", 0) == 0) {
+        found.push_back(std::filesystem::relative(e.path(), data).string());
+      }
+    }
+    return found;
+  }
+};
+
+constexpr const char* kExtraChecksumSql =
+    "SELECT concat_ws(' ', (SELECT count(*) || ':' || sum(hashtext(n::text)) FROM inc_new n), "
+    "(SELECT count(*) FROM pgbench_history))";
+
+TEST_F(IncrementalTest, ChainOfTwoRestoresExactlyAndIsSmall) {
+  ASSERT_NO_FATAL_FAILURE(start_online());
+  ASSERT_NO_FATAL_FAILURE(sql("CREATE EXTENSION IF NOT EXISTS amcheck"));
+  CommandOutput bench = pg()->run_tool("pgbench", {"-n", "-t", "200", "-c", "1"});
+  ASSERT_EQ(bench.exit_code, 0) << bench.describe();
+
+  const std::string full = take_backup();
+  ASSERT_FALSE(full.empty());
+
+  // 2 % of the rows (scale 1: 100 000 accounts).
+  ASSERT_NO_FATAL_FAILURE(
+      sql("UPDATE pgbench_accounts SET abalance = abalance + 7 WHERE aid <= 2000"));
+  const std::string first = take_incremental(full);
+  ASSERT_FALSE(first.empty());
+  nlohmann::json full_info = info_of(full);
+  nlohmann::json first_info = info_of(first);
+  EXPECT_EQ(full_info.value("Incremental", true), false);
+  EXPECT_EQ(first_info.value("Incremental", false), true);
+  EXPECT_EQ(first_info.value("IncrementalParent", ""), full);
+  const auto full_bytes = full_info.value("BackupSize", uint64_t{0});
+  const auto first_bytes = first_info.value("BackupSize", uint64_t{0});
+  EXPECT_GT(full_bytes, 0u);
+  EXPECT_LE(first_bytes * 5, full_bytes)
+      << "the first incremental stores more than 20 % of the full backup";
+  EXPECT_EQ(first_info.value("RestoreSize", uint64_t{0}) / (1 << 20),
+            full_info.value("RestoreSize", uint64_t{0}) / (1 << 20))
+      << "RestoreSize is the whole reconstructed size";
+  const auto first_incrementals = incremental_files(first);
+  EXPECT_GT(first_incrementals.size(), 10u);
+  std::map<std::string, std::string> info_file =
+      read_info_file(daemon_backup_root(daemon()) + "/" + first);
+  EXPECT_EQ(info_file["TYPE"], "1");
+  EXPECT_EQ(info_file["PARENT"], full);
+  const std::string label_text =
+      read_text(daemon_backup_root(daemon()) + "/" + first + "/data/backup_label");
+  EXPECT_NE(label_text.find("INCREMENTAL FROM LSN: "), std::string::npos) << label_text;
+  EXPECT_NE(label_text.find("INCREMENTAL FROM TLI: 1"), std::string::npos) << label_text;
+
+  // The chain is protected: a parent is not deleted, and has at most one child.
+  CliResult del = cli({"delete", "primary", full}, "raw");
+  EXPECT_NE(del.exit_code(), 0) << del.describe();
+  CliResult branch = cli({"backup", "primary", full}, "raw");
+  EXPECT_NE(branch.exit_code(), 0) << branch.describe();
+  EXPECT_NE(branch.describe().find("105"), std::string::npos) << branch.describe();
+
+  // Structure changes: a new table, TRUNCATE, a truncating VACUUM, more updates.
+  ASSERT_NO_FATAL_FAILURE(
+      sql("CREATE TABLE inc_new AS SELECT g AS id, md5(g::text) AS v FROM generate_series(1, "
+          "20000) g"));
+  ASSERT_NO_FATAL_FAILURE(sql("TRUNCATE pgbench_history"));
+  ASSERT_NO_FATAL_FAILURE(sql("DELETE FROM pgbench_accounts WHERE aid > 90000"));
+  ASSERT_NO_FATAL_FAILURE(sql("VACUUM pgbench_accounts"));
+  ASSERT_NO_FATAL_FAILURE(
+      sql("UPDATE pgbench_accounts SET abalance = abalance - 3 WHERE aid BETWEEN 40000 AND 41000"));
+  const std::string second = take_incremental(first);
+  ASSERT_FALSE(second.empty());
+  EXPECT_EQ(info_of(second).value("IncrementalParent", ""), first);
+
+  const std::string expected = checksums(*pg()) + " " + sql_value(*pg(), kExtraChecksumSql);
+  ASSERT_NO_FATAL_FAILURE(wait_wal_received());
+
+  const std::string parent = restore_parent("restores");
+  CliResult r = cli({"restore", "primary", second, "current", parent}, "raw");
+  ASSERT_EQ(r.exit_code(), 0) << r.describe();
+  const std::string target = parent + "/primary-" + second;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(target)) {
+    ASSERT_EQ(e.path().filename().string().rfind("INCREMENTAL.", 0), std::string::npos) << e.path();
+  }
+  EXPECT_EQ(read_text(target + "/backup_label").find("INCREMENTAL"), std::string::npos);
+  PostgresInstance* copy = start_copy(target);
+  ASSERT_NE(copy, nullptr);
+  EXPECT_EQ(checksums(*copy) + " " + sql_value(*copy, kExtraChecksumSql), expected);
+  bool ok = false;
+  std::string amcheck = sql_value(*copy,
+                                  "SELECT count(bt_index_check(c.oid, true)) FROM pg_class c "
+                                  "JOIN pg_am a ON a.oid = c.relam WHERE a.amname = 'btree' "
+                                  "AND c.relpersistence = 'p' AND c.relkind = 'i'",
+                                  &ok);
+  EXPECT_TRUE(ok) << amcheck;
+  std::cout << "[   INFO   ] full " << full_bytes << " bytes, first incremental " << first_bytes
+            << " bytes (" << first_incrementals.size() << " INCREMENTAL files), amcheck on "
+            << amcheck << " indexes\n";
+  copies_.back()->stop();
+  std::filesystem::remove_all(target);
+  std::filesystem::remove_all(target + "-tblspc_ts1");
+
+  // A damaged INCREMENTAL file: the restore fails and names it.
+  const auto damaged_list = incremental_files(second);
+  std::string victim;
+  uint64_t victim_size = 0;
+  const std::string data = daemon_backup_root(daemon()) + "/" + second + "/data/";
+  for (const std::string& f : damaged_list) {
+    const auto size = std::filesystem::file_size(data + f);
+    if (size > victim_size) {
+      victim = f;
+      victim_size = size;
+    }
+  }
+  ASSERT_FALSE(victim.empty());
+  {
+    std::fstream f(data + victim, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(static_cast<std::streamoff>(victim_size / 2));
+    const char c = static_cast<char>(f.get());
+    f.seekp(static_cast<std::streamoff>(victim_size / 2));
+    f.put(static_cast<char>(c ^ 0x5a));
+  }
+  expect_log_errors({"restore of backup " + second});
+  CliResult bad = cli({"restore", "primary", second, "current", parent});
+  EXPECT_NE(bad.exit_code(), 0) << bad.describe();
+  const std::string named = victim.substr(0, victim.find(".zstd"));
+  EXPECT_NE((bad.out() + bad.err()).find(named), std::string::npos) << bad.describe();
+  EXPECT_TRUE(list_dir(parent).empty()) << "left behind: " << list_dir(parent).size();
+}
+
+}  // namespace
+}  // namespace pgm::testing
