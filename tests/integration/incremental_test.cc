@@ -1,7 +1,9 @@
 // Incremental backups end to end on the real daemon and PostgreSQL 15 (block delta: the
 // server sends every file, only changed 8 KB blocks are stored, as INCREMENTAL files):
 //   full -> 2 % of pgbench rows updated -> incremental -> new table, TRUNCATE, a truncating
-//   VACUUM, more updates -> incremental of the incremental; the newest restores through
+//   VACUUM, more updates, SET TABLESPACE, VACUUM FULL, hash and GIN indexes, an unlogged
+//   table, DROP DATABASE and CREATE DATABASE with both strategies -> incremental of the
+//   incremental; the newest restores through
 //   pgmoneta-cli and PostgreSQL starts on it with the source's exact data (table checksums,
 //   amcheck); the first incremental stores at most 20 % of the full backup's bytes;
 //   the chain is protected (no deleting a parent, no second child); a damaged INCREMENTAL
@@ -56,11 +58,27 @@ class IncrementalTest : public RestoreTest {
 
 constexpr const char* kExtraChecksumSql =
     "SELECT concat_ws(' ', (SELECT count(*) || ':' || sum(hashtext(n::text)) FROM inc_new n), "
-    "(SELECT count(*) FROM pgbench_history))";
+    "(SELECT count(*) FROM pgbench_history), "
+    "(SELECT count(*) || ':' || sum(hashtext(g::text)) FROM inc_gin g), "
+    "(SELECT count(*) FROM inc_gin WHERE tags @> ARRAY['t7']), "
+    "(SELECT count(*) FROM inc_new WHERE v = md5('77')), "
+    "(SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database))";
+// A table in each database created around the backups.
+constexpr const char* kDbChecksumSql =
+    "SELECT count(*) || ':' || sum(hashtext(t::text)) FROM dbt t";
 
 TEST_F(IncrementalTest, ChainOfTwoRestoresExactlyAndIsSmall) {
   ASSERT_NO_FATAL_FAILURE(start_online());
   ASSERT_NO_FATAL_FAILURE(sql("CREATE EXTENSION IF NOT EXISTS amcheck"));
+  // Databases that the chain drops and recreates, and one that stays.
+  ASSERT_NO_FATAL_FAILURE(sql("CREATE DATABASE inc_dropped"));
+  ASSERT_NO_FATAL_FAILURE(sql("CREATE DATABASE inc_kept STRATEGY wal_log"));
+  for (const char* db : {"inc_dropped", "inc_kept"}) {
+    CommandOutput made =
+        pg()->psql("CREATE TABLE dbt AS SELECT g, md5(g::text) FROM generate_series(1, 5000) g",
+                   "postgres", db);
+    ASSERT_EQ(made.exit_code, 0) << made.describe();
+  }
   CommandOutput bench = pg()->run_tool("pgbench", {"-n", "-t", "200", "-c", "1"});
   ASSERT_EQ(bench.exit_code, 0) << bench.describe();
 
@@ -82,9 +100,11 @@ TEST_F(IncrementalTest, ChainOfTwoRestoresExactlyAndIsSmall) {
   EXPECT_GT(full_bytes, 0u);
   EXPECT_LE(first_bytes * 5, full_bytes)
       << "the first incremental stores more than 20 % of the full backup";
-  EXPECT_EQ(first_info.value("RestoreSize", uint64_t{0}) / (1 << 20),
-            full_info.value("RestoreSize", uint64_t{0}) / (1 << 20))
-      << "RestoreSize is the whole reconstructed size";
+  // RestoreSize is the whole reconstructed size (the cluster grew a little by the updates).
+  const auto full_restore = full_info.value("RestoreSize", uint64_t{0});
+  const auto first_restore = first_info.value("RestoreSize", uint64_t{0});
+  EXPECT_GE(first_restore, full_restore);
+  EXPECT_LE(first_restore, full_restore + full_restore / 10);
   const auto first_incrementals = incremental_files(first);
   EXPECT_GT(first_incrementals.size(), 10u);
   std::map<std::string, std::string> info_file =
@@ -112,11 +132,40 @@ TEST_F(IncrementalTest, ChainOfTwoRestoresExactlyAndIsSmall) {
   ASSERT_NO_FATAL_FAILURE(sql("VACUUM pgbench_accounts"));
   ASSERT_NO_FATAL_FAILURE(
       sql("UPDATE pgbench_accounts SET abalance = abalance - 3 WHERE aid BETWEEN 40000 AND 41000"));
+  // Files that move or are rewritten: SET TABLESPACE, VACUUM FULL; hash and GIN indexes; an
+  // unlogged table (restored empty, from its init fork); DROP/CREATE DATABASE both ways.
+  ASSERT_NO_FATAL_FAILURE(sql("ALTER TABLE inc_new SET TABLESPACE ts1"));
+  ASSERT_NO_FATAL_FAILURE(sql("VACUUM FULL pgbench_tellers"));
+  ASSERT_NO_FATAL_FAILURE(sql("CREATE INDEX inc_new_hash ON inc_new USING hash (v)"));
+  ASSERT_NO_FATAL_FAILURE(
+      sql("CREATE TABLE inc_gin AS SELECT g AS id, ARRAY['t' || (g % 10), 'u' || (g % 7)] AS tags "
+          "FROM generate_series(1, 10000) g"));
+  ASSERT_NO_FATAL_FAILURE(sql("CREATE INDEX inc_gin_tags ON inc_gin USING gin (tags)"));
+  ASSERT_NO_FATAL_FAILURE(
+      sql("CREATE UNLOGGED TABLE inc_unlogged AS SELECT g FROM generate_series(1, 1000) g"));
+  ASSERT_NO_FATAL_FAILURE(sql("DROP DATABASE inc_dropped"));
+  ASSERT_NO_FATAL_FAILURE(sql("CREATE DATABASE inc_copied STRATEGY file_copy TEMPLATE inc_kept"));
+  ASSERT_NO_FATAL_FAILURE(sql("CREATE DATABASE inc_logged STRATEGY wal_log TEMPLATE inc_kept"));
+  {
+    CommandOutput more =
+        pg()->psql("INSERT INTO dbt SELECT g, md5(g::text) FROM generate_series(5001, 6000) g",
+                   "postgres", "inc_kept");
+    ASSERT_EQ(more.exit_code, 0) << more.describe();
+  }
   const std::string second = take_incremental(first);
   ASSERT_FALSE(second.empty());
   EXPECT_EQ(info_of(second).value("IncrementalParent", ""), first);
 
+  auto database_sums = [](const PostgresInstance& instance) {
+    std::string sums;
+    for (const char* db : {"inc_kept", "inc_copied", "inc_logged"}) {
+      CommandOutput out = instance.psql(kDbChecksumSql, "postgres", db);
+      sums += std::string(db) + "=" + (out.exit_code == 0 ? out.out : out.describe()) + " ";
+    }
+    return sums;
+  };
   const std::string expected = checksums(*pg()) + " " + sql_value(*pg(), kExtraChecksumSql);
+  const std::string expected_databases = database_sums(*pg());
   ASSERT_NO_FATAL_FAILURE(wait_wal_received());
 
   const std::string parent = restore_parent("restores");
@@ -130,6 +179,9 @@ TEST_F(IncrementalTest, ChainOfTwoRestoresExactlyAndIsSmall) {
   PostgresInstance* copy = start_copy(target);
   ASSERT_NE(copy, nullptr);
   EXPECT_EQ(checksums(*copy) + " " + sql_value(*copy, kExtraChecksumSql), expected);
+  EXPECT_EQ(database_sums(*copy), expected_databases);
+  // An unlogged table comes back empty (from its init fork), as after any crash.
+  EXPECT_EQ(sql_value(*copy, "SELECT count(*) FROM inc_unlogged"), "0");
   bool ok = false;
   std::string amcheck = sql_value(*copy,
                                   "SELECT count(bt_index_check(c.oid, true)) FROM pg_class c "
