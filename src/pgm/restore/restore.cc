@@ -26,6 +26,7 @@
 #include "pgm/log/log.h"
 #include "pgm/restore/backup_files.h"
 #include "pgm/restore/chain.h"
+#include "pgm/restore/rebuild.h"
 #include "pgm/restore/stored_file.h"
 #include "pgm/wal/segment.h"
 
@@ -36,16 +37,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kPgControl = "global/pg_control";
-
-// One stored version of a file an incremental backup reconstructs.
-struct ChainSource {
-  std::string path;  // the stored file
-  StoredFormat format;
-  std::string label;          // "<backup label>/<manifest path>", for messages
-  std::string sha512;         // plaintext digest from that backup's backup.manifest
-  std::string stored_sha512;  // from that backup's backup.sha512 ("" when absent)
-  bool full = false;          // a whole file (ends the chain), else an INCREMENTAL file
-};
 
 // Digests of a reconstructed file, for the check against PostgreSQL's backup_manifest.
 struct Rebuilt {
@@ -178,125 +169,16 @@ Result<uint64_t> restore_file(StoredFileReader& reader, crypto::Sha512* sha, con
   return *written;
 }
 
-// Reads one stored version, checking its stored (or plaintext) digest as restore_file does.
-Result<uint64_t> read_checked(StoredFileReader& reader, crypto::Sha512& sha,
-                              const ChainSource& source, const compress::Sink& sink) {
-  const bool check_stored = !source.stored_sha512.empty();
-  sha.reset();
-  auto read = reader.read(
-      source.path, source.format,
-      [&](std::span<const uint8_t> bytes) -> Result<void> {
-        if (!check_stored) {
-          sha.update(bytes);
-        }
-        return sink(bytes);
-      },
-      [&](std::span<const uint8_t> bytes) {
-        if (check_stored) {
-          sha.update(bytes);
-        }
-      });
-  if (!read) {
-    return read;
-  }
-  const std::string got = crypto::Sha512::hex(sha.final());
-  const std::string& want = check_stored ? source.stored_sha512 : source.sha512;
-  if (!want.empty() && got != want) {
-    return make_error(
-        ErrorCode::kCorruption,
-        fmt::format("{}: SHA-512 {} does not match {} ({})", source.label, got.substr(0, 16),
-                    check_stored ? "backup.sha512" : "backup.manifest", want.substr(0, 16)));
-  }
-  return read;
-}
-
-// The header of a stored INCREMENTAL file: only its first bytes are decoded.
-Result<incremental::Header> read_incremental_header(StoredFileReader& reader,
-                                                    const ChainSource& source) {
-  incremental::HeaderReader header(source.label);
-  std::optional<Error> bad;
-  auto read =
-      reader.read(source.path, source.format, [&](std::span<const uint8_t> bytes) -> Result<void> {
-        auto taken = header.feed(bytes);
-        if (!taken) {
-          bad = taken.error();
-          return tl::unexpected(taken.error());
-        }
-        if (header.done()) {
-          return make_error(ErrorCode::kCancelled, "header read");  // stop decoding here
-        }
-        return {};
-      });
-  if (bad) {
-    return tl::unexpected(*bad);
-  }
-  if (!read && !(read.error().code() == ErrorCode::kCancelled && header.done())) {
-    return tl::unexpected(read.error());
-  }
-  if (!header.done()) {
-    return make_error(ErrorCode::kCorruption,
-                      fmt::format("{}: ends inside its INCREMENTAL header", source.label));
-  }
-  return header.header();
-}
-
 // Rebuilds one relation file of an incremental backup from its chain, straight into the
 // target (blocks written at their offsets), then reads it back for its digests.
 Result<uint64_t> reconstruct_file(StoredFileReader& reader, crypto::Sha512& sha, const Job& job,
                                   const std::function<void(uint64_t)>& advance) {
-  std::vector<incremental::Version> versions;
-  for (const ChainSource& source : job.chain) {
-    if (source.full) {
-      // Its length is known once read: plan for every block it might hold; the router
-      // leaves those past its end to be zero-filled.
-      versions.push_back(incremental::Version::full(
-          uint64_t{incremental::kSegmentBlocks} * incremental::kBlockSize, source.label));
-      break;
-    }
-    PGM_ASSIGN_OR_RETURN(incremental::Header header, read_incremental_header(reader, source));
-    versions.push_back(incremental::Version::incremental(std::move(header), source.label));
-  }
-  PGM_ASSIGN_OR_RETURN(incremental::Plan plan, incremental::plan_reconstruction(versions));
-
-  UniqueFd fd(::open(job.destination.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
-  if (!fd) {
-    return make_errno_error(fmt::format("create {}", job.destination), errno);
-  }
-  auto write_block = [&](uint32_t target, std::span<const uint8_t> block) -> Result<void> {
-    PGM_TRY(io::pwrite_all(fd.get(), block, uint64_t{target} * incremental::kBlockSize, "write",
-                           job.destination));
-    advance(block.size());
-    return {};
-  };
-  std::vector<uint32_t> zeros = plan.zeros;
-  for (size_t v = 0; v < plan.reads.size(); ++v) {
-    const ChainSource& source = job.chain[v];
-    if (v > 0 && plan.reads[v].empty()) {
-      continue;  // nothing needed from this version (the newest is read whole: it is checked)
-    }
-    incremental::BlockRouter router(plan.reads[v], incremental::expected_size(versions[v]),
-                                    source.label, write_block);
-    if (source.full) {
-      router.allow_short();
-    }
-    PGM_TRY(read_checked(reader, sha, source,
-                         [&](std::span<const uint8_t> bytes) { return router.consume(bytes); }));
-    PGM_TRY(router.finish());
-    for (const incremental::Read& r : router.unmet()) {
-      zeros.push_back(r.target);
-    }
-  }
-  const std::vector<uint8_t> zero(incremental::kBlockSize, 0);
-  for (uint32_t b : zeros) {
-    PGM_TRY(write_block(b, zero));
-  }
-  if (::ftruncate(fd.get(), static_cast<off_t>(plan.output_size())) != 0) {
-    return make_errno_error(fmt::format("truncate {}", job.destination), errno);
-  }
+  PGM_TRY(rebuild_whole_file(reader, sha, job.chain, job.destination, advance));
   // Read it back: PostgreSQL's manifest describes the whole file, and this is the proof that
   // the chain rebuilt it exactly.
   backup::ManifestEntry entry;
   entry.path = job.manifest_path;
+  uint64_t entry_size = 0;
   {
     UniqueFd in(::open(job.destination.c_str(), O_RDONLY | O_CLOEXEC));
     if (!in) {
@@ -304,6 +186,7 @@ Result<uint64_t> reconstruct_file(StoredFileReader& reader, crypto::Sha512& sha,
     }
     sha.reset();
     uint32_t crc = backup::kCrc32cInit;
+    uint64_t total = 0;
     std::vector<uint8_t> buffer(size_t{1} << 20);
     for (;;) {
       PGM_ASSIGN_OR_RETURN(size_t n, io::read_some(in.get(), buffer, "read", job.destination));
@@ -313,16 +196,17 @@ Result<uint64_t> reconstruct_file(StoredFileReader& reader, crypto::Sha512& sha,
       const std::span<const uint8_t> chunk(buffer.data(), n);
       sha.update(chunk);
       crc = backup::crc32c_update(crc, chunk);
+      total += n;
     }
     entry.sha512 = crypto::Sha512::hex(sha.final());
+    entry_size = total;
     entry.crc32c = backup::crc32c_manifest_hex(backup::crc32c_final(crc));
   }
-  (void)::sync_file_range(fd.get(), 0, 0, SYNC_FILE_RANGE_WRITE);
   {
     std::lock_guard lock(job.rebuilt->mutex);
     job.rebuilt->entries.push_back(std::move(entry));
   }
-  return plan.output_size();
+  return entry_size;
 }
 
 // Runs jobs over `workers` threads; the first error stops the others.
