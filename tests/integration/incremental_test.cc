@@ -226,3 +226,66 @@ TEST_F(IncrementalTest, ChainOfTwoRestoresExactlyAndIsSmall) {
 
 }  // namespace
 }  // namespace pgm::testing
+
+namespace pgm::testing {
+namespace {
+
+// Deleting parents rolls them into their children: the middle of a chain (the child absorbs
+// its blocks and becomes incremental from the grandparent), then the root (the child becomes
+// full); the newest still restores to the source's data.
+TEST_F(IncrementalTest, DeletingParentsRollsTheChainUpAndTheNewestStillRestores) {
+  ASSERT_NO_FATAL_FAILURE(start_online());
+  const std::string full = take_backup();
+  ASSERT_FALSE(full.empty());
+  ASSERT_NO_FATAL_FAILURE(
+      sql("UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid <= 3000"));
+  const std::string first = take_incremental(full);
+  ASSERT_NO_FATAL_FAILURE(
+      sql("UPDATE pgbench_accounts SET abalance = abalance + 2 WHERE aid BETWEEN 2000 AND 6000"));
+  ASSERT_NO_FATAL_FAILURE(sql("CREATE TABLE rolled AS SELECT g FROM generate_series(1, 3000) g"));
+  const std::string second = take_incremental(first);
+  ASSERT_NO_FATAL_FAILURE(
+      sql("UPDATE pgbench_accounts SET abalance = abalance + 3 WHERE aid BETWEEN 5000 AND 9000"));
+  ASSERT_NO_FATAL_FAILURE(sql("DELETE FROM rolled WHERE g > 1000"));
+  ASSERT_NO_FATAL_FAILURE(sql("VACUUM rolled"));
+  const std::string third = take_incremental(second);
+  ASSERT_FALSE(first.empty() || second.empty() || third.empty());
+  const std::string expected =
+      checksums(*pg()) + " " + sql_value(*pg(), "SELECT count(*) FROM rolled");
+  ASSERT_NO_FATAL_FAILURE(wait_wal_received());
+
+  // The middle: second absorbs first and is now incremental from full.
+  CliResult del = cli({"delete", "primary", first}, "raw");
+  ASSERT_EQ(del.exit_code(), 0) << del.describe();
+  EXPECT_FALSE(path_exists(daemon_backup_root(daemon()) + "/" + first));
+  EXPECT_EQ(info_of(second).value("IncrementalParent", ""), full);
+  EXPECT_EQ(info_of(second).value("Incremental", false), true);
+  // The root: second becomes a full backup.
+  del = cli({"delete", "primary", full}, "raw");
+  ASSERT_EQ(del.exit_code(), 0) << del.describe();
+  EXPECT_EQ(info_of(second).value("Incremental", true), false);
+  EXPECT_EQ(info_of(second).value("IncrementalParent", "x"), "");
+  EXPECT_TRUE(incremental_files(second).empty());
+  EXPECT_EQ(info_of(third).value("IncrementalParent", ""), second);
+  // Nothing of the rollups is left beside the backups, and each rewritten backup still
+  // passes sha512sum -c.
+  for (const std::string& name : list_dir(daemon_backup_root(daemon()))) {
+    EXPECT_EQ(name.rfind(".rollup", 0), std::string::npos) << name;
+  }
+  EXPECT_FALSE(path_exists(daemon_backup_root(daemon()) + "/" + second + "/ROLLUP"));
+  CommandOutput sums = run_in(daemon_backup_root(daemon()) + "/" + second,
+                              {"/usr/bin/sha512sum", "--quiet", "-c", "backup.sha512"});
+  EXPECT_EQ(sums.exit_code, 0) << sums.describe();
+  CliResult verify = cli({"verify", "primary", second, restore_parent("verify")}, "raw");
+  EXPECT_EQ(verify.exit_code(), 0) << verify.describe();
+
+  const std::string parent = restore_parent("restores");
+  CliResult r = cli({"restore", "primary", third, "current", parent}, "raw");
+  ASSERT_EQ(r.exit_code(), 0) << r.describe();
+  PostgresInstance* copy = start_copy(parent + "/primary-" + third);
+  ASSERT_NE(copy, nullptr);
+  EXPECT_EQ(checksums(*copy) + " " + sql_value(*copy, "SELECT count(*) FROM rolled"), expected);
+}
+
+}  // namespace
+}  // namespace pgm::testing

@@ -157,6 +157,7 @@ constexpr FailureEntry kFailureCodes[] = {
     {Family::kDeleteBackup, Failure::kActive, kErrorDeleteBackupActive},
     {Family::kDeleteBackup, Failure::kNoBackup, kErrorDeleteBackupNoBackup},
     {Family::kDeleteBackup, Failure::kRetained, kErrorDeleteBackupRetained},
+    {Family::kDeleteBackup, Failure::kRollup, kErrorDeleteBackupRollup},
     {Family::kDeleteBackup, Failure::kError, kErrorDeleteBackupError},
     {Family::kRestore, Failure::kNoBackup, kErrorRestoreNoBackup},
     {Family::kRestore, Failure::kNoDisk, kErrorRestoreNoDisk},

@@ -280,6 +280,7 @@ enum class Failure {
   kDownload,         // off-site: a download failed
   kCorrupted,        // off-site: a downloaded object or the staged copy is not valid
   kAlreadyChild,     // backup: the parent of an incremental already has a child
+  kRollup,           // delete: rolling the backup into its incremental child failed
 };
 
 // The management code of `failure` in `family`: the family's own member where it has one,

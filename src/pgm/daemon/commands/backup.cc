@@ -27,6 +27,7 @@
 #include "pgm/management/errors.h"
 #include "pgm/management/protocol.h"
 #include "pgm/restore/block_map_backfill.h"
+#include "pgm/restore/rollup.h"
 #include "pgm/storage/configured.h"
 #include "pgm/version.h"
 
@@ -129,6 +130,10 @@ CommandResult commands::backup(const Call& call) {
                                   made.error().message(), "backup");
   }
   backup::remove_leftovers(root, s.name);
+  if (auto finished = restore::complete_rollups(root); !finished) {
+    log::error("server {}: an interrupted rollup could not be completed: {}", s.name,
+               finished.error().message());
+  }
   std::string previous;
   if (auto entries = backup::list_backups(root); entries) {
     for (auto it = entries->rbegin(); it != entries->rend(); ++it) {
@@ -362,6 +367,13 @@ CommandResult commands::delete_backup(const Call& call) {
                     l.server->name),
         "delete");
   }
+  if (auto finished = restore::complete_rollups(root_of(ctx, *l.server)); !finished) {
+    return CommandResult::failure(
+        mgmt::Family::kDeleteBackup, mgmt::Failure::kRollup,
+        fmt::format("server {}: an interrupted rollup could not be completed: {}", l.server->name,
+                    finished.error().message()),
+        "delete");
+  }
   auto entries = entries_of(ctx, *l.server);
   if (!entries) {
     return CommandResult::failure(mgmt::Family::kDelete, mgmt::Failure::kError,
@@ -382,6 +394,13 @@ CommandResult commands::delete_backup(const Call& call) {
                     l.server->name),
         "delete");
   }
+  // A backup with an incremental child is rolled into the child first (pgmoneta's order).
+  std::string child;
+  for (const backup::BackupEntry& e : *entries) {
+    if (e.info && e.info->parent == label) {
+      child = e.label;
+    }
+  }
   ActivityGuard guard(state, activity::Activity::kDelete);
   // Remote copies first: a copy that cannot be removed keeps the local backup, so nothing
   // is left that the repository no longer knows about.
@@ -391,6 +410,40 @@ CommandResult commands::delete_backup(const Call& call) {
         mgmt::Family::kDeleteBackup, mgmt::Failure::kExecute,
         fmt::format("backup {} of server {}: {}", label, l.server->name, remote.error().message()),
         "delete");
+  }
+  if (!child.empty()) {
+    restore::RollupOptions ro;
+    ro.root = root_of(ctx, *l.server);
+    ro.parent = label;
+    ro.child = child;
+    ro.key = ctx.master_key.get();
+    ro.level = ctx.config->compression_level;
+    ro.workers = workers_for(*ctx.config, *l.server);
+    auto rolled = restore::roll_up(ro);
+    guard.drop_flag();
+    if (!rolled) {
+      log::error("delete of backup {} of server {}: rollup into {} failed: {}", label,
+                 l.server->name, child, rolled.error().message());
+      return CommandResult::failure(
+          mgmt::Family::kDeleteBackup, mgmt::Failure::kRollup,
+          fmt::format("backup {} of server {}: rollup into {} failed: {}", label, l.server->name,
+                      child, rolled.error().message()),
+          "delete");
+    }
+    // The child changed: its remote copy goes, and the next off-site pass uploads it anew.
+    if (auto remote = offsite::remove_backup_offsite(offsite_context(ctx), *l.server, child);
+        !remote) {
+      log::warn("backup {} of server {}: its remote copy could not be removed after the rollup: {}",
+                child, l.server->name, remote.error().message());
+    }
+    log::info(
+        "backup {} of server {} deleted: rolled into {} ({} file(s) rebuilt whole, {} merged)",
+        label, l.server->name, child, rolled->rebuilt_whole, rolled->merged);
+    json r;
+    r["Server"] = l.server->name;
+    r["Backup"] = label;
+    r["RolledInto"] = child;
+    return CommandResult::success(r);
   }
   auto deleted = backup::delete_backup(root_of(ctx, *l.server), label, force);
   guard.drop_flag();
