@@ -69,6 +69,25 @@ std::vector<uint8_t> compressible_bytes(size_t size, std::string_view phrase) {
   return v;
 }
 
+std::string compressible_string(size_t size, std::string_view phrase) {
+  std::vector<uint8_t> bytes = compressible_bytes(size, phrase);
+  return {bytes.begin(), bytes.end()};
+}
+
+std::vector<uint8_t> half_random_bytes(size_t size, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<uint8_t> out(size);
+  for (size_t i = 0; i < size; ++i) {
+    out[i] = (i / 4096) % 2 == 0 ? static_cast<uint8_t>(rng()) : static_cast<uint8_t>('a' + i % 7);
+  }
+  return out;
+}
+
+std::string half_random_string(size_t size, uint32_t seed) {
+  std::vector<uint8_t> bytes = half_random_bytes(size, seed);
+  return {bytes.begin(), bytes.end()};
+}
+
 CommandOutput run_command(const std::string& command) {
   CommandOutput r;
   FILE* pipe = ::popen(command.c_str(), "r");  // NOLINT(cert-env33-c): fixed test commands

@@ -17,6 +17,14 @@ std::string random_string(size_t size, uint32_t seed);
 // `size` bytes of `phrase` repeated, shifted a little every 4 KiB: compresses well, but not to
 // nothing.
 std::vector<uint8_t> compressible_bytes(size_t size, std::string_view phrase);
+// The same bytes as a string.
+std::string compressible_string(size_t size, std::string_view phrase);
+// `size` bytes in 4 KiB runs, alternately from std::mt19937 seeded with `seed` (the first run)
+// and of a few letters repeated: compressors have work to do both ways. The same seed gives the
+// same bytes.
+std::vector<uint8_t> half_random_bytes(size_t size, uint32_t seed);
+// The same bytes as a string.
+std::string half_random_string(size_t size, uint32_t seed);
 // The bytes of a string.
 inline std::vector<uint8_t> bytes_of(std::string_view s) { return {s.begin(), s.end()}; }
 
