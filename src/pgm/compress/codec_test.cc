@@ -4,11 +4,11 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <random>
 #include <string>
 
 #include "support/bytes.h"
+#include "support/temp_dir.h"
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -264,30 +264,18 @@ TEST_P(CodecContractTest, OutputIsReadableByTheCommandLineTool) {
   auto in = compressible_bytes(200000);
   auto c = compress(GetParam(), in);
   ASSERT_TRUE(c.has_value());
-  char dir_template[] = "/tmp/pgm_codec_XXXXXX";
-  ASSERT_NE(mkdtemp(dir_template), nullptr);
-  std::string dir = dir_template;
-  std::string file = dir + "/data" + std::string(file_suffix(GetParam()));
-  {
-    std::ofstream f(file, std::ios::binary);
-    f.write(reinterpret_cast<const char*>(c->data()), static_cast<std::streamsize>(c->size()));
-  }
+  test_support::TempDir dir("pgm_codec");
+  std::string file = dir.file("data" + std::string(file_suffix(GetParam())));
+  test_support::write_bytes(file, *c);
   std::string cmd = std::string(tool) + " " + test_flag + " " + file + " >/dev/null 2>&1";
   int rc = std::system(cmd.c_str());
   // Also decompress the tool's own output for this content.
-  std::string raw = dir + "/raw";
-  {
-    std::ofstream f(raw, std::ios::binary);
-    f.write(reinterpret_cast<const char*>(in.data()), static_cast<std::streamsize>(in.size()));
-  }
-  std::string made = dir + "/tool.out";
+  std::string raw = dir.file("raw");
+  test_support::write_bytes(raw, in);
+  std::string made = dir.file("tool.out");
   std::string cmd2 = std::string(tool) + " -c " + raw + " > " + made + " 2>/dev/null";
   int rc2 = std::system(cmd2.c_str());
-  std::ifstream f(made, std::ios::binary);
-  std::vector<uint8_t> theirs((std::istreambuf_iterator<char>(f)),
-                              std::istreambuf_iterator<char>());
-  std::string cleanup = "rm -rf " + dir;
-  EXPECT_EQ(std::system(cleanup.c_str()), 0);
+  std::vector<uint8_t> theirs = test_support::read_bytes(made);
   EXPECT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 0) << cmd;
   ASSERT_TRUE(WIFEXITED(rc2) && WEXITSTATUS(rc2) == 0) << cmd2;
   auto d = decompress(GetParam(), theirs);
