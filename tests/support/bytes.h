@@ -16,9 +16,11 @@ std::vector<uint8_t> random_bytes(size_t size, uint32_t seed);
 std::string random_string(size_t size, uint32_t seed);
 // `size` bytes of `phrase` repeated, shifted a little every 4 KiB: compresses well, but not to
 // nothing.
-std::vector<uint8_t> compressible_bytes(size_t size, std::string_view phrase);
+inline constexpr std::string_view kCompressiblePhrase =
+    "pgmoneta backs up PostgreSQL; WAL segment 000000010000000000000001 ";
+std::vector<uint8_t> compressible_bytes(size_t size, std::string_view phrase = kCompressiblePhrase);
 // The same bytes as a string.
-std::string compressible_string(size_t size, std::string_view phrase);
+std::string compressible_string(size_t size, std::string_view phrase = kCompressiblePhrase);
 // `size` bytes in 4 KiB runs, alternately from std::mt19937 seeded with `seed` (the first run)
 // and of a few letters repeated: compressors have work to do both ways. The same seed gives the
 // same bytes.

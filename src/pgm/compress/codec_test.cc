@@ -15,14 +15,9 @@
 namespace pgm::compress {
 namespace {
 
-using test_support::random_bytes;
-
-std::vector<uint8_t> compressible_bytes(size_t n) {
-  return test_support::compressible_bytes(
-      n, "pgmoneta backs up PostgreSQL; WAL segment 000000010000000000000001 ");
-}
-
 using test_support::bytes_of;
+using test_support::compressible_bytes;
+using test_support::random_bytes;
 
 TEST(AlgorithmTest, ParsesNamesCaseInsensitively) {
   EXPECT_EQ(parse_algorithm("gzip"), Algorithm::kGzip);

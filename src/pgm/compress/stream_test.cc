@@ -16,14 +16,9 @@
 namespace pgm::compress {
 namespace {
 
-using test_support::random_bytes;
-
-std::vector<uint8_t> compressible_bytes(size_t n) {
-  return test_support::compressible_bytes(
-      n, "pgmoneta streams base backups; relation 16384/1259 block 42 ");
-}
-
 using test_support::bytes_of;
+using test_support::compressible_bytes;
+using test_support::random_bytes;
 
 std::vector<uint8_t> join(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
   std::vector<uint8_t> out = a;
