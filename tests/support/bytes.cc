@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <utility>
 
 #include <openssl/sha.h>
 
@@ -86,6 +87,18 @@ std::vector<uint8_t> half_random_bytes(size_t size, uint32_t seed) {
 std::string half_random_string(size_t size, uint32_t seed) {
   std::vector<uint8_t> bytes = half_random_bytes(size, seed);
   return {bytes.begin(), bytes.end()};
+}
+
+std::vector<BitFlip> random_bit_flips(std::span<const uint8_t> data, size_t count, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<BitFlip> out;
+  out.reserve(count);
+  for (size_t i = 0; i < count && !data.empty(); ++i) {
+    BitFlip f{{data.begin(), data.end()}, rng() % data.size()};
+    f.bytes[f.at] ^= static_cast<uint8_t>(1u << (rng() % 8));
+    out.push_back(std::move(f));
+  }
+  return out;
 }
 
 CommandOutput run_command(const std::string& command) {

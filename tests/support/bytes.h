@@ -27,6 +27,13 @@ std::string compressible_string(size_t size, std::string_view phrase = kCompress
 std::vector<uint8_t> half_random_bytes(size_t size, uint32_t seed);
 // The same bytes as a string.
 std::string half_random_string(size_t size, uint32_t seed);
+// `count` copies of `data`, each with one bit flipped: the byte `at` (std::mt19937 seeded with
+// `seed` draws the byte, then the bit). For checking that corruption is detected.
+struct BitFlip {
+  std::vector<uint8_t> bytes;
+  size_t at = 0;
+};
+std::vector<BitFlip> random_bit_flips(std::span<const uint8_t> data, size_t count, uint32_t seed);
 // The bytes of a string.
 inline std::vector<uint8_t> bytes_of(std::string_view s) { return {s.begin(), s.end()}; }
 

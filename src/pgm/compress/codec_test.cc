@@ -4,7 +4,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <random>
 #include <string>
 
 #include "support/bytes.h"
@@ -184,11 +183,7 @@ TEST_P(CodecContractTest, DetectsCorruptedBytes) {
   auto in = compressible_bytes(20000);
   auto c = compress(GetParam(), in);
   ASSERT_TRUE(c.has_value());
-  std::mt19937 rng(11);
-  for (int i = 0; i < 200; ++i) {
-    auto bad = *c;
-    size_t at = rng() % bad.size();
-    bad[at] ^= static_cast<uint8_t>(1u << (rng() % 8));
+  for (const auto& [bad, at] : test_support::random_bit_flips(*c, 200, 11)) {
     auto d = decompress(GetParam(), bad, in.size() * 2);
     if (d.has_value()) {
       EXPECT_EQ(*d, in) << "flipped byte " << at << " gave different data";

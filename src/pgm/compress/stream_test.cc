@@ -354,12 +354,10 @@ TEST_P(DecompressorErrorTest, DetectsCorruptedBytes) {
   auto in = compressible_bytes(20000);
   auto c = compress(GetParam(), in);
   ASSERT_TRUE(c.has_value());
-  std::mt19937 rng(11);
-  for (int i = 0; i < 200; ++i) {
-    auto bad = *c;
-    size_t at = rng() % bad.size();
-    bad[at] ^= static_cast<uint8_t>(1u << (rng() % 8));
-    auto d = stream_decompress(GetParam(), bad, Split::kRandom, i);
+  const auto flips = test_support::random_bit_flips(*c, 200, 11);
+  for (size_t i = 0; i < flips.size(); ++i) {
+    const auto& [bad, at] = flips[i];
+    auto d = stream_decompress(GetParam(), bad, Split::kRandom, static_cast<uint32_t>(i));
     if (d.has_value()) {
       EXPECT_EQ(*d, in) << "flipped byte " << at << " gave different data";
     } else {
