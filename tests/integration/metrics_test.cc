@@ -211,19 +211,8 @@ TEST_F(MetricsTest, SlowClientsDoNotStopTheDaemon) {
   }
   // Remote management still works once the silent ones have timed out.
   std::this_thread::sleep_for(seconds(3));
-  ProcessOptions o;
-  o.argv = {daemon().bin("pgmoneta-cli"),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            std::to_string(management_),
-            "-U",
-            DaemonInstance::kAdminUser,
-            "-P",
-            DaemonInstance::kAdminPassword,
-            "ping"};
-  o.home = daemon().home();
-  CommandOutput remote = run_command(o, seconds(60));
+  CommandOutput remote =
+      run_command(daemon().remote_cli_options(management_, {"ping"}), seconds(60));
   EXPECT_EQ(remote.exit_code, 0) << remote.describe();
 }
 

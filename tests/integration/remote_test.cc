@@ -105,19 +105,7 @@ class RemoteManagementTest : public DaemonTest {
   // pgmoneta-cli against the TCP port, without the unix-socket configuration.
   CommandOutput remote(const std::vector<std::string>& args, const std::string& password,
                        const std::string& user = DaemonInstance::kAdminUser) {
-    ProcessOptions o;
-    o.argv = {daemon().bin("pgmoneta-cli"),
-              "-h",
-              "127.0.0.1",
-              "-p",
-              std::to_string(port_),
-              "-U",
-              user,
-              "-P",
-              password};
-    o.argv.insert(o.argv.end(), args.begin(), args.end());
-    o.home = daemon().home();
-    return run_command(o, seconds(60));
+    return run_command(daemon().remote_cli_options(port_, args, user, password), seconds(60));
   }
 
   // psql as libpq's SCRAM client against the management port.
@@ -289,19 +277,7 @@ TEST_F(RemoteLogRotationTest, ConcurrentSessionsAcrossSizeRotationsLoseNoLine) {
   constexpr int kClients = 40;
   std::vector<Process> clients;
   for (int i = 0; i < kClients; ++i) {
-    ProcessOptions o;
-    o.argv = {daemon().bin("pgmoneta-cli"),
-              "-h",
-              "127.0.0.1",
-              "-p",
-              std::to_string(port_),
-              "-U",
-              DaemonInstance::kAdminUser,
-              "-P",
-              DaemonInstance::kAdminPassword,
-              "ping"};
-    o.home = daemon().home();
-    clients.push_back(Process::start(o));
+    clients.push_back(Process::start(daemon().remote_cli_options(port_, {"ping"})));
     ASSERT_GT(clients.back().pid(), 0) << clients.back().error();
   }
   for (Process& p : clients) {
