@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "integration/harness.h"
+#include "support/loopback.h"
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -45,16 +46,7 @@ size_t count_lines(const std::string& text, const std::string& needle) {
 }
 
 // True when something accepts TCP connections on 127.0.0.1:port.
-bool port_open(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
-  ::close(fd);
-  return ok;
-}
+bool port_open(int port) { return test::try_connect_loopback(port).valid(); }
 
 class RemoteManagementTest : public DaemonTest {
  protected:
