@@ -130,6 +130,24 @@ std::string DaemonInstance::pid_file() const {
   return socket_dir_ + "/pgmoneta." + (host == "*" ? std::string("all") : host) + ".pid";
 }
 
+ProcessOptions DaemonInstance::remote_cli_options(int port, const std::vector<std::string>& args,
+                                                  const std::string& user,
+                                                  const std::string& password) const {
+  ProcessOptions o;
+  o.argv = {bin("pgmoneta-cli"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            std::to_string(port),
+            "-U",
+            user,
+            "-P",
+            password};
+  o.argv.insert(o.argv.end(), args.begin(), args.end());
+  o.home = home();
+  return o;
+}
+
 CommandOutput DaemonInstance::admin(const std::vector<std::string>& args,
                                     const std::string& password) const {
   ProcessOptions o;

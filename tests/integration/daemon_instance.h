@@ -97,6 +97,12 @@ class DaemonInstance {
   // Runs pgmoneta-cli -c <cli conf> [-F format] args...; json is parsed for json/raw.
   CliResult cli(const std::vector<std::string>& args, const std::string& format = "",
                 const std::string& cli_config = "") const;
+  // pgmoneta-cli over remote management, without the unix-socket configuration:
+  // -h 127.0.0.1 -p <port> -U <user> -P <password> args..., with home(). For run_command or
+  // Process::start.
+  ProcessOptions remote_cli_options(int port, const std::vector<std::string>& args,
+                                    const std::string& user = kAdminUser,
+                                    const std::string& password = kAdminPassword) const;
   // Runs pgmoneta-admin with PGMONETA_PASSWORD=password.
   CommandOutput admin(const std::vector<std::string>& args, const std::string& password) const;
 

@@ -1,23 +1,16 @@
 // encrypt, decrypt, compress and decompress through the real pgmoneta-cli: against a running
 // daemon (its configured compression and encryption), and locally when no daemon is running.
-#include <random>
 #include <string>
 
 #include "integration/harness.h"
+#include "support/bytes.h"
 #include <sys/stat.h>
 
 namespace pgm::testing {
 namespace {
 
 // 3 MiB of half random, half repetitive bytes.
-std::string test_data() {
-  std::mt19937_64 rng(7);
-  std::string s(size_t{3} << 20, '\0');
-  for (size_t i = 0; i < s.size(); ++i) {
-    s[i] = (i / 8192) % 2 == 0 ? static_cast<char>(rng()) : static_cast<char>('A' + i % 13);
-  }
-  return s;
-}
+std::string test_data() { return test_support::half_random_string(size_t{3} << 20, 7); }
 
 class FileVerbsIntegrationTest : public DaemonTest {
  protected:

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "integration/cluster_fixture.h"
+#include "support/loopback.h"
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -21,18 +22,14 @@ namespace {
 
 using std::chrono::seconds;
 
+// A connection to 127.0.0.1:port with a 10 s receive timeout, or -1 when refused; the caller
+// closes it.
 int connect_local(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-    ::close(fd);
-    return -1;
+  const int fd = test::try_connect_loopback(port).release();
+  if (fd >= 0) {
+    timeval tv{10, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   }
-  timeval tv{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   return fd;
 }
 
@@ -211,19 +208,8 @@ TEST_F(MetricsTest, SlowClientsDoNotStopTheDaemon) {
   }
   // Remote management still works once the silent ones have timed out.
   std::this_thread::sleep_for(seconds(3));
-  ProcessOptions o;
-  o.argv = {daemon().bin("pgmoneta-cli"),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            std::to_string(management_),
-            "-U",
-            DaemonInstance::kAdminUser,
-            "-P",
-            DaemonInstance::kAdminPassword,
-            "ping"};
-  o.home = daemon().home();
-  CommandOutput remote = run_command(o, seconds(60));
+  CommandOutput remote =
+      run_command(daemon().remote_cli_options(management_, {"ping"}), seconds(60));
   EXPECT_EQ(remote.exit_code, 0) << remote.describe();
 }
 

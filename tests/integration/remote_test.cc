@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "integration/harness.h"
+#include "support/loopback.h"
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -45,16 +46,7 @@ size_t count_lines(const std::string& text, const std::string& needle) {
 }
 
 // True when something accepts TCP connections on 127.0.0.1:port.
-bool port_open(int port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
-  ::close(fd);
-  return ok;
-}
+bool port_open(int port) { return test::try_connect_loopback(port).valid(); }
 
 class RemoteManagementTest : public DaemonTest {
  protected:
@@ -105,19 +97,7 @@ class RemoteManagementTest : public DaemonTest {
   // pgmoneta-cli against the TCP port, without the unix-socket configuration.
   CommandOutput remote(const std::vector<std::string>& args, const std::string& password,
                        const std::string& user = DaemonInstance::kAdminUser) {
-    ProcessOptions o;
-    o.argv = {daemon().bin("pgmoneta-cli"),
-              "-h",
-              "127.0.0.1",
-              "-p",
-              std::to_string(port_),
-              "-U",
-              user,
-              "-P",
-              password};
-    o.argv.insert(o.argv.end(), args.begin(), args.end());
-    o.home = daemon().home();
-    return run_command(o, seconds(60));
+    return run_command(daemon().remote_cli_options(port_, args, user, password), seconds(60));
   }
 
   // psql as libpq's SCRAM client against the management port.
@@ -289,19 +269,7 @@ TEST_F(RemoteLogRotationTest, ConcurrentSessionsAcrossSizeRotationsLoseNoLine) {
   constexpr int kClients = 40;
   std::vector<Process> clients;
   for (int i = 0; i < kClients; ++i) {
-    ProcessOptions o;
-    o.argv = {daemon().bin("pgmoneta-cli"),
-              "-h",
-              "127.0.0.1",
-              "-p",
-              std::to_string(port_),
-              "-U",
-              DaemonInstance::kAdminUser,
-              "-P",
-              DaemonInstance::kAdminPassword,
-              "ping"};
-    o.home = daemon().home();
-    clients.push_back(Process::start(o));
+    clients.push_back(Process::start(daemon().remote_cli_options(port_, {"ping"})));
     ASSERT_GT(clients.back().pid(), 0) << clients.back().error();
   }
   for (Process& p : clients) {

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <utility>
 
 #include <openssl/sha.h>
 
@@ -67,6 +68,37 @@ std::vector<uint8_t> compressible_bytes(size_t size, std::string_view phrase) {
     v[i] = static_cast<uint8_t>(phrase[i % phrase.size()] + (i / 4096) % 3);
   }
   return v;
+}
+
+std::string compressible_string(size_t size, std::string_view phrase) {
+  std::vector<uint8_t> bytes = compressible_bytes(size, phrase);
+  return {bytes.begin(), bytes.end()};
+}
+
+std::vector<uint8_t> half_random_bytes(size_t size, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<uint8_t> out(size);
+  for (size_t i = 0; i < size; ++i) {
+    out[i] = (i / 4096) % 2 == 0 ? static_cast<uint8_t>(rng()) : static_cast<uint8_t>('a' + i % 7);
+  }
+  return out;
+}
+
+std::string half_random_string(size_t size, uint32_t seed) {
+  std::vector<uint8_t> bytes = half_random_bytes(size, seed);
+  return {bytes.begin(), bytes.end()};
+}
+
+std::vector<BitFlip> random_bit_flips(std::span<const uint8_t> data, size_t count, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<BitFlip> out;
+  out.reserve(count);
+  for (size_t i = 0; i < count && !data.empty(); ++i) {
+    BitFlip f{{data.begin(), data.end()}, rng() % data.size()};
+    f.bytes[f.at] ^= static_cast<uint8_t>(1u << (rng() % 8));
+    out.push_back(std::move(f));
+  }
+  return out;
 }
 
 CommandOutput run_command(const std::string& command) {

@@ -16,7 +16,24 @@ std::vector<uint8_t> random_bytes(size_t size, uint32_t seed);
 std::string random_string(size_t size, uint32_t seed);
 // `size` bytes of `phrase` repeated, shifted a little every 4 KiB: compresses well, but not to
 // nothing.
-std::vector<uint8_t> compressible_bytes(size_t size, std::string_view phrase);
+inline constexpr std::string_view kCompressiblePhrase =
+    "pgmoneta backs up PostgreSQL; WAL segment 000000010000000000000001 ";
+std::vector<uint8_t> compressible_bytes(size_t size, std::string_view phrase = kCompressiblePhrase);
+// The same bytes as a string.
+std::string compressible_string(size_t size, std::string_view phrase = kCompressiblePhrase);
+// `size` bytes in 4 KiB runs, alternately from std::mt19937 seeded with `seed` (the first run)
+// and of a few letters repeated: compressors have work to do both ways. The same seed gives the
+// same bytes.
+std::vector<uint8_t> half_random_bytes(size_t size, uint32_t seed);
+// The same bytes as a string.
+std::string half_random_string(size_t size, uint32_t seed);
+// `count` copies of `data`, each with one bit flipped: the byte `at` (std::mt19937 seeded with
+// `seed` draws the byte, then the bit). For checking that corruption is detected.
+struct BitFlip {
+  std::vector<uint8_t> bytes;
+  size_t at = 0;
+};
+std::vector<BitFlip> random_bit_flips(std::span<const uint8_t> data, size_t count, uint32_t seed);
 // The bytes of a string.
 inline std::vector<uint8_t> bytes_of(std::string_view s) { return {s.begin(), s.end()}; }
 

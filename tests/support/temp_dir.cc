@@ -40,4 +40,13 @@ void write_text(const fs::path& path, std::string_view text) {
   out.write(text.data(), static_cast<std::streamsize>(text.size()));
 }
 
+std::vector<uint8_t> read_bytes(const fs::path& path) {
+  std::string text = read_text(path);
+  return {text.begin(), text.end()};
+}
+
+void write_bytes(const fs::path& path, std::span<const uint8_t> bytes) {
+  write_text(path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
 }  // namespace pgm::test_support

@@ -1,10 +1,9 @@
 #include "pgm/admin/admin.h"
 
-#include <cstdlib>
 #include <deque>
-#include <fstream>
 #include <sstream>
 
+#include "support/temp_dir.h"
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <sys/stat.h>
@@ -36,22 +35,13 @@ mode_t mode_of(const std::string& path) {
   return st.st_mode & 07777;
 }
 
-void write(const std::string& path, std::string_view text) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f << text;
-}
+using test_support::write_text;
 
 class AdminTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/pgm_admin_XXXXXX";
-    home_ = mkdtemp(tmpl);
     ctx_.pgmoneta_dir = home_ + "/.pgmoneta";
     users_ = home_ + "/pgmoneta_users.conf";
-  }
-  void TearDown() override {
-    std::string cmd = "rm -rf '" + home_ + "'";
-    EXPECT_EQ(std::system(cmd.c_str()), 0);
   }
 
   Options opts(std::vector<std::string> command) {
@@ -86,7 +76,8 @@ class AdminTest : public ::testing::Test {
     ASSERT_TRUE(r.has_value()) << r.error().message();
   }
 
-  std::string home_;
+  test_support::TempDir dir_{"pgm_admin"};
+  std::string home_ = dir_.path();
   std::string users_;
   Context ctx_;
   FakeTerminal terminal_;
@@ -327,7 +318,7 @@ TEST_F(AdminTest, UserAddRefusesSixtyFifthUser) {
   for (int i = 0; i < 64; ++i) {
     text += "user" + std::to_string(i) + ":AAAA\n";
   }
-  write(users_, text);
+  write_text(users_, text);
   Options o = opts({"user", "add"});
   o.user = "one-more";
   o.password = "pw";
@@ -383,7 +374,7 @@ TEST_F(AdminTest, UserNameFromPrompt) {
 
 TEST_F(AdminTest, UserEditChangesPasswordAndKeepsComments) {
   make_master_key();
-  write(users_, "# managed by pgmoneta-admin\n");
+  write_text(users_, "# managed by pgmoneta-admin\n");
   add("repl", "old");
   add("other", "keep");
   Options o = opts({"user", "edit"});
@@ -416,7 +407,7 @@ TEST_F(AdminTest, UserDelRemovesOnlyThatUser) {
 }
 
 TEST_F(AdminTest, UserLsListsNames) {
-  write(users_, "# c\nrepl:AAAA\n\nbackup:BBBB\n");
+  write_text(users_, "# c\nrepl:AAAA\n\nbackup:BBBB\n");
   auto names = user_ls(opts({"user", "ls"}));
   ASSERT_TRUE(names.has_value());
   EXPECT_EQ(*names, (std::vector<std::string>{"repl", "backup"}));
@@ -424,7 +415,7 @@ TEST_F(AdminTest, UserLsListsNames) {
 
 TEST_F(AdminTest, MalformedVaultIsNotRewritten) {
   make_master_key();
-  write(users_, "repl:AAAA\nthis is not an entry\n");
+  write_text(users_, "repl:AAAA\nthis is not an entry\n");
   Options o = opts({"user", "add"});
   o.user = "x";
   o.password = "pw";

@@ -21,6 +21,21 @@ std::vector<BlockHash> hashes_of(const std::vector<uint8_t>& file) {
   return h.finish();
 }
 
+// The INCREMENTAL file `bytes` (whose parsed header is `header`) holds, after its header and
+// in the header's order, each listed block as `now` has it.
+void expect_listed_blocks_stored(const std::vector<uint8_t>& bytes,
+                                 const incremental::Header& header,
+                                 const std::vector<uint8_t>& now) {
+  for (size_t i = 0; i < header.blocks.size(); ++i) {
+    const auto stored =
+        std::span<const uint8_t>(bytes).subspan(header.size() + i * kBlockSize, kBlockSize);
+    const auto want =
+        std::span<const uint8_t>(now).subspan(size_t{header.blocks[i]} * kBlockSize, kBlockSize);
+    EXPECT_TRUE(std::equal(stored.begin(), stored.end(), want.begin()))
+        << "block " << header.blocks[i];
+  }
+}
+
 struct Stored {
   DeltaOutcome outcome;
   std::vector<StoredFile> files;
@@ -81,14 +96,7 @@ TEST(DeltaFile, StoresOnlyChangedAndNewBlocksInPostgresFormat) {
   EXPECT_EQ(header->truncation_block_length, 22u);
   EXPECT_EQ(header->blocks, (std::vector<uint32_t>{3, 11, 20, 21}));
   ASSERT_TRUE(incremental::check_file_size(*header, bytes.size(), "f"));
-  for (size_t i = 0; i < header->blocks.size(); ++i) {
-    const auto stored =
-        std::span<const uint8_t>(bytes).subspan(header->size() + i * kBlockSize, kBlockSize);
-    const auto want =
-        std::span<const uint8_t>(now).subspan(size_t{header->blocks[i]} * kBlockSize, kBlockSize);
-    EXPECT_TRUE(std::equal(stored.begin(), stored.end(), want.begin()))
-        << "block " << header->blocks[i];
-  }
+  expect_listed_blocks_stored(bytes, *header, now);
 }
 
 TEST(DeltaFile, UnchangedFileIsAHeaderOnly) {
@@ -155,14 +163,7 @@ TEST(DeltaFile, LargeSpoolSpillsToAnUnnamedFileAndComesBackIntact) {
   auto header = incremental::parse_header(bytes, "f");
   ASSERT_TRUE(header);
   EXPECT_EQ(header->blocks, (std::vector<uint32_t>{0, 1, 2, 3, 4, 5, 6, 7, 30, 39}));
-  for (size_t i = 0; i < header->blocks.size(); ++i) {
-    const auto stored =
-        std::span<const uint8_t>(bytes).subspan(header->size() + i * kBlockSize, kBlockSize);
-    const auto want =
-        std::span<const uint8_t>(now).subspan(size_t{header->blocks[i]} * kBlockSize, kBlockSize);
-    EXPECT_TRUE(std::equal(stored.begin(), stored.end(), want.begin()))
-        << "block " << header->blocks[i];
-  }
+  expect_listed_blocks_stored(bytes, *header, now);
   // Nothing but the stored file is left in the directory.
   auto names = io::list_directory(dir.file("data/base/5"));
   ASSERT_TRUE(names);

@@ -5,10 +5,10 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
-#include <random>
 #include <string>
 #include <vector>
 
+#include "support/bytes.h"
 #include "support/temp_dir.h"
 #include <gtest/gtest.h>
 #include <sys/resource.h>
@@ -39,14 +39,7 @@ const crypto::MasterKey& other_key() {
 }
 
 // Half random, half repetitive: compressors have work to do both ways.
-std::string test_data(size_t size) {
-  std::mt19937_64 rng(42);
-  std::string s(size, '\0');
-  for (size_t i = 0; i < size; ++i) {
-    s[i] = (i / 4096) % 2 == 0 ? static_cast<char>(rng()) : static_cast<char>('a' + i % 7);
-  }
-  return s;
-}
+std::string test_data(size_t size) { return test_support::half_random_string(size, 42); }
 
 class FileVerbsTest : public ::testing::Test {
  protected:

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "support/bytes.h"
+#include "support/temp_dir.h"
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -24,15 +25,8 @@ namespace fs = std::filesystem;
 class RepositoryTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "pgm-repo-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    tmp_ = tmpl;
     base_ = tmp_ + "/base";
     root_ = backup_root(base_, "primary");
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(tmp_, ec);
   }
 
   static void write(const std::string& path, std::string_view data) {
@@ -82,7 +76,8 @@ class RepositoryTest : public ::testing::Test {
     return out;
   }
 
-  std::string tmp_;
+  test_support::TempDir tmp_dir_{"pgm-repo"};
+  std::string tmp_ = tmp_dir_.path();
   std::string base_;
   std::string root_;
 };

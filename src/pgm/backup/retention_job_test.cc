@@ -2,10 +2,10 @@
 
 #include <unistd.h>
 
-#include <filesystem>
 #include <string>
 #include <vector>
 
+#include "support/temp_dir.h"
 #include <gtest/gtest.h>
 
 #include "pgm/backup/repository.h"
@@ -13,8 +13,6 @@
 
 namespace pgm::backup {
 namespace {
-
-namespace fs = std::filesystem;
 
 // Records what retention asked of the remote copies; removal fails when told to.
 class FakeRemote : public RemoteCopies {
@@ -40,9 +38,7 @@ class FakeRemote : public RemoteCopies {
 class RetentionJobTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "pgm-retention-job-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    config_.base_dir = tmpl;
+    config_.base_dir = tmp_.path();
     config::ServerConfig s;
     s.name = "primary";
     s.retention.days = 30;
@@ -55,10 +51,6 @@ class RetentionJobTest : public ::testing::Test {
       ASSERT_TRUE(io::make_directories(root_ + "/" + label, 0700));
       ASSERT_TRUE(write_backup_info(root_ + "/" + label, info));
     }
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(config_.base_dir, ec);
   }
 
   std::vector<std::string> labels() const {
@@ -76,6 +68,7 @@ class RetentionJobTest : public ::testing::Test {
     run_retention(config_, {&target, 1}, remote, *label_time("20261206000000"));
   }
 
+  test_support::TempDir tmp_{"pgm-retention-job"};
   config::Config config_;
   std::string root_;
   activity::RepositoryState state_;

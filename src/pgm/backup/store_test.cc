@@ -3,10 +3,10 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <random>
 #include <string>
 #include <vector>
 
+#include "support/bytes.h"
 #include "support/temp_dir.h"
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -25,21 +25,9 @@ using compress::Algorithm;
 
 using test_support::TempDir;
 
-std::vector<uint8_t> sample(size_t n, uint32_t seed) {
-  // Half-compressible: text-like runs with random bytes.
-  std::mt19937 rng(seed);
-  std::vector<uint8_t> v(n);
-  for (size_t i = 0; i < n; ++i) {
-    v[i] = (i % 64 < 40) ? static_cast<uint8_t>('a' + (i / 64) % 26) : static_cast<uint8_t>(rng());
-  }
-  return v;
-}
-
-std::string hex_of(std::span<const uint8_t> bytes) {
-  auto h = crypto::Sha512::create();
-  h->update(bytes);
-  return crypto::Sha512::hex(h->final());
-}
+// Half-compressible contents: runs of letters between runs of random bytes.
+using test_support::half_random_bytes;
+using test_support::sha512_hex;
 
 crypto::MasterKey test_key() {
   crypto::MasterKey k;
@@ -99,7 +87,7 @@ TEST_P(FileStoreTest, StoresFilesThatReadBackWithTheirHashes) {
   std::vector<size_t> sizes = {0, 1, 65535, 65536, 65537, 300000, 1 << 20};
   std::vector<std::vector<uint8_t>> contents;
   for (size_t i = 0; i < sizes.size(); ++i) {
-    contents.push_back(sample(sizes[i], static_cast<uint32_t>(i)));
+    contents.push_back(half_random_bytes(sizes[i], static_cast<uint32_t>(i)));
     std::string name = "data/base/1/" + std::to_string(i);
     ASSERT_TRUE((*store)->begin_file(name, "base/1/" + std::to_string(i), false).has_value());
     // Odd-sized writes.
@@ -111,7 +99,7 @@ TEST_P(FileStoreTest, StoresFilesThatReadBackWithTheirHashes) {
     }
     ASSERT_TRUE((*store)->end_file().has_value());
   }
-  std::vector<uint8_t> label = sample(200, 99);
+  std::vector<uint8_t> label = half_random_bytes(200, 99);
   ASSERT_TRUE((*store)->begin_file("data/backup_label", "backup_label", true).has_value());
   ASSERT_TRUE((*store)->write(label).has_value());
   ASSERT_TRUE((*store)->end_file().has_value());
@@ -123,7 +111,7 @@ TEST_P(FileStoreTest, StoresFilesThatReadBackWithTheirHashes) {
   for (const StoredFile& f : *files) {
     if (f.manifest_path == "backup_label") {
       EXPECT_EQ(f.stored_path, "data/backup_label");
-      EXPECT_EQ(f.sha512, hex_of(label));
+      EXPECT_EQ(f.sha512, sha512_hex(label));
       EXPECT_EQ(
           restore(dir.path() + "/" + f.stored_path, Algorithm::kNone, crypto::AesMode::kNone, key),
           label);
@@ -132,13 +120,12 @@ TEST_P(FileStoreTest, StoresFilesThatReadBackWithTheirHashes) {
     size_t i = std::stoul(f.manifest_path.substr(7));
     EXPECT_EQ(f.size, sizes[i]);
     total += f.size;
-    EXPECT_EQ(f.sha512, hex_of(contents[i])) << f.manifest_path;
+    EXPECT_EQ(f.sha512, sha512_hex(contents[i])) << f.manifest_path;
     std::string path = dir.path() + "/" + f.stored_path;
     EXPECT_EQ(fs::file_size(path), f.stored_size);
     auto stored = io::read_file(path);
     ASSERT_TRUE(stored.has_value());
-    EXPECT_EQ(f.stored_sha512,
-              hex_of(std::span(reinterpret_cast<const uint8_t*>(stored->data()), stored->size())));
+    EXPECT_EQ(f.stored_sha512, sha512_hex(*stored));
     EXPECT_EQ(restore(path, c.algorithm, c.mode, key), contents[i]) << f.manifest_path;
   }
   EXPECT_EQ((*store)->bytes_in(), total + label.size());
@@ -195,7 +182,7 @@ TEST(FileStoreErrorTest, AWriteFailureOnFullDiskIsReported) {
   auto store = FileStore::create(dir.path(), o);
   ASSERT_TRUE(store.has_value());
   ASSERT_TRUE((*store)->begin_file("full", "full", false).has_value());
-  std::vector<uint8_t> data = sample(500000, 1);
+  std::vector<uint8_t> data = half_random_bytes(500000, 1);
   // The producer may or may not see the error before finish(); finish() must.
   (*store)->write(data).ignore_error();
   (*store)->end_file().ignore_error();
@@ -218,7 +205,7 @@ TEST(FileStoreMemoryTest, ALargeFileNeedsOnlyTheBlocksInFlight) {
   ASSERT_TRUE(store.has_value());
   ASSERT_TRUE((*store)->begin_file("big", "big", false).has_value());
   auto h = crypto::Sha512::create();
-  std::vector<uint8_t> chunk = sample(1 << 20, 5);
+  std::vector<uint8_t> chunk = half_random_bytes(1 << 20, 5);
   for (int i = 0; i < 64; ++i) {
     chunk[0] = static_cast<uint8_t>(i);
     h->update(chunk);

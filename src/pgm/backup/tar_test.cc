@@ -7,14 +7,16 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <iterator>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <tuple>
 #include <vector>
 
+#include "support/bytes.h"
+#include "support/temp_dir.h"
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -26,15 +28,9 @@ namespace fs = std::filesystem;
 
 // ---- helpers ---------------------------------------------------------------------------
 
-std::string pattern(size_t size, uint32_t seed) {
-  std::string out(size, '\0');
-  uint32_t x = seed;
-  for (char& c : out) {
-    x = x * 1664525u + 1013904223u;
-    c = static_cast<char>(x >> 24);
-  }
-  return out;
-}
+using test_support::random_string;
+using test_support::read_text;
+using test_support::write_text;
 
 std::span<const uint8_t> as_bytes(std::string_view s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
@@ -98,16 +94,6 @@ Result<void> read_all(TarReader& reader, std::string_view archive, size_t chunk)
     PGM_TRY(reader.feed(as_bytes(archive.substr(pos, chunk))));
   }
   return reader.finish();
-}
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_file(const std::string& path, const std::string& content) {
-  std::ofstream out(path, std::ios::binary);
-  out << content;
 }
 
 // ---- hand-made archives ----------------------------------------------------------------
@@ -246,16 +232,15 @@ const std::string kLongTarget = "target/" + std::string(140, 'c');             /
 class TarGnuArchives : public ::testing::Test {
  public:
   static void SetUpTestSuite() {
-    char tmpl[] = "/tmp/pgm-tar-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
+    tmp_ = std::make_unique<test_support::TempDir>("pgm-tar-test");
+    dir_ = tmp_->path();
     const std::string src = dir_ + "/src";
     fs::create_directories(src + "/" + kLongDir);
-    write_file(src + "/" + kLongFile, pattern(777, 1));
-    write_file(src + "/empty", "");
-    write_file(src + "/f512", pattern(512, 2));
-    write_file(src + "/f513", pattern(513, 3));
-    write_file(src + "/big", pattern(3 * 1024 * 1024, 4));
+    write_text(src + "/" + kLongFile, random_string(777, 1));
+    write_text(src + "/empty", "");
+    write_text(src + "/f512", random_string(512, 2));
+    write_text(src + "/f513", random_string(513, 3));
+    write_text(src + "/big", random_string(3 * 1024 * 1024, 4));
     ASSERT_EQ(::chmod((src + "/f512").c_str(), 0640), 0);
     const struct utimbuf times { 1600000000, 1600000000 };
     ASSERT_EQ(::utime((src + "/f512").c_str(), &times), 0);
@@ -266,13 +251,13 @@ class TarGnuArchives : public ::testing::Test {
     expected_ = {
         {"d", {TarType::kDirectory, "", ""}},
         {kLongDir, {TarType::kDirectory, "", ""}},
-        {kLongFile, {TarType::kFile, pattern(777, 1), ""}},
+        {kLongFile, {TarType::kFile, random_string(777, 1), ""}},
         {"empty", {TarType::kFile, "", ""}},
-        {"f512", {TarType::kFile, pattern(512, 2), ""}},
-        {"f513", {TarType::kFile, pattern(513, 3), ""}},
+        {"f512", {TarType::kFile, random_string(512, 2), ""}},
+        {"f513", {TarType::kFile, random_string(513, 3), ""}},
         {"hard", {TarType::kHardlink, "", "f513"}},
         {"link", {TarType::kSymlink, "", "target/somewhere"}},
-        {"big", {TarType::kFile, pattern(3 * 1024 * 1024, 4), ""}},
+        {"big", {TarType::kFile, random_string(3 * 1024 * 1024, 4), ""}},
     };
     for (const char* format : {"ustar", "gnu", "pax"}) {
       // ustar cannot store a link target over 100 characters.
@@ -282,24 +267,26 @@ class TarGnuArchives : public ::testing::Test {
           fmt::format("tar --format={} -cf {} -C {} d empty f512 f513 hard link big{}", format, out,
                       src, long_link ? " longlink" : "");
       ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-      archives_[format] = read_file(out);
+      archives_[format] = read_text(out);
     }
     // Small, with blocking factor 1: ends exactly after the two zero blocks.
     const std::string small = dir_ + "/small.tar";
     const std::string cmd = fmt::format(
         "tar --format=gnu -b1 -cf {} -C {} d empty f512 f513 hard link longlink", small, src);
     ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-    archives_["small"] = read_file(small);
+    archives_["small"] = read_text(small);
   }
 
-  static void TearDownTestSuite() { fs::remove_all(dir_); }
+  static void TearDownTestSuite() { tmp_.reset(); }
 
  protected:
+  static std::unique_ptr<test_support::TempDir> tmp_;
   static std::string dir_;
   static std::map<std::string, std::string> archives_;
   static std::map<std::string, Expected> expected_;
 };
 
+std::unique_ptr<test_support::TempDir> TarGnuArchives::tmp_;
 std::string TarGnuArchives::dir_;
 std::map<std::string, std::string> TarGnuArchives::archives_;
 std::map<std::string, Expected> TarGnuArchives::expected_;
@@ -371,7 +358,7 @@ TEST_F(TarGnuArchives, TruncationAtAnyOffsetIsAnError) {
 
 TEST_F(TarGnuArchives, TruncatedBigMemberNamesIt) {
   const std::string& archive = archives_.at("gnu");
-  const size_t big_start = archive.find(pattern(64, 4));
+  const size_t big_start = archive.find(random_string(64, 4));
   ASSERT_NE(big_start, std::string::npos);
   for (size_t cut : {big_start, big_start + 1, big_start + 1024 * 1024 + 3,
                      big_start + 3 * 1024 * 1024 - 512, big_start + 3 * 1024 * 1024 - 1}) {
@@ -387,7 +374,7 @@ TEST_F(TarGnuArchives, TruncatedBigMemberNamesIt) {
 // ---- hand-made archives ----------------------------------------------------------------
 
 TEST(TarReaderTest, CorruptedChecksumNamesTheOffset) {
-  const std::string good = ArchiveBuilder().file("a", pattern(100, 1)).file("b", "x").end();
+  const std::string good = ArchiveBuilder().file("a", random_string(100, 1)).file("b", "x").end();
   {
     std::string bad = good;
     bad[3] ^= 0x01;  // inside the first name
@@ -411,7 +398,7 @@ TEST(TarReaderTest, CorruptedChecksumNamesTheOffset) {
     EXPECT_NE(r.error().message().find("offset 1024: checksum mismatch"), std::string::npos)
         << r.error().message();
     ASSERT_EQ(sink.members.size(), 1u);  // the first member streamed before the damage
-    EXPECT_EQ(sink.members[0].data, pattern(100, 1));
+    EXPECT_EQ(sink.members[0].data, random_string(100, 1));
   }
   {
     std::string bad = good;
@@ -487,7 +474,7 @@ class FailingSink : public RecordingSink {
 
 TEST(TarReaderTest, SinkErrorStopsTheReader) {
   const std::string archive =
-      ArchiveBuilder().file("a", "aaa").file("b", pattern(2000, 5)).file("c", "ccc").end();
+      ArchiveBuilder().file("a", "aaa").file("b", random_string(2000, 5)).file("c", "ccc").end();
   for (auto where :
        {FailingSink::Where::kBegin, FailingSink::Where::kData, FailingSink::Where::kEnd}) {
     FailingSink sink(where);
@@ -512,8 +499,8 @@ TEST(TarReaderTest, ReadsPostgresShapedArchive) {
   // and tablespace symlinks with a trailing '/', 11-digit octal sizes; BASE_BACKUP (15+) ends
   // each tablespace archive with two zero blocks.
   const std::string label = "START WAL LOCATION: 0/2000028 (file 000000010000000000000002)\n";
-  const std::string rel = pattern(8192, 6);
-  const std::string control = pattern(8192, 7);
+  const std::string rel = random_string(8192, 6);
+  const std::string control = random_string(8192, 7);
   ArchiveBuilder b;
   b.file("backup_label", label)
       .add(Header("base/", '5').with_mode(0700))
@@ -584,10 +571,10 @@ TEST(TarReaderTest, ExtendedHeadersAndNumberForms) {
   const std::string archive =
       ArchiveBuilder()
           .pax(pax_record("comment", "ignored"), 'g')
-          .add(Header("b256").with_size(1000).with_base256_size(), pattern(1000, 8))
+          .add(Header("b256").with_size(1000).with_base256_size(), random_string(1000, 8))
           .pax(pax_record("size", "700") + pax_record("mtime", "1.5") +
                pax_record("path", "pax/" + std::string(120, 'p')))
-          .add(Header("ignored-name").with_size(0), pattern(700, 9))
+          .add(Header("ignored-name").with_size(0), random_string(700, 9))
           .gnu_long('L', long_name)
           .gnu_long('K', long_link)
           .add(Header("short", '2').with_link("short-target"))
@@ -604,10 +591,10 @@ TEST(TarReaderTest, ExtendedHeadersAndNumberForms) {
   ASSERT_EQ(sink.members.size(), 6u);
   EXPECT_EQ(sink.members[0].entry.path, "b256");
   EXPECT_EQ(sink.members[0].entry.size, 1000u);
-  EXPECT_TRUE(sink.members[0].data == pattern(1000, 8));
+  EXPECT_TRUE(sink.members[0].data == random_string(1000, 8));
   EXPECT_EQ(sink.members[1].entry.path, "pax/" + std::string(120, 'p'));
   EXPECT_EQ(sink.members[1].entry.size, 700u);
-  EXPECT_TRUE(sink.members[1].data == pattern(700, 9));
+  EXPECT_TRUE(sink.members[1].data == random_string(700, 9));
   EXPECT_EQ(sink.members[2].entry.path, long_name);
   EXPECT_EQ(sink.members[2].entry.type, TarType::kSymlink);
   EXPECT_EQ(sink.members[2].entry.link_target, long_link);

@@ -4,25 +4,19 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <random>
 #include <string>
 
 #include "support/bytes.h"
+#include "support/temp_dir.h"
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
 namespace pgm::compress {
 namespace {
 
-using test_support::random_bytes;
-
-std::vector<uint8_t> compressible_bytes(size_t n) {
-  return test_support::compressible_bytes(
-      n, "pgmoneta backs up PostgreSQL; WAL segment 000000010000000000000001 ");
-}
-
 using test_support::bytes_of;
+using test_support::compressible_bytes;
+using test_support::random_bytes;
 
 TEST(AlgorithmTest, ParsesNamesCaseInsensitively) {
   EXPECT_EQ(parse_algorithm("gzip"), Algorithm::kGzip);
@@ -189,11 +183,7 @@ TEST_P(CodecContractTest, DetectsCorruptedBytes) {
   auto in = compressible_bytes(20000);
   auto c = compress(GetParam(), in);
   ASSERT_TRUE(c.has_value());
-  std::mt19937 rng(11);
-  for (int i = 0; i < 200; ++i) {
-    auto bad = *c;
-    size_t at = rng() % bad.size();
-    bad[at] ^= static_cast<uint8_t>(1u << (rng() % 8));
+  for (const auto& [bad, at] : test_support::random_bit_flips(*c, 200, 11)) {
     auto d = decompress(GetParam(), bad, in.size() * 2);
     if (d.has_value()) {
       EXPECT_EQ(*d, in) << "flipped byte " << at << " gave different data";
@@ -264,30 +254,18 @@ TEST_P(CodecContractTest, OutputIsReadableByTheCommandLineTool) {
   auto in = compressible_bytes(200000);
   auto c = compress(GetParam(), in);
   ASSERT_TRUE(c.has_value());
-  char dir_template[] = "/tmp/pgm_codec_XXXXXX";
-  ASSERT_NE(mkdtemp(dir_template), nullptr);
-  std::string dir = dir_template;
-  std::string file = dir + "/data" + std::string(file_suffix(GetParam()));
-  {
-    std::ofstream f(file, std::ios::binary);
-    f.write(reinterpret_cast<const char*>(c->data()), static_cast<std::streamsize>(c->size()));
-  }
+  test_support::TempDir dir("pgm_codec");
+  std::string file = dir.file("data" + std::string(file_suffix(GetParam())));
+  test_support::write_bytes(file, *c);
   std::string cmd = std::string(tool) + " " + test_flag + " " + file + " >/dev/null 2>&1";
   int rc = std::system(cmd.c_str());
   // Also decompress the tool's own output for this content.
-  std::string raw = dir + "/raw";
-  {
-    std::ofstream f(raw, std::ios::binary);
-    f.write(reinterpret_cast<const char*>(in.data()), static_cast<std::streamsize>(in.size()));
-  }
-  std::string made = dir + "/tool.out";
+  std::string raw = dir.file("raw");
+  test_support::write_bytes(raw, in);
+  std::string made = dir.file("tool.out");
   std::string cmd2 = std::string(tool) + " -c " + raw + " > " + made + " 2>/dev/null";
   int rc2 = std::system(cmd2.c_str());
-  std::ifstream f(made, std::ios::binary);
-  std::vector<uint8_t> theirs((std::istreambuf_iterator<char>(f)),
-                              std::istreambuf_iterator<char>());
-  std::string cleanup = "rm -rf " + dir;
-  EXPECT_EQ(std::system(cleanup.c_str()), 0);
+  std::vector<uint8_t> theirs = test_support::read_bytes(made);
   EXPECT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) == 0) << cmd;
   ASSERT_TRUE(WIFEXITED(rc2) && WEXITSTATUS(rc2) == 0) << cmd2;
   auto d = decompress(GetParam(), theirs);

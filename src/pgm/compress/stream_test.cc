@@ -3,12 +3,11 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <fstream>
-#include <iterator>
 #include <random>
 #include <string>
 
 #include "support/bytes.h"
+#include "support/temp_dir.h"
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -17,14 +16,9 @@
 namespace pgm::compress {
 namespace {
 
-using test_support::random_bytes;
-
-std::vector<uint8_t> compressible_bytes(size_t n) {
-  return test_support::compressible_bytes(
-      n, "pgmoneta streams base backups; relation 16384/1259 block 42 ");
-}
-
 using test_support::bytes_of;
+using test_support::compressible_bytes;
+using test_support::random_bytes;
 
 std::vector<uint8_t> join(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
   std::vector<uint8_t> out = a;
@@ -360,12 +354,10 @@ TEST_P(DecompressorErrorTest, DetectsCorruptedBytes) {
   auto in = compressible_bytes(20000);
   auto c = compress(GetParam(), in);
   ASSERT_TRUE(c.has_value());
-  std::mt19937 rng(11);
-  for (int i = 0; i < 200; ++i) {
-    auto bad = *c;
-    size_t at = rng() % bad.size();
-    bad[at] ^= static_cast<uint8_t>(1u << (rng() % 8));
-    auto d = stream_decompress(GetParam(), bad, Split::kRandom, i);
+  const auto flips = test_support::random_bit_flips(*c, 200, 11);
+  for (size_t i = 0; i < flips.size(); ++i) {
+    const auto& [bad, at] = flips[i];
+    auto d = stream_decompress(GetParam(), bad, Split::kRandom, static_cast<uint32_t>(i));
     if (d.has_value()) {
       EXPECT_EQ(*d, in) << "flipped byte " << at << " gave different data";
     } else {
@@ -405,28 +397,17 @@ TEST_P(DecompressorErrorTest, InteroperatesWithTheCommandLineTool) {
   auto in = compressible_bytes(700000);
   auto ours = stream_compress(GetParam(), in, Split::kRandom, 8);
   ASSERT_TRUE(ours.has_value());
-  char dir_template[] = "/tmp/pgm_stream_XXXXXX";
-  ASSERT_NE(mkdtemp(dir_template), nullptr);
-  std::string dir = dir_template;
-  auto write = [](const std::string& path, const std::vector<uint8_t>& data) {
-    std::ofstream f(path, std::ios::binary);
-    f.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
-  };
-  auto read = [](const std::string& path) {
-    std::ifstream f(path, std::ios::binary);
-    return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)),
-                                std::istreambuf_iterator<char>());
-  };
-  write(dir + "/ours", *ours);
-  write(dir + "/raw", in);
+  test_support::TempDir tmp("pgm_stream");
+  const std::string& dir = tmp.path();
+  test_support::write_bytes(dir + "/ours", *ours);
+  test_support::write_bytes(dir + "/raw", in);
   std::string decode = tool + " -d -c < " + dir + "/ours > " + dir + "/decoded 2>/dev/null";
   std::string encode = tool + " -c < " + dir + "/raw > " + dir + "/one 2>/dev/null && cat " + dir +
                        "/one " + dir + "/one > " + dir + "/two";
   int rc1 = run_shell(decode);
   int rc2 = run_shell(encode);
-  auto decoded = read(dir + "/decoded");
-  auto theirs = read(dir + "/two");
-  EXPECT_EQ(run_shell("rm -rf " + dir), 0);
+  auto decoded = test_support::read_bytes(dir + "/decoded");
+  auto theirs = test_support::read_bytes(dir + "/two");
   ASSERT_TRUE(WIFEXITED(rc1) && WEXITSTATUS(rc1) == 0) << decode;
   EXPECT_EQ(decoded, in);
   ASSERT_TRUE(WIFEXITED(rc2) && WEXITSTATUS(rc2) == 0) << encode;

@@ -3,9 +3,8 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <cstdlib>
-#include <fstream>
 
+#include "support/temp_dir.h"
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
@@ -522,20 +521,19 @@ TEST(ConfigLoadTest, DefaultsUseTmpWhenTmpdirIsUnset) {
 }
 
 TEST(ConfigLoadTest, LoadConfigReadsFile) {
-  char dir_template[] = "/tmp/pgm_config_test_XXXXXX";
-  ASSERT_NE(::mkdtemp(dir_template), nullptr);
-  const std::string path = std::string(dir_template) + "/pgmoneta.conf";
-  std::ofstream(path) << conf("metrics = 9187\n");
+  test_support::TempDir dir("pgm_config_test");
+  const std::string path = dir.file("pgmoneta.conf");
+  test_support::write_text(path, conf("metrics = 9187\n"));
   auto r = load_config(path, test_env());
   ASSERT_TRUE(r) << r.error().message();
   EXPECT_EQ(r->config->metrics, 9187);
   EXPECT_EQ(r->config->origin.file, path);
-  std::ofstream(path) << conf("metrics = x\n");
+  test_support::write_text(path, conf("metrics = x\n"));
   auto bad = load_config(path, test_env());
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().message().rfind(path + ":5: metrics:", 0), 0u);
   std::remove(path.c_str());
-  ::rmdir(dir_template);
+  ::rmdir(dir.path().c_str());
   auto missing = load_config(path, test_env());
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound);

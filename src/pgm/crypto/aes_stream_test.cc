@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "pgm/crypto/aes.h"
+#include "pgm/crypto/aes_test_names.h"
 
 namespace pgm::crypto {
 namespace {
@@ -224,14 +225,7 @@ TEST_P(AesStreamTest, RefusesUseAfterFinish) {
   EXPECT_EQ(late.error().code(), ErrorCode::kInvalidArgument);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllModes, AesStreamTest,
-                         ::testing::Values(AesMode::kAes256Gcm, AesMode::kAes192Gcm,
-                                           AesMode::kAes128Gcm),
-                         [](const ::testing::TestParamInfo<AesMode>& p) {
-                           std::string name(aes_mode_name(p.param));
-                           std::erase(name, '-');
-                           return name;
-                         });
+INSTANTIATE_TEST_SUITE_P(AllModes, AesStreamTest, all_aes_gcm_modes(), aes_mode_test_name);
 
 TEST(AesStreamCreateTest, RejectsNoneAndEmptyKey) {
   auto e = AesGcmEncryptor::create(stream_master_key(), AesMode::kNone);

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "pgm/crypto/aes.h"
+#include "pgm/crypto/aes_test_names.h"
 #include "pgm/crypto/base64.h"
 #include "pgm/crypto/vault.h"
 #include "pgm/io/file.h"
@@ -312,14 +313,7 @@ TEST_P(CipherContractTest, RejectsWrongMode) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(AllModes, CipherContractTest,
-                         ::testing::Values(AesMode::kAes256Gcm, AesMode::kAes192Gcm,
-                                           AesMode::kAes128Gcm),
-                         [](const ::testing::TestParamInfo<AesMode>& p) {
-                           std::string name(aes_mode_name(p.param));
-                           std::erase(name, '-');
-                           return name;
-                         });
+INSTANTIATE_TEST_SUITE_P(AllModes, CipherContractTest, all_aes_gcm_modes(), aes_mode_test_name);
 
 // ---- UTF-8 --------------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 #include "pgm/restore/recovery.h"
 
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -49,51 +50,65 @@ TEST(RecoveryPlanTest, PrimaryCurrentReplaysAllWal) {
   EXPECT_EQ(ignored.settings, plan.settings);
 }
 
-TEST(RecoveryPlanTest, PrimaryImmediate) {
-  RecoveryPlan plan = plan_recovery(position("immediate,action=promote"), source());
-  EXPECT_EQ(plan.signal, SignalFile::kRecovery);
-  EXPECT_EQ(plan.settings, (Settings{{"restore_command", "false"},
-                                     {"recovery_target", "immediate"},
-                                     {"recovery_target_timeline", "latest"},
-                                     {"recovery_target_action", "promote"}}));
+// One position, one plan: the signal file and the settings in the order they are written.
+struct PlanCase {
+  std::string name;  // the test's name
+  std::string position;
+  SignalFile signal;
+  Settings settings;
+};
+
+void PrintTo(const PlanCase& c, std::ostream* os) { *os << c.name << " (" << c.position << ")"; }
+
+class RecoveryPlanCaseTest : public testing::TestWithParam<PlanCase> {};
+
+TEST_P(RecoveryPlanCaseTest, Plans) {
+  const PlanCase& c = GetParam();
+  RecoveryPlan plan = plan_recovery(position(c.position), source());
+  EXPECT_EQ(plan.signal, c.signal);
+  EXPECT_EQ(plan.settings, c.settings);
 }
 
-TEST(RecoveryPlanTest, PrimaryName) {
-  RecoveryPlan plan = plan_recovery(position("name=before upgrade,timeline=current"), source());
-  EXPECT_EQ(plan.signal, SignalFile::kRecovery);
-  EXPECT_EQ(plan.settings, (Settings{{"restore_command", "false"},
-                                     {"recovery_target_name", "before upgrade"},
-                                     {"recovery_target_timeline", "current"}}));
-}
+std::string case_name(const testing::TestParamInfo<PlanCase>& info) { return info.param.name; }
 
-TEST(RecoveryPlanTest, PrimaryXid) {
-  RecoveryPlan plan = plan_recovery(position("xid=1234,inclusive=no"), source());
-  EXPECT_EQ(plan.signal, SignalFile::kRecovery);
-  EXPECT_EQ(plan.settings, (Settings{{"restore_command", "false"},
-                                     {"recovery_target_xid", "1234"},
-                                     {"recovery_target_inclusive", "off"},
-                                     {"recovery_target_timeline", "latest"}}));
-}
-
-TEST(RecoveryPlanTest, PrimaryLsnWithEverything) {
-  RecoveryPlan plan = plan_recovery(
-      position("lsn=0/3000000,inclusive=yes,timeline=3,action=shutdown,work_mem=1MB"), source());
-  EXPECT_EQ(plan.signal, SignalFile::kRecovery);
-  EXPECT_EQ(plan.settings, (Settings{{"restore_command", "false"},
-                                     {"recovery_target_lsn", "0/3000000"},
-                                     {"recovery_target_inclusive", "on"},
-                                     {"recovery_target_timeline", "3"},
-                                     {"recovery_target_action", "shutdown"},
-                                     {"work_mem", "1MB"}}));
-}
-
-TEST(RecoveryPlanTest, PrimaryTimeIsPassedVerbatim) {
-  RecoveryPlan plan = plan_recovery(position("time=2026-11-26 06:00:00"), source());
-  EXPECT_EQ(plan.signal, SignalFile::kRecovery);
-  EXPECT_EQ(plan.settings, (Settings{{"restore_command", "false"},
-                                     {"recovery_target_time", "2026-11-26 06:00:00"},
-                                     {"recovery_target_timeline", "latest"}}));
-}
+INSTANTIATE_TEST_SUITE_P(
+    Primary, RecoveryPlanCaseTest,
+    testing::Values(PlanCase{"Immediate",
+                             "immediate,action=promote",
+                             SignalFile::kRecovery,
+                             {{"restore_command", "false"},
+                              {"recovery_target", "immediate"},
+                              {"recovery_target_timeline", "latest"},
+                              {"recovery_target_action", "promote"}}},
+                    PlanCase{"Name",
+                             "name=before upgrade,timeline=current",
+                             SignalFile::kRecovery,
+                             {{"restore_command", "false"},
+                              {"recovery_target_name", "before upgrade"},
+                              {"recovery_target_timeline", "current"}}},
+                    PlanCase{"Xid",
+                             "xid=1234,inclusive=no",
+                             SignalFile::kRecovery,
+                             {{"restore_command", "false"},
+                              {"recovery_target_xid", "1234"},
+                              {"recovery_target_inclusive", "off"},
+                              {"recovery_target_timeline", "latest"}}},
+                    PlanCase{"LsnWithEverything",
+                             "lsn=0/3000000,inclusive=yes,timeline=3,action=shutdown,work_mem=1MB",
+                             SignalFile::kRecovery,
+                             {{"restore_command", "false"},
+                              {"recovery_target_lsn", "0/3000000"},
+                              {"recovery_target_inclusive", "on"},
+                              {"recovery_target_timeline", "3"},
+                              {"recovery_target_action", "shutdown"},
+                              {"work_mem", "1MB"}}},
+                    PlanCase{"TimeIsPassedVerbatim",
+                             "time=2026-11-26 06:00:00",
+                             SignalFile::kRecovery,
+                             {{"restore_command", "false"},
+                              {"recovery_target_time", "2026-11-26 06:00:00"},
+                              {"recovery_target_timeline", "latest"}}}),
+    case_name);
 
 TEST(RecoveryPlanTest, PrimaryUserRestoreCommandReplacesOurs) {
   RecoveryPlan plan = plan_recovery(position("current,restore_command=cp /a/%f %p"), source());
@@ -116,13 +131,24 @@ TEST(RecoveryPlanTest, ReplicaWithoutTarget) {
   EXPECT_EQ(current.settings, plan.settings);
 }
 
-TEST(RecoveryPlanTest, ReplicaImmediate) {
-  RecoveryPlan plan = plan_recovery(position("replica,immediate"), source());
-  EXPECT_EQ(plan.signal, SignalFile::kStandby);
-  EXPECT_EQ(plan.settings, (Settings{{"primary_conninfo", std::string(kConninfo)},
-                                     {"recovery_target", "immediate"},
-                                     {"recovery_target_timeline", "latest"}}));
-}
+INSTANTIATE_TEST_SUITE_P(
+    Replica, RecoveryPlanCaseTest,
+    testing::Values(PlanCase{"Immediate",
+                             "replica,immediate",
+                             SignalFile::kStandby,
+                             {{"primary_conninfo", std::string(kConninfo)},
+                              {"recovery_target", "immediate"},
+                              {"recovery_target_timeline", "latest"}}},
+                    PlanCase{"UserSettingsOverrideOurs",
+                             "replica,lsn=0/5,primary_conninfo=service=main,primary_slot_name=s1,"
+                             "restore_command=cp /a/%f %p",
+                             SignalFile::kStandby,
+                             {{"recovery_target_lsn", "0/5"},
+                              {"recovery_target_timeline", "latest"},
+                              {"primary_conninfo", "service=main"},
+                              {"primary_slot_name", "s1"},
+                              {"restore_command", "cp /a/%f %p"}}}),
+    case_name);
 
 TEST(RecoveryPlanTest, ReplicaEachPointTarget) {
   const std::vector<std::pair<std::string, std::pair<std::string, std::string>>> cases = {
@@ -141,19 +167,6 @@ TEST(RecoveryPlanTest, ReplicaEachPointTarget) {
                                        {"recovery_target_action", "promote"}}))
         << text;
   }
-}
-
-TEST(RecoveryPlanTest, ReplicaUserSettingsOverrideOurs) {
-  RecoveryPlan plan =
-      plan_recovery(position("replica,lsn=0/5,primary_conninfo=service=main,primary_slot_name=s1,"
-                             "restore_command=cp /a/%f %p"),
-                    source());
-  EXPECT_EQ(plan.signal, SignalFile::kStandby);
-  EXPECT_EQ(plan.settings, (Settings{{"recovery_target_lsn", "0/5"},
-                                     {"recovery_target_timeline", "latest"},
-                                     {"primary_conninfo", "service=main"},
-                                     {"primary_slot_name", "s1"},
-                                     {"restore_command", "cp /a/%f %p"}}));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,13 +3,13 @@
 // Shared by the restore module's tests.
 #pragma once
 
-#include <stdlib.h>
-
 #include <filesystem>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "support/bytes.h"
+#include "support/temp_dir.h"
 #include <gtest/gtest.h>
 
 #include "pgm/backup/info.h"
@@ -33,15 +33,9 @@ const Format kZstd{"zstd", compress::Algorithm::kZstd, 0x12, crypto::AesMode::kN
 const Format kZstdAes{"zstd_aes", compress::Algorithm::kZstd, 0x12, crypto::AesMode::kAes256Gcm,
                       ".zstd.aes"};
 
-// Compressible but not trivially so: repeating words with a counter.
+// Compressible but not to nothing, and different for each seed.
 inline std::string content(size_t size, int seed) {
-  std::string s;
-  s.reserve(size + 32);
-  for (int i = 0; s.size() < size; ++i) {
-    s += "tuple " + std::to_string(seed) + ":" + std::to_string(i * 7919 % 10007) + ";";
-  }
-  s.resize(size);
-  return s;
+  return pgm::test_support::compressible_string(size, "tuple " + std::to_string(seed) + ";");
 }
 
 class StoredBackupTest : public ::testing::Test {
@@ -60,15 +54,8 @@ class StoredBackupTest : public ::testing::Test {
   }
 
   void SetUp() override {
-    std::string tmpl = (fs::temp_directory_path() / "pgm-restore-XXXXXX").string();
-    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-    tmp_ = tmpl;
     dir_ = tmp_ + "/20240101120000";
     key_.bytes.assign(crypto::kMasterKeyLength, 0x5a);
-  }
-  void TearDown() override {
-    std::error_code ec;
-    fs::remove_all(tmp_, ec);
   }
 
   // A backup as run_full_backup writes it: FileStore for data/, then backup.manifest,
@@ -127,7 +114,8 @@ class StoredBackupTest : public ::testing::Test {
     return dir_ + "/data/" + path + format_.suffix;
   }
 
-  std::string tmp_;
+  pgm::test_support::TempDir tmp_dir_{"pgm-restore"};
+  std::string tmp_ = tmp_dir_.path();
   std::string dir_;
   Format format_ = kZstd;
   crypto::MasterKey key_;
