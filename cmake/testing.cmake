@@ -1,9 +1,10 @@
-# pgm_add_test(NAME <name> SOURCES <files...> LIBS <libs...> [LABEL unit|integration])
+# pgm_add_test(NAME <name> SOURCES <files...> LIBS <libs...> [LABEL unit|integration]
+#              [TIMEOUT <seconds>] [ENVIRONMENT VAR=value])
 # One GoogleTest binary per module; tests are discovered so ctest lists each case.
 enable_testing()
 include(GoogleTest)
 function(pgm_add_test)
-  cmake_parse_arguments(T "" "NAME;LABEL;TIMEOUT" "SOURCES;LIBS" ${ARGN})
+  cmake_parse_arguments(T "" "NAME;LABEL;TIMEOUT;ENVIRONMENT" "SOURCES;LIBS" ${ARGN})
   if(NOT T_LABEL)
     set(T_LABEL unit)
   endif()
@@ -12,6 +13,10 @@ function(pgm_add_test)
   endif()
   add_executable(${T_NAME} ${T_SOURCES})
   target_link_libraries(${T_NAME} PRIVATE ${T_LIBS} GTest::gtest GTest::gmock GTest::gtest_main pgm_warnings)
-  gtest_discover_tests(${T_NAME} PROPERTIES LABELS ${T_LABEL} TIMEOUT ${T_TIMEOUT}
+  set(environment)
+  if(T_ENVIRONMENT)
+    set(environment ENVIRONMENT ${T_ENVIRONMENT})
+  endif()
+  gtest_discover_tests(${T_NAME} PROPERTIES LABELS ${T_LABEL} TIMEOUT ${T_TIMEOUT} ${environment}
                        DISCOVERY_TIMEOUT 30)
 endfunction()

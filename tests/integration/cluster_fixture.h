@@ -51,11 +51,16 @@ class ClusterTest : public DaemonTest {
       }
       done = true;
     }
-    PostgresSuite::SetUpTestSuite();
+    set_up_cluster(kDefaultPgMajor);
+  }
+  // SetUpTestSuite's work with PostgreSQL `major`: starts it in place of the suite's server
+  // and prepares it (the first error is kept in suite_error()).
+  static void set_up_cluster(int major) {
+    PostgresSuite::start_suite_postgres(major);
     if (pg() == nullptr) {
       return;
     }
-    std::string error = prepare_cluster(*pg(), setup);
+    std::string error = prepare_cluster(*pg(), Suite::cluster_setup());
     if (suite_error().empty()) {
       suite_error() = error;
     }
@@ -147,11 +152,13 @@ class ClusterTest : public DaemonTest {
     ASSERT_TRUE(s.has_value()) << "WAL up to " << lsn << " not received: " << last;
   }
 
-  // Starts PostgreSQL on a restored directory as the test user; it runs until the test ends.
+  // Starts PostgreSQL of the source's major on a restored directory as the test user; it runs
+  // until the test ends.
   PostgresInstance* start_copy(const std::string& data_dir) {
     copy_roots_.push_back(std::make_unique<TempDir>("pgm-it-copy"));
     chown_to_test_user(copy_roots_.back()->path());
-    copies_.push_back(std::make_unique<PostgresInstance>(copy_roots_.back()->path()));
+    copies_.push_back(
+        std::make_unique<PostgresInstance>(copy_roots_.back()->path(), pg()->major()));
     std::string error = copies_.back()->start_restored(data_dir);
     if (!error.empty()) {
       ADD_FAILURE() << "PostgreSQL on " << data_dir << " did not start: " << error << "\n"

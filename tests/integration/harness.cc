@@ -27,19 +27,27 @@ std::string lower(std::string s) {
 
 }  // namespace
 
-void PostgresSuite::SetUpTestSuite() {
+void PostgresSuite::SetUpTestSuite() { start_suite_postgres(kDefaultPgMajor); }
+
+void PostgresSuite::start_suite_postgres(int major) {
   SuiteState& s = suite();
+  s.pg.reset();  // stops the previous server before its directory goes
   s = SuiteState{};
   if (!run_as().error.empty()) {
     s.error = run_as().error;
     return;
   }
-  if (pg_bin_dir().empty()) {
-    s.skip_reason = "PostgreSQL binaries not found (set PGM_PG_BINDIR or install postgresql-15)";
+  if (pg_bin_dir(major).empty()) {
+    s.skip_reason = major == kDefaultPgMajor
+                        ? "PostgreSQL binaries not found (set PGM_PG_BINDIR or install "
+                          "postgresql-15)"
+                        : "PostgreSQL " + std::to_string(major) +
+                              " binaries not found (run scripts/install-deps.sh as root, or set "
+                              "PGM_PG_TOOLS_DIR)";
     return;
   }
   s.dir = std::make_unique<TempDir>("pgm-pg");
-  s.pg = std::make_unique<PostgresInstance>(s.dir->path());
+  s.pg = std::make_unique<PostgresInstance>(s.dir->path(), major);
   s.error = s.pg->start();
 }
 

@@ -2,7 +2,8 @@
 // per test. Single-threaded use (the fixture's methods run on the test's main thread).
 //
 // PostgresSuite: SetUpTestSuite starts a throwaway PostgreSQL 15; tests skip when PostgreSQL's
-// binaries are absent and fail when it cannot start.
+// binaries are absent and fail when it cannot start. start_suite_postgres(major) does the same
+// for another major (suites parameterised over majors call it per test).
 // DaemonTest: SetUp writes the daemon's config (override configure() to change keys), creates
 // its master key and vaults, starts it and waits for `ping`. TearDown stops it with SIGTERM,
 // checks it exited 0 (unless the test stopped it itself), and fails on ERROR/FATAL log lines
@@ -25,6 +26,9 @@ class PostgresSuite : public ::testing::Test {
  public:
   static void SetUpTestSuite();
   static void TearDownTestSuite();
+  // Stops the suite's server, if any, and starts PostgreSQL `major` in its place (a missing
+  // major makes the tests skip).
+  static void start_suite_postgres(int major);
 
  protected:
   void SetUp() override;

@@ -49,11 +49,34 @@ std::string pg_bin_dir() {
   return dir;
 }
 
-PostgresInstance::PostgresInstance(std::string root)
+std::string pg_bin_dir(int major) {
+  if (major == kDefaultPgMajor) {
+    return pg_bin_dir();
+  }
+  const char* env = std::getenv("PGM_PG_TOOLS_DIR");  // NOLINT(concurrency-mt-unsafe)
+  std::string dir = (env != nullptr && *env != '\0' ? std::string(env)
+                                                    : std::string("/opt/pgmoneta-test-tools")) +
+                    "/pg" + std::to_string(major) + "/bin";
+  if (!is_executable(dir + "/initdb") || !is_executable(dir + "/postgres")) {
+    return "";
+  }
+  return dir;
+}
+
+PostgresInstance::PostgresInstance(std::string root, int major)
     : root_(std::move(root)),
       data_dir_(root_ + "/data"),
       socket_dir_(root_ + "/pgsock"),
-      bin_(pg_bin_dir()) {}
+      major_(major),
+      bin_(pg_bin_dir(major)),
+      client_bin_(major == kDefaultPgMajor ? bin_ : pg_bin_dir()) {}
+
+std::string PostgresInstance::program_path(const std::string& program) const {
+  if (!bin_.empty() && is_executable(bin_ + "/" + program)) {
+    return bin_ + "/" + program;
+  }
+  return client_bin_ + "/" + program;
+}
 
 PostgresInstance::~PostgresInstance() { stop(); }
 
@@ -133,8 +156,8 @@ std::string PostgresInstance::launch() {
       return "postgres exited during start-up; log:\n" + log();
     }
     ProcessOptions ready;
-    ready.argv = {bin_ + "/pg_isready",  "-q", "-h",       socket_dir_, "-p",
-                  std::to_string(port_), "-U", "postgres", "-d",        "postgres"};
+    ready.argv = {program_path("pg_isready"), "-q", "-h",       socket_dir_, "-p",
+                  std::to_string(port_),      "-U", "postgres", "-d",        "postgres"};
     ready.home = root_;
     if (run_command(ready, seconds(10)).exit_code == 0) {
       break;
@@ -200,7 +223,7 @@ std::string PostgresInstance::promote() {
 ProcessOptions PostgresInstance::tool_options(const std::string& program,
                                               const std::vector<std::string>& args) const {
   ProcessOptions o;
-  o.argv = {bin_ + "/" + program};
+  o.argv = {program_path(program)};
   o.argv.insert(o.argv.end(), args.begin(), args.end());
   o.home = root_;
   o.env["PGHOST"] = socket_dir_;
@@ -239,10 +262,20 @@ void PostgresInstance::stop() {
 CommandOutput PostgresInstance::psql(const std::string& sql, const std::string& user,
                                      const std::string& database) const {
   ProcessOptions o;
-  o.argv = {bin_ + "/psql", "-XAtq",     "-v", "ON_ERROR_STOP=1",
-            "-h",           socket_dir_, "-p", std::to_string(port_),
-            "-U",           user,        "-d", database,
-            "-c",           sql};
+  o.argv = {program_path("psql"),
+            "-XAtq",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            socket_dir_,
+            "-p",
+            std::to_string(port_),
+            "-U",
+            user,
+            "-d",
+            database,
+            "-c",
+            sql};
   o.home = root_;
   return run_command(o, seconds(60));
 }

@@ -1,4 +1,5 @@
-// PostgresInstance: a throwaway PostgreSQL 15 cluster for integration tests. Not thread-safe.
+// PostgresInstance: a throwaway PostgreSQL cluster for integration tests, Debian's 15 unless a
+// major is given (13, 14, 16, 17, 18 come from scripts/install-deps.sh). Not thread-safe.
 //
 // initdb (trust auth, superuser "postgres"), listens on a unix socket only (listen_addresses='',
 // socket in <root>/pgsock), wal_level=replica, fsync=off, then creates the role `repl` (LOGIN
@@ -18,17 +19,26 @@
 
 namespace pgm::testing {
 
+// The major of the default server: Debian's postgresql-15.
+inline constexpr int kDefaultPgMajor = 15;
+
 // PostgreSQL's bin directory: env PGM_PG_BINDIR, else `pg_config --bindir`. Empty when no
 // initdb is found there (tests then skip).
 std::string pg_bin_dir();
+// The bin directory of PostgreSQL `major`: pg_bin_dir() for kDefaultPgMajor, else
+// <env PGM_PG_TOOLS_DIR, default /opt/pgmoneta-test-tools>/pg<major>/bin, where
+// scripts/install-deps.sh unpacks the other majors. Empty when no initdb and postgres are there.
+std::string pg_bin_dir(int major);
 
 class PostgresInstance {
  public:
   static constexpr const char* kReplUser = "repl";
   static constexpr const char* kReplPassword = "repl-secret-1";
 
-  // `root` must exist and belong to the test user; data goes to <root>/data.
-  explicit PostgresInstance(std::string root);
+  // `root` must exist and belong to the test user; data goes to <root>/data. The server is
+  // PostgreSQL `major` (pg_bin_dir(major)); client programs it lacks (psql, pgbench,
+  // pg_isready, pg_basebackup ...) come from pg_bin_dir().
+  explicit PostgresInstance(std::string root, int major = kDefaultPgMajor);
   PostgresInstance(const PostgresInstance&) = delete;
   PostgresInstance& operator=(const PostgresInstance&) = delete;
   ~PostgresInstance();  // stop()
@@ -50,7 +60,8 @@ class PostgresInstance {
   void add_initdb_option(const std::string& option) { initdb_options_.push_back(option); }
   // Instead of start(): pg_basebackup -R -X stream -c fast from the running `primary` into
   // <root>/data, then this instance's port and socket, then start as a hot standby streaming
-  // from `primary`. Error, empty on success.
+  // from `primary`. pg_basebackup refuses servers newer than itself: Debian's 15 serves
+  // primaries up to 15. Error, empty on success.
   std::string start_standby(const PostgresInstance& primary);
   // Instead of start(): runs the postmaster on an existing (restored) data directory, with
   // this instance's port and socket appended to its postgresql.conf, and waits until it
@@ -60,8 +71,11 @@ class PostgresInstance {
   // pg_ctl promote -w (waits until the standby accepts writes). Error, empty on success.
   std::string promote();
 
+  int major() const { return major_; }
   const std::string& bin_dir() const { return bin_; }
-  // Runs <bin_dir>/<program> args as the test user with PGHOST, PGPORT, PGUSER=postgres and
+  // <bin_dir>/<program> when the server's directory has it, else Debian's client program.
+  std::string program_path(const std::string& program) const;
+  // Runs program_path(program) args as the test user with PGHOST, PGPORT, PGUSER=postgres and
   // PGDATABASE=postgres pointing at this instance.
   CommandOutput run_tool(const std::string& program, const std::vector<std::string>& args,
                          std::chrono::milliseconds timeout = std::chrono::seconds(120)) const;
@@ -89,7 +103,9 @@ class PostgresInstance {
   std::string root_;
   std::string data_dir_;
   std::string socket_dir_;
+  int major_;
   std::string bin_;
+  std::string client_bin_;
   int port_ = 0;
   std::vector<std::string> settings_;
   std::vector<std::string> initdb_options_;

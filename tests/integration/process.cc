@@ -278,9 +278,13 @@ void chown_to_test_user(const std::string& path) {
 }
 
 TempDir::TempDir(std::string_view prefix) {
-  std::string templ = "/tmp/" + std::string(prefix) + "-XXXXXX";
+  std::string templ =
+      std::string(getenv_or("PGM_TEST_TMPDIR", "/tmp")) + "/" + std::string(prefix) + "-XXXXXX";
   if (::mkdtemp(templ.data()) == nullptr) {
-    std::abort();  // cannot run any test without a temp dir
+    templ = "/tmp/" + std::string(prefix) + "-XXXXXX";
+    if (::mkdtemp(templ.data()) == nullptr) {
+      std::abort();  // cannot run any test without a temp dir
+    }
   }
   path_ = templ;
   ::chmod(path_.c_str(), 0755);

@@ -34,7 +34,8 @@ const RunAs& run_as();
 // Directory holding pgmoneta, pgmoneta-cli and pgmoneta-admin: env PGM_BIN_DIR, else the build's.
 std::string pgmoneta_bin_dir();
 
-// A fresh directory under /tmp owned by the test user, removed (recursively) on destruction.
+// A fresh directory under env PGM_TEST_TMPDIR (default /tmp; /tmp when that directory is
+// unusable) owned by the test user, removed (recursively) on destruction. PGM_KEEP_TEMP keeps it.
 class TempDir {
  public:
   explicit TempDir(std::string_view prefix = "pgm-it");
