@@ -2,13 +2,14 @@
 // integration test runs) one server of that major holds pgbench data at scale 1; the daemon
 // streams its WAL, takes a full backup through pgmoneta-cli, restores it, and PostgreSQL of the
 // same major starts on the restored directory and holds the source's rows. The stored WAL
-// segments equal the server's own.
+// segments equal the server's own. Then a chain of two incremental backups restores too.
 //
 // The majors other than 15 come from scripts/install-deps.sh (/opt/pgmoneta-test-tools/pg<major>,
 // PGM_PG_TOOLS_DIR overrides); a major that is not installed skips. Each test starts its own
 // server, so one test per major keeps the file short.
 
 #include <chrono>
+#include <filesystem>
 #include <iostream>
 #include <string>
 
@@ -106,6 +107,38 @@ TEST_P(VersionsTest, FullBackupRestoresAndWalStreams) {
   std::cout << "[   INFO   ] PostgreSQL " << version << ": backup " << label << ", "
             << (*r.json)["Response"].value("Files", 0) << " files restored, " << check.segments
             << " WAL segments stored, " << check.compared << " compared\n";
+
+  // An incremental chain of two (block delta on every major): updates, a TRUNCATE, a new
+  // table, then the newest restores to the source's rows.
+  std::filesystem::remove_all(target);
+  auto incremental = [&](const std::string& parent_label) {
+    CliResult b = cli({"backup", "primary", parent_label}, "raw");
+    EXPECT_EQ(b.exit_code(), 0) << b.describe();
+    return b.json ? (*b.json)["Response"].value("Backup", "") : std::string();
+  };
+  bench = pg()->run_tool("pgbench", {"-n", "-t", "100", "-c", "1"});
+  ASSERT_EQ(bench.exit_code, 0) << bench.describe();
+  const std::string first = incremental(label);
+  ASSERT_FALSE(first.empty());
+  for (const char* statement :
+       {"TRUNCATE pgbench_history",
+        "CREATE TABLE later AS SELECT g FROM generate_series(1, 5000) g",
+        "UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid < 500"}) {
+    CommandOutput out = pg()->psql(statement);
+    ASSERT_EQ(out.exit_code, 0) << statement << ": " << out.describe();
+  }
+  const std::string second = incremental(first);
+  ASSERT_FALSE(second.empty());
+  expected = digests(*pg()) + " " + sql_value(*pg(), "SELECT count(*) FROM later");
+  segment = switch_wal(*pg(), &error);
+  ASSERT_FALSE(segment.empty()) << error;
+  ASSERT_EQ(wait_for_settled_segment(wal_dir, segment, suffix, seconds(60)), "");
+  r = cli({"restore", "primary", second, "current", parent}, "raw");
+  ASSERT_EQ(r.exit_code(), 0) << r.describe();
+  copy = start_copy(parent + "/primary-" + second);
+  ASSERT_NE(copy, nullptr);
+  EXPECT_EQ(digests(*copy) + " " + sql_value(*copy, "SELECT count(*) FROM later"), expected);
+  copies_.back()->stop();
 }
 
 INSTANTIATE_TEST_SUITE_P(Majors, VersionsTest, ::testing::Values(13, 14, 16, 17, 18),
