@@ -17,6 +17,10 @@
 #include "integration/restore_fixture.h"
 #include "integration/wal_helpers.h"
 
+#include "pgm/backup/repository.h"
+#include "pgm/restore/restore.h"
+#include "pgm/restore/rollup.h"
+
 namespace pgm::testing {
 namespace {
 
@@ -285,6 +289,84 @@ TEST_F(IncrementalTest, DeletingParentsRollsTheChainUpAndTheNewestStillRestores)
   PostgresInstance* copy = start_copy(parent + "/primary-" + third);
   ASSERT_NE(copy, nullptr);
   EXPECT_EQ(checksums(*copy) + " " + sql_value(*copy, "SELECT count(*) FROM rolled"), expected);
+}
+
+}  // namespace
+}  // namespace pgm::testing
+
+namespace pgm::testing {
+namespace {
+
+// A rollup stopped after each of its steps, as a kill -9 would stop it, then completed by
+// complete_rollups() as the daemon does before its next backup or delete: the newest backup
+// restores exactly (run_restore checks every rebuilt file against PostgreSQL's manifest).
+// Also a copy interrupted before it was complete: undone, the old chain restores. Each case
+// works on its own copy of the repository.
+TEST_F(IncrementalTest, RollupInterruptedAtEveryStepStillRestores) {
+  ASSERT_NO_FATAL_FAILURE(start_online());
+  const std::string full = take_backup();
+  ASSERT_NO_FATAL_FAILURE(
+      sql("UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid <= 3000"));
+  const std::string first = take_incremental(full);
+  ASSERT_NO_FATAL_FAILURE(
+      sql("UPDATE pgbench_accounts SET abalance = abalance + 2 WHERE aid BETWEEN 2000 AND 6000"));
+  const std::string second = take_incremental(first);
+  ASSERT_FALSE(full.empty() || first.empty() || second.empty());
+  const std::string repository = daemon_backup_root(daemon());
+  const std::string scratch = restore_parent("rollup-crash");
+
+  struct Case {
+    std::string name;
+    std::string parent;  // the backup rolled up
+    int stop_after;      // 1 marked, 2 swapped, 3 parent deleted; 0: crashed before the mark
+  };
+  const std::vector<Case> cases = {
+      {"middle-unmarked", first, 0}, {"middle-marked", first, 1}, {"middle-swapped", first, 2},
+      {"middle-deleted", first, 3},  {"root-marked", full, 1},    {"root-swapped", full, 2},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string root = scratch + "/" + c.name;
+    CommandOutput copied = run_in(scratch, {"/bin/cp", "-a", repository, root});
+    ASSERT_EQ(copied.exit_code, 0) << copied.describe();
+    const std::string child = c.parent == full ? first : second;
+    restore::RollupOptions o;
+    o.root = root;
+    o.parent = c.parent;
+    o.child = child;
+    o.level = 3;
+    o.after_step = [&](int step) { return step < std::max(c.stop_after, 1); };
+    auto rolled = restore::roll_up(o);
+    ASSERT_TRUE(rolled) << rolled.error().message();
+    if (c.stop_after == 0) {
+      // Crashed while building: the copy exists without its completion mark.
+      ASSERT_EQ(::unlink((root + "/.rollup-" + child + "/ROLLUP").c_str()), 0);
+    }
+    auto completed = restore::complete_rollups(root);
+    ASSERT_TRUE(completed) << completed.error().message();
+    EXPECT_EQ(*completed, 1u);
+    for (const std::string& name : list_dir(root)) {
+      EXPECT_EQ(name.rfind(".rollup", 0), std::string::npos) << name;
+    }
+    // Undone: the parent is still there and still the child's parent; finished: it is gone.
+    const bool undone = c.stop_after == 0;
+    EXPECT_EQ(path_exists(root + "/" + c.parent), undone);
+    auto child_info = backup::read_backup_info(root + "/" + child);
+    ASSERT_TRUE(child_info) << child_info.error().message();
+    EXPECT_EQ(child_info->parent == c.parent, undone);
+
+    auto newest = backup::read_backup_info(root + "/" + second);
+    ASSERT_TRUE(newest);
+    restore::RestoreOptions ro;
+    ro.backup_dir = root + "/" + second;
+    ro.info = *newest;
+    ro.target_dir = scratch + "/restored-" + c.name;
+    ro.workers = 2;
+    auto restored = restore::run_restore(ro);
+    EXPECT_TRUE(restored) << restored.error().message();
+    std::filesystem::remove_all(ro.target_dir);
+    std::filesystem::remove_all(root);
+  }
 }
 
 }  // namespace
