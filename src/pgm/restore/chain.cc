@@ -55,19 +55,32 @@ Result<IncrementalFrom> parse_incremental_from(std::string_view backup_label) {
   return IncrementalFrom{*lsn, tli};
 }
 
-std::string strip_incremental_from(std::string_view backup_label) {
+namespace {
+
+// The lines of a backup_label that are (`wanted` true) or are not INCREMENTAL FROM lines.
+std::string filter_incremental_lines(std::string_view backup_label, bool wanted) {
   std::string out;
   size_t at = 0;
   while (at < backup_label.size()) {
     size_t end = backup_label.find('\n', at);
     const size_t next = end == std::string_view::npos ? backup_label.size() : end + 1;
     std::string_view line = backup_label.substr(at, next - at);
-    if (!line.starts_with("INCREMENTAL FROM ")) {
+    if (line.starts_with("INCREMENTAL FROM ") == wanted) {
       out.append(line);
     }
     at = next;
   }
   return out;
+}
+
+}  // namespace
+
+std::string strip_incremental_from(std::string_view backup_label) {
+  return filter_incremental_lines(backup_label, false);
+}
+
+std::string incremental_from_lines(std::string_view backup_label) {
+  return filter_incremental_lines(backup_label, true);
 }
 
 Result<std::vector<ChainMember>> resolve_chain(const std::string& root,

@@ -36,5 +36,7 @@ Result<IncrementalFrom> parse_incremental_from(std::string_view backup_label);
 // backup_label without its INCREMENTAL FROM lines: what a restored data directory holds
 // (PostgreSQL refuses to start on a label that has them).
 std::string strip_incremental_from(std::string_view backup_label);
+// Only the INCREMENTAL FROM lines of a backup_label, as they are.
+std::string incremental_from_lines(std::string_view backup_label);
 
 }  // namespace pgm::restore

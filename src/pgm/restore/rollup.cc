@@ -111,22 +111,6 @@ std::string sha512_of(std::string_view text) {
   return crypto::Sha512::hex(sha->final());
 }
 
-// The INCREMENTAL FROM lines of a backup_label, as they are.
-std::string incremental_lines(std::string_view label) {
-  std::string out;
-  size_t at = 0;
-  while (at < label.size()) {
-    size_t end = label.find('\n', at);
-    const size_t next = end == std::string_view::npos ? label.size() : end + 1;
-    std::string_view line = label.substr(at, next - at);
-    if (line.starts_with("INCREMENTAL FROM ")) {
-      out.append(line);
-    }
-    at = next;
-  }
-  return out;
-}
-
 Result<std::string> marker_parent(const std::string& dir) {
   PGM_ASSIGN_OR_RETURN(std::string text, io::read_file(dir + "/" + kMarker));
   constexpr std::string_view kKey = "parent=";
@@ -346,7 +330,7 @@ Result<RollupResult> roll_up(const RollupOptions& o) {
     if (!result.child_became_full) {
       PGM_ASSIGN_OR_RETURN(std::string parent_label,
                            io::read_file(parent_dir + "/data/backup_label"));
-      label += incremental_lines(parent_label);
+      label += incremental_from_lines(parent_label);
     }
     PGM_TRY(io::write_file_atomic(staging + "/data/backup_label", label, 0600));
     const std::string label_sha = sha512_of(label);
