@@ -2,7 +2,8 @@
 // integration test runs) one server of that major holds pgbench data at scale 1; the daemon
 // streams its WAL, takes a full backup through pgmoneta-cli, restores it, and PostgreSQL of the
 // same major starts on the restored directory and holds the source's rows. The stored WAL
-// segments equal the server's own. Then a chain of two incremental backups restores too.
+// segments equal the server's own. Then a chain of two incremental backups restores too: a
+// block delta on 13-16, PostgreSQL's own incrementals (summarize_wal = on) on 17 and 18.
 //
 // The majors other than 15 come from scripts/install-deps.sh (/opt/pgmoneta-test-tools/pg<major>,
 // PGM_PG_TOOLS_DIR overrides); a major that is not installed skips. Each test starts its own
@@ -62,6 +63,14 @@ TEST_P(VersionsTest, FullBackupRestoresAndWalStreams) {
   ASSERT_EQ(version.substr(0, 2), std::to_string(major))
       << "the server is not PostgreSQL " << major;
 
+  if (major >= 17) {
+    // WAL summaries: the incrementals below are PostgreSQL's own (UPLOAD_MANIFEST + INCREMENTAL).
+    for (const char* statement :
+         {"ALTER SYSTEM SET summarize_wal = on", "SELECT pg_reload_conf()"}) {
+      CommandOutput out = pg()->psql(statement);
+      ASSERT_EQ(out.exit_code, 0) << statement << ": " << out.describe();
+    }
+  }
   ASSERT_NO_FATAL_FAILURE(start_online());
   nlohmann::json details = server_details(daemon(), "primary");
   EXPECT_EQ(json_int(details, "MajorVersion"), major) << details.dump();
@@ -139,6 +148,10 @@ TEST_P(VersionsTest, FullBackupRestoresAndWalStreams) {
   ASSERT_NE(copy, nullptr);
   EXPECT_EQ(digests(*copy) + " " + sql_value(*copy, "SELECT count(*) FROM later"), expected);
   copies_.back()->stop();
+  // 17 and 18 sent only the changed blocks themselves; the others were compared block by block.
+  const std::string how = major >= 17 ? "PostgreSQL's own, from WAL summaries" : "block delta";
+  EXPECT_TRUE(daemon().wait_for_log("incremental from " + first + " (" + how + ")"))
+      << daemon().log();
 }
 
 INSTANTIATE_TEST_SUITE_P(Majors, VersionsTest, ::testing::Values(13, 14, 16, 17, 18),

@@ -1,5 +1,6 @@
 #include "pgm/backup/base_backup.h"
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 
@@ -143,6 +144,10 @@ Result<std::string> base_backup_command(int server_version, const BaseBackupOpti
   if (rate != 0) {
     rate = std::clamp<uint64_t>(rate, 32, 1048576);
   }
+  if (o.incremental && server_version < 170000) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "PostgreSQL's own incremental backups need PostgreSQL 17 or later");
+  }
   if (server_version < 150000) {
     if (o.server_compression != compress::Algorithm::kNone) {
       return make_error(ErrorCode::kInvalidArgument,
@@ -176,9 +181,40 @@ Result<std::string> base_backup_command(int server_version, const BaseBackupOpti
     }
     if (!detail.empty()) cmd += ", COMPRESSION_DETAIL " + quote(detail);
   }
+  if (o.incremental) cmd += ", INCREMENTAL";
   cmd += o.crc32c_manifest ? ", MANIFEST 'yes', MANIFEST_CHECKSUMS 'CRC32C')"
                            : ", MANIFEST 'yes', MANIFEST_CHECKSUMS 'SHA512')";
   return cmd;
+}
+
+Result<void> upload_manifest(pg::Connection& connection, std::string_view manifest) {
+  PGM_ASSIGN_OR_RETURN(pg::QueryResult started, connection.query("UPLOAD_MANIFEST"));
+  if (started.kind() != pg::QueryResult::Kind::kCopyIn) {
+    return make_error(ErrorCode::kProtocol, "UPLOAD_MANIFEST: the server did not start a COPY IN");
+  }
+  PGconn* conn = connection.native();
+  constexpr size_t kChunk = 64 * 1024;
+  for (size_t at = 0; at < manifest.size(); at += kChunk) {
+    const size_t n = std::min(kChunk, manifest.size() - at);
+    if (PQputCopyData(conn, manifest.data() + at, static_cast<int>(n)) != 1) {
+      return make_error(
+          ErrorCode::kIo,
+          fmt::format("UPLOAD_MANIFEST: {}", pg::describe_connect_error(PQerrorMessage(conn))));
+    }
+  }
+  if (PQputCopyEnd(conn, nullptr) != 1) {
+    return make_error(
+        ErrorCode::kIo,
+        fmt::format("UPLOAD_MANIFEST: {}", pg::describe_connect_error(PQerrorMessage(conn))));
+  }
+  // CommandComplete, then the end of the results.
+  PGM_ASSIGN_OR_RETURN(ResultPtr done, expect(conn, PGRES_COMMAND_OK, "UPLOAD_MANIFEST"));
+  while (ResultPtr extra = next_result(conn)) {
+    if (PQresultStatus(extra.get()) == PGRES_FATAL_ERROR) {
+      return tl::unexpected(result_error(conn, extra.get(), "UPLOAD_MANIFEST"));
+    }
+  }
+  return {};
 }
 
 Result<BaseBackupEnd> run_base_backup(pg::Connection& connection, const std::string& command,

@@ -34,11 +34,19 @@ struct BaseBackupOptions {
   int server_level = 0;          // 0: the server's default level
   int server_workers = 0;        // zstd only; 0: none
   bool crc32c_manifest = false;  // MANIFEST_CHECKSUMS 'CRC32C' instead of 'SHA512'
+  // INCREMENTAL (PostgreSQL 17+, after upload_manifest() on the same connection): the server
+  // sends changed relation files as INCREMENTAL.<name> files.
+  bool incremental = false;
 };
 
 // The BASE_BACKUP command text for a server version (PQserverVersion form: 150004). Versions
 // before 15 get the legacy syntax (and no server compression: kInvalidArgument).
 Result<std::string> base_backup_command(int server_version, const BaseBackupOptions& options);
+
+// UPLOAD_MANIFEST (PostgreSQL 17+): sends the parent backup's backup_manifest, byte for byte
+// (the server checks its checksum), as CopyData after the server's CopyInResponse; the server
+// answers with CommandComplete, no result set. A server error is kServer with its message.
+Result<void> upload_manifest(pg::Connection& connection, std::string_view manifest);
 
 // One row of the tablespace header. The main data directory comes with oid 0 and an empty
 // location.

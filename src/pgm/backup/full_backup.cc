@@ -46,6 +46,7 @@ struct ServerFacts {
   int version = 0;
   uint64_t segment_size = 16u << 20;
   uint64_t total_estimate = 0;
+  bool summarize_wal = false;  // PostgreSQL 17+: WAL summaries, for native incrementals
   std::vector<Tablespace> tablespaces;
 };
 
@@ -65,6 +66,10 @@ Result<ServerFacts> read_server_facts(const pg::ConnectParams& params) {
     t.name = std::string(ts.value(i, 1));
     t.location = std::string(ts.value(i, 2));
     facts.tablespaces.push_back(std::move(t));
+  }
+  if (facts.version >= 170000) {
+    auto summarize = conn.query("SHOW summarize_wal");
+    facts.summarize_wal = summarize && summarize->rows() == 1 && summarize->value(0, 0) == "on";
   }
   auto seg = conn.query("SELECT setting FROM pg_settings WHERE name = 'wal_segment_size'");
   if (seg && seg->rows() == 1) {
@@ -90,8 +95,64 @@ struct ArchiveTarget {
 // stored as a block delta.
 struct DeltaContext {
   const FullBackupOptions* options = nullptr;
+  // PostgreSQL 17+ sends INCREMENTAL files itself (BASE_BACKUP INCREMENTAL); else block delta.
+  bool native = false;
   std::vector<DeltaOutcome> outcomes;
   bool incremental() const { return options->parent_map != nullptr; }
+  bool block_delta() const { return incremental() && !native; }
+};
+
+// An INCREMENTAL file the server sent (native incremental): stored as it is; its header and
+// blocks are read on the way to extend the parent's logical block map.
+class NativeIncremental {
+ public:
+  NativeIncremental(std::string manifest_path, std::string whole)
+      : manifest_path_(std::move(manifest_path)),
+        whole_(std::move(whole)),
+        header_(manifest_path_) {}
+
+  Result<void> data(std::span<const uint8_t> bytes) {
+    if (!header_.done()) {
+      PGM_ASSIGN_OR_RETURN(size_t taken, header_.feed(bytes));
+      bytes = bytes.subspan(taken);
+    }
+    blocks_.update(bytes);
+    size_ += bytes.size();
+    return {};
+  }
+
+  // The whole file's logical hashes: the parent's, with the blocks this file holds.
+  Result<DeltaOutcome> finish(const incremental::BlockMap& parent_map) {
+    if (!header_.done()) {
+      return make_error(
+          ErrorCode::kProtocol,
+          fmt::format("{}: the server sent an incomplete INCREMENTAL header", manifest_path_));
+    }
+    const incremental::Header& header = header_.header();
+    PGM_TRY(incremental::check_file_size(header, header.size() + size_, manifest_path_));
+    const auto* entry = parent_map.find(whole_);
+    if (entry == nullptr) {
+      return make_error(ErrorCode::kCorruption,
+                        fmt::format("{}: the server sent it as incremental, but the parent's block "
+                                    "map has no {}",
+                                    manifest_path_, whole_));
+    }
+    DeltaOutcome out;
+    out.manifest_path = whole_;
+    out.incremental = true;
+    out.changed_blocks = static_cast<uint32_t>(header.blocks.size());
+    const std::vector<incremental::BlockHash> changed = blocks_.finish();
+    out.block_hashes = incremental::merge_logical(parent_map.hashes(*entry), header, changed);
+    out.size = uint64_t{header.reconstructed_length()} * incremental::kBlockSize;
+    return out;
+  }
+
+ private:
+  std::string manifest_path_;
+  std::string whole_;
+  incremental::HeaderReader header_;
+  incremental::BlockHasher blocks_;
+  uint64_t size_ = 0;  // bytes after the header
 };
 
 // The lines PostgreSQL 17 puts in an incremental backup's backup_label (restore strips them).
@@ -122,7 +183,12 @@ class ArchiveSink : public TarSink {
         capture_ = target_.base && e.path == "backup_label";
         in_file_ = true;
         std::string manifest_path = target_.manifest_prefix + e.path;
-        if (delta_.incremental() && incremental::incremental_candidate(manifest_path, e.size)) {
+        if (delta_.native) {
+          if (auto whole = incremental::strip_incremental(manifest_path)) {
+            native_.emplace(manifest_path, std::move(*whole));
+          }
+        }
+        if (delta_.block_delta() && incremental::incremental_candidate(manifest_path, e.size)) {
           if (const auto* entry = delta_.options->parent_map->find(manifest_path)) {
             PGM_ASSIGN_OR_RETURN(
                 delta_file_,
@@ -151,6 +217,9 @@ class ArchiveSink : public TarSink {
     if (delta_file_) {
       return delta_file_->write(bytes);
     }
+    if (native_) {
+      PGM_TRY(native_->data(bytes));
+    }
     return store_.write(bytes);
   }
 
@@ -165,7 +234,12 @@ class ArchiveSink : public TarSink {
       delta_.outcomes.push_back(std::move(outcome));
       return {};
     }
-    if (capture_ && delta_.incremental()) {
+    if (native_) {
+      PGM_ASSIGN_OR_RETURN(DeltaOutcome outcome, native_->finish(*delta_.options->parent_map));
+      native_.reset();
+      delta_.outcomes.push_back(std::move(outcome));
+    }
+    if (capture_ && delta_.block_delta()) {
       const std::string lines = incremental_label_lines(*delta_.options->parent);
       PGM_TRY(store_.write({reinterpret_cast<const uint8_t*>(lines.data()), lines.size()}));
     }
@@ -201,6 +275,7 @@ class ArchiveSink : public TarSink {
   std::string& backup_label_;
   DeltaContext& delta_;
   std::unique_ptr<DeltaFile> delta_file_;
+  std::optional<NativeIncremental> native_;
   bool in_file_ = false;
   bool capture_ = false;
 };
@@ -299,6 +374,7 @@ class Consumer : public BaseBackupConsumer {
   const std::string& manifest() const { return manifest_; }
   const std::string& backup_label() const { return backup_label_; }
   std::vector<DeltaOutcome>& outcomes() { return delta_.outcomes; }
+  void set_native(bool native) { delta_.native = native; }
 
  private:
   void report(bool force) {
@@ -394,6 +470,19 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
     o.on_progress(BackupProgress{});
   }
   PGM_ASSIGN_OR_RETURN(ServerFacts facts, read_server_facts(o.connection));
+  const bool incremental = o.parent_map != nullptr;
+  // PostgreSQL 17+ with WAL summaries sends only the changed blocks itself; otherwise (and
+  // when it refused: see run_full_backup) we compare every block (block delta).
+  bool native = false;
+  if (incremental) {
+    if (o.parent->major_version != facts.version / 10000) {
+      return make_error(
+          ErrorCode::kInvalidArgument,
+          fmt::format("parent {} was taken from PostgreSQL {}, the server runs {}", o.parent->label,
+                      o.parent->major_version, facts.version / 10000));
+    }
+    native = o.allow_native && facts.version >= 170000 && facts.summarize_wal;
+  }
 
   StoreOptions so;
   so.algorithm = o.algorithm;
@@ -419,10 +508,18 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
     bo.server_compression = o.algorithm;
     bo.server_level = o.level;
   }
+  bo.incremental = native;
+  if (native) {
+    // The parent's manifest exactly as the server wrote it (its checksum is checked).
+    PGM_ASSIGN_OR_RETURN(std::string parent_manifest,
+                         io::read_file(o.parent_dir + "/data/backup_manifest"));
+    PGM_TRY(upload_manifest(repl, parent_manifest));
+  }
   PGM_ASSIGN_OR_RETURN(std::string command, base_backup_command(repl.server_version(), bo));
   log::debug("backup {}: {}", o.label, command);
 
   Consumer consumer(o, *store, facts);
+  consumer.set_native(native);
   auto bb_started = Clock::now();
   PGM_ASSIGN_OR_RETURN(BaseBackupEnd end, run_base_backup(repl, command, consumer));
   PGM_TRY(consumer.close_manifest());
@@ -436,14 +533,16 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
   auto manifest_started = Clock::now();
   std::vector<ManifestEntry> ours;
   std::vector<ManifestEntry> all;
-  const bool incremental = o.parent_map != nullptr;
+  // A native incremental is checked file for file (the server's manifest lists its
+  // INCREMENTAL files and its backup_label as sent); a block delta as the whole files.
+  const bool block_delta = incremental && !native;
   for (const StoredFile& f : files) {
     all.push_back({f.manifest_path, f.sha512});
     if (f.manifest_path == "backup_manifest" ||
-        (incremental && incremental::strip_incremental(f.manifest_path))) {
+        (block_delta && incremental::strip_incremental(f.manifest_path))) {
       continue;  // an INCREMENTAL file is checked as the whole file it stands for, below
     }
-    if (incremental && f.manifest_path == "backup_label") {
+    if (block_delta && f.manifest_path == "backup_label") {
       // PostgreSQL's manifest has the label without our INCREMENTAL FROM lines.
       ours.push_back(label_entry(consumer.backup_label(), o.crc32c_manifest));
       continue;
@@ -451,7 +550,7 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
     ours.push_back({f.manifest_path, f.sha512, f.crc32c});
   }
   for (const DeltaOutcome& d : consumer.outcomes()) {
-    if (d.incremental) {
+    if (d.incremental && block_delta) {
       ours.push_back({d.manifest_path, d.sha512, d.crc32c});
     }
   }
@@ -599,13 +698,16 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
   PGM_TRY(io::write_file_atomic(o.backup_dir + "/backup.sha512", sha, 0600));
   // Last: the backup becomes valid.
   PGM_TRY(io::write_file_atomic(o.backup_dir + "/backup.info", info_text, 0600));
+  result.native_incremental = native;
   result.info = std::move(info);
   return result;
 }
 
 }  // namespace
 
-Result<FullBackupResult> run_full_backup(const FullBackupOptions& o) {
+namespace {
+
+Result<FullBackupResult> attempt(const FullBackupOptions& o) {
   if (::mkdir(o.backup_dir.c_str(), 0700) != 0) {
     return make_errno_error(fmt::format("create {}", o.backup_dir), errno);
   }
@@ -618,6 +720,25 @@ Result<FullBackupResult> run_full_backup(const FullBackupOptions& o) {
       log::error("backup {}: could not remove the failed backup: {}", o.label,
                  removed.error().message());
     }
+  }
+  return r;
+}
+
+}  // namespace
+
+Result<FullBackupResult> run_full_backup(const FullBackupOptions& o) {
+  Result<FullBackupResult> r = attempt(o);
+  // PostgreSQL refuses a native incremental when its WAL summaries do not reach back to the
+  // parent's start (summarize_wal turned on later, summaries removed): a block delta needs none.
+  if (!r && o.parent_map != nullptr && o.allow_native && r.error().code() == ErrorCode::kServer &&
+      (r.error().message().find("WAL summar") != std::string::npos ||
+       r.error().message().find("summarize_wal") != std::string::npos)) {
+    log::warn(
+        "backup {}: PostgreSQL cannot take it incrementally ({}); comparing every block instead",
+        o.label, r.error().message());
+    FullBackupOptions again = o;
+    again.allow_native = false;
+    return attempt(again);
   }
   return r;
 }

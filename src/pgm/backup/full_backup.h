@@ -58,14 +58,20 @@ struct FullBackupOptions {
   // their changed blocks (backup/delta_file.h); backup_label gets INCREMENTAL FROM lines.
   const BackupInfo* parent = nullptr;
   const incremental::BlockMap* parent_map = nullptr;
+  std::string parent_dir;  // its directory (native incrementals upload its backup_manifest)
+  // PostgreSQL 17+ with summarize_wal: let the server send only changed blocks (UPLOAD_MANIFEST
+  // + BASE_BACKUP INCREMENTAL). When it refuses (WAL summaries missing for the parent's
+  // range), the backup is taken again as a block delta.
+  bool allow_native = true;
   // Called from the backup thread about four times a second, and at phase changes.
   std::function<void(const BackupProgress&)> on_progress;
 };
 
 struct FullBackupResult {
   BackupInfo info;
-  uint64_t incremental_files = 0;  // stored as INCREMENTAL.<name>
-  uint64_t changed_blocks = 0;     // blocks those files hold
+  bool native_incremental = false;  // the server sent the INCREMENTAL files
+  uint64_t incremental_files = 0;   // stored as INCREMENTAL.<name>
+  uint64_t changed_blocks = 0;      // blocks those files hold
   uint64_t linked_files = 0;
   uint64_t linked_bytes = 0;
   Seconds sync_elapsed{0};  // the final syncfs

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <thread>
 #include <unordered_map>
 
@@ -19,6 +20,7 @@
 #include "pgm/backup/crc32c.h"
 #include "pgm/core/unique_fd.h"
 #include "pgm/crypto/digest.h"
+#include "pgm/incremental/block_map.h"
 #include "pgm/incremental/format.h"
 #include "pgm/incremental/reconstruct.h"
 #include "pgm/io/fd.h"
@@ -39,9 +41,13 @@ namespace {
 constexpr const char* kPgControl = "global/pg_control";
 
 // Digests of a reconstructed file, for the check against PostgreSQL's backup_manifest.
+// PostgreSQL's manifest lists whole files for a block delta, but a native incremental's
+// INCREMENTAL files: those are checked against the backup's block map instead.
 struct Rebuilt {
   std::mutex mutex;
   std::vector<backup::ManifestEntry> entries;
+  std::set<std::string> checked_by_map;  // paths whose blocks matched backup.blockmap
+  const incremental::BlockMap* map = nullptr;
 };
 
 // One unit of work for the pool: a stored file (or WAL file) and where it goes.
@@ -179,6 +185,7 @@ Result<uint64_t> reconstruct_file(StoredFileReader& reader, crypto::Sha512& sha,
   backup::ManifestEntry entry;
   entry.path = job.manifest_path;
   uint64_t entry_size = 0;
+  incremental::BlockHasher blocks;
   {
     UniqueFd in(::open(job.destination.c_str(), O_RDONLY | O_CLOEXEC));
     if (!in) {
@@ -196,14 +203,37 @@ Result<uint64_t> reconstruct_file(StoredFileReader& reader, crypto::Sha512& sha,
       const std::span<const uint8_t> chunk(buffer.data(), n);
       sha.update(chunk);
       crc = backup::crc32c_update(crc, chunk);
+      blocks.update(chunk);
       total += n;
     }
     entry.sha512 = crypto::Sha512::hex(sha.final());
     entry_size = total;
     entry.crc32c = backup::crc32c_manifest_hex(backup::crc32c_final(crc));
   }
+  bool by_map = false;
+  if (job.rebuilt->map != nullptr) {
+    if (const auto* mapped = job.rebuilt->map->find(job.manifest_path)) {
+      const std::vector<incremental::BlockHash> got = blocks.finish();
+      const auto want = job.rebuilt->map->hashes(*mapped);
+      if (got.size() != want.size() || !std::equal(got.begin(), got.end(), want.begin())) {
+        size_t first = 0;
+        while (first < got.size() && first < want.size() && got[first] == want[first]) {
+          ++first;
+        }
+        return make_error(
+            ErrorCode::kCorruption,
+            fmt::format("{}: the rebuilt file differs from {} from block {} on ({} "
+                        "blocks rebuilt, {} expected)",
+                        job.label, incremental::kBlockMapFile, first, got.size(), want.size()));
+      }
+      by_map = true;
+    }
+  }
   {
     std::lock_guard lock(job.rebuilt->mutex);
+    if (by_map) {
+      job.rebuilt->checked_by_map.insert(entry.path);
+    }
     job.rebuilt->entries.push_back(std::move(entry));
   }
   return entry_size;
@@ -535,6 +565,16 @@ Result<RestoreResult> run_restore(const RestoreOptions& o) {
     }
   }
   Rebuilt rebuilt;
+  std::optional<incremental::BlockMap> block_map;
+  if (incremental) {
+    auto map = incremental::BlockMap::read(o.backup_dir + "/" + incremental::kBlockMapFile);
+    if (map) {
+      block_map = std::move(*map);
+      rebuilt.map = &*block_map;
+    } else if (map.error().code() != ErrorCode::kNotFound) {
+      return tl::unexpected(map.error());
+    }
+  }
 
   std::string pg_wal = o.target_dir + "/pg_wal";
   WalPlan wal;
@@ -673,8 +713,10 @@ Result<RestoreResult> run_restore(const RestoreOptions& o) {
     if (!mismatches) {
       return fail(mismatches.error());
     }
-    std::erase_if(*mismatches, [](const backup::ManifestMismatch& m) {
-      return m.kind == backup::ManifestMismatch::Kind::kMissingInOurs;
+    std::erase_if(*mismatches, [&rebuilt](const backup::ManifestMismatch& m) {
+      return m.kind == backup::ManifestMismatch::Kind::kMissingInOurs ||
+             (m.kind == backup::ManifestMismatch::Kind::kMissingInPostgres &&
+              rebuilt.checked_by_map.contains(m.path));
     });
     if (!mismatches->empty()) {
       const backup::ManifestMismatch& m = mismatches->front();

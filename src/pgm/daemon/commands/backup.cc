@@ -147,6 +147,7 @@ CommandResult commands::backup(const Call& call) {
   // An incremental backup: the parent (valid, without a child yet) and its block map.
   std::optional<backup::BackupInfo> parent;
   std::optional<incremental::BlockMap> parent_map;
+  std::string parent_dir;
   if (!parent_id.empty()) {
     auto entries = backup::list_backups(root);
     if (!entries) {
@@ -185,6 +186,7 @@ CommandResult commands::backup(const Call& call) {
     }
     parent = *p.info;
     parent_map = std::move(*map);
+    parent_dir = p.dir;
   }
 
   backup::FullBackupOptions o;
@@ -192,6 +194,7 @@ CommandResult commands::backup(const Call& call) {
   if (parent) {
     o.parent = &*parent;
     o.parent_map = &*parent_map;
+    o.parent_dir = parent_dir;
   }
   o.backup_dir = root + "/" + o.label;
   o.previous_dir = previous;
@@ -243,6 +246,14 @@ CommandResult commands::backup(const Call& call) {
       info.label, s.name, info.elapsed.count(), info.basebackup_elapsed.count(),
       result->sync_elapsed.count(), info.backup_size, info.restore_size, result->linked_files,
       result->linked_bytes, cpu(usage.ru_utime), cpu(usage.ru_stime), usage.ru_maxrss);
+  if (parent) {
+    log::info(
+        "backup {} of server {}: incremental from {} ({}), {} INCREMENTAL file(s) with {} "
+        "block(s)",
+        info.label, s.name, parent->label,
+        result->native_incremental ? "PostgreSQL's own, from WAL summaries" : "block delta",
+        result->incremental_files, result->changed_blocks);
+  }
   json copies = json::array();
   // Off-site copies (still under the repository lock): a failed upload does not fail the
   // backup, which is complete and valid locally; the periodic pass retries it.
