@@ -15,6 +15,22 @@ TEST(BaseBackupCommandTest, PostgreSQL15UsesTheParenthesizedSyntax) {
             "false, MANIFEST 'yes', MANIFEST_CHECKSUMS 'SHA512')");
 }
 
+TEST(BaseBackupCommandTest, IncrementalNeeds17) {
+  BaseBackupOptions o;
+  o.label = "pgmoneta_x";
+  o.incremental = true;
+  auto cmd = base_backup_command(170010, o);
+  ASSERT_TRUE(cmd) << cmd.error().message();
+  EXPECT_NE(cmd->find(", INCREMENTAL, MANIFEST 'yes'"), std::string::npos) << *cmd;
+  for (int version : {160014, 150004, 130023}) {
+    auto refused = base_backup_command(version, o);
+    ASSERT_FALSE(refused) << version;
+    EXPECT_EQ(refused.error().code(), ErrorCode::kInvalidArgument);
+  }
+  o.incremental = false;
+  EXPECT_EQ(base_backup_command(170010, o)->find("INCREMENTAL"), std::string::npos);
+}
+
 TEST(BaseBackupCommandTest, RateAndServerCompression) {
   BaseBackupOptions o;
   o.label = "x";
