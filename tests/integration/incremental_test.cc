@@ -256,6 +256,19 @@ TEST_F(IncrementalTest, DeletingParentsRollsTheChainUpAndTheNewestStillRestores)
       checksums(*pg()) + " " + sql_value(*pg(), "SELECT count(*) FROM rolled");
   ASSERT_NO_FATAL_FAILURE(wait_wal_received());
 
+  // retain/expunge --cascade walk the chain from a backup to its root, and only that way.
+  CliResult kept = cli({"retain", "--cascade", "primary", second}, "raw");
+  ASSERT_EQ(kept.exit_code(), 0) << kept.describe();
+  for (const std::string& label : {full, first, second}) {
+    EXPECT_EQ(info_of(label).value("Keep", false), true) << label;
+  }
+  EXPECT_EQ(info_of(third).value("Keep", true), false);
+  CliResult expunged = cli({"expunge", "--cascade", "primary", second}, "raw");
+  ASSERT_EQ(expunged.exit_code(), 0) << expunged.describe();
+  for (const std::string& label : {full, first, second}) {
+    EXPECT_EQ(info_of(label).value("Keep", true), false) << label;
+  }
+
   // The middle: second absorbs first and is now incremental from full.
   CliResult del = cli({"delete", "primary", first}, "raw");
   ASSERT_EQ(del.exit_code(), 0) << del.describe();

@@ -495,16 +495,38 @@ CommandResult keep_command(const DaemonContext& ctx, const json& request, bool k
     return CommandResult::failure(keep ? mgmt::Family::kRetain : mgmt::Family::kExpunge,
                                   mgmt::Failure::kNoBackup, found.error().message(), workflow);
   }
-  // Full backups only so far: --cascade walks an incremental chain up to its root, which is
-  // the backup itself here.
-  auto updated = backup::set_keep(root_of(ctx, *l.server), (*found)->label, keep);
-  if (!updated) {
-    return CommandResult::failure(keep ? mgmt::Family::kRetain : mgmt::Family::kExpunge,
-                                  mgmt::Failure::kError, updated.error().message(), workflow);
+  // --cascade: the backup and every ancestor up to the full backup of its chain, newest first.
+  std::vector<std::string> labels{(*found)->label};
+  const bool cascade = request.is_object() && request.value(mgmt::key::kCascade, false);
+  for (const backup::BackupEntry* at = *found; cascade && at->info && !at->info->parent.empty();) {
+    auto parent = std::find_if(entries->begin(), entries->end(), [&](const backup::BackupEntry& e) {
+      return e.label == at->info->parent;
+    });
+    if (parent == entries->end() ||
+        std::find(labels.begin(), labels.end(), parent->label) != labels.end()) {
+      break;  // a broken or looping chain: what exists is marked
+    }
+    labels.push_back(parent->label);
+    at = &*parent;
+  }
+  std::optional<backup::BackupInfo> first;
+  for (const std::string& label : labels) {
+    auto updated = backup::set_keep(root_of(ctx, *l.server), label, keep);
+    if (!updated) {
+      return CommandResult::failure(keep ? mgmt::Family::kRetain : mgmt::Family::kExpunge,
+                                    mgmt::Failure::kError, updated.error().message(), workflow);
+    }
+    if (!first) {
+      first = *updated;
+    }
   }
   backup::BackupEntry entry = **found;
-  entry.info = *updated;
-  return CommandResult::success(list_entry_json(l.server->name, entry));
+  entry.info = *first;
+  json r = list_entry_json(l.server->name, entry);
+  if (cascade) {
+    r["Cascade"] = labels;
+  }
+  return CommandResult::success(r);
 }
 
 }  // namespace
