@@ -256,6 +256,36 @@ TEST_F(IncrementalTest, DeletingParentsRollsTheChainUpAndTheNewestStillRestores)
       checksums(*pg()) + " " + sql_value(*pg(), "SELECT count(*) FROM rolled");
   ASSERT_NO_FATAL_FAILURE(wait_wal_received());
 
+  // verify rebuilds the newest from its chain; a damaged block in the root shows there,
+  // although the newest's own files are sound.
+  const std::string verify_dir = restore_parent("verify-chain");
+  CliResult sound = cli({"verify", "primary", third, verify_dir}, "raw");
+  EXPECT_EQ(sound.exit_code(), 0) << sound.describe();
+  {
+    const std::string data = daemon_backup_root(daemon()) + "/" + full + "/data/";
+    std::string victim;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(data + "base")) {
+      // pgbench_accounts' heap: the rebuilds of every incremental read it.
+      if (e.is_regular_file() &&
+          e.file_size() >
+              std::filesystem::file_size(data + (victim.empty() ? "backup_label" : victim))) {
+        victim = std::filesystem::relative(e.path(), data).string();
+      }
+    }
+    ASSERT_FALSE(victim.empty());
+    const std::string saved = read_text(data + victim);
+    {
+      std::fstream f(data + victim, std::ios::in | std::ios::out | std::ios::binary);
+      f.seekp(static_cast<std::streamoff>(saved.size() / 2));
+      f.put(static_cast<char>(saved[saved.size() / 2] ^ 0x5a));
+    }
+    CliResult damaged = cli({"verify", "primary", third, verify_dir}, "raw");
+    EXPECT_NE(damaged.exit_code(), 0) << damaged.describe();
+    const std::string named = victim.substr(0, victim.find(".zstd"));
+    EXPECT_NE(damaged.describe().find(named), std::string::npos) << damaged.describe();
+    std::ofstream(data + victim, std::ios::binary | std::ios::trunc) << saved;
+  }
+
   // retain/expunge --cascade walk the chain from a backup to its root, and only that way.
   CliResult kept = cli({"retain", "--cascade", "primary", second}, "raw");
   ASSERT_EQ(kept.exit_code(), 0) << kept.describe();

@@ -23,7 +23,8 @@ TEST(IncrementalLabel, LinesAreParsedStrippedAndKept) {
   EXPECT_EQ(from->lsn, 0x5000028u);
   EXPECT_EQ(from->timeline, 1u);
   EXPECT_EQ(strip_incremental_from(label), kLabel);
-  EXPECT_EQ(incremental_from_lines(label), "INCREMENTAL FROM LSN: 0/5000028\nINCREMENTAL FROM TLI: 1\n");
+  EXPECT_EQ(incremental_from_lines(label),
+            "INCREMENTAL FROM LSN: 0/5000028\nINCREMENTAL FROM TLI: 1\n");
   EXPECT_EQ(strip_incremental_from(kLabel), kLabel);
   EXPECT_EQ(incremental_from_lines(kLabel), "");
 }
@@ -36,12 +37,12 @@ TEST(IncrementalLabel, PaddedLsnsAsNewerPostgreSQLWritesThem) {
 }
 
 TEST(IncrementalLabel, MissingOrMalformedLinesAreCorruption) {
-  for (const char* bad : {"", kLabel, "INCREMENTAL FROM LSN: 0/5000028\n",
-                          "INCREMENTAL FROM TLI: 1\n",
-                          "INCREMENTAL FROM LSN: zz\nINCREMENTAL FROM TLI: 1\n",
-                          "INCREMENTAL FROM LSN: 0/1\nINCREMENTAL FROM TLI: 0\n",
-                          "INCREMENTAL FROM LSN: 0/1\nINCREMENTAL FROM TLI: -1\n",
-                          "INCREMENTAL FROM LSN: 0/1\nINCREMENTAL FROM TLI: 99999999999\n"}) {
+  for (const char* bad :
+       {"", kLabel, "INCREMENTAL FROM LSN: 0/5000028\n", "INCREMENTAL FROM TLI: 1\n",
+        "INCREMENTAL FROM LSN: zz\nINCREMENTAL FROM TLI: 1\n",
+        "INCREMENTAL FROM LSN: 0/1\nINCREMENTAL FROM TLI: 0\n",
+        "INCREMENTAL FROM LSN: 0/1\nINCREMENTAL FROM TLI: -1\n",
+        "INCREMENTAL FROM LSN: 0/1\nINCREMENTAL FROM TLI: 99999999999\n"}) {
     SCOPED_TRACE(bad);
     auto from = parse_incremental_from(bad);
     ASSERT_FALSE(from);

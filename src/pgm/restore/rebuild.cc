@@ -3,14 +3,17 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <optional>
 
 #include <fmt/format.h>
 
+#include "pgm/backup/crc32c.h"
 #include "pgm/core/unique_fd.h"
 #include "pgm/incremental/reconstruct.h"
 #include "pgm/io/fd.h"
+#include "pgm/io/file.h"
 
 namespace pgm::restore {
 
@@ -168,6 +171,119 @@ Result<incremental::Header> merge_incremental_files(StoredFileReader& reader, cr
     return make_errno_error(fmt::format("truncate {}", destination), errno);
   }
   return plan.header;
+}
+
+Result<ChainFiles> ChainFiles::load(const std::string& backup_dir, const backup::BackupInfo& info,
+                                    const crypto::MasterKey* key) {
+  ChainFiles chain;
+  chain.label_ = info.label;
+  PGM_ASSIGN_OR_RETURN(chain.members_, resolve_chain(io::parent_directory(backup_dir), info));
+  for (const ChainMember& member : chain.members_) {
+    PGM_ASSIGN_OR_RETURN(BackupFiles f, enumerate_backup(member.dir, member.info));
+    if (!f.missing.empty()) {
+      return make_error(
+          ErrorCode::kCorruption,
+          fmt::format("backup {} (in the chain of {}): {} stored file(s) missing, first: {}",
+                      member.info.label, info.label, f.missing.size(), f.missing.front()));
+    }
+    if (f.format.encryption != crypto::AesMode::kNone && key == nullptr) {
+      return make_error(
+          ErrorCode::kConfig,
+          fmt::format("backup {} (in the chain of {}) is encrypted and there is no master key",
+                      member.info.label, info.label));
+    }
+    chain.files_.push_back(std::move(f));
+  }
+  for (const BackupFiles& f : chain.files_) {
+    auto& index = chain.index_.emplace_back();
+    for (const BackupFile& file : f.files) {
+      index.emplace(file.manifest_path, &file);
+    }
+  }
+  return chain;
+}
+
+Result<std::vector<ChainSource>> ChainFiles::sources(const BackupFile& newest,
+                                                     const StoredFormat& format,
+                                                     const std::string& whole) const {
+  std::vector<ChainSource> sources;
+  sources.push_back(ChainSource{newest.stored_path, format, label_ + "/" + newest.manifest_path,
+                                newest.sha512, newest.stored_sha512, false});
+  const std::string incremental_name = incremental::incremental_path(whole);
+  for (size_t i = 0; i < members_.size(); ++i) {
+    const BackupFile* found = nullptr;
+    bool full = false;
+    if (auto it = index_[i].find(whole); it != index_[i].end()) {
+      found = it->second;
+      full = true;
+    } else if (auto inc = index_[i].find(incremental_name); inc != index_[i].end()) {
+      found = inc->second;
+    }
+    if (found == nullptr) {
+      return make_error(ErrorCode::kCorruption,
+                        fmt::format("{}: backup {} (in the chain of {}) has no copy of it", whole,
+                                    members_[i].info.label, label_));
+    }
+    sources.push_back(ChainSource{found->stored_path, files_[i].format,
+                                  members_[i].info.label + "/" + found->manifest_path,
+                                  found->sha512, found->stored_sha512, full});
+    if (full) {
+      return sources;
+    }
+  }
+  return make_error(ErrorCode::kCorruption,
+                    fmt::format("{}: no backup of the chain of {} holds it whole", whole, label_));
+}
+
+Result<RebuiltDigest> digest_rebuilt(const std::string& file, const std::string& manifest_path,
+                                     crypto::Sha512& sha) {
+  RebuiltDigest out;
+  out.entry.path = manifest_path;
+  UniqueFd in(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!in) {
+    return make_errno_error(fmt::format("open {}", file), errno);
+  }
+  sha.reset();
+  uint32_t crc = backup::kCrc32cInit;
+  incremental::BlockHasher blocks;
+  std::vector<uint8_t> buffer(size_t{1} << 20);
+  for (;;) {
+    PGM_ASSIGN_OR_RETURN(size_t n, io::read_some(in.get(), buffer, "read", file));
+    if (n == 0) {
+      break;
+    }
+    const std::span<const uint8_t> chunk(buffer.data(), n);
+    sha.update(chunk);
+    crc = backup::crc32c_update(crc, chunk);
+    blocks.update(chunk);
+    out.size += n;
+  }
+  out.entry.sha512 = crypto::Sha512::hex(sha.final());
+  out.entry.crc32c = backup::crc32c_manifest_hex(backup::crc32c_final(crc));
+  out.blocks = blocks.finish();
+  return out;
+}
+
+Result<bool> check_against_map(const incremental::BlockMap& map, const std::string& manifest_path,
+                               const std::vector<incremental::BlockHash>& blocks,
+                               const std::string& label) {
+  const auto* mapped = map.find(manifest_path);
+  if (mapped == nullptr) {
+    return false;
+  }
+  const auto want = map.hashes(*mapped);
+  if (blocks.size() == want.size() && std::equal(blocks.begin(), blocks.end(), want.begin())) {
+    return true;
+  }
+  size_t first = 0;
+  while (first < blocks.size() && first < want.size() && blocks[first] == want[first]) {
+    ++first;
+  }
+  return make_error(
+      ErrorCode::kCorruption,
+      fmt::format("{}: the rebuilt file differs from {} from block {} on ({} blocks rebuilt, {} "
+                  "expected)",
+                  label, incremental::kBlockMapFile, first, blocks.size(), want.size()));
 }
 
 }  // namespace pgm::restore

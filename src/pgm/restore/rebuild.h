@@ -9,12 +9,18 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
+#include "pgm/backup/info.h"
 #include "pgm/compress/stream.h"
 #include "pgm/core/result.h"
+#include "pgm/crypto/aes.h"
 #include "pgm/crypto/digest.h"
+#include "pgm/incremental/block_map.h"
 #include "pgm/incremental/format.h"
+#include "pgm/restore/backup_files.h"
+#include "pgm/restore/chain.h"
 #include "pgm/restore/stored_file.h"
 
 namespace pgm::restore {
@@ -53,5 +59,45 @@ Result<incremental::Header> merge_incremental_files(StoredFileReader& reader, cr
                                                     const ChainSource& child,
                                                     const ChainSource& parent,
                                                     const std::string& destination);
+
+// The stored files of an incremental backup's ancestors (resolve_chain), enumerated and
+// indexed, so each file's versions are found before anything is written.
+class ChainFiles {
+ public:
+  // kCorruption for a broken chain or a member missing a stored file; kConfig for an
+  // encrypted member without `key`. An empty chain for a full backup.
+  static Result<ChainFiles> load(const std::string& backup_dir, const backup::BackupInfo& info,
+                                 const crypto::MasterKey* key);
+
+  // The versions of `whole` (a relation file): `newest`, the backup's own INCREMENTAL file
+  // (stored with `format`), then each ancestor's, until one holds the whole file.
+  // kCorruption naming the file when an ancestor has no copy or none holds it whole.
+  Result<std::vector<ChainSource>> sources(const BackupFile& newest, const StoredFormat& format,
+                                           const std::string& whole) const;
+  size_t size() const { return members_.size(); }
+
+ private:
+  std::string label_;
+  std::vector<ChainMember> members_;
+  std::vector<BackupFiles> files_;
+  // By manifest path; the views point into files_' elements, which a move keeps in place.
+  std::vector<std::unordered_map<std::string_view, const BackupFile*>> index_;
+};
+
+// A rebuilt file read back: its digests for PostgreSQL's manifest and its block hashes for
+// the block map.
+struct RebuiltDigest {
+  backup::ManifestEntry entry;  // path, SHA-512, CRC32C
+  std::vector<incremental::BlockHash> blocks;
+  uint64_t size = 0;
+};
+Result<RebuiltDigest> digest_rebuilt(const std::string& file, const std::string& manifest_path,
+                                     crypto::Sha512& sha);
+
+// Whether `blocks` (of `manifest_path`) match `map`: false when the map has no such file;
+// kCorruption naming `label` and the first differing block when they do not match.
+Result<bool> check_against_map(const incremental::BlockMap& map, const std::string& manifest_path,
+                               const std::vector<incremental::BlockHash>& blocks,
+                               const std::string& label);
 
 }  // namespace pgm::restore

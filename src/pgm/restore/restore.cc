@@ -180,55 +180,17 @@ Result<uint64_t> restore_file(StoredFileReader& reader, crypto::Sha512* sha, con
 Result<uint64_t> reconstruct_file(StoredFileReader& reader, crypto::Sha512& sha, const Job& job,
                                   const std::function<void(uint64_t)>& advance) {
   PGM_TRY(rebuild_whole_file(reader, sha, job.chain, job.destination, advance));
-  // Read it back: PostgreSQL's manifest describes the whole file, and this is the proof that
-  // the chain rebuilt it exactly.
-  backup::ManifestEntry entry;
-  entry.path = job.manifest_path;
-  uint64_t entry_size = 0;
-  incremental::BlockHasher blocks;
-  {
-    UniqueFd in(::open(job.destination.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!in) {
-      return make_errno_error(fmt::format("open {}", job.destination), errno);
-    }
-    sha.reset();
-    uint32_t crc = backup::kCrc32cInit;
-    uint64_t total = 0;
-    std::vector<uint8_t> buffer(size_t{1} << 20);
-    for (;;) {
-      PGM_ASSIGN_OR_RETURN(size_t n, io::read_some(in.get(), buffer, "read", job.destination));
-      if (n == 0) {
-        break;
-      }
-      const std::span<const uint8_t> chunk(buffer.data(), n);
-      sha.update(chunk);
-      crc = backup::crc32c_update(crc, chunk);
-      blocks.update(chunk);
-      total += n;
-    }
-    entry.sha512 = crypto::Sha512::hex(sha.final());
-    entry_size = total;
-    entry.crc32c = backup::crc32c_manifest_hex(backup::crc32c_final(crc));
-  }
+  // Read it back: PostgreSQL's manifest (or the block map) describes the whole file, and
+  // this is the proof that the chain rebuilt it exactly.
+  PGM_ASSIGN_OR_RETURN(RebuiltDigest digest,
+                       digest_rebuilt(job.destination, job.manifest_path, sha));
   bool by_map = false;
   if (job.rebuilt->map != nullptr) {
-    if (const auto* mapped = job.rebuilt->map->find(job.manifest_path)) {
-      const std::vector<incremental::BlockHash> got = blocks.finish();
-      const auto want = job.rebuilt->map->hashes(*mapped);
-      if (got.size() != want.size() || !std::equal(got.begin(), got.end(), want.begin())) {
-        size_t first = 0;
-        while (first < got.size() && first < want.size() && got[first] == want[first]) {
-          ++first;
-        }
-        return make_error(
-            ErrorCode::kCorruption,
-            fmt::format("{}: the rebuilt file differs from {} from block {} on ({} "
-                        "blocks rebuilt, {} expected)",
-                        job.label, incremental::kBlockMapFile, first, got.size(), want.size()));
-      }
-      by_map = true;
-    }
+    PGM_ASSIGN_OR_RETURN(
+        by_map, check_against_map(*job.rebuilt->map, job.manifest_path, digest.blocks, job.label));
   }
+  backup::ManifestEntry entry = std::move(digest.entry);
+  const uint64_t entry_size = digest.size;
   {
     std::lock_guard lock(job.rebuilt->mutex);
     if (by_map) {
@@ -469,45 +431,6 @@ Result<void> make_directory(const std::string& path) {
   return {};
 }
 
-// An ancestor's files by manifest path.
-using FileIndex = std::unordered_map<std::string_view, const BackupFile*>;
-
-// The versions of `whole` (a relation file) for a rebuild: `newest`, the INCREMENTAL file of
-// the restored backup, then each ancestor's, until one holds the whole file.
-Result<std::vector<ChainSource>> chain_sources(const BackupFile& newest, const StoredFormat& format,
-                                               const std::string& label, const std::string& whole,
-                                               const std::vector<ChainMember>& chain,
-                                               const std::vector<BackupFiles>& chain_files,
-                                               const std::vector<FileIndex>& chain_index) {
-  std::vector<ChainSource> sources;
-  sources.push_back(ChainSource{newest.stored_path, format, label + "/" + newest.manifest_path,
-                                newest.sha512, newest.stored_sha512, false});
-  const std::string incremental_name = incremental::incremental_path(whole);
-  for (size_t i = 0; i < chain.size(); ++i) {
-    const BackupFile* found = nullptr;
-    bool full = false;
-    if (auto it = chain_index[i].find(whole); it != chain_index[i].end()) {
-      found = it->second;
-      full = true;
-    } else if (auto inc = chain_index[i].find(incremental_name); inc != chain_index[i].end()) {
-      found = inc->second;
-    }
-    if (found == nullptr) {
-      return make_error(ErrorCode::kCorruption,
-                        fmt::format("{}: backup {} (in the chain of {}) has no copy of it", whole,
-                                    chain[i].info.label, label));
-    }
-    sources.push_back(ChainSource{found->stored_path, chain_files[i].format,
-                                  chain[i].info.label + "/" + found->manifest_path, found->sha512,
-                                  found->stored_sha512, full});
-    if (full) {
-      return sources;
-    }
-  }
-  return make_error(ErrorCode::kCorruption,
-                    fmt::format("{}: no backup of the chain of {} holds it whole", whole, label));
-}
-
 }  // namespace
 
 std::string tablespace_directory(const std::string& target_dir, const std::string& name) {
@@ -536,33 +459,10 @@ Result<RestoreResult> run_restore(const RestoreOptions& o) {
   // An incremental backup: every ancestor down to the full backup, each enumerated and
   // checked as this one was, and each file's versions found before anything is written.
   const bool incremental = o.info.type == backup::BackupType::kIncremental;
-  std::vector<ChainMember> chain;
-  std::vector<BackupFiles> chain_files;
-  std::vector<FileIndex> chain_index;
+  std::optional<ChainFiles> chain;
   if (incremental) {
-    PGM_ASSIGN_OR_RETURN(chain, resolve_chain(io::parent_directory(o.backup_dir), o.info));
-    for (const ChainMember& member : chain) {
-      PGM_ASSIGN_OR_RETURN(BackupFiles f, enumerate_backup(member.dir, member.info));
-      if (!f.missing.empty()) {
-        return make_error(
-            ErrorCode::kCorruption,
-            fmt::format("backup {} (in the chain of {}): {} stored file(s) missing, first: {}",
-                        member.info.label, o.info.label, f.missing.size(), f.missing.front()));
-      }
-      if (f.format.encryption != crypto::AesMode::kNone && o.key == nullptr) {
-        return make_error(
-            ErrorCode::kConfig,
-            fmt::format("backup {} (in the chain of {}) is encrypted and there is no master key",
-                        member.info.label, o.info.label));
-      }
-      chain_files.push_back(std::move(f));
-    }
-    for (const BackupFiles& f : chain_files) {
-      FileIndex& index = chain_index.emplace_back();
-      for (const BackupFile& file : f.files) {
-        index.emplace(file.manifest_path, &file);
-      }
-    }
+    PGM_ASSIGN_OR_RETURN(ChainFiles loaded, ChainFiles::load(o.backup_dir, o.info, o.key));
+    chain.emplace(std::move(loaded));
   }
   Rebuilt rebuilt;
   std::optional<incremental::BlockMap> block_map;
@@ -651,8 +551,7 @@ Result<RestoreResult> run_restore(const RestoreOptions& o) {
     job.size_hint = f.stored_size;
     if (incremental) {
       if (auto whole = incremental::strip_incremental(f.manifest_path)) {
-        auto sources =
-            chain_sources(f, files.format, o.info.label, *whole, chain, chain_files, chain_index);
+        auto sources = chain->sources(f, files.format, *whole);
         if (!sources) {
           return fail(sources.error());
         }
@@ -739,7 +638,7 @@ Result<RestoreResult> run_restore(const RestoreOptions& o) {
       return fail(r.error());
     }
     log::info("restore of {}: {} file(s) rebuilt from a chain of {} backup(s)", o.info.label,
-              rebuilt.entries.size(), chain.size() + 1);
+              rebuilt.entries.size(), chain->size() + 1);
   }
 
   // WAL after the data, so segments replace the backup's own copies (which hold less).

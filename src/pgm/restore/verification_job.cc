@@ -21,6 +21,7 @@ Result<VerifyReport> verify_stored_backup(const config::Config& config,
   o.key = key;
   o.workers = config::workers_for(config, *target.server);
   o.keep_all = keep_all;
+  o.scratch_dir = workspace_of(config, *target.server);
   o.on_progress = [&guard](uint64_t done, uint64_t total) { guard.set_progress(done, total); };
   return verify_backup(o);
 }

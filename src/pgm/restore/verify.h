@@ -4,6 +4,10 @@
 // backup.manifest that no longer matches its backup.sha512 line are failures too. pgmoneta
 // restores into a workspace first; reading the stored files directly checks the same bytes.
 //
+// An incremental backup whose own files pass is also rebuilt from its chain (scratch_dir), file
+// by file, and each rebuilt file checked against PostgreSQL's backup_manifest or, for
+// PostgreSQL's own incrementals, the backup's block map: a damaged ancestor shows here.
+//
 // Never answers "ok" on a mismatch (pgmoneta #1316): every failure is a VerifyFile in
 // `failed`, each naming its file. verify_backup() blocks; it runs `workers` threads of its own
 // and may be called from any thread.
@@ -51,6 +55,9 @@ struct VerifyOptions {
   const crypto::MasterKey* key = nullptr;
   int workers = 1;  // threads reading files, largest files first (at least 1)
   bool keep_all = false;
+  // An incremental backup is also rebuilt from its chain, one file at a time, here (a
+  // directory that may not exist yet); "" skips that check.
+  std::string scratch_dir;
   // Plaintext bytes hashed so far vs info.restore_size (the stored size when that is 0).
   // Called from the worker threads, one call at a time; must be quick.
   std::function<void(uint64_t done, uint64_t total)> on_progress;
