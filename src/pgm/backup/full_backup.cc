@@ -98,6 +98,7 @@ struct DeltaContext {
   // PostgreSQL 17+ sends INCREMENTAL files itself (BASE_BACKUP INCREMENTAL); else block delta.
   bool native = false;
   std::vector<DeltaOutcome> outcomes;
+  uint64_t file_bytes = 0;  // of every file the server sent (progress: an incremental stores less)
   bool incremental() const { return options->parent_map != nullptr; }
   bool block_delta() const { return incremental() && !native; }
 };
@@ -214,6 +215,7 @@ class ArchiveSink : public TarSink {
     if (capture_ && backup_label_.size() < 65536) {
       backup_label_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
     }
+    delta_.file_bytes += bytes.size();
     if (delta_file_) {
       return delta_file_->write(bytes);
     }
@@ -388,7 +390,7 @@ class Consumer : public BaseBackupConsumer {
     last_report_ = now;
     BackupProgress p;
     p.phase = phase_;
-    p.done = store_.bytes_in();
+    p.done = std::max(store_.bytes_in(), delta_.file_bytes);
     p.total = std::max(facts_.total_estimate, p.done);
     o_.on_progress(p);
   }
