@@ -221,7 +221,9 @@ std::vector<std::string> warnings(const ServerInfo& info) {
     out.emplace_back("track_commit_timestamp is off");
   }
   if (info.summarize_wal.has_value() && !*info.summarize_wal) {
-    out.emplace_back("summarize_wal is off: incremental backups cannot use WAL summaries and read the whole cluster");
+    out.emplace_back(
+        "summarize_wal is off: incremental backups cannot use WAL summaries and read the whole "
+        "cluster");
   }
   return out;
 }

@@ -82,7 +82,8 @@ TEST(ServerInfoTest, ReadsSummarizeWalWhenPresent) {
   ASSERT_TRUE(info->summarize_wal.has_value());
   EXPECT_FALSE(*info->summarize_wal);
   EXPECT_EQ(warnings(*info),
-            std::vector<std::string>{"summarize_wal is off: incremental backups cannot use WAL summaries and read the whole cluster"});
+            std::vector<std::string>{"summarize_wal is off: incremental backups cannot use WAL "
+                                     "summaries and read the whole cluster"});
 }
 
 TEST(ServerInfoTest, MissingOrMalformedSettingIsProtocolError) {
