@@ -2,15 +2,17 @@
 // server sends every file, only changed 8 KB blocks are stored, as INCREMENTAL files):
 //   full -> 2 % of pgbench rows updated -> incremental -> new table, TRUNCATE, a truncating
 //   VACUUM, more updates, SET TABLESPACE, VACUUM FULL, hash and GIN indexes, an unlogged
-//   table, DROP DATABASE and CREATE DATABASE with both strategies -> incremental of the
-//   incremental; the newest restores through
+//   table, DROP DATABASE and CREATE DATABASE with both strategies, tables created while it
+//   runs -> incremental of the incremental; the newest restores through
 //   pgmoneta-cli and PostgreSQL starts on it with the source's exact data (table checksums,
 //   amcheck); the first incremental stores at most 20 % of the full backup's bytes;
 //   a backup has at most one child (105); a damaged INCREMENTAL
 //   file fails the restore naming it.
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 #include "integration/backup_helpers.h"
 #include "integration/harness.h"
@@ -66,7 +68,9 @@ constexpr const char* kExtraChecksumSql =
     "(SELECT count(*) || ':' || sum(hashtext(g::text)) FROM inc_gin g), "
     "(SELECT count(*) FROM inc_gin WHERE tags @> ARRAY['t7']), "
     "(SELECT count(*) FROM inc_new WHERE v = md5('77')), "
-    "(SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database))";
+    "(SELECT string_agg(datname, ',' ORDER BY datname) FROM pg_database), "
+    "(SELECT count(*) FROM pg_class WHERE relname LIKE 'during\\_%'), "
+    "(SELECT sum(pg_relation_size(oid)) FROM pg_class WHERE relname LIKE 'during\\_%'))";
 // A table in each database created around the backups.
 constexpr const char* kDbChecksumSql =
     "SELECT count(*) || ':' || sum(hashtext(t::text)) FROM dbt t";
@@ -154,9 +158,20 @@ TEST_F(IncrementalTest, ChainOfTwoRestoresExactlyAndIsSmall) {
                    "postgres", "inc_kept");
     ASSERT_EQ(more.exit_code, 0) << more.describe();
   }
+  // Relations created while the second incremental runs, each in its own transaction.
+  std::vector<std::string> creates;
+  for (int i = 1; i <= 30; ++i) {
+    creates.push_back("-c");
+    creates.push_back("CREATE TABLE during_" + std::to_string(i) +
+                      " AS SELECT g FROM generate_series(1, 2000) g");
+    creates.push_back("-c");
+    creates.push_back("SELECT pg_sleep(0.05)");
+  }
+  Process creator = pg()->spawn_tool("psql", creates);
   const std::string second = take_incremental(first);
   ASSERT_FALSE(second.empty());
   EXPECT_EQ(info_of(second).value("IncrementalParent", ""), first);
+  ASSERT_EQ(creator.wait_for(std::chrono::seconds(60)), std::optional<int>(0));
 
   auto database_sums = [](const PostgresInstance& instance) {
     std::string sums;
