@@ -198,6 +198,7 @@ Process DaemonInstance::launch(bool drop_privileges) {
   o.argv = {bin("pgmoneta"), "-c", config_path(), "-u", users_path(), "-A", admins_path()};
   o.home = home();
   o.drop_privileges = drop_privileges;
+  o.env = env_;
   o.stdout_path = dir_ / "daemon.stdout";
   o.stderr_path = dir_ / "daemon.stderr";
   return Process::start(o);

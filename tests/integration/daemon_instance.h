@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -59,6 +60,8 @@ class DaemonInstance {
   ~DaemonInstance();  // stop(): never leaks the daemon or its children
 
   IniConfig& config() { return config_; }
+  // Environment variables the daemon is started with (next start()).
+  std::map<std::string, std::string>& env() { return env_; }
   const TempDir& dir() const { return dir_; }
   std::string config_path() const { return dir_ / "pgmoneta.conf"; }
   std::string users_path() const { return dir_ / "pgmoneta_users.conf"; }
@@ -112,6 +115,7 @@ class DaemonInstance {
   IniConfig config_;
   std::string socket_dir_;
   bool prepared_ = false;
+  std::map<std::string, std::string> env_;
   Process process_;
 };
 

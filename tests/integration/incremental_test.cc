@@ -427,3 +427,74 @@ TEST_F(IncrementalTest, RollupInterruptedAtEveryStepStillRestores) {
 
 }  // namespace
 }  // namespace pgm::testing
+
+namespace pgm::testing {
+namespace {
+
+// The real daemon's delete child killed with SIGKILL right after each step of a rollup (the
+// fault point PGMONETA_FAULT_KILL_ROLLUP_AFTER): the newest backup restores at once, as it
+// is, and the next delete completes the rollup, after which it still restores.
+TEST_F(IncrementalTest, KilledRollupLeavesARestorableChainAndIsFinishedLater) {
+  ASSERT_NO_FATAL_FAILURE(start_online());
+  std::vector<std::string> chain{take_backup()};
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_NO_FATAL_FAILURE(
+        sql("UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid BETWEEN " +
+            std::to_string(1 + i * 2000) + " AND " + std::to_string(3000 + i * 2000)));
+    chain.push_back(take_incremental(chain.back()));
+    ASSERT_FALSE(chain.back().empty());
+  }
+  const std::string newest = chain.back();
+  const std::string expected = checksums(*pg());
+  ASSERT_NO_FATAL_FAILURE(wait_wal_received());
+  expect_log_errors({"was killed by signal 9", "no backup 20000101000000"});
+  const std::string parent = restore_parent("killed");
+  auto restores = [&](const std::string& why) {
+    SCOPED_TRACE(why);
+    CliResult r = cli({"restore", "primary", newest, "current", parent}, "raw");
+    ASSERT_EQ(r.exit_code(), 0) << r.describe();
+    const std::string target = parent + "/primary-" + newest;
+    PostgresInstance* copy = start_copy(target);
+    ASSERT_NE(copy, nullptr);
+    EXPECT_EQ(checksums(*copy), expected);
+    copies_.back()->stop();
+    std::filesystem::remove_all(target);
+    std::filesystem::remove_all(target + "-tblspc_ts1");
+  };
+  auto restart = [&](const std::string& kill_after) {
+    daemon().stop();
+    daemon().env().clear();
+    if (!kill_after.empty()) {
+      daemon().env()["PGMONETA_FAULT_KILL_ROLLUP_AFTER"] = kill_after;
+    }
+    ASSERT_EQ(daemon().start(), "");
+  };
+  struct Step {
+    std::string removed;  // the parent deleted
+    std::string child;    // the backup it is rolled into
+    int kill_after;
+  };
+  // The middle twice (marked; swapped), then the root (parent deleted, old copy not yet gone).
+  const std::vector<Step> steps = {
+      {chain[1], chain[2], 1}, {chain[2], chain[3], 2}, {chain[0], chain[3], 3}};
+  for (const Step& step : steps) {
+    SCOPED_TRACE("killed after step " + std::to_string(step.kill_after));
+    ASSERT_NO_FATAL_FAILURE(restart(std::to_string(step.kill_after)));
+    CliResult killed = cli({"delete", "primary", step.removed}, "raw");
+    EXPECT_NE(killed.exit_code(), 0) << killed.describe();
+    ASSERT_NO_FATAL_FAILURE(restores("right after the kill"));
+    ASSERT_NO_FATAL_FAILURE(restart(""));
+    // Any delete first completes what the killed one left.
+    cli({"delete", "primary", "20000101000000"}, "raw");
+    EXPECT_FALSE(path_exists(daemon_backup_root(daemon()) + "/" + step.removed));
+    for (const std::string& name : list_dir(daemon_backup_root(daemon()))) {
+      EXPECT_EQ(name.rfind(".rollup", 0), std::string::npos) << name;
+    }
+    EXPECT_FALSE(path_exists(daemon_backup_root(daemon()) + "/" + step.child + "/ROLLUP"));
+  }
+  EXPECT_EQ(info_of(chain[3]).value("Incremental", true), false);  // the root was rolled into it
+  ASSERT_NO_FATAL_FAILURE(restores("after the rollups were completed"));
+}
+
+}  // namespace
+}  // namespace pgm::testing

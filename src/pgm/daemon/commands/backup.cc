@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <thread>
 
@@ -430,6 +432,19 @@ CommandResult commands::delete_backup(const Call& call) {
     ro.key = ctx.master_key.get();
     ro.level = ctx.config->compression_level;
     ro.workers = workers_for(*ctx.config, *l.server);
+    // Fault injection for the crash tests: PGMONETA_FAULT_KILL_ROLLUP_AFTER=<step> makes this
+    // child kill itself with SIGKILL right after that step of the rollup (1 marked, 2 swapped,
+    // 3 parent deleted), as a power cut or kill -9 would stop it.
+    if (const char* step =
+            std::getenv("PGMONETA_FAULT_KILL_ROLLUP_AFTER")) {  // NOLINT(concurrency-mt-unsafe)
+      const int kill_after = std::atoi(step);
+      ro.after_step = [kill_after](int done) {
+        if (done == kill_after) {
+          ::raise(SIGKILL);
+        }
+        return true;
+      };
+    }
     auto rolled = restore::roll_up(ro);
     guard.drop_flag();
     if (!rolled) {
