@@ -4,8 +4,10 @@
 #include <cstdint>
 #include <ctime>
 #include <map>
+#include <string>
 #include <tuple>
 #include <utility>
+#include <vector>
 
 namespace pgm::backup {
 namespace {
@@ -120,9 +122,6 @@ RetentionDecision evaluate_retention(std::vector<RetentionBackup> backups,
     if (b.keep) {
       reasons[i].push_back(RetentionReason::kKeepFlag);
     }
-    if (b.has_child) {
-      reasons[i].push_back(RetentionReason::kHasChild);
-    }
     if (b.time > now) {
       reasons[i].push_back(RetentionReason::kFuture);
     } else if (b.valid && days > 0 &&
@@ -135,16 +134,54 @@ RetentionDecision evaluate_retention(std::vector<RetentionBackup> backups,
   mark(monthly, RetentionReason::kMonths);
   mark(yearly, RetentionReason::kYears);
 
+  // The ancestors of every protected backup: a kept incremental must still restore. Walked
+  // newest first, so a chain is marked in one sweep; `seen` stops a (damaged) parent cycle.
+  std::map<std::string, std::size_t> by_label;
+  for (std::size_t i = 0; i < backups.size(); ++i) {
+    by_label.emplace(backups[i].label, i);
+  }
+  std::vector<bool> ancestor(backups.size(), false);
+  for (std::size_t i = backups.size(); i-- > 0;) {
+    if (reasons[i].empty() && !ancestor[i]) {
+      continue;
+    }
+    std::vector<bool> seen(backups.size(), false);
+    for (auto at = by_label.find(backups[i].parent); at != by_label.end() && !seen[at->second];
+         at = by_label.find(backups[at->second].parent)) {
+      seen[at->second] = true;
+      ancestor[at->second] = true;
+    }
+  }
+  for (std::size_t i = 0; i < backups.size(); ++i) {
+    if (ancestor[i]) {
+      auto& r = reasons[i];
+      r.insert(std::upper_bound(r.begin(), r.end(), RetentionReason::kHasChild),
+               RetentionReason::kHasChild);
+    }
+  }
+
   RetentionDecision decision;
+  std::vector<bool> candidate(backups.size(), false);
   for (std::size_t i = 0; i < backups.size(); ++i) {
     if (!reasons[i].empty()) {
       decision.kept.push_back({backups[i].label, std::move(reasons[i])});
     } else if (enabled) {
       decision.candidates.push_back(backups[i].label);
+      candidate[i] = true;
     }
   }
-  if (!decision.candidates.empty()) {
-    decision.to_delete = decision.candidates.front();
+  // A candidate that is a candidate's parent waits for its child: leaves go first.
+  std::vector<bool> has_candidate_child(backups.size(), false);
+  for (std::size_t i = 0; i < backups.size(); ++i) {
+    if (auto p = by_label.find(backups[i].parent); candidate[i] && p != by_label.end()) {
+      has_candidate_child[p->second] = true;
+    }
+  }
+  for (std::size_t i = 0; i < backups.size(); ++i) {
+    if (candidate[i] && !has_candidate_child[i]) {
+      decision.to_delete = backups[i].label;
+      break;
+    }
   }
   return decision;
 }

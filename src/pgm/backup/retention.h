@@ -19,15 +19,19 @@
 // local YYYYMMDDHHMMSS); time zone rules, DST included, come from localtime_r. Call tzset()
 // after changing TZ. A backup at 00:30 on a DST-change Monday is on that Monday.
 //
-// Always protected, whatever the policy: keep=true (retain), has_child=true (an incremental
-// backup depends on it) and backups newer than now (clock skew; a time we cannot judge).
+// Always protected, whatever the policy: keep=true (retain) and backups newer than now (clock
+// skew; a time we cannot judge). A chain is never broken: every ancestor (`parent`, its parent,
+// ...) of a protected backup is protected too (reason "child"), so a kept incremental always
+// restores. A chain nothing protects any more expires whole.
 // Invalid backups (valid=false) never satisfy a rule, so they are candidates even inside the
 // days window, and they do not take a Monday/1st slot from a valid backup of the same day. The
 // caller must leave a backup still being written out of the input.
 // If all four fields are unset, retention is off: no candidates, nothing deleted.
 //
-// One pass deletes at most one backup: the oldest candidate (ties broken by label). Running
-// passes until to_delete is empty converges to the set the rules keep.
+// One pass deletes at most one backup: the oldest candidate that no other candidate names as its
+// parent (ties broken by label), so an expired chain goes newest link first and no deletion
+// ever has to roll a parent into its child. Running passes until to_delete is empty converges
+// to the set the rules keep.
 #pragma once
 
 #include <chrono>
@@ -48,8 +52,8 @@ struct RetentionPolicy {
 struct RetentionBackup {
   std::string label;  // identifies the backup; not parsed
   std::chrono::system_clock::time_point time;
-  bool keep = false;       // retain flag
-  bool has_child = false;  // an incremental backup uses it as its parent
+  bool keep = false;        // retain flag
+  std::string parent = {};  // the label of an incremental's parent; "" for a full backup
   bool valid = true;
 };
 
@@ -66,7 +70,7 @@ struct RetentionKept {
 struct RetentionDecision {
   std::vector<RetentionKept> kept;       // protected backups, oldest first
   std::vector<std::string> candidates;   // deletable labels, oldest first
-  std::optional<std::string> to_delete;  // candidates.front(), if any
+  std::optional<std::string> to_delete;  // the oldest candidate without a candidate child
 };
 
 // Evaluates one retention pass. `backups` may come in any order.

@@ -69,11 +69,7 @@ void run_retention(const config::Config& c, std::span<const RetentionServer> ser
         rb.time = *time;
         rb.keep = e.info->keep;
         rb.valid = e.info->valid;
-        for (const BackupEntry& other : *entries) {
-          if (other.info && other.info->parent == e.label) {
-            rb.has_child = true;
-          }
-        }
+        rb.parent = e.info->parent;
         candidates.push_back(std::move(rb));
       }
       RetentionDecision d = evaluate_retention(candidates, policy, now);

@@ -62,7 +62,7 @@ TimePoint at(const std::string& label) {
 struct Spec {
   std::string label;
   bool keep = false;
-  bool has_child = false;
+  std::string parent = {};
   bool valid = true;
 };
 
@@ -70,7 +70,7 @@ std::vector<RetentionBackup> make_backups(const std::vector<Spec>& specs) {
   std::vector<RetentionBackup> out;
   out.reserve(specs.size());
   for (const Spec& s : specs) {
-    out.push_back({s.label, at(s.label), s.keep, s.has_child, s.valid});
+    out.push_back({s.label, at(s.label), s.keep, s.parent, s.valid});
   }
   return out;
 }
@@ -99,7 +99,8 @@ struct Case {
   RetentionPolicy policy;
   std::vector<Spec> backups;
   LabelSet kept;
-  std::vector<std::string> candidates;  // oldest first
+  std::vector<std::string> candidates;                  // oldest first
+  std::optional<std::string> to_delete = std::nullopt;  // candidates.front() when unset
 };
 
 class RetentionRulesTest : public testing::TestWithParam<Case> {};
@@ -113,7 +114,7 @@ TEST_P(RetentionRulesTest, KeepsAndOffersExactlyTheExpectedBackups) {
   if (c.candidates.empty()) {
     EXPECT_FALSE(d.to_delete.has_value());
   } else {
-    EXPECT_EQ(d.to_delete, c.candidates.front());
+    EXPECT_EQ(d.to_delete, c.to_delete.value_or(c.candidates.front()));
   }
 }
 
@@ -206,13 +207,27 @@ std::vector<Case> rule_cases() {
         {.label = "20240103120000", .keep = true, .valid = false}},
        {"20240101120000", "20240103120000"},
        {"20240102120000"}},
-      {"ParentOfIncrementalProtected",
+      {"AncestorsOfAKeptIncrementalProtected",
        "UTC",
        "20240610120000",
        {.days = 1},
-       {{.label = "20240101120000", .has_child = true}, {"20240102120000"}, {"20240610110000"}},
-       {"20240101120000", "20240610110000"},
-       {"20240102120000"}},
+       {{"20240101120000"},
+        {.label = "20240102120000", .parent = "20240101120000"},
+        {"20240103120000"},
+        {.label = "20240610110000", .parent = "20240102120000"}},
+       {"20240101120000", "20240102120000", "20240610110000"},
+       {"20240103120000"}},
+      {"AChainNothingKeepsExpiresWhole",
+       "UTC",
+       "20240610120000",
+       {.days = 1},
+       {{"20240101120000"},
+        {.label = "20240102120000", .parent = "20240101120000"},
+        {.label = "20240103120000", .parent = "20240102120000"},
+        {"20240610110000"}},
+       {"20240610110000"},
+       {"20240101120000", "20240102120000", "20240103120000"},
+       "20240103120000"},
       {"InvalidBackupsSatisfyNoRule",
        "UTC",
        "20240612120000",
@@ -274,9 +289,9 @@ TEST(RetentionTest, CalendarDatesFollowTheLocalTimeZone) {
 TEST(RetentionTest, ReportsEveryReason) {
   ScopedTimeZone tz("UTC");
   const RetentionDecision d =
-      evaluate_retention(make_backups({{.label = "20240101120000", .keep = true, .has_child = true},
+      evaluate_retention(make_backups({{.label = "20240101120000", .keep = true},
                                        {"20240610120000"},
-                                       {"20240620120000"}}),
+                                       {.label = "20240620120000", .parent = "20240101120000"}}),
                          {.days = 3, .weeks = 1, .months = 6, .years = 1}, at("20240611120000"));
   using R = RetentionReason;
   EXPECT_EQ(reasons_of(d, "20240101120000"),
@@ -346,6 +361,66 @@ TEST(RetentionTest, RepeatedPassesConvergeToTheRuleSet) {
   const RetentionDecision last = evaluate_retention(backups, policy, now);
   EXPECT_TRUE(last.candidates.empty());
   EXPECT_EQ(kept_labels(last), expected);
+}
+
+// A full backup every Monday and an incremental on each other day, on the day before: a pass
+// never deletes a backup a remaining one names as parent, and every backup left restores.
+TEST(RetentionTest, WeeklyChainsExpireNewestLinkFirstAndNeverBreak) {
+  ScopedTimeZone tz("UTC");
+  std::vector<RetentionBackup> backups;
+  std::string previous;
+  for (chr::sys_days day{chr::year{2024} / 4 / 1}; day <= chr::sys_days{chr::year{2024} / 6 / 12};
+       day += chr::days{1}) {
+    const chr::year_month_day ymd{day};
+    char label[16];
+    std::snprintf(label, sizeof label, "%04d%02u%02u010000", static_cast<int>(ymd.year()),
+                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
+    const bool full = chr::weekday{day} == chr::Monday;
+    backups.push_back({label, at(label), false, full ? std::string() : previous});
+    previous = label;
+  }
+  const RetentionPolicy policy{.days = 3};
+  const TimePoint now = at("20240612120000");  // a Wednesday
+
+  for (int pass = 0; pass < 1000; ++pass) {
+    const RetentionDecision d = evaluate_retention(backups, policy, now);
+    if (!d.to_delete) {
+      break;
+    }
+    for (const RetentionBackup& b : backups) {
+      ASSERT_NE(b.parent, *d.to_delete) << "pass " << pass << " would break " << b.label;
+    }
+    std::erase_if(backups, [&](const RetentionBackup& b) { return b.label == *d.to_delete; });
+  }
+  // Days keeps Sunday (3 days back is 9 June 12:00, so Sunday 01:00 is out), Monday, Tuesday
+  // and Wednesday; Monday's full backup is their root, and the Sunday incremental goes.
+  LabelSet remaining;
+  for (const RetentionBackup& b : backups) {
+    remaining.insert(b.label);
+  }
+  EXPECT_EQ(remaining, (LabelSet{"20240610010000", "20240611010000", "20240612010000"}));
+
+  // Now keep the Thursday of the week before with the retain flag: its chain back to that
+  // Monday stays, the Friday to Sunday after it go.
+  backups.clear();
+  previous.clear();
+  for (const char* label :
+       {"20240603010000", "20240604010000", "20240605010000", "20240606010000", "20240607010000",
+        "20240608010000", "20240609010000", "20240610010000"}) {
+    const bool full =
+        std::string_view(label) == "20240603010000" || std::string_view(label) == "20240610010000";
+    backups.push_back({label, at(label), std::string_view(label) == "20240606010000",
+                       full ? std::string() : previous});
+    previous = label;
+  }
+  const RetentionDecision d = evaluate_retention(backups, policy, now);
+  EXPECT_EQ(kept_labels(d), (LabelSet{"20240603010000", "20240604010000", "20240605010000",
+                                      "20240606010000", "20240610010000"}));
+  EXPECT_EQ(reasons_of(d, "20240604010000"),
+            std::vector<RetentionReason>{RetentionReason::kHasChild});
+  EXPECT_EQ(d.candidates,
+            (std::vector<std::string>{"20240607010000", "20240608010000", "20240609010000"}));
+  EXPECT_EQ(d.to_delete, std::optional<std::string>("20240609010000"));
 }
 
 }  // namespace
