@@ -53,6 +53,15 @@ class RetentionJobTest : public ::testing::Test {
     }
   }
 
+  void add(const char* label, const char* parent) {
+    BackupInfo info;
+    info.label = label;
+    info.valid = true;
+    info.parent = parent;
+    ASSERT_TRUE(io::make_directories(root_ + "/" + label, 0700));
+    ASSERT_TRUE(write_backup_info(root_ + "/" + label, info));
+  }
+
   std::vector<std::string> labels() const {
     std::vector<std::string> out;
     auto entries = list_backups(root_);
@@ -98,6 +107,20 @@ TEST_F(RetentionJobTest, SkipsABusyServer) {
   run(remote);
   EXPECT_TRUE(remote.asked.empty());
   EXPECT_EQ(labels().size(), 2u);
+}
+
+// An expired chain goes newest link first; a chain whose newest link is kept keeps its root.
+TEST_F(RetentionJobTest, ExpiredChainsGoLeafFirstAndKeptChainsStayWhole) {
+  add("20200102000000", "20200101000000");
+  add("20200103000000", "20200102000000");
+  add("20261101000000", "");
+  add("20261202000000", "20261101000000");
+  FakeRemote remote;
+  run(remote);
+  EXPECT_EQ(remote.asked,
+            (std::vector<std::string>{"20200103000000", "20200102000000", "20200101000000"}));
+  EXPECT_EQ(labels(),
+            (std::vector<std::string>{"20261101000000", "20261201000000", "20261202000000"}));
 }
 
 }  // namespace
