@@ -11,6 +11,11 @@
 //     server is back the periodic pass completes the copy;
 //  d. wrong credentials: one line naming the engine and the cause, the local backup intact.
 //
+// For S3, incremental chains: a chain of two incrementals restores through `s3 restore` (the
+// staging downloads every ancestor); delete of the full backup rolls it into its child, whose
+// remote copy is replaced at once by the new full one; a chain whose parent the engine lacks
+// fails naming it.
+//
 // And for S3 (multipart): a backup holding a 1 GiB relation segment goes up and comes back while
 // the daemon's peak resident memory (its peak_rss_kb= log lines) stays within 64 MiB of the main
 // process's VmRSS before the operation.
@@ -689,7 +694,117 @@ std::string engine_test_name(const ::testing::TestParamInfo<std::string>& param)
 INSTANTIATE_TEST_SUITE_P(Engines, OffsiteTest, ::testing::Values("s3", "azure", "ssh"),
                          engine_test_name);
 
-// ---- e. a 1 GiB relation segment through S3 (multipart) with bounded memory ----
+// ---- e. incremental chains through S3 ----
+
+class OffsiteIncrementalTest : public OffsiteFixture {
+ protected:
+  std::string engine() const override { return "s3"; }
+
+  // backup primary <parent>, stored on the engine; the new label ("" after a failure).
+  std::string incremental_stored(const std::string& parent) {
+    CliResult r = cli({"backup", "primary", parent}, "raw");
+    if (r.exit_code() != 0 || !r.json || !r.json->contains("Response")) {
+      ADD_FAILURE() << "incremental backup failed: " << r.describe();
+      return "";
+    }
+    nlohmann::json entry = offsite_entry((*r.json)["Response"]);
+    EXPECT_TRUE(entry.is_object() && entry.value("Stored", false)) << entry.dump();
+    return (*r.json)["Response"].value("Backup", "");
+  }
+
+  void sql(const std::string& statement) {
+    CommandOutput out = pg()->psql(statement);
+    ASSERT_EQ(out.exit_code, 0) << statement << ": " << out.describe();
+  }
+
+  // `s3 restore primary <label> current`, then PostgreSQL on the copy answers `query` as
+  // `expected`.
+  void expect_remote_restore(const std::string& label, const std::string& query,
+                             const std::string& expected, const std::string& name) {
+    const std::string parent = daemon().dir().make_dir(name);
+    CliResult r = cli({engine(), "restore", "primary", label, "current", parent}, "raw");
+    ASSERT_EQ(r.exit_code(), 0) << r.describe();
+    PostgresInstance* copy = start_copy(parent + "/primary-" + label);
+    ASSERT_NE(copy, nullptr);
+    bool ok = false;
+    EXPECT_EQ(sql_value(*copy, query, &ok), expected) << tail(copy->log());
+    EXPECT_TRUE(ok);
+  }
+};
+
+TEST_F(OffsiteIncrementalTest, ChainRestoresFromTheRemoteAndARollupReplacesTheRemoteCopy) {
+  ASSERT_NO_FATAL_FAILURE(start_online());
+  const std::string full = backup_stored();
+  ASSERT_FALSE(full.empty());
+  ASSERT_NO_FATAL_FAILURE(
+      sql("UPDATE pgbench_accounts SET abalance = abalance + 1 "
+          "WHERE aid % 50 = 0"));
+  const std::string first = incremental_stored(full);
+  ASSERT_FALSE(first.empty());
+  ASSERT_NO_FATAL_FAILURE(
+      sql("UPDATE pgbench_accounts SET abalance = abalance + 7 WHERE aid % 70 = 3; "
+          "CREATE TABLE offsite_inc AS SELECT g AS i, md5(g::text) AS v "
+          "FROM generate_series(1, 5000) g"));
+  const std::string second = incremental_stored(first);
+  ASSERT_FALSE(second.empty());
+  EXPECT_EQ(read_info_file(backup_dir(second))["PARENT"], first);
+  nlohmann::json ls = remote_ls();
+  for (const std::string& label : {full, first, second}) {
+    EXPECT_TRUE(lists_backup(ls, label)) << label << ": " << ls.dump();
+  }
+  auto has_incremental_object = [&](const nlohmann::json& listing, const std::string& label) {
+    std::vector<std::string> keys = objects_of(listing, label);
+    return std::any_of(keys.begin(), keys.end(), [](const std::string& k) {
+      return k.find("/INCREMENTAL.") != std::string::npos;
+    });
+  };
+  EXPECT_TRUE(has_incremental_object(ls, first)) << ls.dump();
+
+  const std::string query =
+      "SELECT concat_ws(' ', (SELECT count(*) || ':' || sum(hashtext(a::text)) "
+      "FROM pgbench_accounts a), (SELECT count(*) || ':' || sum(hashtext(o::text)) "
+      "FROM offsite_inc o))";
+  bool ok = false;
+  const std::string expected = sql_value(*pg(), query, &ok);
+  ASSERT_TRUE(ok);
+
+  // The newest, from the remote chain alone: three backups staged, rebuilt, started.
+  ASSERT_NO_FATAL_FAILURE(expect_remote_restore(second, query, expected, "chain"));
+
+  // Deleting the full backup rolls it into the first incremental; the engine then holds the
+  // new (full) first backup and no longer the deleted one.
+  CliResult del = cli({"delete", "primary", full}, "raw");
+  ASSERT_EQ(del.exit_code(), 0) << del.describe();
+  ASSERT_TRUE(del.json.has_value()) << del.describe();
+  EXPECT_EQ((*del.json)["Response"].value("RolledInto", ""), first) << del.describe();
+  std::map<std::string, std::string> first_info = read_info_file(backup_dir(first));
+  EXPECT_EQ(first_info["TYPE"], "0");
+  EXPECT_FALSE(first_info[stored_key()].empty()) << "the new " << first << " was not uploaded";
+  ls = remote_ls();
+  EXPECT_FALSE(lists_backup(ls, full)) << ls.dump();
+  EXPECT_TRUE(objects_of(ls, full).empty()) << ls.dump();
+  EXPECT_TRUE(lists_backup(ls, first)) << ls.dump();
+  EXPECT_FALSE(has_incremental_object(ls, first))
+      << "stale objects of the old " << first << ": " << ls.dump();
+  ASSERT_NO_FATAL_FAILURE(expect_remote_restore(second, query, expected, "after-rollup"));
+
+  // Without its parent on the engine the chain cannot come back: the error says which.
+  std::unique_ptr<storage::Storage> s = open_like_the_daemon();
+  ASSERT_TRUE(s);
+  const std::vector<std::string> info_key{"primary/backup/" + first + "/backup.info"};
+  auto removed = s->remove(info_key);
+  ASSERT_TRUE(removed) << removed.error().message();
+  s.reset();
+  expect_log_errors({"parent", "restore"});
+  const std::string broken = daemon().dir().make_dir("broken");
+  CliResult bad = cli({engine(), "restore", "primary", second, "current", broken});
+  EXPECT_NE(bad.exit_code(), 0) << bad.describe();
+  const std::string text = bad.out() + bad.err();
+  EXPECT_NE(text.find("parent " + first), std::string::npos) << bad.describe();
+  EXPECT_TRUE(list_dir(broken).empty()) << list_dir(broken).size();
+}
+
+// ---- f. a 1 GiB relation segment through S3 (multipart) with bounded memory ----
 
 class OffsiteLargeTest : public OffsiteFixture {
  protected:

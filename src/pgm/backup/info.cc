@@ -789,4 +789,11 @@ std::vector<std::string> remote_copies(const BackupInfo& info) {
   return engines;
 }
 
+void forget_remote_copies(BackupInfo& info) {
+  std::erase_if(info.extra_keys, [](const auto& kv) { return kv.first.starts_with("STORAGE_"); });
+  info.remote_ssh_elapsed = Seconds(0);
+  info.remote_s3_elapsed = Seconds(0);
+  info.remote_azure_elapsed = Seconds(0);
+}
+
 }  // namespace pgm::backup

@@ -111,6 +111,10 @@ void set_extra_key(BackupInfo& info, std::string_view key, std::string_view valu
 // them: {"ssh", "s3"}.
 std::vector<std::string> remote_copies(const BackupInfo& info);
 
+// Forgets every remote copy (the STORAGE_<ENGINE> keys and the REMOTE_*_ELAPSED times): for a
+// backup whose stored files changed, so the off-site pass uploads it anew.
+void forget_remote_copies(BackupInfo& info);
+
 // ---------------------------------------------------------------------------------------------
 // Labels: local time at backup start, YYYYMMDDHHMMSS.
 

@@ -249,7 +249,12 @@ OffsiteCopy copy_to(const OffsiteContext& ctx, const config::ServerConfig& s,
   if (opened != nullptr) {
     storage::Parallel parallel{transfer_workers(*ctx.config, s),
                                [&] { return storage::open_engine(e, *ctx.config, s); }};
-    auto stats = storage::upload_backup(*opened, dir, s.name, label, {}, parallel);
+    // What the engine holds under the label without a record here is a partial upload or an
+    // older version of the backup (a rollup rewrote it): cleared first, so no stale object
+    // outlives the new copy.
+    auto cleared = storage::remove_remote_backup(*opened, s.name, label);
+    auto stats = cleared ? storage::upload_backup(*opened, dir, s.name, label, {}, parallel)
+                         : tl::unexpected(cleared.error());
     if (!stats) {
       copy.error = stats.error().message();
     } else {

@@ -228,6 +228,46 @@ tl::expected<Staged, StageFailure> stage_remote_backup(const StageRequest& r) {
     return failure(StageStep::kVerify, verified.error(),
                    fmt::format("backup {}: {}", *label, verified.error().message()));
   }
+  // An incremental needs its chain: each ancestor is staged beside it the same way, and the
+  // restore rebuilds from them as from a local repository.
+  std::string at = *label;
+  for (int depth = 0;; ++depth) {
+    auto info = backup::read_backup_info(staged.backup_root + "/" + at);
+    if (!info) {
+      return failure(StageStep::kInfo, info.error(), info.error().message());
+    }
+    if (info->parent.empty()) {
+      break;
+    }
+    const std::string parent = info->parent;
+    if (std::error_code ec; depth > 10000 || fs::exists(staged.backup_root + "/" + parent, ec)) {
+      std::string message = fmt::format("the chain of backup {} loops at {}", *label, parent);
+      return failure(StageStep::kInfo, Error(ErrorCode::kCorruption, message), message);
+    }
+    auto labels = storage::remote_backups(*o.store, o.server());
+    if (!labels || std::find(labels->begin(), labels->end(), parent) == labels->end()) {
+      Error e = labels ? Error(ErrorCode::kNotFound, "no complete copy") : labels.error();
+      return failure(StageStep::kDownload, e,
+                     fmt::format("backup {} is incremental and its parent {} has no complete "
+                                 "copy on {} ({}): the chain cannot be restored from there",
+                                 at, parent, storage::engine_name(r.engine), e.message()));
+    }
+    auto parent_stats =
+        storage::download_backup(*o.store, o.server(), parent, staged.backup_root + "/" + parent,
+                                 progress.callback(), parallel);
+    if (!parent_stats) {
+      return failure(StageStep::kDownload, parent_stats.error(),
+                     fmt::format("download of backup {} (parent of {}): {}", parent, at,
+                                 parent_stats.error().message()));
+    }
+    staged.downloaded += parent_stats->bytes;
+    if (auto verified = verify_staged(r, staged.backup_root + "/" + parent); !verified) {
+      return failure(
+          StageStep::kVerify, verified.error(),
+          fmt::format("backup {} (parent of {}): {}", parent, at, verified.error().message()));
+    }
+    at = parent;
+  }
   if (r.position.wants_wal()) {
     auto info = backup::read_backup_info(backup_dir);
     if (!info) {

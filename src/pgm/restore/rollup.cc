@@ -360,6 +360,8 @@ Result<RollupResult> roll_up(const RollupOptions& o) {
     PGM_TRY(io::write_file_atomic(staging + "/backup.manifest", new_manifest, 0600));
 
     backup::BackupInfo info = child;
+    // The remote copies hold the old child: the off-site pass must upload the new one.
+    backup::forget_remote_copies(info);
     if (result.child_became_full) {
       info.type = backup::BackupType::kFull;
       info.parent.clear();

@@ -456,11 +456,14 @@ CommandResult commands::delete_backup(const Call& call) {
                       child, rolled.error().message()),
           "delete");
     }
-    // The child changed: its remote copy goes, and the next off-site pass uploads it anew.
-    if (auto remote = offsite::remove_backup_offsite(offsite_context(ctx), *l.server, child);
-        !remote) {
-      log::warn("backup {} of server {}: its remote copy could not be removed after the rollup: {}",
-                child, l.server->name, remote.error().message());
+    // The child changed and forgot its remote copies: it goes up again now, replacing the old
+    // copy (a failed upload is retried by the off-site pass).
+    for (const offsite::OffsiteCopy& copy :
+         offsite::copy_backup_offsite(offsite_context(ctx), *l.server, child)) {
+      if (!copy.stored) {
+        log::warn("backup {} of server {}: new copy after the rollup not stored yet: {}", child,
+                  l.server->name, copy.error);
+      }
     }
     log::info(
         "backup {} of server {} deleted: rolled into {} ({} file(s) rebuilt whole, {} merged)",
