@@ -17,6 +17,8 @@
 #include "integration/cluster_fixture.h"
 #include "integration/wal_helpers.h"
 
+#include "pgm/crypto/digest.h"
+
 namespace pgm::testing {
 namespace {
 
@@ -30,6 +32,45 @@ constexpr const char* kTableDigestsSql =
     "(SELECT md5(string_agg(t::text, ',' ORDER BY tid)) FROM pgbench_tellers t), "
     "(SELECT count(*) || ':' || coalesce(md5(string_agg(h::text, ',' ORDER BY h::text)), '') "
     "FROM pgbench_history h))";
+
+// What is wrong with the backup_manifest of a restored directory, "" when nothing: it must
+// list no INCREMENTAL file, give every file under base/ and global/ its restored size and
+// SHA-512, and carry the Manifest-Checksum pg_verifybackup computes (SHA-256 of every byte
+// through the next-to-last newline). Checked before PostgreSQL starts and changes files.
+std::string manifest_problems(const std::string& dir) {
+  const std::string text = read_text(dir + "/backup_manifest");
+  nlohmann::json doc = nlohmann::json::parse(text, nullptr, false);
+  if (doc.is_discarded() || !doc.contains("Files") || text.size() < 2) {
+    return "backup_manifest is not JSON with Files";
+  }
+  const size_t last_line = text.rfind('\n', text.size() - 2) + 1;
+  if (doc.value("Manifest-Checksum", "") !=
+      crypto::to_hex(crypto::sha256(crypto::bytes_of(text.substr(0, last_line))))) {
+    return "Manifest-Checksum does not match the text";
+  }
+  int checked = 0;
+  for (const nlohmann::json& f : doc["Files"]) {
+    const std::string path = f.value("Path", "");
+    if (path.find("INCREMENTAL.") != std::string::npos) {
+      return "lists " + path;
+    }
+    if (!path.starts_with("base/") && !path.starts_with("global/")) {
+      continue;
+    }
+    std::error_code ec;
+    const uint64_t size = std::filesystem::file_size(dir + "/" + path, ec);
+    if (ec || size != f.value("Size", uint64_t{0})) {
+      return path + ": size differs from the manifest";
+    }
+    auto sha = crypto::sha512_of_file(dir + "/" + path);
+    if (f.value("Checksum-Algorithm", "") == "SHA512" &&
+        (!sha || *sha != f.value("Checksum", ""))) {
+      return path + ": SHA-512 differs from the manifest";
+    }
+    ++checked;
+  }
+  return checked > 0 ? "" : "no file under base/ or global/ in the manifest";
+}
 
 class VersionsTest : public ClusterTest<VersionsTest>, public ::testing::WithParamInterface<int> {
  public:
@@ -144,6 +185,7 @@ TEST_P(VersionsTest, FullBackupRestoresAndWalStreams) {
   ASSERT_EQ(wait_for_settled_segment(wal_dir, segment, suffix, seconds(60)), "");
   r = cli({"restore", "primary", second, "current", parent}, "raw");
   ASSERT_EQ(r.exit_code(), 0) << r.describe();
+  EXPECT_EQ(manifest_problems(parent + "/primary-" + second), "");
   copy = start_copy(parent + "/primary-" + second);
   ASSERT_NE(copy, nullptr);
   EXPECT_EQ(digests(*copy) + " " + sql_value(*copy, "SELECT count(*) FROM later"), expected);

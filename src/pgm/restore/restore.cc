@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -28,6 +29,7 @@
 #include "pgm/log/log.h"
 #include "pgm/restore/backup_files.h"
 #include "pgm/restore/chain.h"
+#include "pgm/restore/pg_manifest.h"
 #include "pgm/restore/rebuild.h"
 #include "pgm/restore/stored_file.h"
 #include "pgm/wal/segment.h"
@@ -46,7 +48,8 @@ constexpr const char* kPgControl = "global/pg_control";
 struct Rebuilt {
   std::mutex mutex;
   std::vector<backup::ManifestEntry> entries;
-  std::set<std::string> checked_by_map;  // paths whose blocks matched backup.blockmap
+  std::set<std::string> checked_by_map;              // paths whose blocks matched backup.blockmap
+  std::map<std::string, RebuiltManifestFile> files;  // for the restored backup_manifest
   const incremental::BlockMap* map = nullptr;
 };
 
@@ -196,6 +199,7 @@ Result<uint64_t> reconstruct_file(StoredFileReader& reader, crypto::Sha512& sha,
     if (by_map) {
       job.rebuilt->checked_by_map.insert(entry.path);
     }
+    job.rebuilt->files[entry.path] = {entry_size, entry.sha512, entry.crc32c};
     job.rebuilt->entries.push_back(std::move(entry));
   }
   return entry_size;
@@ -627,6 +631,17 @@ Result<RestoreResult> run_restore(const RestoreOptions& o) {
                       m.kind == backup::ManifestMismatch::Kind::kMissingInPostgres
                           ? "not in the manifest"
                           : "checksum differs")));
+    }
+    // PostgreSQL's own incrementals list INCREMENTAL files: the directory gets a manifest of
+    // what it holds now, as pg_combinebackup writes one.
+    if (lists_incremental_files(*manifest)) {
+      auto rewritten = manifest_for_rebuilt(*manifest, rebuilt.files);
+      if (!rewritten) {
+        return fail(rewritten.error());
+      }
+      if (auto w = io::write_file_atomic(o.target_dir + "/backup_manifest", *rewritten, 0600); !w) {
+        return fail(w.error());
+      }
     }
     // PostgreSQL refuses a data directory whose backup_label has INCREMENTAL FROM lines.
     const std::string label_path = o.target_dir + "/backup_label";
