@@ -7,7 +7,8 @@
 //   pgmoneta-cli and PostgreSQL starts on it with the source's exact data (table checksums,
 //   amcheck); the first incremental stores at most 20 % of the full backup's bytes;
 //   a backup has at most one child (105); a damaged INCREMENTAL
-//   file fails the restore naming it.
+//   file fails the restore naming it. Rollups on delete, interrupted at every step and
+//   killed in the daemon. A relation over 1 GB: incremental_big_test.cc.
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +17,7 @@
 
 #include "integration/backup_helpers.h"
 #include "integration/harness.h"
+#include "integration/incremental_fixture.h"
 #include "integration/restore_fixture.h"
 #include "integration/wal_helpers.h"
 
@@ -25,42 +27,6 @@
 
 namespace pgm::testing {
 namespace {
-
-class IncrementalTest : public RestoreTest {
- protected:
-  // backup <server> <parent>; the new label, "" after an ADD_FAILURE.
-  std::string take_incremental(const std::string& parent) {
-    CliResult r = cli({"backup", "primary", parent}, "raw");
-    if (r.exit_code() != 0 || !r.json || !r.json->contains("Response")) {
-      ADD_FAILURE() << "incremental backup failed: " << r.describe();
-      return "";
-    }
-    return (*r.json)["Response"].value("Backup", "");
-  }
-
-  nlohmann::json info_of(const std::string& label) {
-    CliResult r = cli({"info", "primary", label}, "raw");
-    EXPECT_EQ(r.exit_code(), 0) << r.describe();
-    return r.json ? (*r.json)["Response"] : nlohmann::json();
-  }
-
-  void sql(const std::string& statement) {
-    CommandOutput out = pg()->psql(statement);
-    ASSERT_EQ(out.exit_code, 0) << statement << ": " << out.describe();
-  }
-
-  // The stored INCREMENTAL files of a backup, relative to its data/.
-  std::vector<std::string> incremental_files(const std::string& label) {
-    std::vector<std::string> found;
-    const std::string data = daemon_backup_root(daemon()) + "/" + label + "/data";
-    for (const auto& e : std::filesystem::recursive_directory_iterator(data)) {
-      if (e.path().filename().string().rfind("INCREMENTAL.", 0) == 0) {
-        found.push_back(std::filesystem::relative(e.path(), data).string());
-      }
-    }
-    return found;
-  }
-};
 
 constexpr const char* kExtraChecksumSql =
     "SELECT concat_ws(' ', (SELECT count(*) || ':' || sum(hashtext(n::text)) FROM inc_new n), "
