@@ -7,7 +7,8 @@
 //   pgmoneta-cli and PostgreSQL starts on it with the source's exact data (table checksums,
 //   amcheck); the first incremental stores at most 20 % of the full backup's bytes;
 //   a backup has at most one child (105); a damaged INCREMENTAL
-//   file fails the restore naming it.
+//   file fails the restore naming it. Rollups on delete, interrupted at every step and
+//   killed in the daemon. A relation over 1 GB: incremental_big_test.cc.
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +17,7 @@
 
 #include "integration/backup_helpers.h"
 #include "integration/harness.h"
+#include "integration/incremental_fixture.h"
 #include "integration/restore_fixture.h"
 #include "integration/wal_helpers.h"
 
@@ -25,42 +27,6 @@
 
 namespace pgm::testing {
 namespace {
-
-class IncrementalTest : public RestoreTest {
- protected:
-  // backup <server> <parent>; the new label, "" after an ADD_FAILURE.
-  std::string take_incremental(const std::string& parent) {
-    CliResult r = cli({"backup", "primary", parent}, "raw");
-    if (r.exit_code() != 0 || !r.json || !r.json->contains("Response")) {
-      ADD_FAILURE() << "incremental backup failed: " << r.describe();
-      return "";
-    }
-    return (*r.json)["Response"].value("Backup", "");
-  }
-
-  nlohmann::json info_of(const std::string& label) {
-    CliResult r = cli({"info", "primary", label}, "raw");
-    EXPECT_EQ(r.exit_code(), 0) << r.describe();
-    return r.json ? (*r.json)["Response"] : nlohmann::json();
-  }
-
-  void sql(const std::string& statement) {
-    CommandOutput out = pg()->psql(statement);
-    ASSERT_EQ(out.exit_code, 0) << statement << ": " << out.describe();
-  }
-
-  // The stored INCREMENTAL files of a backup, relative to its data/.
-  std::vector<std::string> incremental_files(const std::string& label) {
-    std::vector<std::string> found;
-    const std::string data = daemon_backup_root(daemon()) + "/" + label + "/data";
-    for (const auto& e : std::filesystem::recursive_directory_iterator(data)) {
-      if (e.path().filename().string().rfind("INCREMENTAL.", 0) == 0) {
-        found.push_back(std::filesystem::relative(e.path(), data).string());
-      }
-    }
-    return found;
-  }
-};
 
 constexpr const char* kExtraChecksumSql =
     "SELECT concat_ws(' ', (SELECT count(*) || ':' || sum(hashtext(n::text)) FROM inc_new n), "
@@ -356,8 +322,8 @@ namespace {
 // A rollup stopped after each of its steps, as a kill -9 would stop it, then completed by
 // complete_rollups() as the daemon does before its next backup or delete: the newest backup
 // restores exactly (run_restore checks every rebuilt file against PostgreSQL's manifest).
-// Also a copy interrupted before it was complete: undone, the old chain restores. Each case
-// works on its own copy of the repository.
+// Also a copy interrupted while it was built, or complete but not yet marked: undone, the old
+// chain restores. Each case works on its own copy of the repository.
 TEST_F(IncrementalTest, RollupInterruptedAtEveryStepStillRestores) {
   ASSERT_NO_FATAL_FAILURE(start_online());
   const std::string full = take_backup();
@@ -374,11 +340,15 @@ TEST_F(IncrementalTest, RollupInterruptedAtEveryStepStillRestores) {
   struct Case {
     std::string name;
     std::string parent;  // the backup rolled up
-    int stop_after;      // 1 marked, 2 swapped, 3 parent deleted; 0: crashed before the mark
+    // 0 building (a first new file stored), 1 marked, 2 swapped, 3 parent deleted.
+    int stop_after;
+    bool unmark = false;  // then the mark removed: crashed between the copy's sync and its mark
   };
   const std::vector<Case> cases = {
-      {"middle-unmarked", first, 0}, {"middle-marked", first, 1}, {"middle-swapped", first, 2},
-      {"middle-deleted", first, 3},  {"root-marked", full, 1},    {"root-swapped", full, 2},
+      {"middle-building", first, 0}, {"middle-unmarked", first, 1, true},
+      {"middle-marked", first, 1},   {"middle-swapped", first, 2},
+      {"middle-deleted", first, 3},  {"root-building", full, 0},
+      {"root-marked", full, 1},      {"root-swapped", full, 2},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
@@ -391,12 +361,16 @@ TEST_F(IncrementalTest, RollupInterruptedAtEveryStepStillRestores) {
     o.parent = c.parent;
     o.child = child;
     o.level = 3;
-    o.after_step = [&](int step) { return step < std::max(c.stop_after, 1); };
+    o.after_step = [&](int step) { return step < c.stop_after; };
     auto rolled = restore::roll_up(o);
     ASSERT_TRUE(rolled) << rolled.error().message();
-    if (c.stop_after == 0) {
-      // Crashed while building: the copy exists without its completion mark.
+    // Before the mark: the copy exists without it.
+    if (c.unmark) {
       ASSERT_EQ(::unlink((root + "/.rollup-" + child + "/ROLLUP").c_str()), 0);
+    }
+    if (c.stop_after == 0 || c.unmark) {
+      ASSERT_TRUE(path_exists(root + "/.rollup-" + child));
+      ASSERT_FALSE(path_exists(root + "/.rollup-" + child + "/ROLLUP"));
     }
     auto completed = restore::complete_rollups(root);
     ASSERT_TRUE(completed) << completed.error().message();
@@ -405,7 +379,7 @@ TEST_F(IncrementalTest, RollupInterruptedAtEveryStepStillRestores) {
       EXPECT_EQ(name.rfind(".rollup", 0), std::string::npos) << name;
     }
     // Undone: the parent is still there and still the child's parent; finished: it is gone.
-    const bool undone = c.stop_after == 0;
+    const bool undone = c.stop_after == 0 || c.unmark;
     EXPECT_EQ(path_exists(root + "/" + c.parent), undone);
     auto child_info = backup::read_backup_info(root + "/" + child);
     ASSERT_TRUE(child_info) << child_info.error().message();
@@ -431,13 +405,14 @@ TEST_F(IncrementalTest, RollupInterruptedAtEveryStepStillRestores) {
 namespace pgm::testing {
 namespace {
 
-// The real daemon's delete child killed with SIGKILL right after each step of a rollup (the
-// fault point PGMONETA_FAULT_KILL_ROLLUP_AFTER): the newest backup restores at once, as it
-// is, and the next delete completes the rollup, after which it still restores.
+// The real daemon's delete child killed with SIGKILL while the new copy is being built and
+// right after each step of a rollup (the fault point PGMONETA_FAULT_KILL_ROLLUP_AFTER): the
+// newest backup restores at once, as it is, and the next delete undoes the unfinished copy
+// or completes the rollup, after which it still restores.
 TEST_F(IncrementalTest, KilledRollupLeavesARestorableChainAndIsFinishedLater) {
   ASSERT_NO_FATAL_FAILURE(start_online());
   std::vector<std::string> chain{take_backup()};
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < 5; ++i) {
     ASSERT_NO_FATAL_FAILURE(
         sql("UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid BETWEEN " +
             std::to_string(1 + i * 2000) + " AND " + std::to_string(3000 + i * 2000)));
@@ -474,25 +449,51 @@ TEST_F(IncrementalTest, KilledRollupLeavesARestorableChainAndIsFinishedLater) {
     std::string child;    // the backup it is rolled into
     int kill_after;
   };
-  // The middle twice (marked; swapped), then the root (parent deleted, old copy not yet gone).
-  const std::vector<Step> steps = {
-      {chain[1], chain[2], 1}, {chain[2], chain[3], 2}, {chain[0], chain[3], 3}};
+  // The middle three times (building, unmarked; marked; swapped), then the root (parent
+  // deleted, old copy not yet gone).
+  const std::vector<Step> steps = {{chain[1], chain[2], 0},
+                                   {chain[2], chain[3], 1},
+                                   {chain[3], chain[4], 2},
+                                   {chain[0], chain[4], 3}};
+  const std::string root = daemon_backup_root(daemon());
   for (const Step& step : steps) {
     SCOPED_TRACE("killed after step " + std::to_string(step.kill_after));
     ASSERT_NO_FATAL_FAILURE(restart(std::to_string(step.kill_after)));
     CliResult killed = cli({"delete", "primary", step.removed}, "raw");
     EXPECT_NE(killed.exit_code(), 0) << killed.describe();
+    if (step.kill_after == 0) {
+      // Killed while building: the copy is there, unmarked, and list-backup ignores it.
+      EXPECT_TRUE(path_exists(root + "/.rollup-" + step.child));
+      EXPECT_FALSE(path_exists(root + "/.rollup-" + step.child + "/ROLLUP"));
+      CliResult listed = cli({"list-backup", "primary"}, "raw");
+      ASSERT_EQ(listed.exit_code(), 0) << listed.describe();
+      EXPECT_EQ(listed.out().find(".rollup"), std::string::npos) << listed.out();
+      for (const std::string& label : chain) {
+        EXPECT_NE(listed.out().find(label), std::string::npos) << label;
+      }
+    }
     ASSERT_NO_FATAL_FAILURE(restores("right after the kill"));
     ASSERT_NO_FATAL_FAILURE(restart(""));
-    // Any delete first completes what the killed one left.
-    cli({"delete", "primary", "20000101000000"}, "raw");
-    EXPECT_FALSE(path_exists(daemon_backup_root(daemon()) + "/" + step.removed));
-    for (const std::string& name : list_dir(daemon_backup_root(daemon()))) {
+    if (step.kill_after == 0) {
+      // Undone, so the parent is still the child's; deleting it again rolls it up whole.
+      CliResult again = cli({"delete", "primary", step.removed}, "raw");
+      ASSERT_EQ(again.exit_code(), 0) << again.describe();
+      EXPECT_NE(daemon().log().find("rollup into " + step.child +
+                                    " was interrupted before its new copy was complete: undone"),
+                std::string::npos);
+      EXPECT_EQ(info_of(step.child).value("IncrementalParent", ""), chain[0]);
+    } else {
+      // Any delete first completes what the killed one left.
+      cli({"delete", "primary", "20000101000000"}, "raw");
+    }
+    EXPECT_FALSE(path_exists(root + "/" + step.removed));
+    for (const std::string& name : list_dir(root)) {
       EXPECT_EQ(name.rfind(".rollup", 0), std::string::npos) << name;
     }
-    EXPECT_FALSE(path_exists(daemon_backup_root(daemon()) + "/" + step.child + "/ROLLUP"));
+    EXPECT_FALSE(path_exists(root + "/" + step.child + "/ROLLUP"));
   }
-  EXPECT_EQ(info_of(chain[3]).value("Incremental", true), false);  // the root was rolled into it
+  EXPECT_EQ(info_of(chain[4]).value("Incremental", true), false);  // the root was rolled into it
+  EXPECT_EQ(info_of(newest).value("IncrementalParent", ""), chain[4]);
   ASSERT_NO_FATAL_FAILURE(restores("after the rollups were completed"));
 }
 

@@ -316,6 +316,10 @@ Result<RollupResult> roll_up(const RollupOptions& o) {
       return failed(stored.error());
     }
     old_stored += r.file->stored_size;
+    // Test hook, step 0: the new copy is being built (its first new file stored, no mark).
+    if (&r == &rolled.front() && o.after_step && !o.after_step(0)) {
+      return result;
+    }
   }
   auto files = (*store)->finish();
   if (!files) {

@@ -37,8 +37,10 @@ struct RollupOptions {
   const crypto::MasterKey* key = nullptr;
   int level = 3;  // compression level of rebuilt files
   int workers = 1;
-  // Test hook: called after each numbered step (1: new copy built and marked, 2: swapped,
-  // 3: parent deleted); a false return stops there as a crash would.
+  // Test hook: called after each numbered step (0: the first rebuilt or merged file stored
+  // in the new copy, which is not marked yet; not called when the child has no INCREMENTAL
+  // file; 1: new copy built and marked, 2: swapped, 3: parent deleted); a false return stops
+  // there as a crash would, leaving what was written.
   std::function<bool(int step)> after_step;
 };
 

@@ -433,10 +433,12 @@ CommandResult commands::delete_backup(const Call& call) {
     ro.level = ctx.config->compression_level;
     ro.workers = workers_for(*ctx.config, *l.server);
     // Fault injection for the crash tests: PGMONETA_FAULT_KILL_ROLLUP_AFTER=<step> makes this
-    // child kill itself with SIGKILL right after that step of the rollup (1 marked, 2 swapped,
-    // 3 parent deleted), as a power cut or kill -9 would stop it.
+    // child kill itself with SIGKILL right after that step of the rollup (0 first new file
+    // stored in the unmarked copy, 1 marked, 2 swapped, 3 parent deleted), as a power cut or
+    // kill -9 would stop it. An empty value sets nothing (atoi would read it as step 0).
     if (const char* step =
-            std::getenv("PGMONETA_FAULT_KILL_ROLLUP_AFTER")) {  // NOLINT(concurrency-mt-unsafe)
+            std::getenv("PGMONETA_FAULT_KILL_ROLLUP_AFTER");  // NOLINT(concurrency-mt-unsafe)
+        step != nullptr && *step != '\0') {
       const int kill_after = std::atoi(step);
       ro.after_step = [kill_after](int done) {
         if (done == kill_after) {
