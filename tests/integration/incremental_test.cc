@@ -14,6 +14,7 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <sstream>
 
 #include "integration/backup_helpers.h"
 #include "integration/harness.h"
@@ -495,6 +496,81 @@ TEST_F(IncrementalTest, KilledRollupLeavesARestorableChainAndIsFinishedLater) {
   EXPECT_EQ(info_of(chain[4]).value("Incremental", true), false);  // the root was rolled into it
   EXPECT_EQ(info_of(newest).value("IncrementalParent", ""), chain[4]);
   ASSERT_NO_FATAL_FAILURE(restores("after the rollups were completed"));
+}
+
+// The other ways out of an incremental: a restore to an LSN between two backups, a proven
+// restore (verify --start) and an archive, each from the chain.
+TEST_F(IncrementalTest, APositionedRestoreAProofAndAnArchiveWorkOnAnIncremental) {
+  ASSERT_NO_FATAL_FAILURE(start_online());
+  const std::string full = take_backup();
+  ASSERT_FALSE(full.empty());
+  ASSERT_NO_FATAL_FAILURE(
+      sql("UPDATE pgbench_accounts SET abalance = abalance + 3 WHERE aid % 40 = 0"));
+  const std::string inc = take_incremental(full);
+  ASSERT_FALSE(inc.empty());
+
+  bool ok = false;
+  const std::string query =
+      "SELECT concat_ws(' ', (SELECT count(*) || ':' || sum(hashtext(a::text)) FROM "
+      "pgbench_accounts a), (SELECT string_agg(v, ',' ORDER BY v) FROM pitr_mark))";
+  ASSERT_NO_FATAL_FAILURE(
+      sql("CREATE TABLE pitr_mark (v text); "
+          "INSERT INTO pitr_mark VALUES ('before')"));
+  const std::string expected = sql_value(*pg(), query, &ok);
+  ASSERT_TRUE(ok) << expected;
+  const std::string lsn = sql_value(*pg(), "SELECT pg_current_wal_lsn()", &ok);
+  ASSERT_TRUE(ok) << lsn;
+  ASSERT_NO_FATAL_FAILURE(
+      sql("INSERT INTO pitr_mark VALUES ('after'); "
+          "UPDATE pgbench_accounts SET abalance = 0 WHERE aid < 1000"));
+  std::string error;
+  ASSERT_FALSE(switch_wal(*pg(), &error).empty()) << error;
+  ASSERT_NO_FATAL_FAILURE(wait_wal_received());
+
+  // To the LSN: the incremental's chain, then WAL up to the mark.
+  const std::string pitr = restore_parent("pitr");
+  CliResult r = cli({"restore", "primary", inc, "lsn=" + lsn + ",action=promote", pitr}, "raw");
+  ASSERT_EQ(r.exit_code(), 0) << r.describe();
+  PostgresInstance* copy = start_copy(pitr + "/primary-" + inc);
+  ASSERT_NE(copy, nullptr);
+  EXPECT_EQ(sql_value(*copy, query, &ok), expected) << tail(copy->log());
+  copies_.back()->stop();
+
+  // Proven: rebuilt from the chain in the workspace, started, checked, removed.
+  CliResult proof = cli({"verify", "primary", inc, restore_parent("proof"), "--start"}, "json");
+  EXPECT_EQ(proof.exit_code(), 0) << proof.describe();
+
+  // An archive holds the rebuilt files: no INCREMENTAL entry, a backup_label PostgreSQL takes.
+  const std::string archives = restore_parent("archive");
+  CliResult a = cli({"archive", "primary", inc, "current", archives}, "raw");
+  ASSERT_EQ(a.exit_code(), 0) << a.describe();
+  ASSERT_TRUE(a.json.has_value()) << a.describe();
+  const std::string file = (*a.json)["Response"].value("FileName", "");
+  ASSERT_TRUE(path_exists(file)) << a.describe();
+  auto tar = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv{"/usr/bin/tar"};
+    if (file.ends_with(".zstd")) {
+      argv.push_back("--zstd");
+    }
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_in(archives, argv);
+  };
+  CommandOutput listing = tar({"-tf", file});
+  ASSERT_EQ(listing.exit_code, 0) << listing.describe();
+  EXPECT_EQ(listing.out.find("INCREMENTAL."), std::string::npos) << listing.out.substr(0, 2000);
+  EXPECT_NE(listing.out.find("base/"), std::string::npos) << listing.out.substr(0, 2000);
+  std::string label_entry;
+  std::istringstream entries(listing.out);
+  for (std::string line; std::getline(entries, line);) {
+    if (line == "backup_label" || line.ends_with("/backup_label")) {
+      label_entry = line;
+    }
+  }
+  ASSERT_FALSE(label_entry.empty()) << listing.out.substr(0, 2000);
+  CommandOutput label = tar({"-xOf", file, label_entry});
+  ASSERT_EQ(label.exit_code, 0) << label.describe();
+  EXPECT_NE(label.out.find("START WAL LOCATION"), std::string::npos) << label.out;
+  EXPECT_EQ(label.out.find("INCREMENTAL FROM"), std::string::npos) << label.out;
 }
 
 }  // namespace
