@@ -177,6 +177,29 @@ def main():
             lines.append("Changes (run 1): " + ", ".join(
                 f"{c['step']} {c['rows']} rows = {c['pages_pct']:.2f} % of {c['heap_pages']:,} pages"
                 for c in cs if c["run"] == 1) + ".")
+        # chain restore against full restore, per tool
+        cr = []
+        for tool in TOOL_ORDER:
+            c = next((r for r in prow if r["tool"] == tool and r["kind"] == "restore-chain"), None)
+            f = next((r for r in prow if r["tool"] == tool and r["kind"] == "restore-full"), None)
+            if c and f and c["wall_s"] and f["wall_s"]:
+                cr.append(f"{tool} {c['wall_s'] / f['wall_s']:.2f}x")
+        if cr:
+            lines.append("")
+            lines.append(f"Restore of the chain of {links} / restore of the full backup, same tool: "
+                         + ", ".join(cr) + ".")
+        # pgmoneta's own breakdown of its incrementals (backup.info), run 1
+        br = []
+        for m in ms:
+            if m["profile"] == prof and m["tool"] == OURS and m["run"] == 1 and m["status"] == "ok":
+                kv = dict(x.split("=", 1) for x in m["note"].split() if "=" in x)
+                if "ELAPSED" in kv:
+                    br.append(f"{m['kind']} {float(kv['ELAPSED']):.2f} s (stream "
+                              f"{float(kv.get('BASEBACKUP_ELAPSED', 0)):.2f}, linking "
+                              f"{float(kv.get('LINKING_ELAPSED', 0)):.2f})")
+        if br:
+            lines.append("")
+            lines.append("pgmoneta's own timing of each backup (backup.info, run 1): " + ", ".join(br) + ".")
         result["profiles"][prof] = {**pinfo, "rows": prow}
 
     lines.append("")

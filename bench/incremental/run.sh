@@ -566,8 +566,18 @@ pgm_backup() { # pgm_backup <profile> <run> <kind> <tag>: a full (no chain yet) 
   size=$(pgm_list | awk -v l="$label" '$1 == l {print $2 " incremental=" $3 " parent=" $4 " valid=" $5}')
   [ -n "$parent" ] && [[ $size != *"parent=$parent "* ]] &&
     log "  warning: list-backup does not show $label with parent $parent: '$size'"
+  # the daemon's own breakdown (backup.info): ELAPSED, BASEBACKUP_ELAPSED (the stream),
+  # LINKING_ELAPSED (hardlinking files identical to the previous backup's), MANIFEST_ELAPSED
+  local phases
+  phases=$(grep -E '^(ELAPSED|BASEBACKUP_ELAPSED|LINKING_ELAPSED|MANIFEST_ELAPSED)=' \
+    "$PGM/base/primary/backup/$label/backup.info" 2>/dev/null | tr '\n' ' ')
+  # its metadata (not in BackupSize, in stored): the block map, the manifests, backup.sha512
+  local f
+  for f in backup.blockmap backup.manifest backup.sha512 data/backup_manifest; do
+    phases+="${f##*/}=$(du_bytes "$PGM/base/primary/backup/$label/$f") "
+  done
   record "$profile" "$run" "$PGM_LABEL" "$kind" ok "$(echo "$DMN_S + $CLI_S" | bc)" "$SRV_S" "$stored" \
-    "label=$label BackupSize=$size du=$(du_bytes "$PGM/base/primary/backup/$label")"
+    "label=$label BackupSize=$size du=$(du_bytes "$PGM/base/primary/backup/$label") ${phases% }"
   PGM_CHAIN+=("$label")
   PGM_AT[$label]=$tag
 }
