@@ -44,6 +44,12 @@ bench-wal: build
 bench-backup: build
 	BIN_DIR=$(CURDIR)/$(BUILD_DIR)/bin bash bench/backup/run.sh
 
+# Incremental backup benchmark against pgBackRest incr and pg_basebackup, chain restore (not part of check):
+# make bench-incremental [QUICK=1] [SCALE=100] [RUNS=1] [PROFILE=plain|realistic]
+.PHONY: bench-incremental
+bench-incremental: build
+	BIN_DIR=$(CURDIR)/$(BUILD_DIR)/bin bash bench/incremental/run.sh
+
 # Restore benchmark against pgBackRest restore and cp -a (not part of check):
 # make bench-restore [QUICK=1] [SCALE=100] [RUNS=3] [PROFILE=plain|realistic]
 .PHONY: bench-restore
