@@ -24,6 +24,13 @@
 
 namespace pgm::testing {
 
+// amcheck (heapallindexed) over every permanent B-tree index: the count of indexes checked; an
+// error when one is damaged. Needs CREATE EXTENSION amcheck on the source before the backup.
+inline constexpr const char* kAmcheckAllBtreesSql =
+    "SELECT count(bt_index_check(c.oid, true)) FROM pg_class c "
+    "JOIN pg_am a ON a.oid = c.relam WHERE a.amname = 'btree' "
+    "AND c.relpersistence = 'p' AND c.relkind = 'i'";
+
 // How a suite prepares its PostgreSQL.
 struct ClusterSetup {
   // ALTER SYSTEM settings ("autovacuum = off"), applied with pg_reload_conf(); none: no reload.

@@ -167,11 +167,7 @@ TEST_F(IncrementalTest, ChainOfTwoRestoresExactlyAndIsSmall) {
   // An unlogged table comes back empty (from its init fork), as after any crash.
   EXPECT_EQ(sql_value(*copy, "SELECT count(*) FROM inc_unlogged"), "0");
   bool ok = false;
-  std::string amcheck = sql_value(*copy,
-                                  "SELECT count(bt_index_check(c.oid, true)) FROM pg_class c "
-                                  "JOIN pg_am a ON a.oid = c.relam WHERE a.amname = 'btree' "
-                                  "AND c.relpersistence = 'p' AND c.relkind = 'i'",
-                                  &ok);
+  std::string amcheck = sql_value(*copy, kAmcheckAllBtreesSql, &ok);
   EXPECT_TRUE(ok) << amcheck;
   std::cout << "[   INFO   ] full " << full_bytes << " bytes, first incremental " << first_bytes
             << " bytes (" << first_incrementals.size() << " INCREMENTAL files), amcheck on "

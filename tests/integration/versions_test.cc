@@ -205,11 +205,7 @@ TEST_P(VersionsTest, FullBackupRestoresAndWalStreams) {
   ASSERT_NE(copy, nullptr);
   EXPECT_EQ(digests(*copy) + " " + sql_value(*copy, "SELECT count(*) FROM later"), expected);
   // Every B-tree index of the rebuilt cluster passes amcheck (heapallindexed too).
-  std::string checked = sql_value(*copy,
-                                  "SELECT count(bt_index_check(c.oid, true)) FROM pg_class c "
-                                  "JOIN pg_am a ON a.oid = c.relam WHERE a.amname = 'btree' "
-                                  "AND c.relpersistence = 'p' AND c.relkind = 'i'",
-                                  &ok);
+  std::string checked = sql_value(*copy, kAmcheckAllBtreesSql, &ok);
   EXPECT_TRUE(ok) << checked;
   std::cout << "[   INFO   ] PostgreSQL " << major << ": full " << full_bytes
             << " bytes, first incremental " << first_bytes << " bytes, amcheck on " << checked
