@@ -141,6 +141,22 @@ TEST_F(StartupTest, BadLogLevelNamesFileLineAndKey) {
   expect_log_errors({"log_level"});
 }
 
+// A configuration file must be a regular file of at most 1 MiB: `-c /dev/zero` is refused at
+// once, naming it, by the daemon and by the CLI (it used to read forever).
+TEST_F(StartupTest, ADeviceAsConfigurationFileIsRefusedAtOnce) {
+  for (const std::vector<std::string>& argv :
+       {std::vector<std::string>{daemon().bin("pgmoneta"), "-c", "/dev/zero"},
+        std::vector<std::string>{daemon().bin("pgmoneta-cli"), "-c", "/dev/zero", "ping"}}) {
+    ProcessOptions o;
+    o.argv = argv;
+    o.home = daemon().home();
+    CommandOutput out = run_command(o, seconds(15));
+    EXPECT_FALSE(out.timed_out) << argv[0] << " still reading /dev/zero after 15 s";
+    EXPECT_NE(out.exit_code, 0) << out.describe();
+    EXPECT_NE(out.err.find("/dev/zero is a device"), std::string::npos) << out.describe();
+  }
+}
+
 TEST_F(StartupTest, RootIsRefused) {
   if (::geteuid() != 0) {
     GTEST_SKIP() << "only meaningful when the test runs as root";

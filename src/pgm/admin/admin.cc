@@ -236,7 +236,7 @@ struct VaultText {
 
 Result<VaultText> read_vault_text(const std::string& path, bool must_exist) {
   VaultText v;
-  auto text = io::read_file(path);
+  auto text = io::read_config_file(path);
   if (!text) {
     if (text.error().code() == ErrorCode::kNotFound && !must_exist) {
       return v;

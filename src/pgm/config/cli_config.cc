@@ -153,7 +153,7 @@ Result<LoadedCli> parse_cli_config(std::string_view text, const std::string& fil
 }
 
 Result<LoadedCli> load_cli_config(const std::string& path, const EnvLookup& env) {
-  PGM_ASSIGN_OR_RETURN(std::string text, io::read_file(path));
+  PGM_ASSIGN_OR_RETURN(std::string text, io::read_config_file(path));
   return parse_cli_config(text, path, env);
 }
 

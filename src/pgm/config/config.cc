@@ -174,7 +174,7 @@ Result<Loaded> parse_config(std::string_view text, const std::string& file_name,
 }
 
 Result<Loaded> load_config(const std::string& path, const EnvLookup& env) {
-  PGM_ASSIGN_OR_RETURN(std::string text, io::read_file(path));
+  PGM_ASSIGN_OR_RETURN(std::string text, io::read_config_file(path));
   return parse_config(text, path, env);
 }
 

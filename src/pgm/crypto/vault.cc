@@ -155,7 +155,7 @@ Result<MasterKeyFile> load_master_key_file(const std::string& path) {
                       fmt::format("{} has mode {}; it must be 0600 (chmod 0600 {})", path,
                                   mode_string(st.st_mode), path));
   }
-  PGM_ASSIGN_OR_RETURN(std::string text, io::read_file(path));
+  PGM_ASSIGN_OR_RETURN(std::string text, io::read_config_file(path));
   ScopeExit wipe([&text] { OPENSSL_cleanse(text.data(), text.size()); });
 
   std::vector<std::string_view> lines;
@@ -261,7 +261,7 @@ Result<std::string> decrypt_vault_password(const MasterKey& key, std::string_vie
 
 Result<std::vector<VaultEntry>> load_vault(const std::string& path, const MasterKey& key,
                                            size_t max_entries) {
-  PGM_ASSIGN_OR_RETURN(std::string text, io::read_file(path));
+  PGM_ASSIGN_OR_RETURN(std::string text, io::read_config_file(path));
   std::vector<VaultEntry> entries;
   std::set<std::string> seen;
   size_t line_no = 0;

@@ -35,6 +35,66 @@ Result<std::string> read_file(const std::string& path, FileSystem& fs) {
   return out;
 }
 
+namespace {
+
+const char* file_kind(mode_t mode) {
+  if (S_ISDIR(mode)) {
+    return "a directory";
+  }
+  if (S_ISCHR(mode) || S_ISBLK(mode)) {
+    return "a device";
+  }
+  if (S_ISFIFO(mode)) {
+    return "a FIFO";
+  }
+  if (S_ISSOCK(mode)) {
+    return "a socket";
+  }
+  return "not a regular file";
+}
+
+}  // namespace
+
+Result<std::string> read_config_file(const std::string& path, uint64_t max_bytes, FileSystem& fs) {
+  // O_NONBLOCK: opening a FIFO must not wait for a writer; regular files ignore it.
+  UniqueFd fd(fs.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK, 0));
+  if (!fd) {
+    return make_errno_error(fmt::format("open {}", path), errno);
+  }
+  struct stat st {};
+  if (fs.fstat(fd.get(), &st) != 0) {
+    return make_errno_error(fmt::format("stat {}", path), errno);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("{} is {}; a configuration file must be a regular file", path,
+                                  file_kind(st.st_mode)));
+  }
+  auto too_large = [&] {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("{} is larger than the {} bytes a configuration file may have",
+                                  path, max_bytes));
+  };
+  if (static_cast<uint64_t>(st.st_size) > max_bytes) {
+    return too_large();
+  }
+  std::string out;
+  char buf[65536];
+  for (;;) {
+    PGM_ASSIGN_OR_RETURN(
+        size_t n,
+        read_some(fs, fd.get(), {reinterpret_cast<uint8_t*>(buf), sizeof(buf)}, "read", path));
+    if (n == 0) {
+      break;
+    }
+    out.append(buf, n);
+    if (out.size() > max_bytes) {
+      return too_large();  // it grew while we read
+    }
+  }
+  return out;
+}
+
 Result<std::vector<std::string>> list_directory(const std::string& dir, FileSystem& fs) {
   std::vector<std::string> names;
   if (fs.list(dir, names) != 0) {

@@ -21,6 +21,16 @@ namespace pgm::io {
 // Reads a whole file. Fails with kNotFound when absent.
 Result<std::string> read_file(const std::string& path, FileSystem& fs = posix_file_system());
 
+// The most a configuration, vault or key file may hold.
+inline constexpr uint64_t kMaxConfigFileBytes = uint64_t{1} << 20;
+
+// Reads a whole configuration-like file that must be a regular file of at most `max_bytes`:
+// a device, FIFO, socket or directory (`-c /dev/zero`) or a larger file is refused with
+// kInvalidArgument naming the path and what it is, without reading it. kNotFound when absent.
+Result<std::string> read_config_file(const std::string& path,
+                                     uint64_t max_bytes = kMaxConfigFileBytes,
+                                     FileSystem& fs = posix_file_system());
+
 // fsyncs a directory so that renames and creations inside it are durable.
 Result<void> fsync_directory(const std::string& dir, FileSystem& fs = posix_file_system());
 

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <string>
+#include <utility>
 
 #include "support/temp_dir.h"
 #include <gtest/gtest.h>
@@ -44,6 +45,33 @@ TEST_F(FileTest, MissingFileIsNotFound) {
   auto r = read_file(dir_ + "/absent");
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code(), ErrorCode::kNotFound);
+}
+
+TEST_F(FileTest, ConfigFilesMustBeSmallRegularFiles) {
+  std::string good = dir_ + "/pgmoneta.conf";
+  ASSERT_TRUE(write_file_atomic(good, "[pgmoneta]\n", 0600));
+  EXPECT_EQ(*read_config_file(good), "[pgmoneta]\n");
+  EXPECT_EQ(read_config_file(dir_ + "/absent").error().code(), ErrorCode::kNotFound);
+
+  std::string fifo = dir_ + "/fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (const auto& [path, kind] : {std::pair<std::string, std::string>{"/dev/zero", "a device"},
+                                   {dir_, "a directory"},
+                                   {fifo, "a FIFO"}}) {
+    auto r = read_config_file(path);  // returns at once: nothing is read
+    ASSERT_FALSE(r) << path;
+    EXPECT_EQ(r.error().code(), ErrorCode::kInvalidArgument);
+    EXPECT_EQ(r.error().message(),
+              path + " is " + kind + "; a configuration file must be a regular file");
+  }
+
+  std::string big = dir_ + "/big.conf";
+  ASSERT_TRUE(write_file_atomic(big, std::string(kMaxConfigFileBytes + 1, '#'), 0600));
+  auto r = read_config_file(big);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("larger than the 1048576 bytes"), std::string::npos)
+      << r.error().message();
+  EXPECT_TRUE(read_config_file(big, kMaxConfigFileBytes + 1));
 }
 
 TEST_F(FileTest, ListDirectorySortsAndSkipsDots) {
