@@ -107,6 +107,29 @@ TEST_F(SignalTest, ShutdownCommandStopsDaemon) {
   EXPECT_FALSE(path_exists(pid_file)) << pid_file;
 }
 
+// Two daemons on one base_dir (each with its own PID file and socket) would take the same
+// labels and remove each other's backups in flight: the second is refused, naming the first.
+TEST_F(SignalTest, ASecondDaemonOnTheSameBaseDirIsRefusedNamingTheFirst) {
+  const std::optional<std::string> base_dir = daemon().config().get("pgmoneta", "base_dir");
+  ASSERT_TRUE(base_dir.has_value());
+  DaemonInstance second(nullptr);
+  ASSERT_EQ(second.prepare(), "");
+  second.config().set("pgmoneta", "base_dir", *base_dir);
+  second.write_config();
+  Process p = second.launch();
+  ASSERT_GT(p.pid(), 0) << p.error();
+  std::optional<int> status = p.wait_for(seconds(15));
+  ASSERT_TRUE(status.has_value()) << "a second daemon kept running on " << *base_dir;
+  EXPECT_NE(*status, 0);
+  const std::string err = second.stderr_text();
+  EXPECT_NE(err.find("base_dir " + *base_dir + " is in use by another pgmoneta (pid " +
+                     std::to_string(daemon().pid()) + ")"),
+            std::string::npos)
+      << err;
+  // The first one is untouched and still answers.
+  EXPECT_EQ(cli({"ping"}).exit_code(), 0);
+}
+
 // ---- start-up failures ----
 
 class StartupTest : public DaemonTest {

@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include <fmt/format.h>
+#include <sys/file.h>
 
 #include "pgm/core/unique_fd.h"
 #include "pgm/io/file.h"
@@ -53,6 +54,32 @@ void PidFile::remove() {
     ::unlink(path_.c_str());
   }
   owner_ = 0;
+}
+
+Result<BaseDirLock> BaseDirLock::acquire(const std::string& base_dir) {
+  const std::string path = base_dir + "/" + kFileName;
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd) {
+    return make_errno_error(fmt::format("open the repository lock {}", path), errno);
+  }
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK) {
+      return make_errno_error(fmt::format("lock {}", path), errno);
+    }
+    auto content = io::read_file(path);
+    long pid = content ? std::atol(content->c_str()) : 0;
+    return make_error(
+        ErrorCode::kUnavailable,
+        fmt::format("base_dir {} is in use by another pgmoneta (pid {}): two daemons must not "
+                    "share a repository",
+                    base_dir, pid > 0 ? std::to_string(pid) : std::string("unknown")));
+  }
+  std::string text = fmt::format("{}\n", ::getpid());
+  if (::ftruncate(fd.get(), 0) != 0 ||
+      ::pwrite(fd.get(), text.data(), text.size(), 0) != static_cast<ssize_t>(text.size())) {
+    return make_errno_error(fmt::format("write {}", path), errno);
+  }
+  return BaseDirLock(std::move(fd));
 }
 
 }  // namespace pgm::daemon

@@ -86,6 +86,7 @@ struct Server::Impl final : MainLoopControl {
   DaemonContext ctx;
   SharedSegment segment;
   struct ev_loop* loop = nullptr;
+  std::optional<BaseDirLock> base_dir_lock;
   std::optional<PidFile> pid_file;
   ChildTable children{ctx};
   std::unique_ptr<ManagementEndpoint> endpoint;
@@ -309,6 +310,8 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
   if (auto r = io::make_directories(c.base_dir, 0700); !r) {
     return tl::unexpected(r.error().with_context("base_dir"));
   }
+  PGM_ASSIGN_OR_RETURN(BaseDirLock base_dir_lock, BaseDirLock::acquire(c.base_dir));
+  s.base_dir_lock.emplace(std::move(base_dir_lock));
   // The master key is optional: it is needed for vaults and encrypted management frames.
   if (auto key = crypto::load_master_key(); key) {
     s.ctx.master_key = std::make_shared<const crypto::MasterKey>(std::move(*key));

@@ -76,6 +76,8 @@ activity::Phase backup_phase(backup::BackupProgress::Phase phase) {
   return activity::Phase::kStarting;
 }
 
+// A label no directory has yet. The backup creates its directory with an exclusive mkdir
+// (full_backup.cc), so it never reuses one, whoever made it.
 std::string fresh_label(const std::string& root) {
   for (;;) {
     std::string label = backup::make_label(std::chrono::system_clock::now());
