@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -128,6 +129,35 @@ TEST_F(SignalTest, ASecondDaemonOnTheSameBaseDirIsRefusedNamingTheFirst) {
       << err;
   // The first one is untouched and still answers.
   EXPECT_EQ(cli({"ping"}).exit_code(), 0);
+}
+
+// A restore, archive or off-site restore into the repository (or a workspace) is refused before
+// anything is read or written, naming the area; nothing appears there.
+TEST_F(SignalTest, RestoreIntoTheRepositoryIsRefused) {
+  const std::string base_dir = daemon().config().get("pgmoneta", "base_dir").value_or("");
+  ASSERT_FALSE(base_dir.empty());
+  ASSERT_TRUE(std::filesystem::create_directories(base_dir + "/primary/backup") ||
+              std::filesystem::is_directory(base_dir + "/primary/backup"));
+  auto entries = [&base_dir] {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(base_dir + "/primary/backup")) {
+      names.push_back(e.path().filename().string());
+    }
+    return names;
+  };
+  const std::vector<std::string> before = entries();
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"restore", "primary", "newest", "current", base_dir},
+        std::vector<std::string>{"restore", "primary", "newest", "current",
+                                 base_dir + "/primary/backup/"},
+        std::vector<std::string>{"archive", "primary", "newest", "current",
+                                 base_dir + "/primary"}}) {
+    CliResult r = cli(args);
+    EXPECT_NE(r.exit_code(), 0) << r.describe();
+    EXPECT_NE(r.describe().find("is inside the base_dir " + base_dir), std::string::npos)
+        << r.describe();
+  }
+  EXPECT_EQ(entries(), before);
 }
 
 // ---- start-up failures ----

@@ -2,12 +2,16 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
+#include <iterator>
 #include <memory>
 #include <optional>
+#include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
@@ -167,6 +171,40 @@ restore::RestoreOptions restore_options(const DaemonContext& ctx, const Prepared
   return o;
 }
 
+// Why `directory` may not receive a restore, or "" when it may: it lies inside the repository
+// (base_dir), a workspace, a WAL shipping copy or a hot standby directory, where a data
+// directory would mix with files the daemon owns. Paths are compared after resolving the
+// symbolic links of their existing parts.
+std::string forbidden_target(const config::Config& c, const std::string& directory) {
+  namespace fs = std::filesystem;
+  auto resolved = [](const std::string& path) {
+    std::error_code ec;
+    fs::path r = fs::weakly_canonical(path, ec);
+    return ec ? fs::path(path).lexically_normal() : r;
+  };
+  auto inside = [](const fs::path& path, const fs::path& area) {
+    auto [a, p] = std::mismatch(area.begin(), area.end(), path.begin(), path.end());
+    return a == area.end() || (std::next(a) == area.end() && a->empty());
+  };
+  std::vector<std::pair<std::string, std::string>> areas = {{"base_dir", c.base_dir},
+                                                            {"workspace", c.workspace}};
+  for (const config::ServerConfig& s : c.servers) {
+    areas.emplace_back(fmt::format("workspace of server {}", s.name), s.workspace);
+    areas.emplace_back(fmt::format("wal_shipping of server {}", s.name), s.wal_shipping);
+    for (const std::string& standby : s.hot_standby) {
+      areas.emplace_back(fmt::format("hot_standby of server {}", s.name), standby);
+    }
+  }
+  const fs::path target = resolved(directory);
+  for (const auto& [what, area] : areas) {
+    if (!area.empty() && inside(target, resolved(area))) {
+      return fmt::format("{} is inside the {} {}: a restore never writes there", directory, what,
+                         area);
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 std::optional<CommandResult> begin_restore(const DaemonContext& ctx, const json& request,
@@ -198,6 +236,9 @@ std::optional<CommandResult> begin_restore(const DaemonContext& ctx, const json&
     directory.pop_back();
   }
   p.directory = directory;
+  if (std::string why = forbidden_target(*ctx.config, directory); !why.empty()) {
+    return CommandResult::failure(codes.family, mgmt::Failure::kSetup, why, codes.workflow);
+  }
 
   p.lock = std::make_unique<RepositoryLock>(state);
   if (!p.lock->locked()) {
