@@ -100,6 +100,11 @@ tl::expected<SetResult, SetError> set_value(const Config& config, std::string_vi
 // port, user, wal_slot. Accepts the key forms of get_value; false for unknown keys.
 bool is_restart_only_key(std::string_view key);
 
+// Keys whose values are secrets (s3_secret_access_key, azure_shared_key; `[server]` or
+// `server.key` forms too): conf get, conf set's answer and the log show kRedacted instead.
+bool is_secret_key(std::string_view key);
+inline constexpr const char* kRedacted = "********";
+
 // What a reload cannot apply: changed restart-only keys ("hugepage",
 // "server.primary.port"), "server.<name> (added)", "server.<name> (removed)" and
 // "servers (order changed)". Empty when the reloaded config may be swapped in.

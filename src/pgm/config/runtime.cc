@@ -1,4 +1,7 @@
 // conf get / conf set / reload classification over an immutable Config.
+#include <algorithm>
+#include <array>
+
 #include <fmt/format.h>
 
 #include "pgm/config/config.h"
@@ -65,11 +68,29 @@ Result<std::string> get_value(const Config& config, std::string_view key) {
   return def->get_main(config);
 }
 
+namespace {
+
+// The one table of secret keys.
+constexpr std::array<std::string_view, 2> kSecretKeys = {"s3_secret_access_key",
+                                                         "azure_shared_key"};
+
+// A value as it may be shown: a set secret becomes kRedacted.
+std::string shown(std::string_view key, std::string value) {
+  return !value.empty() && is_secret_key(key) ? std::string(kRedacted) : value;
+}
+
+}  // namespace
+
+bool is_secret_key(std::string_view key) {
+  const KeyRef ref = parse_key_ref(key);
+  return std::find(kSecretKeys.begin(), kSecretKeys.end(), ref.key) != kSecretKeys.end();
+}
+
 nlohmann::json to_json(const Config& config) {
   nlohmann::json out = nlohmann::json::object();
   for (const KeyDef& def : all_keys()) {
     if (def.get_main != nullptr) {
-      out[std::string(def.name)] = def.get_main(config);
+      out[std::string(def.name)] = shown(def.name, def.get_main(config));
     }
   }
   out["main_configuration_path"] = config.origin.file;
@@ -78,7 +99,7 @@ nlohmann::json to_json(const Config& config) {
     nlohmann::json one = nlohmann::json::object();
     for (const KeyDef& def : all_keys()) {
       if (def.get_server != nullptr) {
-        one[std::string(def.name)] = def.get_server(s);
+        one[std::string(def.name)] = shown(def.name, def.get_server(s));
       }
     }
     servers[s.name] = std::move(one);
@@ -150,12 +171,12 @@ tl::expected<SetResult, SetError> set_value(const Config& config, std::string_vi
   SetResult result;
   result.key = std::string(key);
   if (server != nullptr) {
-    result.old_value = def->get_server(*find_server(config, ref.name));
-    result.new_value = def->get_server(*server);
+    result.old_value = shown(def->name, def->get_server(*find_server(config, ref.name)));
+    result.new_value = shown(def->name, def->get_server(*server));
     result.restart_required = def->server_apply == Apply::kRestart;
   } else {
-    result.old_value = def->get_main(config);
-    result.new_value = def->get_main(*next);
+    result.old_value = shown(def->name, def->get_main(config));
+    result.new_value = shown(def->name, def->get_main(*next));
     result.restart_required = def->main_apply == Apply::kRestart;
   }
   result.config = std::move(next);

@@ -109,6 +109,40 @@ TEST(ToJsonTest, UsesPgmonetaLayout) {
   EXPECT_EQ(with_paths["admins_configuration_path"], "/a");
 }
 
+// Secrets never leave the daemon: conf get and conf set's answer show ********, while the
+// configuration itself holds the value (get_value, used to apply it, is not a display).
+TEST(SecretKeysTest, ConfGetAndConfSetShowThemRedacted) {
+  auto c = two_servers("s3_secret_access_key = server-secret\n");  // in [replica], the last section
+  auto with_main = set_value(*c, "s3_secret_access_key", "main-secret");
+  ASSERT_TRUE(with_main) << with_main.error().error.message();
+  EXPECT_EQ(with_main->new_value, kRedacted);
+  EXPECT_EQ(with_main->old_value, "");  // unset shows as unset
+  EXPECT_EQ(with_main->config->s3_secret_access_key, "main-secret");
+  auto azure = set_value(*with_main->config, "azure_shared_key", "azure-secret");
+  ASSERT_TRUE(azure) << azure.error().error.message();
+  EXPECT_EQ(azure->new_value, kRedacted);
+  auto server = set_value(*azure->config, "replica.s3_secret_access_key", "other");
+  ASSERT_TRUE(server) << server.error().error.message();
+  EXPECT_EQ(server->old_value, kRedacted);
+  EXPECT_EQ(server->new_value, kRedacted);
+
+  const std::string doc = to_json(*server->config).dump();
+  for (const char* secret : {"main-secret", "azure-secret", "server-secret", "other"}) {
+    EXPECT_EQ(doc.find(secret), std::string::npos) << secret << " in " << doc;
+  }
+  nlohmann::json j = to_json(*server->config);
+  EXPECT_EQ(j["s3_secret_access_key"], kRedacted);
+  EXPECT_EQ(j["azure_shared_key"], kRedacted);
+  EXPECT_EQ(j["server"]["replica"]["s3_secret_access_key"], kRedacted);
+  EXPECT_EQ(*get_value(*server->config, "azure_shared_key"), "azure-secret");
+  for (const char* key : {"s3_secret_access_key", "azure_shared_key", "primary.azure_shared_key",
+                          "server.replica.s3_secret_access_key"}) {
+    EXPECT_TRUE(is_secret_key(key)) << key;
+  }
+  EXPECT_FALSE(is_secret_key("s3_access_key_id"));
+  EXPECT_FALSE(is_secret_key("tls_key_file"));
+}
+
 TEST(SetValueTest, LiveKeyAppliesToACopy) {
   auto c = two_servers();
   auto r = set_value(*c, "log_level", "debug2");
