@@ -176,28 +176,6 @@ std::optional<TablespaceKey> tablespace_key(std::string_view key) {
   return result;
 }
 
-Result<void> check_comment_key(std::string_view key) {
-  if (key.empty() || key.find_first_of(",|\n") != std::string_view::npos) {
-    return make_error(
-        ErrorCode::kInvalidArgument,
-        fmt::format("comment key '{}' must be non-empty without ',', '|' or newline", key));
-  }
-  return {};
-}
-
-std::string join_comments(const std::vector<std::pair<std::string, std::string>>& entries) {
-  std::string out;
-  for (const auto& [key, value] : entries) {
-    if (!out.empty()) {
-      out.push_back(',');
-    }
-    out += key;
-    out.push_back('|');
-    out += value;
-  }
-  return out;
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -432,72 +410,6 @@ Result<BackupInfo> parse_backup_info(std::string_view text) {
         {std::move(*it->second[0]), std::move(*it->second[1]), std::move(*it->second[2])});
   }
   return info;
-}
-
-// ---------------------------------------------------------------------------------------------
-// COMMENTS
-
-Result<std::vector<std::pair<std::string, std::string>>> parse_comments(std::string_view text) {
-  std::vector<std::pair<std::string, std::string>> entries;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find(',', start);
-    if (end == std::string_view::npos) {
-      end = text.size();
-    }
-    std::string_view entry = text.substr(start, end - start);
-    size_t bar = entry.find('|');
-    if (bar == std::string_view::npos || bar == 0) {
-      return make_error(ErrorCode::kCorruption,
-                        fmt::format("COMMENTS: malformed entry '{}', expected key|value", entry));
-    }
-    entries.emplace_back(entry.substr(0, bar), entry.substr(bar + 1));
-    start = end + 1;
-  }
-  return entries;
-}
-
-Result<std::optional<std::string>> get_comment(const BackupInfo& info, std::string_view key) {
-  PGM_ASSIGN_OR_RETURN(auto entries, parse_comments(info.comments));
-  for (auto& [k, v] : entries) {
-    if (k == key) {
-      return std::optional<std::string>(std::move(v));
-    }
-  }
-  return std::optional<std::string>();
-}
-
-Result<void> set_comment(BackupInfo& info, std::string_view key, std::string_view value) {
-  PGM_TRY(check_comment_key(key));
-  if (value.find_first_of(",\n") != std::string_view::npos) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      fmt::format("comment '{}' must not contain ',' or a newline", value));
-  }
-  PGM_ASSIGN_OR_RETURN(auto entries, parse_comments(info.comments));
-  bool replaced = false;
-  for (auto& [k, v] : entries) {
-    if (k == key) {
-      v = value;
-      replaced = true;
-    }
-  }
-  if (!replaced) {
-    entries.emplace_back(key, value);
-  }
-  info.comments = join_comments(entries);
-  return {};
-}
-
-Result<void> remove_comment(BackupInfo& info, std::string_view key) {
-  PGM_ASSIGN_OR_RETURN(auto entries, parse_comments(info.comments));
-  auto it = std::remove_if(entries.begin(), entries.end(),
-                           [&](const auto& entry) { return entry.first == key; });
-  if (it == entries.end()) {
-    return make_error(ErrorCode::kNotFound, fmt::format("no comment '{}'", key));
-  }
-  entries.erase(it, entries.end());
-  info.comments = join_comments(entries);
-  return {};
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -247,6 +247,30 @@ TEST(InfoCommentsTest, RejectsBadInput) {
   EXPECT_EQ(get_comment(info, "k").error().code(), ErrorCode::kCorruption);
 }
 
+// NUL, tabs and other control characters are refused in keys and values; the error quotes at
+// most 64 bytes, escaped, however long the input.
+TEST(InfoCommentsTest, RejectsControlCharactersAndQuotesLittle) {
+  BackupInfo info;
+  for (const std::string& bad : {std::string("a\0b", 3), std::string("tab\there"),
+                                 std::string("bell\a"), std::string("del\x7f")}) {
+    auto as_key = set_comment(info, bad, "v");
+    ASSERT_FALSE(as_key);
+    EXPECT_NE(as_key.error().message().find("control characters"), std::string::npos);
+    EXPECT_EQ(as_key.error().message().find('\0'), std::string::npos);
+    EXPECT_FALSE(set_comment(info, "k", bad));
+  }
+  EXPECT_NE(set_comment(info, std::string("a\0b", 3), "v").error().message().find("a\\x00b"),
+            std::string::npos);
+  const std::string huge(50u << 20, 'k');
+  auto r = set_comment(info, huge + ",", "v");
+  ASSERT_FALSE(r);
+  EXPECT_LT(r.error().message().size(), 300u);
+  EXPECT_NE(r.error().message().find("(52428801 bytes)"), std::string::npos);
+  EXPECT_EQ(info.comments, "");
+  EXPECT_FALSE(set_comment(info, "owner", "ops team, night shift"));
+  EXPECT_TRUE(set_comment(info, "owner", "ops team; night shift"));
+}
+
 class LabelTest : public ::testing::Test {
  protected:
   void SetUp() override {
