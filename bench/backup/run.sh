@@ -41,6 +41,9 @@
 #   KEEP_ON_FAILURE=1  keep it only when the run fails
 #   STEP_TIMEOUT     limit of one backup or one data-loading step, seconds (default 1800; QUICK 300)
 #   MAX_SECONDS      limit of the whole run (default 14400; QUICK 1500)
+#
+# The cluster, PostgreSQL, measurement and pgmoneta daemon helpers are in bench/lib.sh (shared
+# with the other benchmarks).
 set -euo pipefail
 
 BENCH=backup

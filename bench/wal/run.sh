@@ -34,6 +34,9 @@
 #                                           QUICK: 6 s, 3 rounds)
 #   SKIP_STREAM=1, SKIP_SYNC=1              skip a part
 #   MAX_SECONDS        hard limit for the whole run (default 900, QUICK 360)
+#
+# Temporary directory, cleanup, PostgreSQL start/stop and the report's machine arguments come from
+# bench/lib.sh (shared with the other benchmarks).
 set -euo pipefail
 
 BENCH=wal
