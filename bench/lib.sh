@@ -23,12 +23,12 @@ CLK_TCK=$(getconf CLK_TCK)
 
 # ---- messages and time limits ----
 log() { printf '[%4ds] %s\n' "$(($(date +%s) - START_TS))" "$*"; } # "[elapsed s] message"
-die() {                                                              # message to stderr, exit 1
+die() { # "bench-<name>: message" on stderr, exit 1
   printf 'bench-%s: %s\n' "$BENCH" "$*" >&2
   exit 1
 }
 remaining() { echo $((MAX_SECONDS - ($(date +%s) - START_TS))); } # seconds left of MAX_SECONDS
-check_deadline() {                                                 # dies once MAX_SECONDS are used up
+check_deadline() { # dies once MAX_SECONDS are used up
   [ "$(remaining)" -gt 0 ] || die "time limit of $MAX_SECONDS s exceeded (MAX_SECONDS)"
 }
 step_limit() { # the per-step timeout (STEP_TIMEOUT), never beyond the overall deadline
@@ -542,4 +542,4 @@ pgmoneta_commit() { # short HEAD of the repository, "+dirty" with uncommitted ch
   echo "$(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$REPO_DIR" diff --quiet HEAD -- src 2>/dev/null || echo '+dirty')"
 }
 build_type() { sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$BIN_DIR/../CMakeCache.txt" 2>/dev/null || true; } # of BIN_DIR's build
-elapsed() { echo $(($(date +%s) - START_TS)); }                                                      # seconds since the start
+elapsed() { echo $(($(date +%s) - START_TS)); } # seconds since the start
