@@ -12,25 +12,17 @@ RAW lines (tab separated):
   missing  <tool> <reason>
   failure  <profile> <label> <last line the client printed>
 """
-import csv
-import json
-import statistics
+import os
 import sys
 
-MB = 1e6
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from report_lib import MB, args, each_profile, finish, fmt, footer, md, median, wall_ratio as ratio  # noqa: E402
+
 OUR_ZSTD = "pgmoneta zstd:3"
 PEER_SERVER_ZSTD = "pg_basebackup server-zstd:3"
 PEER_PGBR_ZST2 = "pgBackRest zst:3 p2"
 CEILING = "tar | zstd -3 -T2"
 CEILING_TARGET = 0.85
-
-
-def median(xs):
-    return statistics.median(xs) if xs else None
-
-
-def fmt(v, spec=".2f", none="n/a"):
-    return none if v is None else format(v, spec)
 
 
 def load(raw):
@@ -87,31 +79,15 @@ def summarise(runs):
     return rows
 
 
-def md(s):
-    """A Markdown table cell: '|' escaped (the ceiling's label is a pipeline)."""
-    return str(s).replace("|", "\\|")
-
-
-def ratio(peer, ours):
-    if not peer or not ours or peer["wall_s"] is None or not ours["wall_s"]:
-        return None
-    return peer["wall_s"] / ours["wall_s"]
-
-
 def main():
-    raw, out = sys.argv[1], sys.argv[2]
-    meta = dict(a.split("=", 1) for a in sys.argv[3:])
+    raw, out, meta = args()
     runs, profiles, missing, failures = load(raw)
     rows = summarise(runs)
     result = {"meta": meta, "missing": missing, "profiles": {},
               "failures": [{"profile": k[0], "label": k[1], "message": v} for k, v in failures.items()]}
     lines = []
-    for prof in ("plain", "realistic"):
-        # full runs in configuration order, then pgmoneta's "second backup" rows
-        prow = sorted((r for r in rows if r["profile"] == prof), key=lambda r: r["kind"] != "full")
-        if not prow and prof not in profiles:
-            continue
-        pinfo = profiles.get(prof, {})
+    # full runs in configuration order, then pgmoneta's "second backup" rows
+    for prof, prow, pinfo in each_profile(rows, profiles, key=lambda r: r["kind"] != "full"):
         data = pinfo.get("data_directory_bytes", 0) - pinfo.get("pg_wal_bytes", 0)
         lines.append("")
         lines.append(f"### Profile `{prof}`: data directory {data / MB:,.0f} MB without pg_wal "
@@ -192,24 +168,8 @@ def main():
         result["profiles"][prof] = {**pinfo, "rows": prow, "ratios": ratios, "explicit": explicit}
 
     lines.append("")
-    lines.append(f"{meta.get('date', '')}, {meta.get('cpus', '?')} CPUs ({meta.get('cpu_model', '')}), "
-                 f"{meta.get('postgresql', '').split(' on ')[0]}, {meta.get('pgbackrest', '')}, "
-                 f"pgmoneta {meta.get('pgmoneta_commit', '')} "
-                 f"(CMAKE_BUILD_TYPE={meta.get('pgmoneta_build_type') or 'unset: RelWithDebInfo'}), "
-                 f"pgbench scale {meta.get('scale', '?')}, {meta.get('runs', '?')} run(s), "
-                 f"{'QUICK' if meta.get('quick') == '1' else 'full'} run, {meta.get('elapsed_s', '?')} s")
-    text = "\n".join(lines).lstrip("\n")
-    result["table"] = text
-    result["runs"] = runs
-    print(text)
-    with open(out + ".json", "w") as f:
-        json.dump(result, f, indent=2)
-        f.write("\n")
-    with open(out + ".csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(runs[0].keys()) if runs else ["profile"])
-        w.writeheader()
-        for r in runs:
-            w.writerow(r)
+    lines.append(footer(meta))
+    finish(out, result, lines, runs)
 
 
 if __name__ == "__main__":

@@ -14,25 +14,16 @@ RAW lines (tab separated):
   missing  <tool> <reason>
   failure  <profile> <tool> <kind> <last line the tool printed>
 """
-import csv
-import json
+import os
 import re
-import statistics
 import sys
 
-MB = 1e6
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from report_lib import MB, args, each_profile, finish, fmt, md, median, postgresql, run_kind  # noqa: E402
+
 OURS = "pgmoneta zstd:3 w2"
 TOOL_ORDER = [OURS, "pgBackRest zst:3 p2", "pg_basebackup server-zstd:3 w2"]
 KIND_ORDER = ["full", "incr1", "incr10", "chain", "restore-chain", "restore-full"]
-
-
-def median(xs):
-    xs = [x for x in xs if x is not None]
-    return statistics.median(xs) if xs else None
-
-
-def fmt(v, spec=".2f", none="n/a"):
-    return none if v is None else format(v, spec)
 
 
 def load(raw):
@@ -107,28 +98,19 @@ def summarise(ms, checks):
     return rows
 
 
-def md(s):
-    return str(s).replace("|", "\\|")
-
-
 def ratio(a, b):
     return a / b if a is not None and b else None
 
 
 def main():
-    raw, out = sys.argv[1], sys.argv[2]
-    meta = dict(a.split("=", 1) for a in sys.argv[3:])
+    raw, out, meta = args()
     ms, changes, checks, profiles, missing, failures = load(raw)
     rows = summarise(ms, checks)
     links = meta.get("chain_links", "7")
     result = {"meta": meta, "missing": missing, "failures": failures, "changes": changes,
               "checks": checks, "profiles": {}}
     lines = []
-    for prof in ("plain", "realistic"):
-        prow = [r for r in rows if r["profile"] == prof]
-        if not prow and prof not in profiles:
-            continue
-        pinfo = profiles.get(prof, {})
+    for prof, prow, pinfo in each_profile(rows, profiles):
         data = pinfo.get("data_directory_bytes", 0) - pinfo.get("pg_wal_bytes", 0)
         pct = {}
         for step in ("incr1", "incr10"):
@@ -209,24 +191,13 @@ def main():
     lines.append("")
     lines.append(f"{meta.get('date', '')}, {meta.get('cpus', '?')} CPUs ({meta.get('cpu_model', '')}), "
                  f"load {meta.get('load_before', '?')} before / {meta.get('load_after', '?')} after, "
-                 f"{meta.get('postgresql', '').split(' on ')[0]}, {meta.get('pgbackrest', '')}, "
+                 f"{postgresql(meta)}, {meta.get('pgbackrest', '')}, "
                  f"pgmoneta {meta.get('pgmoneta_commit', '')}, pgbench scale {meta.get('scale', '?')}, "
-                 f"{meta.get('runs', '?')} run(s), {'QUICK' if meta.get('quick') == '1' else 'full'} run, "
+                 f"{meta.get('runs', '?')} run(s), {run_kind(meta)} run, "
                  f"{meta.get('cache_note', '')}, {meta.get('elapsed_s', '?')} s")
-    text = "\n".join(lines).lstrip("\n")
-    result["table"] = text
-    result["measurements"] = ms
-    print(text)
-    with open(out + ".json", "w") as f:
-        json.dump(result, f, indent=2)
-        f.write("\n")
-    with open(out + ".csv", "w", newline="") as f:
-        fields = ["profile", "run", "tool", "kind", "status", "wall_s", "tool_cpu_s", "server_cpu_s",
-                  "machine_cpu_s", "stored_bytes", "note"]
-        w = csv.DictWriter(f, fieldnames=fields)
-        w.writeheader()
-        for m in ms:
-            w.writerow(m)
+    finish(out, result, lines, ms, key="measurements",
+           fields=["profile", "run", "tool", "kind", "status", "wall_s", "tool_cpu_s", "server_cpu_s",
+                   "machine_cpu_s", "stored_bytes", "note"])
 
 
 if __name__ == "__main__":

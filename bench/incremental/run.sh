@@ -46,273 +46,65 @@
 #   STEP_TIMEOUT     limit of one backup, restore, check or data step, seconds (default 1800; QUICK 300)
 #   MAX_SECONDS      limit of the whole run (default 7200; QUICK 1500)
 #
-# The cluster, PostgreSQL, measurement and pgmoneta daemon helpers are copies of the ones in
-# bench/backup/run.sh and bench/restore/run.sh (kept apart so that those benchmarks do not change).
+# The cluster, PostgreSQL, measurement and pgmoneta daemon helpers are in bench/lib.sh (shared
+# with the other benchmarks).
 set -euo pipefail
 
+BENCH=incremental
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO_DIR="$(cd "$HERE/../.." && pwd)"
-BIN_DIR="${BIN_DIR:-$REPO_DIR/build/bin}"
-PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
-BENCH_USER="${BENCH_USER:-pgmoneta}"
-BENCH_TMP="${BENCH_TMP:-/tmp}"
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$HERE/../lib.sh"
 RESULTS_DIR="${RESULTS_DIR:-/tmp/pgmoneta-bench-incremental-results}"
-QUICK="${QUICK:-0}"
-KEEP="${KEEP:-0}"
-if [ "$QUICK" = 1 ]; then
-  SCALE="${SCALE:-10}"
-  RUNS="${RUNS:-1}"
-  STEP_TIMEOUT="${STEP_TIMEOUT:-300}"
-  MAX_SECONDS="${MAX_SECONDS:-1500}"
-else
-  SCALE="${SCALE:-100}"
-  RUNS="${RUNS:-1}"
-  STEP_TIMEOUT="${STEP_TIMEOUT:-1800}"
-  MAX_SECONDS="${MAX_SECONDS:-7200}"
-fi
-PROFILES="${PROFILE:-${PROFILES:-plain realistic}}"
 TOOLS="${TOOLS:-pgm pgbr pgb}"
 CHAIN_EXTRA="${CHAIN_EXTRA:-4}"
 PORT="${PORT:-5497}"
-if [ "$(id -u)" -eq 0 ]; then DROP_CACHES="${DROP_CACHES:-1}"; else DROP_CACHES=0; fi
-START_TS=$(date +%s)
+drop_caches_default
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-CLK_TCK=$(getconf CLK_TCK)
-
-log() { printf '[%4ds] %s\n' "$(($(date +%s) - START_TS))" "$*"; }
-die() {
-  printf 'bench-incremental: %s\n' "$*" >&2
-  exit 1
-}
-remaining() { echo $((MAX_SECONDS - ($(date +%s) - START_TS))); }
-check_deadline() {
-  [ "$(remaining)" -gt 0 ] || die "time limit of $MAX_SECONDS s exceeded (MAX_SECONDS)"
-}
-step_limit() { # the per-step timeout, never beyond the overall deadline
-  local r
-  r=$(remaining)
-  [ "$r" -gt 5 ] || die "time limit of $MAX_SECONDS s exceeded (MAX_SECONDS)"
-  if [ "$r" -lt "$STEP_TIMEOUT" ]; then echo "$r"; else echo "$STEP_TIMEOUT"; fi
-}
-
-for p in $PROFILES; do
-  case "$p" in plain | realistic) ;; *) die "unknown PROFILE '$p' (plain, realistic)" ;; esac
-done
+sizes 1 7200
 for t in $TOOLS; do
   case "$t" in pgm | pgbr | pgb) ;; *) die "unknown tool '$t' in TOOLS (pgm, pgbr, pgb)" ;; esac
 done
-[[ $SCALE =~ ^[0-9]+$ ]] && [ "$SCALE" -gt 0 ] || die "SCALE must be a positive integer"
-[[ $RUNS =~ ^[0-9]+$ ]] && [ "$RUNS" -gt 0 ] || die "RUNS must be a positive integer"
 [[ $CHAIN_EXTRA =~ ^[0-9]+$ ]] || die "CHAIN_EXTRA must be a non-negative integer"
 has_tool() { [[ " $TOOLS " == *" $1 "* ]]; }
 
 # ---- prerequisites ----
-for b in initdb pg_ctl postgres psql pgbench pg_basebackup; do
-  [ -x "$PG_BIN/$b" ] || die "$PG_BIN/$b not found (scripts/install-deps.sh installs postgresql-15)"
-done
-[ -x /usr/bin/time ] || die "/usr/bin/time not found (apt-get install time)"
-for b in python3 zstd tar timeout bc; do
-  command -v "$b" >/dev/null || die "$b not found (scripts/install-deps.sh installs it)"
-done
+need_pg_bins initdb pg_ctl postgres psql pgbench pg_basebackup
+need_time
+need_cmds python3 zstd tar timeout bc
 PGBR_BIN=pgbackrest
-if has_tool pgbr; then
-  command -v pgbackrest >/dev/null || die "pgbackrest not found (scripts/install-deps.sh installs it)"
-  PGBR_BIN="$(command -v pgbackrest)"
-fi
-if has_tool pgm; then
-  for b in pgmoneta pgmoneta-cli pgmoneta-admin; do
-    [ -x "$BIN_DIR/$b" ] || die "$BIN_DIR/$b not found: run make build first (or set BIN_DIR)"
-  done
-fi
+if has_tool pgbr; then need_pgbackrest; fi
+if has_tool pgm; then need_pgmoneta; fi
 
-# ---- cleanup ----
-DAEMON_PID=""
+# ---- cleanup (lib.sh on_exit) ----
 CHECK_PGDATA=""
-pg_stop() {
-  if [ -f "${PGDATA:-/nonexistent}/postmaster.pid" ]; then
-    as_user "$PG_BIN/pg_ctl" -D "$PGDATA" -m fast -w -t 60 stop >/dev/null 2>&1 ||
-      as_user "$PG_BIN/pg_ctl" -D "$PGDATA" -m immediate -w -t 30 stop >/dev/null 2>&1 || true
-  fi
-}
 check_pg_stop() { # the PostgreSQL started on a restored copy, if any
-  if [ -n "$CHECK_PGDATA" ] && [ -f "$CHECK_PGDATA/postmaster.pid" ]; then
-    as_user "$PG_BIN/pg_ctl" -D "$CHECK_PGDATA" -m fast -w -t 60 stop >/dev/null 2>&1 ||
-      as_user "$PG_BIN/pg_ctl" -D "$CHECK_PGDATA" -m immediate -w -t 30 stop >/dev/null 2>&1 || true
-  fi
+  if [ -n "$CHECK_PGDATA" ]; then pg_ctl_stop "$CHECK_PGDATA"; fi
   CHECK_PGDATA=""
 }
-stop_pid() { # stop_pid <pid>: SIGTERM, wait up to 15 s, then SIGKILL
-  local pid=$1 _
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 75); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.2
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-}
-on_exit() {
-  local rc=$?
-  trap - EXIT INT TERM
-  if [ $rc -ne 0 ]; then
-    echo "bench-incremental: failed (exit $rc); KEEP_ON_FAILURE=1 keeps $B and its logs" >&2
-    for f in "$B"/pgm/pgmoneta.log "$B/postgresql.log" "$B"/pgbr/log/*.log; do
-      [ -f "$f" ] || continue
-      if grep -q -E 'ERROR|FATAL|PANIC' "$f"; then
-        echo "---- $f (last error lines) ----" >&2
-        grep -E 'ERROR|FATAL|PANIC' "$f" | tail -n 5 >&2 || true
-      fi
-    done
-  fi
+failure_logs() { error_lines 'ERROR|FATAL|PANIC' "$B"/pgm/pgmoneta.log "$B/postgresql.log" "$B"/pgbr/log/*.log; }
+stop_processes() {
   check_pg_stop
-  [ -n "$DAEMON_PID" ] && stop_pid "$DAEMON_PID"
-  pg_stop
-  if [ "$KEEP" = 1 ] || { [ $rc -ne 0 ] && [ "${KEEP_ON_FAILURE:-0}" = 1 ]; }; then
-    echo "bench-incremental: kept $B" >&2
-  else
-    rm -rf "$B"
-  fi
-  exit $rc
+  if [ -n "$DAEMON_PID" ]; then stop_pid "$DAEMON_PID"; fi
 }
 
-B="$(mktemp -d "$BENCH_TMP/pgmoneta-bench-incremental.XXXXXX")"
-PGDATA="$B/pgdata"
-trap on_exit EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-chmod 0755 "$B"
-if [ "$(id -u)" -eq 0 ]; then
-  id -u "$BENCH_USER" >/dev/null 2>&1 || die "user $BENCH_USER does not exist (scripts/install-deps.sh creates pgmoneta)"
-  as_user() { runuser -u "$BENCH_USER" -- env HOME="$B/home" USER="$BENCH_USER" \
-    LOGNAME="$BENCH_USER" PATH=/usr/local/bin:/usr/bin:/bin "$@"; }
-else
-  BENCH_USER="$(id -un)"
-  as_user() { env HOME="$B/home" "$@"; }
-fi
-mkdir -p "$B"/{bin,home,pgsock,chksock,run,out,pgm,pgbr}
-if has_tool pgm; then
-  cp "$BIN_DIR/pgmoneta" "$BIN_DIR/pgmoneta-cli" "$BIN_DIR/pgmoneta-admin" "$B/bin/"
-fi
-chmod 0700 "$B/home" "$B/pgsock" "$B/chksock"
-chown -R "$BENCH_USER:" "$B"
-cd "$B"
-PGSOCK="$B/pgsock"
-RAW="$B/raw.tsv" # one line per measurement, turned into the table, JSON and CSV by report.py
-: >"$RAW"
-if [ "$DROP_CACHES" = 1 ]; then
-  CACHE_NOTE="page cache dropped before every timed restore (root); backups read a warm cache"
-elif [ "$(id -u)" -eq 0 ]; then
-  CACHE_NOTE="page cache NOT dropped (DROP_CACHES=0): warm-cache numbers"
-else
-  CACHE_NOTE="page cache NOT dropped (not root): warm-cache numbers"
-fi
+if has_tool pgm; then workdir 1 chksock out pgm pgbr; else workdir 0 chksock out pgm pgbr; fi
+chmod 0700 "$B/chksock"
+cache_note "page cache dropped before every timed restore (root); backups read a warm cache"
 
 # ---- PostgreSQL ----
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() { # free_port <first>: that port or the next free one
-  local p=$1 _
-  for _ in $(seq 1 50); do
-    port_busy "$p" || {
-      echo "$p"
-      return 0
-    }
-    p=$((p + 1))
-  done
-  return 1
-}
 PORT=$(free_port "$PORT") || die "no free loopback port from $PORT on found"
 CHECK_PORT=$(free_port $((PORT + 1))) || die "no free loopback port after $PORT found"
 
-psql_q() { as_user "$PG_BIN/psql" -XAtq -v ON_ERROR_STOP=1 -h "$PGSOCK" -p "$PORT" -U postgres -d postgres "$@"; }
-
 log "temporary directory $B (user $BENCH_USER); profiles: $PROFILES; scale $SCALE; $RUNS run(s); tools: $TOOLS"
-as_user "$PG_BIN/initdb" -D "$PGDATA" -U postgres --auth-local=trust --auth-host=trust \
-  --data-checksums --locale=C -E UTF8 >"$B/initdb.log" 2>&1 || {
-  cat "$B/initdb.log" >&2
-  die "initdb failed"
-}
-cat >>"$PGDATA/postgresql.conf" <<EOF
-
-# bench/incremental/run.sh
-listen_addresses = '127.0.0.1'
-port = $PORT
-unix_socket_directories = '$PGSOCK'
-wal_level = replica
-max_wal_senders = 10
-max_replication_slots = 10
-archive_mode = on
-archive_command = '/bin/true'
-shared_buffers = 256MB
-max_wal_size = 4GB
-min_wal_size = 80MB
-checkpoint_timeout = 30min
-autovacuum = off
-EOF
-# initdb --auth-host=trust already allows "host replication all 127.0.0.1/32".
-as_user "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$B/postgresql.log" -w -t 60 start >/dev/null ||
-  die "PostgreSQL did not start; see $B/postgresql.log"
-psql_q -c "CREATE ROLE repl WITH LOGIN REPLICATION SUPERUSER"
-PG_VERSION_STR=$(psql_q -c "SELECT version()")
-[ "$(psql_q -c 'SHOW data_checksums')" = on ] || die "data checksums are not on"
-log "$PG_VERSION_STR; 127.0.0.1:$PORT and $PGSOCK; data checksums on"
+cluster
 
 # archive_command: '/bin/true' except around pgBackRest's backups, which need its archive-push
 # (each tool is measured with its own WAL machinery only). archive-push runs under /usr/bin/time,
 # appending to $PGBR_ARCH_TIME, so that its CPU is counted as pgBackRest's, not the server's.
 PGBR_ARCH_TIME="$B/pgbr/archive-push.time"
 PGBR_ARCHIVE_CMD="/usr/bin/time -a -o $PGBR_ARCH_TIME -f %U+%S $PGBR_BIN --config=$B/pgbr/pgbackrest.conf --stanza=bench archive-push %p"
-set_archive_command() {
-  [ "$(psql_q -c 'SHOW archive_command')" = "$1" ] && return 0
-  psql_q -c "ALTER SYSTEM SET archive_command = '$1'"
-  psql_q -c "SELECT pg_reload_conf()" >/dev/null
-  local _
-  for _ in $(seq 1 50); do
-    [ "$(psql_q -c 'SHOW archive_command')" = "$1" ] && return 0
-    sleep 0.2
-  done
-  die "archive_command did not change to '$1'"
-}
-wait_archived() { # no segment waits for archive_command (at most 60 s)
-  local _
-  for _ in $(seq 1 300); do
-    [ -z "$(find "$PGDATA/pg_wal/archive_status" -name '*.ready' -print -quit)" ] && return 0
-    sleep 0.2
-  done
-  log "warning: segments still waiting for archive_command after 60 s"
-}
 
 # ---- measurement ----
-machine_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8; exit}' /proc/stat; }
-# CPU ticks (utime + stime + cutime + cstime) of the given processes and all their descendants.
-# A child reaped in between moves its ticks into its parent's cutime/cstime, so the sum over a
-# tree only grows by real work.
-tree_ticks() {
-  python3 - "$@" <<'PY'
-import os, sys
-roots = [int(a) for a in sys.argv[1:] if a.isdigit()]
-kids, ticks = {}, {}
-for d in os.listdir("/proc"):
-    if not d.isdigit():
-        continue
-    try:
-        with open(f"/proc/{d}/stat") as f:
-            s = f.read()
-    except OSError:
-        continue
-    fields = s[s.rindex(")") + 2:].split()  # fields from "state" on: ppid = [1], utime..cstime = [11:15]
-    kids.setdefault(int(fields[1]), []).append(int(d))
-    ticks[int(d)] = sum(int(x) for x in fields[11:15])
-total, todo, seen = 0, [r for r in roots if r in ticks], set()
-while todo:
-    p = todo.pop()
-    if p in seen:
-        continue
-    seen.add(p)
-    total += ticks.get(p, 0)
-    todo.extend(kids.get(p, []))
-print(total)
-PY
-}
 postmaster_pid() { head -n1 "$PGDATA/postmaster.pid" 2>/dev/null || true; }
 arch_cpu() { # CPU seconds of every archive-push so far (pgBackRest's, under /usr/bin/time)
   if [ -f "$PGBR_ARCH_TIME" ]; then
@@ -320,11 +112,6 @@ arch_cpu() { # CPU seconds of every archive-push so far (pgBackRest's, under /us
   else
     echo 0
   fi
-}
-du_bytes() { # 0 when the path is missing
-  local v
-  v=$(du -sb "$1" 2>/dev/null | cut -f1)
-  echo "${v:-0}"
 }
 du_many() { # du_many <path>...: bytes of all of them, a hardlinked file counted once; 0 for none
   [ $# -gt 0 ] || {
@@ -356,50 +143,26 @@ settle_backup() { # before every timed backup (untimed): CHECKPOINT, daemon caug
   sync
   sleep 1
 }
-settle_restore() { # before every timed restore (untimed): sync, drop the page cache as root
-  sync
-  if [ "$DROP_CACHES" = 1 ]; then
-    echo 3 >/proc/sys/vm/drop_caches || die "cannot write /proc/sys/vm/drop_caches (DROP_CACHES=0 to skip)"
-  fi
-  sleep 1
-}
 
-# timed <name> cmd...: runs cmd as the bench user under timeout and /usr/bin/time; sets WALL (s),
-# MCPU_S (s of the whole machine), SRV_S (s of the PostgreSQL tree), DMN_S (s of the pgmoneta
-# daemon's tree), ARCH_S (s of pgBackRest's archive-push), CLI_S (s of the client and its
-# children), RC; output in $B/run/<name>.out.
-timed() {
-  local name=$1 lim t0 t1 c0 c1 s0 s1 d0 d1 a0 a1 pm tf="$B/run/$1.time"
-  shift
-  lim=$(step_limit)
-  rm -f "$tf"
-  pm=$(postmaster_pid)
-  s0=$(tree_ticks "$pm")
-  d0=$(tree_ticks "${DAEMON_PID:-}")
-  a0=$(arch_cpu)
-  c0=$(machine_ticks)
-  t0=$(date +%s.%N)
-  RC=0
-  as_user timeout -k 10 "$lim" /usr/bin/time -o "$tf" -f '%U %S %M' "$@" \
-    >"$B/run/$name.out" 2>&1 </dev/null || RC=$?
-  t1=$(date +%s.%N)
-  c1=$(machine_ticks)
-  s1=$(tree_ticks "$pm")
+# timed <name> cmd... (lib.sh) also sets MCPU_S (s of the whole machine), SRV_S (s of the
+# PostgreSQL tree), DMN_S (s of the pgmoneta daemon's tree), ARCH_S (s of pgBackRest's
+# archive-push), CLI_S (s of the client and its children).
+timed_before() {
+  TIMED_PM=$(postmaster_pid)
+  TIMED_S0=$(tree_ticks "$TIMED_PM")
+  TIMED_D0=$(tree_ticks "${DAEMON_PID:-}")
+  TIMED_A0=$(arch_cpu)
+}
+timed_after() {
+  local s1 d1 a1
+  s1=$(tree_ticks "$TIMED_PM")
   d1=$(tree_ticks "${DAEMON_PID:-}")
   a1=$(arch_cpu)
-  WALL=$(echo "$t1 - $t0" | bc)
-  MCPU_S=$(echo "scale=3; ($c1 - $c0) / $CLK_TCK" | bc)
-  SRV_S=$(echo "scale=3; ($s1 - $s0) / $CLK_TCK" | bc)
-  DMN_S=$(echo "scale=3; ($d1 - $d0) / $CLK_TCK" | bc)
-  ARCH_S=$(echo "$a1 - $a0" | bc)
-  local cu=0 cs=0
-  if [ -s "$tf" ]; then
-    read -r cu cs _ < <(grep -E '^[0-9.]+ [0-9.]+ [0-9]+$' "$tf" | tail -n1) || true
-  fi
-  CLI_S=$(echo "${cu:-0} + ${cs:-0}" | bc)
-  if [ "$RC" = 124 ] || [ "$RC" = 137 ]; then
-    log "  $name: timed out after $lim s"
-  fi
+  MCPU_S=$(echo "scale=3; $MCPU / $CLK_TCK" | bc)
+  SRV_S=$(echo "scale=3; ($s1 - $TIMED_S0) / $CLK_TCK" | bc)
+  DMN_S=$(echo "scale=3; ($d1 - $TIMED_D0) / $CLK_TCK" | bc)
+  ARCH_S=$(echo "$a1 - $TIMED_A0" | bc)
+  CLI_S=$(echo "${CUSER:-0} + ${CSYS:-0}" | bc)
 }
 # record <profile> <run> <tool> <kind> <status> <tool cpu s> <server cpu s> <stored bytes> <note>
 #   kind: full | incr1 | incr10 | chain<N> (the N-th link, 1 % change) | restore-chain | restore-full
@@ -441,70 +204,10 @@ change() {
 # receiver also streams the WAL written during the other tools' backups.
 PGM="$B/pgm"
 PGM_LABEL="pgmoneta zstd:3 w2"
-OURS_MISSING=""
-PGM_KEYS_DONE=0
-pgm_keys() {
-  as_user env PGMONETA_PASSWORD=bench-master-password "$B/bin/pgmoneta-admin" master-key >/dev/null
-  as_user env PGMONETA_PASSWORD=unused "$B/bin/pgmoneta-admin" -f "$B/users.conf" -U repl user add >/dev/null
-  PGM_KEYS_DONE=1
-}
-pgm_cli() { as_user "$B/bin/pgmoneta-cli" -c "$PGM/cli.conf" "$@"; }
-pgm_start() { # 0 when the daemon answers and streams WAL
-  [ "$PGM_KEYS_DONE" = 1 ] || pgm_keys
+pgm_start_fresh() { # a fresh $PGM (zstd:3, workers 2); 0 when the daemon answers and streams WAL
   rm -rf "$PGM"
-  as_user mkdir -p "$PGM/sock" "$PGM/base" "$PGM/workspace"
-  cat >"$PGM/pgmoneta.conf" <<EOF
-[pgmoneta]
-host = localhost
-unix_socket_dir = $PGM/sock
-base_dir = $PGM/base
-workspace = $PGM/workspace
-log_type = file
-log_path = $PGM/pgmoneta.log
-log_level = info
-compression = zstd
-compression_level = 3
-encryption = none
-workers = 2
-manifest_checksums = sha512
-retention = 30
-
-[primary]
-host = 127.0.0.1
-port = $PORT
-user = repl
-wal_slot = pgm_bench
-create_slot = yes
-EOF
-  printf '[pgmoneta]\nunix_socket_dir = %s/sock\n' "$PGM" >"$PGM/cli.conf"
-  chown "$BENCH_USER:" "$PGM/pgmoneta.conf" "$PGM/cli.conf"
-  as_user bash -c 'echo $$ >"$0"; exec "$@"' "$PGM/daemon.pid" \
-    "$B/bin/pgmoneta" -c "$PGM/pgmoneta.conf" -u "$B/users.conf" >"$PGM/daemon.out" 2>&1 </dev/null &
-  local _
-  for _ in $(seq 1 50); do
-    [ -s "$PGM/daemon.pid" ] && break
-    sleep 0.1
-  done
-  DAEMON_PID=$(cat "$PGM/daemon.pid" 2>/dev/null || true)
-  [ -n "$DAEMON_PID" ] || return 1
-  for _ in $(seq 1 120); do
-    kill -0 "$DAEMON_PID" 2>/dev/null || return 1
-    if pgm_cli -F json status details 2>/dev/null | grep -q '"WalStreaming": *true'; then
-      return 0
-    fi
-    sleep 0.5
-  done
-  return 1
-}
-pgm_stop() {
-  if [ -n "$DAEMON_PID" ]; then
-    pgm_cli shutdown >/dev/null 2>&1 || true
-    stop_pid "$DAEMON_PID"
-    DAEMON_PID=""
-  fi
-  [ -f "$PGM/pgmoneta.log" ] && grep -E ' (ERROR|FATAL) ' "$PGM/pgmoneta.log" >>"$B/pgmoneta-errors.log" || true
-  psql_q -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
-             WHERE slot_name = 'pgm_bench' AND NOT active" >/dev/null || true
+  pgm_conf zstd 3 none 2 sha512
+  pgm_start
 }
 pgm_backups() { find "$PGM/base/primary/backup" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' 2>/dev/null | grep -E '^[0-9]{14}$' | sort || true; }
 # list-backup -F raw (-F json prints sizes as "9.45MB"): "<label> <BackupSize> <Incremental> <IncrementalParent> <Valid>" per backup
@@ -543,8 +246,9 @@ pgm_backup() { # pgm_backup <profile> <run> <kind> <tag>: a full (no chain yet) 
   settle_backup
   timed "pgm-$kind" "$B/bin/pgmoneta-cli" -c "$PGM/cli.conf" --no-progress "${args[@]}"
   if [ "$RC" != 0 ]; then
-    if grep -q -i 'not available' "$B/run/pgm-$kind.out"; then
-      OURS_MISSING="pgmoneta-cli backup: $(grep -i -m1 'not available' "$B/run/pgm-$kind.out" | sed 's/^[[:space:]]*//')"
+    local msg
+    if msg=$(not_available "$B/run/pgm-$kind.out"); then
+      OURS_MISSING="pgmoneta-cli backup: $msg"
       log "  pgmoneta: $OURS_MISSING"
       return 0
     fi
@@ -620,32 +324,10 @@ declare -A PGBR_AT
 pgbr_setup() {
   rm -rf "$B/pgbr/repo" "$B/pgbr/log" "$B/pgbr/lock" "$B/pgbr/spool"
   as_user mkdir -p "$B/pgbr/repo" "$B/pgbr/log" "$B/pgbr/lock" "$B/pgbr/spool"
-  cat >"$B/pgbr/pgbackrest.conf" <<EOF
-[global]
-repo1-path=$B/pgbr/repo
-repo1-retention-full=99
-log-path=$B/pgbr/log
-lock-path=$B/pgbr/lock
-spool-path=$B/pgbr/spool
-log-level-console=warn
-log-level-file=info
-start-fast=y
-process-max=2
+  pgbr_write_conf "$B/pgbr" "process-max=2
 compress-type=zst
-compress-level=3
-
-[global:archive-push]
-compress-type=lz4
-compress-level=1
-process-max=1
-
-[bench]
-pg1-path=$PGDATA
-pg1-port=$PORT
-pg1-socket-path=$PGSOCK
-pg1-user=postgres
-EOF
-  chown "$BENCH_USER:" "$B/pgbr/pgbackrest.conf"
+compress-level=3" "compress-level=1
+process-max=1"
   as_user "$PGBR_BIN" --config="$B/pgbr/pgbackrest.conf" --stanza=bench stanza-create >"$B/run/pgbr-stanza.out" 2>&1 || {
     cat "$B/run/pgbr-stanza.out" >&2
     die "pgbackrest stanza-create failed"
@@ -784,22 +466,6 @@ EOF
   log "  check $tool $kind: $status (${problem:-sum, count = $got})"
 }
 
-# ---- data ----
-pgbench_init() {
-  log "pgbench -i -s $SCALE"
-  as_user timeout "$(step_limit)" "$PG_BIN/pgbench" -h "$PGSOCK" -p "$PORT" -U postgres -i -s "$SCALE" -q postgres \
-    >"$B/pgbench-init.log" 2>&1 || die "pgbench -i failed; see $B/pgbench-init.log"
-  psql_q -c "CHECKPOINT"
-  INITIALISED=1
-}
-make_realistic() {
-  log "realistic: UPDATE pgbench_accounts SET filler = md5(aid) || md5(aid+1); VACUUM FULL; CHECKPOINT"
-  as_user timeout "$(step_limit)" "$PG_BIN/psql" -XAtq -v ON_ERROR_STOP=1 -h "$PGSOCK" -p "$PORT" -U postgres -d postgres \
-    -c "UPDATE pgbench_accounts SET filler = md5(aid::text) || md5((aid + 1)::text)" \
-    -c "VACUUM FULL pgbench_accounts" -c "CHECKPOINT" -c "CHECKPOINT" >/dev/null ||
-    die "making the realistic profile failed"
-}
-
 # one backup step of every tool, in an order rotated by the run number (so that over several
 # runs no tool always goes first after a change)
 backup_step() { # backup_step <profile> <run> <kind> <tag> [chain-only]
@@ -817,11 +483,11 @@ backup_step() { # backup_step <profile> <run> <kind> <tag> [chain-only]
   done
 }
 
+# ---- data ----
 INITIALISED=0
 run_profile() {
   local profile=$1 run
-  [ "$INITIALISED" = 1 ] || pgbench_init
-  if [ "$profile" = realistic ]; then make_realistic; fi
+  prepare_profile "$profile"
   local pgdata_bytes db_bytes
   pgdata_bytes=$(du_bytes "$PGDATA")
   db_bytes=$(psql_q -c "SELECT sum(pg_database_size(oid)) FROM pg_database")
@@ -835,11 +501,11 @@ run_profile() {
     PGB_LAST=""
     rm -rf "$B"/out/pgb-*
     if has_tool pgm && [ -z "$OURS_MISSING" ]; then
-      pgm_stop
-      if ! pgm_start; then
-        OURS_MISSING="the daemon did not start or did not stream WAL within 60 s (daemon log: $(grep -v '^[[:space:]]*$' "$PGM/pgmoneta.log" "$PGM/daemon.out" 2>/dev/null | tail -n1 | cut -c1-300))"
+      pgm_stop errors
+      if ! pgm_start_fresh; then
+        OURS_MISSING="the daemon did not start or did not stream WAL within 60 s (daemon log: $(daemon_log_tail))"
         log "  pgmoneta: $OURS_MISSING"
-        pgm_stop
+        pgm_stop errors
       fi
     fi
     has_tool pgbr && pgbr_setup
@@ -882,35 +548,21 @@ run_profile() {
     has_tool pgb && pgb_restore "$profile" "$run" restore-full
     if [ -n "$DAEMON_PID" ]; then
       pgm_cli -F json list-backup primary >"$B/run/list-backup-$profile-$run.json" 2>&1 || true
-      pgm_stop
+      pgm_stop errors
     fi
   done
 }
 
-# plain first: realistic is derived from it in place.
-for profile in plain realistic; do
-  if [[ " $PROFILES " == *" $profile "* ]]; then run_profile "$profile"; fi
-done
-if [ -n "$OURS_MISSING" ]; then
-  printf 'missing\tpgmoneta\t%s\n' "$OURS_MISSING" >>"$RAW"
-fi
-if [ -s "$B/pgmoneta-errors.log" ]; then
-  log "errors in the daemon's log (first 5):"
-  head -n 5 "$B/pgmoneta-errors.log"
-fi
+for_each_profile run_profile
+note_missing
+show_daemon_errors log
 
 # ---- report ----
 pg_stop
-mkdir -p "$RESULTS_DIR"
-OUT="$RESULTS_DIR/$(date -u +%Y-%m-%dT%H%M%SZ)"
-python3 "$HERE/report.py" "$RAW" "$OUT" \
-  "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" "quick=$QUICK" "cpus=$(nproc)" \
-  "cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)" \
-  "kernel=$(uname -r)" "postgresql=$PG_VERSION_STR" "scale=$SCALE" "runs=$RUNS" \
+report_meta
+python3 "$HERE/report.py" "$RAW" "$OUT" "${META[@]}" "scale=$SCALE" "runs=$RUNS" \
   "chain_links=$((3 + CHAIN_EXTRA))" "cache_note=$CACHE_NOTE" "load_before=$LOAD_BEFORE" \
   "load_after=$(cut -d' ' -f1-3 /proc/loadavg)" \
   "pgbackrest=$(has_tool pgbr && "$PGBR_BIN" version || echo -)" \
-  "pgmoneta_commit=$(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$REPO_DIR" diff --quiet HEAD -- src 2>/dev/null || echo '+dirty')" \
-  "pgmoneta_bin_dir=$BIN_DIR" \
-  "elapsed_s=$(($(date +%s) - START_TS))"
+  "pgmoneta_commit=$(pgmoneta_commit)" "pgmoneta_bin_dir=$BIN_DIR" "elapsed_s=$(elapsed)"
 log "results written to $OUT.json and $OUT.csv"

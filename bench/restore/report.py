@@ -14,29 +14,17 @@ RAW lines (tab separated):
   missing  <tool> <reason>
   failure  <profile> <label> <last line the tool printed>
 """
-import csv
-import json
-import statistics
+import os
 import sys
 
-MB = 1e6
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from report_lib import MB, args, each_profile, finish, fmt, footer, md, median, wall_ratio as ratio  # noqa: E402
+
 OUR_ZSTD = "pgmoneta zstd:3"
 PGBR_ZST2 = "pgBackRest zst:3 p2"
 CP = "cp -a + sync"
 PGBR_TARGET = 1.3  # pgBackRest zst p2 time / our time
 CP_TARGET = 1.0    # cp time / our time
-
-
-def median(xs):
-    return statistics.median(xs) if xs else None
-
-
-def fmt(v, spec=".2f", none="n/a"):
-    return none if v is None else format(v, spec)
-
-
-def md(s):
-    return str(s).replace("|", "\\|")
 
 
 def load(raw):
@@ -93,25 +81,14 @@ def summarise(runs):
     return rows
 
 
-def ratio(peer, ours):
-    if not peer or not ours or peer["wall_s"] is None or not ours["wall_s"]:
-        return None
-    return peer["wall_s"] / ours["wall_s"]
-
-
 def main():
-    raw, out = sys.argv[1], sys.argv[2]
-    meta = dict(a.split("=", 1) for a in sys.argv[3:])
+    raw, out, meta = args()
     runs, profiles, backups, checks, missing, failures = load(raw)
     rows = summarise(runs)
     result = {"meta": meta, "missing": missing, "profiles": {},
               "failures": [{"profile": k[0], "label": k[1], "message": v} for k, v in failures.items()]}
     lines = []
-    for prof in ("plain", "realistic"):
-        prow = [r for r in rows if r["profile"] == prof]
-        if not prow and prof not in profiles:
-            continue
-        pinfo = profiles.get(prof, {})
+    for prof, prow, pinfo in each_profile(rows, profiles):
         lines.append("")
         lines.append(f"### Profile `{prof}`: data directory {pinfo.get('source_bytes', 0) / MB:,.0f} MB "
                      f"without pg_wal (pg_wal {pinfo.get('pg_wal_bytes', 0) / MB:,.0f} MB), "
@@ -175,24 +152,8 @@ def main():
         }
 
     lines.append("")
-    lines.append(f"{meta.get('date', '')}, {meta.get('cpus', '?')} CPUs ({meta.get('cpu_model', '')}), "
-                 f"{meta.get('postgresql', '').split(' on ')[0]}, {meta.get('pgbackrest', '')}, "
-                 f"pgmoneta {meta.get('pgmoneta_commit', '')} "
-                 f"(CMAKE_BUILD_TYPE={meta.get('pgmoneta_build_type') or 'unset: RelWithDebInfo'}), "
-                 f"pgbench scale {meta.get('scale', '?')}, {meta.get('runs', '?')} run(s), "
-                 f"{'QUICK' if meta.get('quick') == '1' else 'full'} run, {meta.get('elapsed_s', '?')} s")
-    text = "\n".join(lines).lstrip("\n")
-    result["table"] = text
-    result["runs"] = runs
-    print(text)
-    with open(out + ".json", "w") as f:
-        json.dump(result, f, indent=2)
-        f.write("\n")
-    with open(out + ".csv", "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=list(runs[0].keys()) if runs else ["profile"])
-        w.writeheader()
-        for r in runs:
-            w.writerow(r)
+    lines.append(footer(meta))
+    finish(out, result, lines, runs)
 
 
 if __name__ == "__main__":

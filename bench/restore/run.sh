@@ -43,60 +43,21 @@
 #   STEP_TIMEOUT     limit of one backup, restore or data-loading step, seconds (default 1800; QUICK 300)
 #   MAX_SECONDS      limit of the whole run (default 14400; QUICK 1500)
 #
-# The cluster, PostgreSQL, measurement and pgmoneta daemon helpers are copies of the ones in
-# bench/backup/run.sh (kept apart so that the backup benchmark does not change).
+# The cluster, PostgreSQL, measurement and pgmoneta daemon helpers are in bench/lib.sh (shared
+# with the other benchmarks).
 set -euo pipefail
 
+BENCH=restore
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO_DIR="$(cd "$HERE/../.." && pwd)"
-BIN_DIR="${BIN_DIR:-$REPO_DIR/build/bin}"
-PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
-BENCH_USER="${BENCH_USER:-pgmoneta}"
-BENCH_TMP="${BENCH_TMP:-/tmp}"
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$HERE/../lib.sh"
 RESULTS_DIR="${RESULTS_DIR:-/tmp/pgmoneta-bench-restore-results}"
-QUICK="${QUICK:-0}"
-KEEP="${KEEP:-0}"
-if [ "$QUICK" = 1 ]; then
-  SCALE="${SCALE:-10}"
-  RUNS="${RUNS:-1}"
-  STEP_TIMEOUT="${STEP_TIMEOUT:-300}"
-  MAX_SECONDS="${MAX_SECONDS:-1500}"
-else
-  SCALE="${SCALE:-100}"
-  RUNS="${RUNS:-3}"
-  STEP_TIMEOUT="${STEP_TIMEOUT:-1800}"
-  MAX_SECONDS="${MAX_SECONDS:-14400}"
-fi
-PROFILES="${PROFILE:-${PROFILES:-plain realistic}}"
+sizes 3 14400
 CONFIGS="${CONFIGS:-cp pgbr:zst:2 pgbr:lz4:2 pgbr:none:2 pgbr:zst:1
   pgm:zstd:3:none:2 pgm:zstd:3:none:1 pgm:lz4:1:none:2 pgm:none:0:none:2 pgm:zstd:3:aes:2}"
 CHECK_TOLERANCE="${CHECK_TOLERANCE:-0.05}"
 PORT="${PORT:-5499}"
-if [ "$(id -u)" -eq 0 ]; then DROP_CACHES="${DROP_CACHES:-1}"; else DROP_CACHES=0; fi
-START_TS=$(date +%s)
-CLK_TCK=$(getconf CLK_TCK)
-
-log() { printf '[%4ds] %s\n' "$(($(date +%s) - START_TS))" "$*"; }
-die() {
-  printf 'bench-restore: %s\n' "$*" >&2
-  exit 1
-}
-remaining() { echo $((MAX_SECONDS - ($(date +%s) - START_TS))); }
-check_deadline() {
-  [ "$(remaining)" -gt 0 ] || die "time limit of $MAX_SECONDS s exceeded (MAX_SECONDS)"
-}
-step_limit() { # the per-step timeout, never beyond the overall deadline
-  local r
-  r=$(remaining)
-  [ "$r" -gt 5 ] || die "time limit of $MAX_SECONDS s exceeded (MAX_SECONDS)"
-  if [ "$r" -lt "$STEP_TIMEOUT" ]; then echo "$r"; else echo "$STEP_TIMEOUT"; fi
-}
-
-for p in $PROFILES; do
-  case "$p" in plain | realistic) ;; *) die "unknown PROFILE '$p' (plain, realistic)" ;; esac
-done
-[[ $SCALE =~ ^[0-9]+$ ]] && [ "$SCALE" -gt 0 ] || die "SCALE must be a positive integer"
-[[ $RUNS =~ ^[0-9]+$ ]] && [ "$RUNS" -gt 0 ] || die "RUNS must be a positive integer"
+drop_caches_default
 
 # ---- prerequisites ----
 NEED_PGM=0 NEED_PGBR=0
@@ -108,235 +69,45 @@ for spec in $CONFIGS; do
     *) die "unknown configuration '$spec' (see the top of $0)" ;;
   esac
 done
-for b in initdb pg_ctl postgres psql pgbench pg_basebackup; do
-  [ -x "$PG_BIN/$b" ] || die "$PG_BIN/$b not found (scripts/install-deps.sh installs postgresql-15)"
-done
-[ -x /usr/bin/time ] || die "/usr/bin/time not found (apt-get install time)"
-for b in python3 timeout bc; do
-  command -v "$b" >/dev/null || die "$b not found (scripts/install-deps.sh installs it)"
-done
+need_pg_bins initdb pg_ctl postgres psql pgbench pg_basebackup
+need_time
+need_cmds python3 timeout bc
 PGBR_BIN=pgbackrest
-if [ "$NEED_PGBR" = 1 ]; then
-  command -v pgbackrest >/dev/null || die "pgbackrest not found (scripts/install-deps.sh installs it)"
-  PGBR_BIN="$(command -v pgbackrest)"
-fi
-if [ "$NEED_PGM" = 1 ]; then
-  for b in pgmoneta pgmoneta-cli pgmoneta-admin; do
-    [ -x "$BIN_DIR/$b" ] || die "$BIN_DIR/$b not found: run make build first (or set BIN_DIR)"
-  done
-fi
+[ "$NEED_PGBR" = 0 ] || need_pgbackrest
+[ "$NEED_PGM" = 0 ] || need_pgmoneta
 
-# ---- cleanup ----
-DAEMON_PID=""
-pg_stop() {
-  if [ -f "${PGDATA:-/nonexistent}/postmaster.pid" ]; then
-    as_user "$PG_BIN/pg_ctl" -D "$PGDATA" -m fast -w -t 60 stop >/dev/null 2>&1 ||
-      as_user "$PG_BIN/pg_ctl" -D "$PGDATA" -m immediate -w -t 30 stop >/dev/null 2>&1 || true
-  fi
-}
-stop_pid() { # stop_pid <pid>: SIGTERM, wait up to 15 s, then SIGKILL
-  local pid=$1 _
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 75); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.2
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-}
-on_exit() {
-  local rc=$?
-  trap - EXIT INT TERM
-  if [ $rc -ne 0 ]; then
-    echo "bench-restore: failed (exit $rc); KEEP_ON_FAILURE=1 keeps $B and its logs" >&2
-    for f in "$B"/pgm/*/pgmoneta.log "$B/postgresql.log" "$B"/pgbr/*/log/*.log; do
-      [ -f "$f" ] || continue
-      if grep -q -E 'ERROR|FATAL|PANIC' "$f"; then
-        echo "---- $f (last error lines) ----" >&2
-        grep -E 'ERROR|FATAL|PANIC' "$f" | tail -n 5 >&2 || true
-      fi
-    done
-  fi
-  [ -n "$DAEMON_PID" ] && stop_pid "$DAEMON_PID"
-  pg_stop
-  if [ "$KEEP" = 1 ] || { [ $rc -ne 0 ] && [ "${KEEP_ON_FAILURE:-0}" = 1 ]; }; then
-    echo "bench-restore: kept $B" >&2
-  else
-    rm -rf "$B"
-  fi
-  exit $rc
-}
+# ---- cleanup (lib.sh on_exit) ----
+failure_logs() { error_lines 'ERROR|FATAL|PANIC' "$B"/pgm/*/pgmoneta.log "$B/postgresql.log" "$B"/pgbr/*/log/*.log; }
+stop_processes() { if [ -n "$DAEMON_PID" ]; then stop_pid "$DAEMON_PID"; fi; }
 
-B="$(mktemp -d "$BENCH_TMP/pgmoneta-bench-restore.XXXXXX")"
-PGDATA="$B/pgdata"
-trap on_exit EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-chmod 0755 "$B"
-if [ "$(id -u)" -eq 0 ]; then
-  id -u "$BENCH_USER" >/dev/null 2>&1 || die "user $BENCH_USER does not exist (scripts/install-deps.sh creates pgmoneta)"
-  as_user() { runuser -u "$BENCH_USER" -- env HOME="$B/home" USER="$BENCH_USER" \
-    LOGNAME="$BENCH_USER" PATH=/usr/local/bin:/usr/bin:/bin "$@"; }
-else
-  BENCH_USER="$(id -un)"
-  as_user() { env HOME="$B/home" "$@"; }
-fi
-mkdir -p "$B"/{bin,home,pgsock,run,out,pgm,pgbr}
-if [ "$NEED_PGM" = 1 ]; then
-  cp "$BIN_DIR/pgmoneta" "$BIN_DIR/pgmoneta-cli" "$BIN_DIR/pgmoneta-admin" "$B/bin/"
-fi
-chmod 0700 "$B/home" "$B/pgsock"
-chown -R "$BENCH_USER:" "$B"
-cd "$B"
-PGSOCK="$B/pgsock"
-RAW="$B/raw.tsv" # one line per measurement, turned into the tables, JSON and CSV by report.py
-: >"$RAW"
-if [ "$DROP_CACHES" = 1 ]; then
-  CACHE_NOTE="page cache dropped before every timed run (root)"
-elif [ "$(id -u)" -eq 0 ]; then
-  CACHE_NOTE="page cache NOT dropped (DROP_CACHES=0): warm-cache numbers"
-else
-  CACHE_NOTE="page cache NOT dropped (not root): warm-cache numbers"
-fi
+workdir "$NEED_PGM" out pgm pgbr
+cache_note "page cache dropped before every timed run (root)"
 
 # ---- PostgreSQL ----
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for _ in $(seq 1 50); do
-  port_busy "$PORT" || break
-  PORT=$((PORT + 1))
-done
-port_busy "$PORT" && die "no free loopback port from ${PORT%??}.. found"
-
-psql_q() { as_user "$PG_BIN/psql" -XAtq -v ON_ERROR_STOP=1 -h "$PGSOCK" -p "$PORT" -U postgres -d postgres "$@"; }
+first_port=$PORT
+PORT=$(free_port "$PORT" 51) || {
+  first_port=$((first_port + 50))
+  die "no free loopback port from ${first_port%??}.. found"
+}
 
 log "temporary directory $B (user $BENCH_USER); profiles: $PROFILES; scale $SCALE; $RUNS run(s); $CACHE_NOTE"
-as_user "$PG_BIN/initdb" -D "$PGDATA" -U postgres --auth-local=trust --auth-host=trust \
-  --data-checksums --locale=C -E UTF8 >"$B/initdb.log" 2>&1 || {
-  cat "$B/initdb.log" >&2
-  die "initdb failed"
-}
-cat >>"$PGDATA/postgresql.conf" <<EOF
-
-# bench/restore/run.sh
-listen_addresses = '127.0.0.1'
-port = $PORT
-unix_socket_directories = '$PGSOCK'
-wal_level = replica
-max_wal_senders = 10
-max_replication_slots = 10
-archive_mode = on
-archive_command = '/bin/true'
-shared_buffers = 256MB
-max_wal_size = 4GB
-min_wal_size = 80MB
-checkpoint_timeout = 30min
-autovacuum = off
-EOF
-as_user "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$B/postgresql.log" -w -t 60 start >/dev/null ||
-  die "PostgreSQL did not start; see $B/postgresql.log"
-psql_q -c "CREATE ROLE repl WITH LOGIN REPLICATION SUPERUSER"
-PG_VERSION_STR=$(psql_q -c "SELECT version()")
-[ "$(psql_q -c 'SHOW data_checksums')" = on ] || die "data checksums are not on"
-log "$PG_VERSION_STR; 127.0.0.1:$PORT and $PGSOCK; data checksums on"
-
+cluster
 # archive_command: '/bin/true' except while a pgBackRest backup is taken, which needs the
 # archive-push of its own repository.
-set_archive_command() {
-  [ "$(psql_q -c 'SHOW archive_command')" = "$1" ] && return 0
-  psql_q -c "ALTER SYSTEM SET archive_command = '$1'"
-  psql_q -c "SELECT pg_reload_conf()" >/dev/null
-  local _
-  for _ in $(seq 1 50); do
-    [ "$(psql_q -c 'SHOW archive_command')" = "$1" ] && return 0
-    sleep 0.2
-  done
-  die "archive_command did not change to '$1'"
-}
-wait_archived() { # no segment waits for archive_command (at most 60 s)
-  local _
-  for _ in $(seq 1 300); do
-    [ -z "$(find "$PGDATA/pg_wal/archive_status" -name '*.ready' -print -quit)" ] && return 0
-    sleep 0.2
-  done
-  log "warning: segments still waiting for archive_command after 60 s"
-}
 
 # ---- measurement ----
-machine_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8; exit}' /proc/stat; }
-# CPU ticks (utime + stime + cutime + cstime) of the given processes and all their descendants.
-tree_ticks() {
-  python3 - "$@" <<'PY'
-import os, sys
-roots = [int(a) for a in sys.argv[1:] if a.isdigit()]
-kids, ticks = {}, {}
-for d in os.listdir("/proc"):
-    if not d.isdigit():
-        continue
-    try:
-        with open(f"/proc/{d}/stat") as f:
-            s = f.read()
-    except OSError:
-        continue
-    fields = s[s.rindex(")") + 2:].split()
-    kids.setdefault(int(fields[1]), []).append(int(d))
-    ticks[int(d)] = sum(int(x) for x in fields[11:15])
-total, todo, seen = 0, [r for r in roots if r in ticks], set()
-while todo:
-    p = todo.pop()
-    if p in seen:
-        continue
-    seen.add(p)
-    total += ticks.get(p, 0)
-    todo.extend(kids.get(p, []))
-print(total)
-PY
-}
-du_bytes() { # 0 when the path is missing
-  local v
-  v=$(du -sb "$1" 2>/dev/null | cut -f1)
-  echo "${v:-0}"
-}
 du_nowal() { # bytes of a data directory without pg_wal (whatever pg_wal is: directory or symlink)
   local all wal
   all=$(du_bytes "$1")
   wal=$(du_bytes "$1/pg_wal/")
   echo $((${all:-0} - ${wal:-0}))
 }
-settle() { # before every timed run (untimed): write back dirty pages, drop the page cache as root
-  sync
-  if [ "$DROP_CACHES" = 1 ]; then
-    echo 3 >/proc/sys/vm/drop_caches || die "cannot write /proc/sys/vm/drop_caches (DROP_CACHES=0 to skip)"
-  fi
-  sleep 1
-}
-
-# timed <name> cmd...: runs cmd as the bench user under timeout and /usr/bin/time; sets WALL (s),
-# MCPU (ticks of the machine), SCPU (ticks of the pgmoneta daemon's process tree), CUSER, CSYS
-# (s), CRSS (kB), RC; output in $B/run/<name>.out.
-timed() {
-  local name=$1 lim t0 t1 c0 c1 s0 s1 tf="$B/run/$1.time"
-  shift
-  lim=$(step_limit)
-  rm -f "$tf"
-  s0=$(tree_ticks "${DAEMON_PID:-}")
-  c0=$(machine_ticks)
-  t0=$(date +%s.%N)
-  RC=0
-  as_user timeout -k 10 "$lim" /usr/bin/time -o "$tf" -f '%U %S %M' "$@" \
-    >"$B/run/$name.out" 2>&1 </dev/null || RC=$?
-  t1=$(date +%s.%N)
-  c1=$(machine_ticks)
-  WALL=$(echo "$t1 - $t0" | bc)
-  MCPU=$((c1 - c0))
+# timed <name> cmd... (lib.sh) also sets SCPU: ticks of the pgmoneta daemon's process tree.
+timed_before() { TIMED_S0=$(tree_ticks "${DAEMON_PID:-}"); }
+timed_after() {
+  local s1
   s1=$(tree_ticks "${DAEMON_PID:-}")
-  SCPU=$((s1 - s0))
-  CUSER=0 CSYS=0 CRSS=0
-  if [ -s "$tf" ]; then
-    read -r CUSER CSYS CRSS < <(grep -E '^[0-9.]+ [0-9.]+ [0-9]+$' "$tf" | tail -n1) || true
-  fi
-  if [ "$RC" = 124 ] || [ "$RC" = 137 ]; then
-    log "  $name: timed out after $lim s"
-  fi
+  SCPU=$((s1 - TIMED_S0))
 }
 # record <profile> <tool> <label> <spec> <run> <status> <stored bytes> <restored bytes>
 record() {
@@ -412,7 +183,7 @@ run_cp() {
   local profile=$1 run=$2 spec=$3 src dest="$B/out/cpdest"
   src=$(cp_source "$spec")
   rm -rf "$dest"
-  settle
+  settle_restore
   timed cp bash -c 'cp -a "$0" "$1" && sync' "$src" "$dest"
   local status=ok
   if [ "$RC" != 0 ]; then
@@ -435,27 +206,7 @@ pgbr_setup() {
   local d
   d="$B/pgbr/$(tag_of "$1")"
   as_user mkdir -p "$d/log" "$d/lock" "$d/spool"
-  cat >"$d/pgbackrest.conf" <<EOF
-[global]
-repo1-path=$d/repo
-repo1-retention-full=99
-log-path=$d/log
-lock-path=$d/lock
-spool-path=$d/spool
-log-level-console=warn
-log-level-file=info
-start-fast=y
-
-[global:archive-push]
-compress-type=lz4
-
-[bench]
-pg1-path=$PGDATA
-pg1-port=$PORT
-pg1-socket-path=$PGSOCK
-pg1-user=postgres
-EOF
-  chown "$BENCH_USER:" "$d/pgbackrest.conf"
+  pgbr_write_conf "$d"
 }
 prepare_pgbr() {
   local profile=$1 spec=$2 t ctype pmax conf
@@ -493,7 +244,7 @@ run_pgbr() {
   conf=$(pgbr_conf "$spec")
   rm -rf "$dest"
   as_user mkdir -m 0700 "$dest"
-  settle
+  settle_restore
   timed "pgbr-$ctype-$pmax" bash -c '"$0" --config="$1" --stanza=bench --pg1-path="$2" --process-max="$3" restore && sync' \
     "$PGBR_BIN" "$conf" "$dest" "$pmax"
   local status=ok
@@ -514,80 +265,17 @@ run_pgbr() {
 # A directory per configuration ($B/pgm/<tag>: configuration, base_dir with the one backup of
 # the current profile). The daemon runs only around that configuration's backup and each of its
 # restores (at most one daemon, and one WAL receiver, at a time).
-OURS_MISSING="" # set to the reason when the daemon cannot back up or restore: the rest of ours is skipped
-PGM_KEYS_DONE=0
-pgm_keys() {
-  as_user env PGMONETA_PASSWORD=bench-master-password "$B/bin/pgmoneta-admin" master-key >/dev/null
-  as_user env PGMONETA_PASSWORD=unused "$B/bin/pgmoneta-admin" -f "$B/users.conf" -U repl user add >/dev/null
-  PGM_KEYS_DONE=1
-}
 pgm_dir() { echo "$B/pgm/$(tag_of "$1")"; }
-pgm_cli() { as_user "$B/bin/pgmoneta-cli" -c "$PGM/cli.conf" "$@"; }
-# pgm_start <spec> [answers]: 0 when the daemon answers and streams WAL; with "answers", as soon
-# as it answers. A restore needs no WAL stream, and a restarted daemon resumes streaming from its
-# newest local segment, which PostgreSQL may have removed meanwhile (the harness dropped the slot
-# and other configurations' backups made PostgreSQL recycle WAL): it then retries every 30 s.
-pgm_start() {
-  local t comp level enc workers want=${2:-wal}
+# pgm_start_spec <spec> [answers]: 0 when the daemon answers and streams WAL; with "answers", as
+# soon as it answers. A restore needs no WAL stream, and a restarted daemon resumes streaming from
+# its newest local segment, which PostgreSQL may have removed meanwhile (the harness dropped the
+# slot and other configurations' backups made PostgreSQL recycle WAL): it then retries every 30 s.
+pgm_start_spec() {
+  local t comp level enc workers
   IFS=: read -r t comp level enc workers <<<"$1"
-  [ "$PGM_KEYS_DONE" = 1 ] || pgm_keys
   PGM=$(pgm_dir "$1")
-  if [ ! -f "$PGM/pgmoneta.conf" ]; then
-    as_user mkdir -p "$PGM/sock" "$PGM/base" "$PGM/workspace"
-    cat >"$PGM/pgmoneta.conf" <<EOF
-[pgmoneta]
-host = localhost
-unix_socket_dir = $PGM/sock
-base_dir = $PGM/base
-workspace = $PGM/workspace
-log_type = file
-log_path = $PGM/pgmoneta.log
-log_level = info
-compression = $comp
-compression_level = $level
-encryption = $([ "$enc" = aes ] && echo aes-256-gcm || echo none)
-workers = $workers
-retention = 30
-
-[primary]
-host = 127.0.0.1
-port = $PORT
-user = repl
-wal_slot = pgm_bench
-create_slot = yes
-EOF
-    printf '[pgmoneta]\nunix_socket_dir = %s/sock\n' "$PGM" >"$PGM/cli.conf"
-    chown "$BENCH_USER:" "$PGM/pgmoneta.conf" "$PGM/cli.conf"
-  fi
-  rm -f "$PGM/daemon.pid"
-  as_user bash -c 'echo $$ >"$0"; exec "$@"' "$PGM/daemon.pid" \
-    "$B/bin/pgmoneta" -c "$PGM/pgmoneta.conf" -u "$B/users.conf" >>"$PGM/daemon.out" 2>&1 </dev/null &
-  local _
-  for _ in $(seq 1 50); do
-    [ -s "$PGM/daemon.pid" ] && break
-    sleep 0.1
-  done
-  DAEMON_PID=$(cat "$PGM/daemon.pid" 2>/dev/null || true)
-  [ -n "$DAEMON_PID" ] || return 1
-  for _ in $(seq 1 120); do
-    kill -0 "$DAEMON_PID" 2>/dev/null || return 1
-    if [ "$want" = answers ]; then
-      pgm_cli -F json status >/dev/null 2>&1 && return 0
-    elif pgm_cli -F json status details 2>/dev/null | grep -q '"WalStreaming": *true'; then
-      return 0
-    fi
-    sleep 0.5
-  done
-  return 1
-}
-pgm_stop() {
-  if [ -n "$DAEMON_PID" ]; then
-    pgm_cli shutdown >/dev/null 2>&1 || true
-    stop_pid "$DAEMON_PID"
-    DAEMON_PID=""
-  fi
-  psql_q -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
-             WHERE slot_name = 'pgm_bench' AND NOT active" >/dev/null || true
+  [ -f "$PGM/pgmoneta.conf" ] || pgm_conf "$comp" "$level" "$enc" "$workers"
+  pgm_start "${2:-wal}" append
 }
 pgm_backups() { find "$PGM/base/primary/backup" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' 2>/dev/null | sort; }
 declare -A PGM_LABEL # per configuration tag: the label of the current profile's backup
@@ -601,8 +289,8 @@ prepare_pgm() {
   PGM=$(pgm_dir "$spec")
   rm -rf "$PGM/base"
   as_user mkdir -p "$PGM/base"
-  if ! pgm_start "$spec"; then
-    OURS_MISSING="the daemon did not start or did not stream WAL within 60 s (daemon log: $(grep -v '^[[:space:]]*$' "$PGM/pgmoneta.log" "$PGM/daemon.out" 2>/dev/null | tail -n1 | cut -c1-300))"
+  if ! pgm_start_spec "$spec"; then
+    OURS_MISSING="the daemon did not start or did not stream WAL within 60 s (daemon log: $(daemon_log_tail))"
     log "  pgmoneta: $OURS_MISSING"
     pgm_stop
     return 0
@@ -614,8 +302,9 @@ prepare_pgm() {
     >"$B/run/pgm-backup.out" 2>&1 </dev/null || rc=$?
   t1=$(date +%s.%N)
   if [ $rc != 0 ]; then
-    if grep -q -i 'not available' "$B/run/pgm-backup.out"; then
-      OURS_MISSING="pgmoneta-cli backup: $(grep -i -m1 'not available' "$B/run/pgm-backup.out" | sed 's/^[[:space:]]*//')"
+    local msg
+    if msg=$(not_available "$B/run/pgm-backup.out"); then
+      OURS_MISSING="pgmoneta-cli backup: $msg"
     else
       log "  pgmoneta backup ($spec) failed:"
       tail -n 5 "$B/run/pgm-backup.out" >&2 || true
@@ -637,22 +326,23 @@ run_pgm() {
   label=${PGM_LABEL[$tag]:-}
   [ -z "$OURS_MISSING" ] || return 0
   [ -n "$label" ] || return 0 # its backup failed: reported as a failure already
-  if ! pgm_start "$spec" answers; then
-    OURS_MISSING="the daemon did not start or did not answer within 60 s (daemon log: $(grep -v '^[[:space:]]*$' "$PGM/pgmoneta.log" "$PGM/daemon.out" 2>/dev/null | tail -n1 | cut -c1-300))"
+  if ! pgm_start_spec "$spec" answers; then
+    OURS_MISSING="the daemon did not start or did not answer within 60 s (daemon log: $(daemon_log_tail))"
     log "  pgmoneta: $OURS_MISSING"
     pgm_stop
     return 0
   fi
   rm -rf "$dest"
   as_user mkdir -m 0700 "$dest"
-  settle
+  settle_restore
   timed pgm-restore bash -c '"$0" -c "$1" restore primary "$2" "$3" && sync' \
     "$B/bin/pgmoneta-cli" "$PGM/cli.conf" "$label" "$dest"
   local status=ok problem=""
   if [ "$RC" != 0 ]; then
     status=failed
-    if grep -q -i 'not available' "$B/run/pgm-restore.out"; then
-      OURS_MISSING="pgmoneta-cli restore: $(grep -i -m1 'not available' "$B/run/pgm-restore.out" | sed 's/^[[:space:]]*//')"
+    local msg
+    if msg=$(not_available "$B/run/pgm-restore.out"); then
+      OURS_MISSING="pgmoneta-cli restore: $msg"
     fi
     log "  pgmoneta restore failed (exit $RC):"
     tail -n 5 "$B/run/pgm-restore.out" >&2 || true
@@ -671,26 +361,11 @@ run_pgm() {
 }
 
 # ---- data ----
-pgbench_init() {
-  log "pgbench -i -s $SCALE"
-  as_user timeout "$(step_limit)" "$PG_BIN/pgbench" -h "$PGSOCK" -p "$PORT" -U postgres -i -s "$SCALE" -q postgres \
-    >"$B/pgbench-init.log" 2>&1 || die "pgbench -i failed; see $B/pgbench-init.log"
-  psql_q -c "CHECKPOINT"
-  INITIALISED=1
-}
-make_realistic() {
-  log "realistic: UPDATE pgbench_accounts SET filler = md5(aid) || md5(aid+1); VACUUM FULL; CHECKPOINT"
-  as_user timeout "$(step_limit)" "$PG_BIN/psql" -XAtq -v ON_ERROR_STOP=1 -h "$PGSOCK" -p "$PORT" -U postgres -d postgres \
-    -c "UPDATE pgbench_accounts SET filler = md5(aid::text) || md5((aid + 1)::text)" \
-    -c "VACUUM FULL pgbench_accounts" -c "CHECKPOINT" -c "CHECKPOINT" >/dev/null ||
-    die "making the realistic profile failed"
-}
 INITIALISED=0
 SOURCE_BYTES=0
 run_profile() {
   local profile=$1 run spec
-  [ "$INITIALISED" = 1 ] || pgbench_init
-  if [ "$profile" = realistic ]; then make_realistic; fi
+  prepare_profile "$profile"
   local pgdata_bytes db_bytes
   pgdata_bytes=$(du_bytes "$PGDATA")
   SOURCE_BYTES=$(du_nowal "$PGDATA")
@@ -719,30 +394,16 @@ run_profile() {
   done
 }
 
-# plain first: realistic is derived from it in place.
-for profile in plain realistic; do
-  if [[ " $PROFILES " == *" $profile "* ]]; then run_profile "$profile"; fi
-done
-if [ -n "$OURS_MISSING" ]; then
-  printf 'missing\tpgmoneta\t%s\n' "$OURS_MISSING" >>"$RAW"
-fi
+for_each_profile run_profile
+note_missing
 cat "$B"/pgm/*/pgmoneta.log 2>/dev/null | grep -E ' (ERROR|FATAL) ' >"$B/pgmoneta-errors.log" || true
-if [ -s "$B/pgmoneta-errors.log" ]; then
-  log "errors in the daemon's logs (first 5):"
-  head -n 5 "$B/pgmoneta-errors.log"
-fi
+show_daemon_errors logs
 
 # ---- report ----
 pg_stop
-mkdir -p "$RESULTS_DIR"
-OUT="$RESULTS_DIR/$(date -u +%Y-%m-%dT%H%M%SZ)"
-python3 "$HERE/report.py" "$RAW" "$OUT" \
-  "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" "quick=$QUICK" "cpus=$(nproc)" \
-  "cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)" \
-  "kernel=$(uname -r)" "postgresql=$PG_VERSION_STR" "scale=$SCALE" "runs=$RUNS" \
+report_meta
+python3 "$HERE/report.py" "$RAW" "$OUT" "${META[@]}" "scale=$SCALE" "runs=$RUNS" \
   "drop_caches=$DROP_CACHES" "cache_note=$CACHE_NOTE" \
   "pgbackrest=$([ "$NEED_PGBR" = 1 ] && "$PGBR_BIN" version || echo -)" \
-  "pgmoneta_commit=$(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$REPO_DIR" diff --quiet HEAD -- src 2>/dev/null || echo '+dirty')" \
-  "pgmoneta_build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$BIN_DIR/../CMakeCache.txt" 2>/dev/null || true)" \
-  "elapsed_s=$(($(date +%s) - START_TS))"
+  "pgmoneta_commit=$(pgmoneta_commit)" "pgmoneta_build_type=$(build_type)" "elapsed_s=$(elapsed)"
 log "results written to $OUT.json and $OUT.csv"

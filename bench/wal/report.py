@@ -9,9 +9,12 @@ RAW lines (tab separated):
   window  <profile> <generation seconds> <generation + catch-up seconds>
   sync    <mode> <run> <tps> <clients> <seconds>
 """
-import json
+import os
 import statistics
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from report_lib import args, postgresql, run_kind, write_json  # noqa: E402
 
 GB = 1e9
 
@@ -28,8 +31,7 @@ def peer_of(label, labels):
 
 
 def main():
-    raw, out = sys.argv[1], sys.argv[2]
-    meta = dict(a.split("=", 1) for a in sys.argv[3:])
+    raw, out, meta = args()
     streams, windows, syncs, floors, verify = {}, {}, {}, {}, {}
     with open(raw) as f:
         for line in f:
@@ -160,15 +162,13 @@ def main():
 
     lines.append("")
     lines.append(f"{meta.get('date', '')}  {meta.get('cpus', '?')} CPUs ({meta.get('cpu_model', '')}), "
-                 f"{meta.get('postgresql', '').split(' on ')[0]}, pgmoneta {meta.get('pgmoneta_commit', '')} "
+                 f"{postgresql(meta)}, pgmoneta {meta.get('pgmoneta_commit', '')} "
                  f"(CMAKE_BUILD_TYPE={meta.get('pgmoneta_build_type') or 'unset, so the project default RelWithDebInfo (-O2 -g)'}), "
-                 f"{'QUICK' if meta.get('quick') == '1' else 'full'} run, {meta.get('elapsed_s', '?')} s")
+                 f"{run_kind(meta)} run, {meta.get('elapsed_s', '?')} s")
     text = "\n".join(lines)
     result["table"] = text
     print(text)
-    with open(out, "w") as f:
-        json.dump(result, f, indent=2)
-        f.write("\n")
+    write_json(out, result)
 
 
 if __name__ == "__main__":

@@ -34,17 +34,16 @@
 #                                           QUICK: 6 s, 3 rounds)
 #   SKIP_STREAM=1, SKIP_SYNC=1              skip a part
 #   MAX_SECONDS        hard limit for the whole run (default 900, QUICK 360)
+#
+# Temporary directory, cleanup, PostgreSQL start/stop and the report's machine arguments come from
+# bench/lib.sh (shared with the other benchmarks).
 set -euo pipefail
 
+BENCH=wal
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-REPO_DIR="$(cd "$HERE/../.." && pwd)"
-BIN_DIR="${BIN_DIR:-$REPO_DIR/build/bin}"
-PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
-BENCH_USER="${BENCH_USER:-pgmoneta}"
-BENCH_TMP="${BENCH_TMP:-/tmp}"
+# shellcheck source-path=SCRIPTDIR source=../lib.sh
+. "$HERE/../lib.sh"
 RESULTS_DIR="${RESULTS_DIR:-$HERE/results}"
-QUICK="${QUICK:-0}"
-KEEP="${KEEP:-0}"
 if [ "$QUICK" = 1 ]; then
   REAL_MB="${REAL_MB:-256}"
   PGBENCH_SCALE="${PGBENCH_SCALE:-8}"
@@ -66,28 +65,19 @@ RECEIVERS="${RECEIVERS:-pgm:none:0:none pgm:zstd:3:none pgm:zstd:3:aes pgm:lz4:1
 SKIP_STREAM="${SKIP_STREAM:-0}"
 SKIP_SYNC="${SKIP_SYNC:-0}"
 PORT=5432 # unix socket only (listen_addresses = ''), in a directory of our own
-START_TS=$(date +%s)
-CLK_TCK=$(getconf CLK_TCK)
+PSQL_DB="${DB:-postgres}"
+PG_IMMEDIATE_TIMEOUT=60
 
-log() { printf '[%4ds] %s\n' "$(($(date +%s) - START_TS))" "$*"; }
-die() {
-  printf 'bench-wal: %s\n' "$*" >&2
-  exit 1
-}
-check_deadline() {
+check_deadline() { # dies only once past MAX_SECONDS (replaces lib.sh's, which dies at it)
   if [ $(($(date +%s) - START_TS)) -gt "$MAX_SECONDS" ]; then
     die "time limit of $MAX_SECONDS s exceeded (MAX_SECONDS)"
   fi
 }
 
 # ---- prerequisites ----
-for b in pgmoneta pgmoneta-cli pgmoneta-admin; do
-  [ -x "$BIN_DIR/$b" ] || die "$BIN_DIR/$b not found: run make build first (or set BIN_DIR)"
-done
-for b in initdb pg_ctl postgres psql pgbench pg_receivewal; do
-  [ -x "$PG_BIN/$b" ] || die "$PG_BIN/$b not found (scripts/install-deps.sh installs postgresql-15)"
-done
-command -v python3 >/dev/null || die "python3 not found (scripts/install-deps.sh installs it)"
+need_pgmoneta
+need_pg_bins initdb pg_ctl postgres psql pgbench pg_receivewal
+need_cmds python3
 
 # ---- process bookkeeping and cleanup ----
 # Every long-running process we start is recorded as "<pid> <kind> <name>" in $B/run/procs.
@@ -108,89 +98,24 @@ spawn() { # spawn <name> <kind> <log> cmd...: starts cmd as the bench user, prin
   echo "$pid $kind $name" >>"$B/run/procs"
   echo "$pid"
 }
-stop_pid() { # stop_pid <pid>: SIGTERM, wait up to 15 s, then SIGKILL
-  local pid=$1 _
-  kill -0 "$pid" 2>/dev/null || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 150); do
-    kill -0 "$pid" 2>/dev/null || return 0
-    sleep 0.1
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-}
 stop_all_receivers() {
   [ -f "$B/run/procs" ] || return 0
   local pid kind name
   while read -r pid kind name; do
-    stop_pid "$pid"
+    stop_pid "$pid" 150 0.1
   done <"$B/run/procs"
   : >"$B/run/procs"
 }
-pg_stop() {
-  if [ -f "$PGDATA/postmaster.pid" ]; then
-    as_user "$PG_BIN/pg_ctl" -D "$PGDATA" -m fast -w -t 60 stop >/dev/null 2>&1 ||
-      as_user "$PG_BIN/pg_ctl" -D "$PGDATA" -m immediate -w stop >/dev/null 2>&1 || true
-  fi
-}
-on_exit() {
-  local rc=$?
-  trap - EXIT INT TERM
-  if [ $rc -ne 0 ]; then
-    echo "bench-wal: failed (exit $rc); KEEP_ON_FAILURE=1 keeps $B and its logs" >&2
-    for f in "$B"/*/pgmoneta.log "$B"/*/receiver.out "$B/postgresql.log"; do
-      [ -f "$f" ] || continue
-      if grep -q -i -E 'error|fatal|panic' "$f"; then
-        echo "---- $f (last error lines) ----" >&2
-        grep -i -E 'error|fatal|panic' "$f" | tail -n 5 >&2 || true
-      fi
-    done
-  fi
-  stop_all_receivers
-  pg_stop
-  if [ "$KEEP" = 1 ] || { [ $rc -ne 0 ] && [ "${KEEP_ON_FAILURE:-0}" = 1 ]; }; then
-    echo "bench-wal: kept $B" >&2
-  else
-    rm -rf "$B"
-  fi
-  exit $rc
-}
+# lib.sh on_exit
+failure_logs() { error_lines -i 'error|fatal|panic' "$B"/*/pgmoneta.log "$B"/*/receiver.out "$B/postgresql.log"; }
+stop_processes() { stop_all_receivers; }
 
-B="$(mktemp -d "$BENCH_TMP/pgmoneta-bench-wal.XXXXXX")"
-PGDATA="$B/pgdata"
-trap on_exit EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-chmod 0755 "$B"
-if [ "$(id -u)" -eq 0 ]; then
-  id -u "$BENCH_USER" >/dev/null 2>&1 || die "user $BENCH_USER does not exist (scripts/install-deps.sh creates pgmoneta)"
-  as_user() { runuser -u "$BENCH_USER" -- env HOME="$B/home" USER="$BENCH_USER" \
-    LOGNAME="$BENCH_USER" PATH=/usr/local/bin:/usr/bin:/bin "$@"; }
-else
-  BENCH_USER="$(id -un)"
-  as_user() { env HOME="$B/home" "$@"; }
-fi
-mkdir -p "$B"/{bin,home,pgsock,run}
-cp "$BIN_DIR/pgmoneta" "$BIN_DIR/pgmoneta-cli" "$BIN_DIR/pgmoneta-admin" "$B/bin/"
-chmod 0700 "$B/home" "$B/pgsock"
-chown -R "$BENCH_USER:" "$B"
-cd "$B"
-PGSOCK="$B/pgsock"
-RAW="$B/raw.tsv" # one line per measurement, turned into the table and JSON by report.py
-: >"$RAW"
-
+workdir 1
 
 # ---- PostgreSQL ----
-psql_q() { as_user "$PG_BIN/psql" -XAtq -v ON_ERROR_STOP=1 -h "$PGSOCK" -p "$PORT" -U postgres -d "${DB:-postgres}" "$@"; }
-
 log "temporary directory $B (user $BENCH_USER)"
-as_user "$PG_BIN/initdb" -D "$PGDATA" -U postgres --auth-local=trust --auth-host=reject \
-  --locale=C -E UTF8 >"$B/initdb.log" 2>&1 || {
-  cat "$B/initdb.log" >&2
-  die "initdb failed"
-}
-cat >>"$PGDATA/postgresql.conf" <<EOF
-
-# bench/wal/run.sh
+pg_initdb --auth-host=reject
+pg_start <<EOF
 listen_addresses = ''
 port = $PORT
 unix_socket_directories = '$PGSOCK'
@@ -207,8 +132,6 @@ full_page_writes = on
 wal_compression = off
 autovacuum = off
 EOF
-as_user "$PG_BIN/pg_ctl" -D "$PGDATA" -l "$B/postgresql.log" -w -t 60 start >/dev/null ||
-  die "PostgreSQL did not start; see $B/postgresql.log"
 psql_q -c "CREATE ROLE repl WITH LOGIN REPLICATION"
 psql_q -c "CREATE TABLE bench_tick (t timestamptz)"
 PG_VERSION_STR=$(psql_q -c "SELECT version()")
@@ -217,8 +140,7 @@ SEG_SIZE=$(psql_q -c "SELECT setting FROM pg_settings WHERE name = 'wal_segment_
 log "$PG_VERSION_STR; wal_segment_size $SEG_SIZE; fsync on; socket $PGSOCK"
 
 # Master key (for aes-256-gcm) and a users vault for the daemons.
-as_user env PGMONETA_PASSWORD=bench-master-password "$B/bin/pgmoneta-admin" master-key >/dev/null
-as_user env PGMONETA_PASSWORD=unused "$B/bin/pgmoneta-admin" -f "$B/users.conf" -U repl user add >/dev/null
+pgm_keys
 
 # Closes the current WAL segment (after writing something, so the switch is never a no-op).
 # Prints "<segment boundary as bytes> <name of the segment just completed>".
@@ -599,17 +521,13 @@ fi
 
 # ---- report ----
 stop_all_receivers
-mkdir -p "$RESULTS_DIR"
-OUT="$RESULTS_DIR/$(date -u +%Y-%m-%dT%H%M%SZ).json"
-python3 "$HERE/report.py" "$RAW" "$OUT" \
-  "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" "quick=$QUICK" "cpus=$(nproc)" \
-  "cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)" \
-  "kernel=$(uname -r)" "postgresql=$PG_VERSION_STR" \
-  "pgmoneta_commit=$(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$REPO_DIR" diff --quiet HEAD -- src 2>/dev/null || echo '+dirty')" \
-  "pgmoneta_build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$BIN_DIR/../CMakeCache.txt" 2>/dev/null || true)" \
+report_meta
+OUT="$OUT.json"
+python3 "$HERE/report.py" "$RAW" "$OUT" "${META[@]}" \
+  "pgmoneta_commit=$(pgmoneta_commit)" "pgmoneta_build_type=$(build_type)" \
   "pg_receivewal=$("$PG_BIN/pg_receivewal" --version)" "wal_segment_size=$SEG_SIZE" \
   "realistic_target_mb=$REAL_MB" "pgbench_scale=$PGBENCH_SCALE" "pgbench_tx_per_client=$PGBENCH_TX" \
   "sync_clients=$SYNC_CLIENTS" "sync_seconds=$SYNC_SECONDS" "sync_runs=$SYNC_RUNS" \
-  "elapsed_s=$(($(date +%s) - START_TS))"
+  "elapsed_s=$(elapsed)"
 chown -R --reference="$HERE" "$RESULTS_DIR" 2>/dev/null || true
 log "results written to $OUT"
