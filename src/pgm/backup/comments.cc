@@ -8,20 +8,10 @@
 #include <fmt/ranges.h>
 
 #include "pgm/backup/info.h"
+#include "pgm/core/markup.h"
 
 namespace pgm::backup {
 namespace {
-
-// At most 64 bytes of user text for a message, control characters as \xNN: a 50 MB key or a
-// NUL byte never reaches a log or an answer whole.
-std::string quoted(std::string_view text) {
-  std::string out;
-  for (char c : text.substr(0, 64)) {
-    const auto u = static_cast<unsigned char>(c);
-    out += u < 0x20 || u == 0x7f ? fmt::format("\\x{:02x}", u) : std::string(1, c);
-  }
-  return text.size() > 64 ? out + fmt::format("... ({} bytes)", text.size()) : out;
-}
 
 // A comment key or value: no control character (NUL, newline, ...), none of `forbidden`; a key
 // is not empty.
@@ -37,7 +27,7 @@ Result<void> check_comment_text(std::string_view what, std::string_view text,
   return make_error(ErrorCode::kInvalidArgument,
                     fmt::format("comment {} '{}' must be {}text without control characters or "
                                 "'{}'",
-                                what, quoted(text), what == "key" ? "non-empty " : "",
+                                what, core::printable(text), what == "key" ? "non-empty " : "",
                                 fmt::join(forbidden, "', '")));
 }
 
@@ -67,9 +57,9 @@ Result<std::vector<std::pair<std::string, std::string>>> parse_comments(std::str
     std::string_view entry = text.substr(start, end - start);
     size_t bar = entry.find('|');
     if (bar == std::string_view::npos || bar == 0) {
-      return make_error(
-          ErrorCode::kCorruption,
-          fmt::format("COMMENTS: malformed entry '{}', expected key|value", quoted(entry)));
+      return make_error(ErrorCode::kCorruption,
+                        fmt::format("COMMENTS: malformed entry '{}', expected key|value",
+                                    core::printable(entry)));
     }
     entries.emplace_back(entry.substr(0, bar), entry.substr(bar + 1));
     start = end + 1;
@@ -110,7 +100,7 @@ Result<void> remove_comment(BackupInfo& info, std::string_view key) {
   auto it = std::remove_if(entries.begin(), entries.end(),
                            [&](const auto& entry) { return entry.first == key; });
   if (it == entries.end()) {
-    return make_error(ErrorCode::kNotFound, fmt::format("no comment '{}'", quoted(key)));
+    return make_error(ErrorCode::kNotFound, fmt::format("no comment '{}'", core::printable(key)));
   }
   entries.erase(it, entries.end());
   info.comments = join_comments(entries);

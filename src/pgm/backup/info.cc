@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "pgm/core/markup.h"
 #include "pgm/crypto/digest.h"
 
 namespace pgm::backup {
@@ -134,13 +135,16 @@ std::vector<std::string_view> split_lines(std::string_view text) {
   return lines;
 }
 
+// `key` and `what` may quote the damaged file: escaped and bounded (core::printable).
 tl::unexpected<Error> corrupt(std::string_view file, size_t line, std::string_view key,
                               std::string_view what) {
   if (key.empty()) {
-    return make_error(ErrorCode::kCorruption, fmt::format("{} line {}: {}", file, line, what));
+    return make_error(ErrorCode::kCorruption,
+                      fmt::format("{} line {}: {}", file, line, core::printable(what, 160)));
   }
   return make_error(ErrorCode::kCorruption,
-                    fmt::format("{} line {}: {}: {}", file, line, key, what));
+                    fmt::format("{} line {}: {}: {}", file, line, core::printable(key),
+                                core::printable(what, 160)));
 }
 
 // Splits "TABLESPACE_OID3" into its kind and index; nullopt when not a tablespace key.

@@ -160,9 +160,9 @@ Result<std::vector<BackupEntry>> list_backups(const std::string& root, io::FileS
     }
     auto text = io::read_file(e.dir + "/backup.info", fs);
     if (!text) {
-      e.problem = text.error().code() == ErrorCode::kNotFound
-                      ? std::string("backup.info: missing")
-                      : "backup.info: " + text.error().message();
+      e.info_missing = text.error().code() == ErrorCode::kNotFound;
+      e.problem = e.info_missing ? std::string("backup.info: missing")
+                                 : "backup.info: " + text.error().message();
     } else if (auto info = parse_backup_info(*text)) {
       e.info = std::move(*info);
     } else {

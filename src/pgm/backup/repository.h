@@ -32,6 +32,7 @@ struct BackupEntry {
   std::string dir;                 // root/label
   std::optional<BackupInfo> info;  // absent when backup.info is missing or unreadable
   std::string problem;  // why info is absent: "backup.info: missing", "backup.info: line 3: .."
+  bool info_missing = false;  // no backup.info at all (a backup still being written, or killed)
   bool valid() const { return info.has_value() && info->valid; }
 };
 

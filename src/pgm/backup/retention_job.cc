@@ -24,8 +24,13 @@ void remove_leftovers(const std::string& root, const std::string& server) {
     if (e.valid()) {
       continue;
     }
-    // No backup.info, or the provisional one with STATUS=0 a backup writes before linking and
-    // syncing (docs/backup.md: the next backup or retention pass removes both).
+    // Only what is provably an incomplete backup of ours goes: no backup.info, or the
+    // provisional one with STATUS=0 a backup writes before linking and syncing (docs/backup.md).
+    // A backup.info that cannot be read or parsed may sit beside intact data: kept, invalid.
+    if (!e.info_missing && !e.info.has_value()) {
+      log::warn("server {}: backup {} is kept but invalid: {}", server, e.label, e.problem);
+      continue;
+    }
     log::warn("server {}: removing incomplete backup {} ({})", server, e.label,
               e.info.has_value() ? std::string("backup.info: STATUS=0") : e.problem);
     auto removed = remove_backup_directory(e.dir);

@@ -123,5 +123,54 @@ TEST_F(RetentionJobTest, ExpiredChainsGoLeafFirstAndKeptChainsStayWhole) {
             (std::vector<std::string>{"20261101000000", "20261201000000", "20261202000000"}));
 }
 
+// Cleanup removes only what is provably an incomplete backup of ours (no backup.info, or the
+// provisional STATUS=0 one); a damaged backup.info beside intact data keeps the backup.
+TEST_F(RetentionJobTest, ADamagedBackupInfoKeepsTheBackupAndOnlyIncompleteOnesGo) {
+  config_.servers[0].retention.days = 3650;  // retention itself deletes nothing here
+  const std::string damaged = root_ + "/20261203000000";
+  const std::string elapsed = root_ + "/20261204000000";
+  const std::string missing = root_ + "/20261205000000";
+  const std::string provisional = root_ + "/20261205120000";
+  for (const std::string& dir : {damaged, elapsed, missing, provisional}) {
+    ASSERT_TRUE(io::make_directories(dir + "/data", 0700));
+    ASSERT_TRUE(io::write_file_atomic(dir + "/data/PG_VERSION", "15\n", 0600));
+  }
+  BackupInfo info;
+  info.label = "20261203000000";
+  info.valid = true;
+  ASSERT_TRUE(write_backup_info(damaged, info));
+  auto text = io::read_file(damaged + "/backup.info");
+  ASSERT_TRUE(text);
+  ASSERT_TRUE(io::write_file_atomic(damaged + "/backup.info",
+                                    *text + std::string("\x01garbage\xff\n", 10), 0600));
+  info.label = "20261204000000";
+  ASSERT_TRUE(write_backup_info(elapsed, info));
+  text = io::read_file(elapsed + "/backup.info");
+  ASSERT_TRUE(io::write_file_atomic(elapsed + "/backup.info", *text + "ELAPSED=abc\n", 0600));
+  info.label = "20261205120000";
+  info.valid = false;
+  ASSERT_TRUE(write_backup_info(provisional, info));
+
+  FakeRemote remote;
+  run(remote);
+  EXPECT_EQ(labels(), (std::vector<std::string>{"20200101000000", "20261201000000",
+                                                "20261203000000", "20261204000000"}));
+  EXPECT_TRUE(io::read_file(damaged + "/data/PG_VERSION"));
+  EXPECT_TRUE(remote.asked.empty());
+  // What list-backup says of them: the line and the reason, the garbage escaped.
+  auto entries = list_backups(root_);
+  ASSERT_TRUE(entries);
+  for (const BackupEntry& e : *entries) {
+    if (e.label == "20261203000000") {
+      EXPECT_FALSE(e.valid());
+      EXPECT_NE(e.problem.find("\\x01garbage\\xff"), std::string::npos) << e.problem;
+      EXPECT_EQ(e.problem.find('\x01'), std::string::npos);
+    }
+    if (e.label == "20261204000000") {
+      EXPECT_NE(e.problem.find("ELAPSED"), std::string::npos) << e.problem;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace pgm::backup

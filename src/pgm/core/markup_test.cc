@@ -13,5 +13,12 @@ TEST(MarkupTest, EscapesTheFiveSpecialCharactersOnly) {
   EXPECT_EQ(escape_markup(""), "");
 }
 
+TEST(PrintableTest, EscapesControlAndHighBytesAndCutsLongText) {
+  EXPECT_EQ(printable("plain text, 100%"), "plain text, 100%");
+  EXPECT_EQ(printable(std::string("a\0b\n\x7f\xc3\xa9", 7)), "a\\x00b\\x0a\\x7f\\xc3\\xa9");
+  EXPECT_EQ(printable(std::string(100, 'x'), 4), "xxxx... (100 bytes)");
+  EXPECT_EQ(printable(""), "");
+}
+
 }  // namespace
 }  // namespace pgm::core
