@@ -7,7 +7,9 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
+#include <vector>
 
 #include "integration/harness.h"
 
@@ -158,6 +160,56 @@ TEST_F(SignalTest, RestoreIntoTheRepositoryIsRefused) {
         << r.describe();
   }
   EXPECT_EQ(entries(), before);
+}
+
+// The pids of the processes in process group `pgid` other than `except`.
+std::vector<pid_t> group_members(pid_t pgid, pid_t except) {
+  std::vector<pid_t> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = e.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) {
+      continue;
+    }
+    std::ifstream stat(e.path() / "stat");
+    std::string line;
+    std::getline(stat, line);
+    // pid (comm) state ppid pgrp ...: comm may hold spaces, so parse after the last ')'.
+    std::istringstream rest(line.substr(line.rfind(')') + 1));
+    std::string state;
+    pid_t ppid = 0;
+    pid_t pgrp = 0;
+    rest >> state >> ppid >> pgrp;
+    const pid_t pid = std::stoi(name);
+    if (pgrp == pgid && pid != except && state != "Z") {
+      out.push_back(pid);
+    }
+  }
+  return out;
+}
+
+// kill -9 of the main process takes its children along (the WAL receiver and the services do
+// not live on as orphans holding the repository, the slot or a port), and a restart works.
+TEST_F(SignalTest, KillNineOfTheMainProcessLeavesNoOrphansAndARestartWorks) {
+  const pid_t main_pid = daemon().pid();
+  ASSERT_GT(main_pid, 0);
+  auto deadline = std::chrono::steady_clock::now() + seconds(10);
+  while (group_members(main_pid, main_pid).empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  const std::vector<pid_t> children = group_members(main_pid, main_pid);
+  ASSERT_FALSE(children.empty()) << "the daemon has no child to orphan";
+  ASSERT_EQ(::kill(main_pid, SIGKILL), 0);
+  deadline = std::chrono::steady_clock::now() + seconds(10);
+  while (!group_members(main_pid, -1).empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  EXPECT_TRUE(group_members(main_pid, -1).empty())
+      << group_members(main_pid, -1).size() << " of " << children.size()
+      << " children still alive 10 s after kill -9 of the main process";
+  (void)daemon().process().wait_for(seconds(5));
+  expect_log_errors({"Address already in use", "in use by another pgmoneta", "is active"});
+  ASSERT_EQ(daemon().start(), "");
+  EXPECT_EQ(cli({"ping"}).exit_code(), 0);
 }
 
 // ---- start-up failures ----

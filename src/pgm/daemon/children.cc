@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include "pgm/daemon/process_title.h"
@@ -25,12 +26,20 @@ void reset_signals_in_child() {
 
 pid_t ChildTable::fork(const std::string& what, const std::string& detail, int keep,
                        const std::function<int()>& body) {
+  const pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) {
     log::error("fork for {}: {}", what, std::strerror(errno));  // NOLINT(concurrency-mt-unsafe)
     return -1;
   }
   if (pid == 0) {
+    // A child dies with the main process: after a kill -9 of the daemon no receiver or service
+    // lives on as an orphan holding the repository lock, a replication slot or a port. The
+    // parent check covers a parent that died before the prctl.
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent) {
+      ::_exit(1);
+    }
     reset_signals_in_child();
     set_process_title(ctx_.config->update_process_title, what, detail);
     if (close_inherited_) {
