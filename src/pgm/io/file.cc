@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <filesystem>
+#include <limits>
 #include <memory>
 
 #include <fmt/format.h>
@@ -16,22 +17,35 @@
 
 namespace pgm::io {
 
+namespace {
+
+// Appends `fd` up to its end to `out`: false (and stops) once `out` holds more than
+// `max_bytes`.
+Result<bool> read_to_end(FileSystem& fs, int fd, const std::string& path, uint64_t max_bytes,
+                         std::string& out) {
+  char buf[65536];
+  for (;;) {
+    PGM_ASSIGN_OR_RETURN(
+        size_t n, read_some(fs, fd, {reinterpret_cast<uint8_t*>(buf), sizeof(buf)}, "read", path));
+    if (n == 0) {
+      return true;
+    }
+    out.append(buf, n);
+    if (out.size() > max_bytes) {
+      return false;
+    }
+  }
+}
+
+}  // namespace
+
 Result<std::string> read_file(const std::string& path, FileSystem& fs) {
   UniqueFd fd(fs.open(path, O_RDONLY | O_CLOEXEC, 0));
   if (!fd) {
     return make_errno_error(fmt::format("open {}", path), errno);
   }
   std::string out;
-  char buf[65536];
-  for (;;) {
-    PGM_ASSIGN_OR_RETURN(
-        size_t n,
-        read_some(fs, fd.get(), {reinterpret_cast<uint8_t*>(buf), sizeof(buf)}, "read", path));
-    if (n == 0) {
-      break;
-    }
-    out.append(buf, n);
-  }
+  PGM_TRY(read_to_end(fs, fd.get(), path, std::numeric_limits<uint64_t>::max(), out));
   return out;
 }
 
@@ -79,18 +93,9 @@ Result<std::string> read_config_file(const std::string& path, uint64_t max_bytes
     return too_large();
   }
   std::string out;
-  char buf[65536];
-  for (;;) {
-    PGM_ASSIGN_OR_RETURN(
-        size_t n,
-        read_some(fs, fd.get(), {reinterpret_cast<uint8_t*>(buf), sizeof(buf)}, "read", path));
-    if (n == 0) {
-      break;
-    }
-    out.append(buf, n);
-    if (out.size() > max_bytes) {
-      return too_large();  // it grew while we read
-    }
+  PGM_ASSIGN_OR_RETURN(bool whole, read_to_end(fs, fd.get(), path, max_bytes, out));
+  if (!whole) {
+    return too_large();  // it grew while we read
   }
   return out;
 }
