@@ -262,6 +262,28 @@ TEST_F(StartupTest, ADeviceAsConfigurationFileIsRefusedAtOnce) {
   }
 }
 
+// What `verify --start` and `archive` runs killed with -9 left in the workspace (their names end
+// in a pid that is gone) is removed at start-up; anything else there stays.
+TEST_F(StartupTest, LeftoversOfKilledRunsInTheWorkspaceGoAtStartUp) {
+  const std::string ws = daemon().dir().make_dir("ws");
+  daemon().config().set("pgmoneta", "workspace", ws);
+  const std::vector<std::string> dead = {"proven-primary-20261207000000-99999999",
+                                         "archive-primary-20261207000000-99999999",
+                                         "archive-primary-20261207000000-99999999-tblspc_ts1"};
+  for (const std::string& name : dead) {
+    daemon().dir().make_dir("ws/" + name);
+    daemon().dir().make_dir("ws/" + name + "/data");
+    daemon().dir().write_file("ws/" + name + "/data/PG_VERSION", "15\n");
+  }
+  daemon().dir().make_dir("ws/mine");
+  start_daemon();
+  for (const std::string& name : dead) {
+    EXPECT_FALSE(std::filesystem::exists(ws + "/" + name)) << name;
+  }
+  EXPECT_TRUE(std::filesystem::exists(ws + "/mine"));
+  EXPECT_TRUE(daemon().wait_for_log("removed leftover " + ws + "/" + dead[0]));
+}
+
 TEST_F(StartupTest, RootIsRefused) {
   if (::geteuid() != 0) {
     GTEST_SKIP() << "only meaningful when the test runs as root";

@@ -25,6 +25,7 @@
 #include "pgm/daemon/wal_supervisor.h"
 #include "pgm/io/file.h"
 #include "pgm/management/errors.h"
+#include "pgm/restore/leftovers.h"
 #include "pgm/version.h"
 
 namespace pgm::daemon {
@@ -312,6 +313,13 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
   }
   PGM_ASSIGN_OR_RETURN(BaseDirLock base_dir_lock, BaseDirLock::acquire(c.base_dir));
   s.base_dir_lock.emplace(std::move(base_dir_lock));
+  // What verify --start and archive runs killed with -9 left in the workspaces.
+  restore::remove_dead_workspace_leftovers(c.workspace);
+  for (const config::ServerConfig& server : c.servers) {
+    if (!server.workspace.empty()) {
+      restore::remove_dead_workspace_leftovers(server.workspace);
+    }
+  }
   // The master key is optional: it is needed for vaults and encrypted management frames.
   if (auto key = crypto::load_master_key(); key) {
     s.ctx.master_key = std::make_shared<const crypto::MasterKey>(std::move(*key));

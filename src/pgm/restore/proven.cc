@@ -24,6 +24,7 @@
 #include "pgm/io/file.h"
 #include "pgm/log/log.h"
 #include "pgm/pg/connection.h"
+#include "pgm/restore/leftovers.h"
 #include "pgm/restore/restore.h"
 
 namespace pgm::restore {
@@ -398,6 +399,7 @@ Result<ProvenResult> prove_restore(const ProvenOptions& o) {
     workspace.pop_back();
   }
   PGM_TRY(io::make_directories(workspace, 0700));
+  remove_dead_workspace_leftovers(workspace);
   std::string root = fmt::format("{}/proven-{}-{}-{}", workspace, o.server, o.info.label,
                                  static_cast<long>(::getpid()));
   remove_tree(root);  // a leftover of a killed run with the same pid

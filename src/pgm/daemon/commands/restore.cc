@@ -29,6 +29,7 @@
 #include "pgm/log/log.h"
 #include "pgm/management/errors.h"
 #include "pgm/restore/archive.h"
+#include "pgm/restore/leftovers.h"
 #include "pgm/restore/position.h"
 #include "pgm/restore/recovery.h"
 #include "pgm/restore/restore.h"
@@ -406,6 +407,8 @@ CommandResult commands::archive(const Call& call) {
     return fail(mgmt::Failure::kSetup,
                 fmt::format("workspace {}: {}", workspace, made.error().message()));
   }
+  restore::remove_dead_workspace_leftovers(workspace);
+  restore::remove_dead_temp_files(p.directory, fmt::format("archive-{}-", s.name));
   std::string staging =
       fmt::format("{}/archive-{}-{}-{}", workspace, s.name, entry.label, ::getpid());
   remove_staging(staging);  // a leftover of a killed run with the same pid
