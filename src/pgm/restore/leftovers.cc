@@ -5,8 +5,10 @@
 #include <cerrno>
 #include <charconv>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <regex>
+#include <string>
 #include <system_error>
 
 #include <sys/types.h>
@@ -72,6 +74,34 @@ size_t remove_dead_temp_files(const std::string& dir, std::string_view prefix) {
     escaped.push_back(c);
   }
   return remove_if_dead(dir, std::regex(escaped + ".*\\.tmp\\.([0-9]+)"));
+}
+
+bool clear_abandoned_restore(const std::string& target) {
+  std::ifstream mark(target + "/" + kRestoreMarker);
+  std::string line;
+  if (!mark || !std::getline(mark, line) || !line.starts_with("pid=")) {
+    return false;
+  }
+  std::optional<pid_t> pid = parse_pid(std::string_view(line).substr(4));
+  if (!pid || alive(*pid)) {
+    return false;
+  }
+  log::warn("{} is a restore that process {} left incomplete: removing it to restore again", target,
+            *pid);
+  std::error_code ec;
+  for (fs::directory_iterator it(target, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code rec;
+    fs::remove_all(it->path(), rec);
+  }
+  const fs::path t(target);
+  const std::string tablespaces = t.filename().string() + "-tblspc_";
+  for (fs::directory_iterator it(t.parent_path(), ec), end; !ec && it != end; it.increment(ec)) {
+    if (it->path().filename().string().starts_with(tablespaces)) {
+      std::error_code rec;
+      fs::remove_all(it->path(), rec);
+    }
+  }
+  return true;
 }
 
 }  // namespace pgm::restore

@@ -29,6 +29,7 @@
 #include "pgm/log/log.h"
 #include "pgm/restore/backup_files.h"
 #include "pgm/restore/chain.h"
+#include "pgm/restore/leftovers.h"
 #include "pgm/restore/pg_manifest.h"
 #include "pgm/restore/rebuild.h"
 #include "pgm/restore/stored_file.h"
@@ -410,6 +411,9 @@ Result<bool> prepare_target(const std::string& target) {
                         fmt::format("{} exists and is not a directory", target));
     }
     PGM_ASSIGN_OR_RETURN(std::vector<std::string> names, io::list_directory(target));
+    if (!names.empty() && clear_abandoned_restore(target)) {
+      PGM_ASSIGN_OR_RETURN(names, io::list_directory(target));
+    }
     if (!names.empty()) {
       return make_error(
           ErrorCode::kInvalidArgument,
@@ -506,6 +510,11 @@ Result<RestoreResult> run_restore(const RestoreOptions& o) {
     remove_created(o.target_dir, existed, result.tablespace_dirs);
     return tl::unexpected(e);
   };
+  // Marked as ours until pg_control is in place: a re-run after a kill -9 clears it.
+  const std::string marker = o.target_dir + "/" + kRestoreMarker;
+  if (auto r = io::write_file_atomic(marker, fmt::format("pid={}\n", ::getpid()), 0600); !r) {
+    return fail(r.error());
+  }
 
   // Directories; pg_tblspc/<oid> becomes a link to the tablespace's own directory.
   for (const std::string& dir : files.directories) {
@@ -687,6 +696,9 @@ Result<RestoreResult> run_restore(const RestoreOptions& o) {
   }
   if (auto r = io::fsync_directory(o.target_dir + "/global"); !r) {
     return fail(r.error());
+  }
+  if (::unlink(marker.c_str()) != 0 || !io::fsync_directory(o.target_dir)) {
+    return fail(errno_error(fmt::format("remove {}", marker), errno));
   }
   if (auto r = io::fsync_directory(io::parent_directory(o.target_dir)); !r) {
     return fail(r.error());

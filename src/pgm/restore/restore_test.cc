@@ -1,5 +1,7 @@
 #include "pgm/restore/restore.h"
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -9,6 +11,7 @@
 
 #include "pgm/compress/codec.h"
 #include "pgm/io/file.h"
+#include "pgm/restore/leftovers.h"
 #include "pgm/restore/stored_backup_fixture.h"
 #include "pgm/wal/segment.h"
 
@@ -123,6 +126,30 @@ TEST_F(RestoreEngineTest, ANonEmptyTargetIsNeverTouched) {
   ASSERT_FALSE(r.has_value());
   EXPECT_NE(r.error().message().find("not empty"), std::string::npos) << r.error().message();
   EXPECT_EQ(read(o.target_dir + "/precious"), "keep me");
+}
+
+// A restore killed with -9 leaves its mark (".pgmoneta-restore", pid=<n>): a re-run clears what
+// that dead process wrote, its tablespace directory too, and restores; the mark of a live
+// process, or a directory without one, is never touched. A finished restore leaves no mark.
+TEST_F(RestoreEngineTest, ARestoreKilledMidwayIsClearedByTheNextOne) {
+  ASSERT_NO_FATAL_FAILURE(build(kZstd));
+  RestoreOptions o = options();
+  fs::create_directories(o.target_dir + "/base/1");
+  std::ofstream(o.target_dir + "/base/1/1259") << "half written";
+  fs::create_directories(o.target_dir + "-tblspc_ts1/PG_15");
+  std::ofstream(o.target_dir + "/" + kRestoreMarker) << "pid=" << ::getpid() << "\n";
+  auto alive = run_restore(o);
+  ASSERT_FALSE(alive.has_value());
+  EXPECT_NE(alive.error().message().find("not empty"), std::string::npos);
+  EXPECT_EQ(read(o.target_dir + "/base/1/1259"), "half written");
+
+  std::ofstream(o.target_dir + "/" + kRestoreMarker) << "pid=99999999\n";
+  auto r = run_restore(o);
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_EQ(read(o.target_dir + "/base/1/1259"), original("base/1/1259"));
+  EXPECT_FALSE(fs::exists(o.target_dir + "-tblspc_ts1"));
+  EXPECT_FALSE(fs::exists(o.target_dir + "/" + kRestoreMarker));
+  EXPECT_TRUE(fs::exists(o.target_dir + "/global/pg_control"));
 }
 
 TEST_F(RestoreEngineTest, AnEmptyExistingTargetIsUsedAndKeptOnFailure) {
