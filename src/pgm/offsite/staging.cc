@@ -17,6 +17,7 @@
 #include "pgm/io/file.h"
 #include "pgm/log/log.h"
 #include "pgm/offsite/offsite.h"
+#include "pgm/restore/leftovers.h"
 #include "pgm/restore/verify.h"
 #include "pgm/storage/transfer.h"
 #include "pgm/wal/segment.h"
@@ -205,7 +206,8 @@ tl::expected<Staged, StageFailure> stage_remote_backup(const StageRequest& r) {
   staged.backup_root = r.staging + "/backup";
   // The restore would refuse a non-empty target only after the whole download.
   std::string target = fmt::format("{}/{}-{}", r.directory, o.server(), *label);
-  if (std::error_code ec; fs::exists(target, ec) && !fs::is_empty(target, ec)) {
+  if (std::error_code ec; fs::exists(target, ec) && !fs::is_empty(target, ec) &&
+                          !restore::clear_abandoned_restore(target)) {
     std::string message =
         fmt::format("{} exists and is not empty: a restore never overwrites a directory", target);
     return failure(StageStep::kSetup, Error(ErrorCode::kInvalidArgument, message), message);
