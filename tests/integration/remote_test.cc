@@ -176,6 +176,71 @@ TEST_F(RemoteManagementTest, WrongPasswordUnknownUserAndWrongDatabaseAreRefused)
   EXPECT_EQ(ping.exit_code, 0) << ping.describe();
 }
 
+TEST_F(RemoteManagementTest, FailedLoginsAreSlowedDownOneLineEachAndSummarized) {
+  expect_log_errors({});
+  // Delays of 250, 500, 1000 and 2000 ms: the fourth refusal comes at least 2 s after the
+  // password was sent (a lower bound: a sleep does not end early).
+  std::chrono::steady_clock::duration fourth{};
+  for (int i = 0; i < 4; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    CommandOutput wrong = remote({"ping"}, "guess-" + std::to_string(i));
+    fourth = std::chrono::steady_clock::now() - start;
+    EXPECT_EQ(wrong.exit_code, 3) << wrong.describe();
+    EXPECT_NE(wrong.err.find("password authentication failed"), std::string::npos)
+        << wrong.describe();
+  }
+  EXPECT_GE(fourth, std::chrono::milliseconds(2000));
+  // The right password is not held back, and clears the source's failures.
+  CommandOutput ping = remote({"ping"}, DaemonInstance::kAdminPassword);
+  EXPECT_EQ(ping.exit_code, 0) << ping.describe();
+  // A summary names the source; each failure is one line, nothing else warns about it.
+  ASSERT_TRUE(daemon().wait_for_log("by source: 127.0.0.1 (", seconds(15))) << tail(daemon().log());
+  std::string log = daemon().log();
+  EXPECT_EQ(count_lines(log, "authentication failed for user \"admin\""), 4u) << tail(log);
+  EXPECT_EQ(count_lines(log, "(remote) exited with code"), 0u) << tail(log);
+}
+
+// authentication_timeout long enough that idle connections would hold their sessions for the
+// whole test.
+class RemoteLoginLimitTest : public RemoteManagementTest {
+ protected:
+  void configure(IniConfig& c) override {
+    RemoteManagementTest::configure(c);
+    c.set("pgmoneta", "authentication_timeout", "60s");
+  }
+};
+
+TEST_F(RemoteLoginLimitTest, IdleConnectionsCannotLockAnAdminOut) {
+  // 70 connections that never say anything, more than the 64 sessions the daemon serves.
+  std::vector<UniqueFd> idle;
+  for (int i = 0; i < 70; ++i) {
+    idle.push_back(test::try_connect_loopback(port_));
+    ASSERT_TRUE(idle.back().valid()) << i;
+  }
+  // Those beyond the per-source limit of 16 are refused at once with PostgreSQL's 53300, or
+  // evicted by a later one when the daemon took more than a second to get to it (a loaded
+  // machine): at most 16 stay open.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  size_t refused = 0;
+  size_t open = 0;
+  for (UniqueFd& fd : idle) {
+    char buf[256] = {};
+    ssize_t n = ::recv(fd.get(), buf, sizeof(buf) - 1, MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      ++open;
+    }
+    if (n > 5 && buf[0] == 'E' &&
+        std::string(buf + 5, static_cast<size_t>(n) - 5).find("53300") != std::string::npos) {
+      ++refused;
+    }
+  }
+  EXPECT_LE(open, 16u);
+  EXPECT_GE(refused, 1u);
+  // The idle ones still open give way to a real admin.
+  CommandOutput ping = remote({"ping"}, DaemonInstance::kAdminPassword);
+  EXPECT_EQ(ping.exit_code, 0) << ping.describe() << tail(daemon().log());
+}
+
 TEST_F(RemoteManagementTest, PsqlScramReachesThePointAfterAuthenticationOk) {
   CommandOutput good = psql(conninfo("sslmode=disable"), DaemonInstance::kAdminPassword);
   // Authentication succeeds; psql then fails on what follows (no ReadyForQuery: this is not
@@ -335,6 +400,21 @@ TEST_F(RemoteManagementTlsTest, CliWithAClientCertificateTalksTls) {
   EXPECT_NE(wrong.exit_code, 0);
   EXPECT_NE(wrong.err.find("password authentication failed"), std::string::npos)
       << wrong.describe();
+}
+
+TEST_F(RemoteManagementTlsTest, LoginsWithoutTlsAreRefused) {
+  expect_log_errors({});
+  // libpq without SSL: refused before any password is asked for, as a hostssl pg_hba.conf does.
+  CommandOutput plain = psql(conninfo("sslmode=disable"), DaemonInstance::kAdminPassword);
+  EXPECT_NE(plain.exit_code, 0) << plain.describe();
+  EXPECT_NE(plain.err.find("remote management requires TLS"), std::string::npos)
+      << plain.describe();
+  EXPECT_TRUE(daemon().wait_for_log("did not ask for TLS and tls = on requires it"))
+      << tail(daemon().log());
+  // pgmoneta-cli without a client certificate asks for TLS all the same and gets in.
+  CommandOutput ping = remote({"ping"}, DaemonInstance::kAdminPassword);
+  EXPECT_EQ(ping.exit_code, 0) << ping.describe();
+  EXPECT_TRUE(daemon().wait_for_log(" over TLS: ping")) << tail(daemon().log());
 }
 
 TEST_F(RemoteManagementTlsTest, PsqlOverTlsAuthenticates) {

@@ -2,6 +2,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <string_view>
+#include <thread>
+
 #include <fmt/format.h>
 
 #include "pgm/management/frame.h"
@@ -16,6 +20,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr std::chrono::seconds kLoginTimeout{30};
+constexpr std::chrono::milliseconds kRetryFirstPause{100};
+constexpr std::chrono::milliseconds kRetryMaxPause{2000};
+constexpr std::string_view kTooManyConnections = "53300";
 
 bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 
@@ -25,11 +32,12 @@ Result<std::shared_ptr<const net::TlsContext>> client_tls(const std::string& pgm
   std::string cert = pgmoneta_home + "/pgmoneta.crt";
   std::string key = pgmoneta_home + "/pgmoneta.key";
   std::string ca = pgmoneta_home + "/root.crt";
-  if (!exists(cert) || !exists(key)) {
-    return std::shared_ptr<const net::TlsContext>();
-  }
-  PGM_ASSIGN_OR_RETURN(auto context,
-                       net::TlsContext::client({cert, key, exists(ca) ? ca : std::string()}));
+  // TLS is always asked for (libpq's sslmode=prefer): a daemon with tls = on refuses plain
+  // logins. The client certificate is sent when there is one; root.crt makes it verify-full.
+  bool has_cert = exists(cert) && exists(key);
+  PGM_ASSIGN_OR_RETURN(auto context, net::TlsContext::client({has_cert ? cert : std::string(),
+                                                              has_cert ? key : std::string(),
+                                                              exists(ca) ? ca : std::string()}));
   return std::shared_ptr<const net::TlsContext>(std::move(context));
 }
 
@@ -44,8 +52,18 @@ Result<nlohmann::json> remote_exchange(const RemoteTarget& target, const nlohman
   };
   PGM_ASSIGN_OR_RETURN(std::vector<uint8_t> frame,
                        management::encode_frame(doc, compression, encryption, key));
+  // A daemon whose login limits are full refuses with 53300 (daemon/login_guard.h); the
+  // connections that fill them are idle or failing and go soon, so try again for a while.
+  const auto login_deadline = Clock::now() + kLoginTimeout;
   auto stream = net::connect_admin(target.host, target.port, target.user, target.password,
-                                   target.tls.get(), Clock::now() + kLoginTimeout);
+                                   target.tls.get(), login_deadline);
+  for (auto pause = kRetryFirstPause; !stream && stream.error().sqlstate() == kTooManyConnections &&
+                                      Clock::now() + pause < login_deadline;
+       pause = std::min(pause * 2, kRetryMaxPause)) {
+    std::this_thread::sleep_for(pause);
+    stream = net::connect_admin(target.host, target.port, target.user, target.password,
+                                target.tls.get(), login_deadline);
+  }
   if (!stream) {
     return context(stream.error());
   }

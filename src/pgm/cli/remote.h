@@ -29,8 +29,10 @@ struct RemoteTarget {
   std::shared_ptr<const net::TlsContext> tls;  // null: no SSLRequest
 };
 
-// The client TLS context from `pgmoneta_home` ($HOME/.pgmoneta) when pgmoneta.crt and
-// pgmoneta.key are both there; null when either is absent. Errors name the file.
+// The client TLS context (always made: the CLI asks every daemon for TLS, as libpq's
+// sslmode=prefer) from `pgmoneta_home` ($HOME/.pgmoneta): pgmoneta.crt and pgmoneta.key as the
+// client certificate when both are there, root.crt as the CA that must have signed the
+// daemon's certificate when it is there. Errors name the file.
 Result<std::shared_ptr<const net::TlsContext>> client_tls(const std::string& pgmoneta_home);
 
 // Connects, authenticates and exchanges one frame; the answer decoded as management::exchange

@@ -4,10 +4,7 @@
 #include <string>
 #include <vector>
 
-#include <arpa/inet.h>
 #include <fmt/format.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include "pgm/daemon/commands.h"
 #include "pgm/log/log.h"
@@ -63,36 +60,16 @@ Result<std::vector<uint8_t>> refusal(const DaemonContext& ctx, std::span<const u
                             ctx.master_key.get());
 }
 
-// "127.0.0.1:40312" / "[::1]:40312"; "unknown" when the socket cannot tell.
-std::string peer_of(int fd) {
-  sockaddr_storage addr{};
-  socklen_t len = sizeof(addr);
-  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    return "unknown";
-  }
-  char host[INET6_ADDRSTRLEN] = {};
-  if (addr.ss_family == AF_INET) {
-    const auto* a = reinterpret_cast<const sockaddr_in*>(&addr);
-    ::inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
-    return fmt::format("{}:{}", host, ntohs(a->sin_port));
-  }
-  if (addr.ss_family == AF_INET6) {
-    const auto* a = reinterpret_cast<const sockaddr_in6*>(&addr);
-    ::inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
-    return fmt::format("[{}]:{}", host, ntohs(a->sin6_port));
-  }
-  return "unknown";
-}
-
 }  // namespace
 
-int run_remote_session(const DaemonContext& ctx, UniqueFd client, const net::TlsContext* tls) {
+int run_remote_session(const DaemonContext& ctx, UniqueFd client, const net::TlsContext* tls,
+                       const net::LoginPolicy& policy) {
   const config::Config& c = *ctx.config;
   auto auth_deadline =
       Clock::now() + std::chrono::seconds(std::max<int64_t>(1, c.authentication_timeout.count()));
-  const std::string peer = peer_of(client.get());
+  const std::string peer = net::internal::peer_name(client.get());
   net::AdminLookup lookup = [&ctx](std::string_view user) { return ctx.admin_password(user); };
-  auto accepted = net::accept_admin(std::move(client), tls, lookup, auth_deadline);
+  auto accepted = net::accept_admin(std::move(client), tls, lookup, auth_deadline, policy);
   if (!accepted) {
     log::warn("{}", accepted.error().message());
     return 1;

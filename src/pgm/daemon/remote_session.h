@@ -9,17 +9,22 @@
 //
 // A failed login is logged once at WARN (user, peer, and "(unknown user)" when it is one, as
 // PostgreSQL's own log says "Role does not exist"); the client gets PostgreSQL's 28P01 error
-// and nothing else, whichever it was. Each accepted command is logged at INFO with the user,
+// and nothing else, whichever it was, after the policy's failure delay. With tls = on, a login
+// without TLS is refused (28000). Each accepted command is logged at INFO with the user,
 // the peer and whether TLS was used.
 #pragma once
 
 #include "pgm/core/unique_fd.h"
 #include "pgm/daemon/context.h"
+#include "pgm/net/remote.h"
 #include "pgm/net/tls.h"
 
 namespace pgm::daemon {
 
 // Serves one connection; returns the child's exit code (0 when a frame was answered).
-int run_remote_session(const DaemonContext& ctx, UniqueFd client, const net::TlsContext* tls);
+// `policy` carries the failure delay the login guard chose for this source and reports the
+// login's outcome to the main process.
+int run_remote_session(const DaemonContext& ctx, UniqueFd client, const net::TlsContext* tls,
+                       const net::LoginPolicy& policy);
 
 }  // namespace pgm::daemon

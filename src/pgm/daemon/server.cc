@@ -182,12 +182,13 @@ void Server::Impl::reconcile_wal() {
 void Server::Impl::child_exited(pid_t pid, int status) {
   ChildTable::Exit exit = children.reaped(pid);
   jobs->child_exited(pid);
-  services->child_exited(pid, status);
+  const bool remote_session = services->child_exited(pid, status) && exit.what == "remote";
   if (exit.stopped_by_us && WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM) {
     log::debug("child {} ({}) stopped", pid, exit.what);
   } else if (WIFSIGNALED(status)) {
     log::error("child {} ({}) was killed by signal {}", pid, exit.what, WTERMSIG(status));
-  } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+  } else if (WIFEXITED(status) && WEXITSTATUS(status) != 0 && !remote_session) {
+    // A remote session logged its own failure (one line per failed login).
     log::warn("child {} ({}) exited with code {}", pid, exit.what, WEXITSTATUS(status));
   } else {
     log::trace("child {} ({}) done", pid, exit.what);

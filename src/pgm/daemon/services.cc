@@ -12,14 +12,28 @@
 #include "pgm/daemon/remote_session.h"
 #include "pgm/log/log.h"
 #include "pgm/net/listen.h"
+#include "pgm/net/pg_wire.h"
+#include "pgm/net/remote.h"
 
 namespace pgm::daemon {
 
 namespace {
 
-// Remote management sessions at once (each a forked child bounded by authentication_timeout
-// until it has logged in); further connections are closed at once.
-constexpr size_t kMaxRemoteSessions = 64;
+static_assert(LoginGuard::kMaxSessions == kMaxRemoteSessions, "one shared slot per session");
+// How often the login guard is asked for its summary line (it writes one at most per
+// LoginGuard::kSummaryInterval).
+constexpr double kLoginSummaryCheck = 5.0;
+
+LoginGuard::Stage stage_of(const LoginSlot& slot) {
+  switch (slot.stage.load()) {
+    case LoginSlot::kFailing:
+      return LoginGuard::Stage::kFailing;
+    case LoginSlot::kAuthenticated:
+      return LoginGuard::Stage::kAuthenticated;
+    default:
+      return LoginGuard::Stage::kLoggingIn;
+  }
+}
 // A metrics process that died is started again after this.
 constexpr std::chrono::seconds kMetricsRestartDelay{2};
 
@@ -81,6 +95,16 @@ Result<void> TcpServices::open_management() {
       management_fd_.get(), EV_READ);
   management_watcher_.data = this;
   ev_io_start(loop_, &management_watcher_);
+  if (!ev_is_active(&login_summary_timer_)) {
+    ev_timer_init(
+        &login_summary_timer_,
+        [](struct ev_loop* /*loop*/, ev_timer* w, int /*revents*/) {
+          static_cast<TcpServices*>(w->data)->on_login_summary();
+        },
+        kLoginSummaryCheck, kLoginSummaryCheck);
+    login_summary_timer_.data = this;
+    ev_timer_start(loop_, &login_summary_timer_);
+  }
   log::info("remote management listening on {}:{}{}", c.host, c.management,
             management_tls_ ? " (TLS)" : "");
   return {};
@@ -96,6 +120,12 @@ void TcpServices::close_management() {
   management_settings_.clear();
 }
 
+void TcpServices::refresh_login_stages() {
+  for (const auto& [pid, slot] : remote_sessions_) {
+    login_guard_.stage(pid, stage_of(ctx_.shared->login_slots[slot]));
+  }
+}
+
 void TcpServices::on_management_accept() {
   for (;;) {
     UniqueFd fd(::accept4(management_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
@@ -106,17 +136,52 @@ void TcpServices::on_management_accept() {
       }
       return;
     }
-    if (remote_sessions_.size() >= kMaxRemoteSessions || ctx_.shared->shutting_down.load()) {
-      log::debug("remote management: {} sessions already; connection refused",
-                 remote_sessions_.size());
+    if (ctx_.shared->shutting_down.load()) {
       continue;  // closed by UniqueFd
     }
-    const net::TlsContext* tls = management_tls_.get();
-    pid_t pid = children_.fork("remote", "", fd.get(),
-                               [&]() { return run_remote_session(ctx_, std::move(fd), tls); });
-    if (pid > 0) {
-      remote_sessions_.insert(pid);
+    const std::string source = net::internal::peer_host(fd.get());
+    const auto now = LoginGuard::Clock::now();
+    refresh_login_stages();
+    LoginGuard::Admission admission = login_guard_.admit(source, now);
+    for (pid_t victim : admission.evict) {
+      log::debug("remote management: session {} from {} still logging in; evicted to make room",
+                 victim, login_guard_.source_of(victim));
+      children_.stop(victim);
     }
+    if (!admission.accept) {
+      log::debug("remote management: connection from {} refused: {}", source, admission.refusal);
+      net::send_refusal(fd.get(), net::wire::kSqlstateTooManyConnections, admission.refusal);
+      continue;  // closed by UniqueFd
+    }
+    auto free_slot = std::find(slot_used_.begin(), slot_used_.end(), false);
+    if (free_slot == slot_used_.end()) {
+      // Cannot happen while the guard keeps to kMaxSessions (evicted ones end promptly).
+      net::send_refusal(fd.get(), net::wire::kSqlstateTooManyConnections,
+                        "too many remote management sessions");
+      continue;
+    }
+    const auto slot = static_cast<size_t>(free_slot - slot_used_.begin());
+    LoginSlot& shared_slot = ctx_.shared->login_slots[slot];
+    shared_slot.stage.store(LoginSlot::kLoggingIn);
+    net::LoginPolicy policy{
+        admission.failure_delay, [&shared_slot](bool authenticated) {
+          shared_slot.stage.store(authenticated ? LoginSlot::kAuthenticated : LoginSlot::kFailing);
+        }};
+    const net::TlsContext* tls = management_tls_.get();
+    pid_t pid = children_.fork("remote", "", fd.get(), [&]() {
+      return run_remote_session(ctx_, std::move(fd), tls, policy);
+    });
+    if (pid > 0) {
+      slot_used_[slot] = true;
+      remote_sessions_.emplace(pid, slot);
+      login_guard_.started(pid, source, now);
+    }
+  }
+}
+
+void TcpServices::on_login_summary() {
+  if (auto line = login_guard_.summary(LoginGuard::Clock::now())) {
+    log::warn("{}", *line);
   }
 }
 
@@ -189,7 +254,11 @@ void TcpServices::restart(const char* why, bool config_changed) {
 }
 
 bool TcpServices::child_exited(pid_t pid, int status) {
-  if (remote_sessions_.erase(pid) > 0) {
+  if (auto it = remote_sessions_.find(pid); it != remote_sessions_.end()) {
+    login_guard_.ended(pid, stage_of(ctx_.shared->login_slots[it->second]),
+                       LoginGuard::Clock::now());
+    slot_used_[it->second] = false;
+    remote_sessions_.erase(it);
     return true;
   }
   if (pid != metrics_child_ || pid == 0) {
@@ -205,6 +274,7 @@ bool TcpServices::child_exited(pid_t pid, int status) {
 
 void TcpServices::close() {
   shut_ = true;
+  ev_timer_stop(loop_, &login_summary_timer_);
   close_management();
   metrics_fd_.reset();
 }

@@ -1,15 +1,17 @@
 // TcpServices: the daemon's TCP ports (config `management` and `metrics`; 0 = off). The main
 // process binds them, so start-up and a restart report a busy port at once; children serve
-// them: one per remote-management connection (remote_session.h, at most 64 at once), one
-// long-lived metrics process (metrics_service.h), restarted when it dies or when the
-// configuration changes. Main process only; never blocks in a callback.
+// them: one per remote-management connection (remote_session.h; admitted, delayed after failed
+// logins and evicted by login_guard.h), one long-lived metrics process (metrics_service.h),
+// restarted when it dies or when the configuration changes. Main process only; never blocks in
+// a callback.
 #pragma once
 
 #include <ev.h>
 
+#include <array>
 #include <chrono>
+#include <map>
 #include <memory>
-#include <set>
 #include <string>
 
 #include <sys/types.h>
@@ -18,6 +20,7 @@
 #include "pgm/core/unique_fd.h"
 #include "pgm/daemon/children.h"
 #include "pgm/daemon/context.h"
+#include "pgm/daemon/login_guard.h"
 #include "pgm/net/tls.h"
 
 namespace pgm::daemon {
@@ -54,6 +57,9 @@ class TcpServices {
   Result<void> open_management();
   void close_management();
   void on_management_accept();
+  // Brings the guard up to date with what the sessions wrote in their shared slots.
+  void refresh_login_stages();
+  void on_login_summary();
   Result<void> open_metrics();
   void start_metrics();
   void stop_metrics();
@@ -66,7 +72,10 @@ class TcpServices {
   ev_io management_watcher_{};
   std::string management_settings_;  // what the open listener was made from; "" when closed
   std::shared_ptr<const net::TlsContext> management_tls_;
-  std::set<pid_t> remote_sessions_;
+  LoginGuard login_guard_;
+  std::map<pid_t, size_t> remote_sessions_;           // pid -> its slot in shared login_slots
+  std::array<bool, kMaxRemoteSessions> slot_used_{};  // by a live session
+  ev_timer login_summary_timer_{};
   // Prometheus.
   UniqueFd metrics_fd_;
   std::string metrics_settings_;  // the socket the running child serves

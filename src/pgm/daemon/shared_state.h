@@ -105,6 +105,17 @@ class ServerState : public activity::RepositoryState {
   char wal_error_[512] = {};
 };
 
+// What a remote-management session has made of its login, written by the session's child and
+// read by the main process (login_guard.h). One slot per session; the main process hands out
+// the slots and resets one to kLoggingIn before each fork.
+struct LoginSlot {
+  static constexpr uint8_t kLoggingIn = 0;
+  static constexpr uint8_t kFailing = 1;
+  static constexpr uint8_t kAuthenticated = 2;
+  std::atomic<uint8_t> stage{kLoggingIn};
+};
+inline constexpr size_t kMaxRemoteSessions = 64;
+
 struct SharedState {
   uint32_t magic = 0x50474d53;  // "PGMS"
   std::atomic<int> log_level{0};
@@ -117,6 +128,7 @@ struct SharedState {
   std::atomic<uint64_t> log_lines[10] = {};
   size_t number_of_servers = 0;
   ServerState servers[kMaxServers];
+  LoginSlot login_slots[kMaxRemoteSessions];
 
   // Clears what a dead child held on every server: activity marks, repository lock.
   void release(pid_t pid);

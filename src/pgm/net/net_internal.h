@@ -12,8 +12,4 @@ namespace pgm::net::internal {
 // OpenSSL error reported" when empty.
 std::string openssl_errors();
 
-// Peer-supplied text made safe for a log line or an ErrorResponse: control bytes, DEL and NUL
-// become '?', and text longer than max_length is cut and ends with "...".
-std::string printable(std::string_view text, size_t max_length = 64);
-
 }  // namespace pgm::net::internal

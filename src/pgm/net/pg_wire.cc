@@ -5,24 +5,6 @@
 
 #include <fmt/format.h>
 
-#include "pgm/net/net_internal.h"
-
-namespace pgm::net {
-
-std::string internal::printable(std::string_view text, size_t max_length) {
-  std::string out;
-  for (char c : text.substr(0, max_length)) {
-    auto u = static_cast<unsigned char>(c);
-    out.push_back(u < 0x20 || u == 0x7f ? '?' : c);
-  }
-  if (text.size() > max_length) {
-    out += "...";
-  }
-  return out;
-}
-
-}  // namespace pgm::net
-
 namespace pgm::net::wire {
 namespace {
 

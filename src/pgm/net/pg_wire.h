@@ -41,6 +41,7 @@ inline constexpr std::string_view kSqlstateInvalidAuthorization = "28000";
 inline constexpr std::string_view kSqlstateProtocolViolation = "08P01";
 inline constexpr std::string_view kSqlstateUndefinedDatabase = "3D000";
 inline constexpr std::string_view kSqlstateFeatureNotSupported = "0A000";
+inline constexpr std::string_view kSqlstateTooManyConnections = "53300";
 
 using Bytes = std::vector<uint8_t>;
 using StartupParams = std::vector<std::pair<std::string, std::string>>;

@@ -7,6 +7,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <thread>
 
 #include <arpa/inet.h>
 #include <fmt/format.h>
@@ -15,6 +16,7 @@
 #include <openssl/rand.h>
 #include <sys/socket.h>
 
+#include "pgm/core/markup.h"
 #include "pgm/management/frame.h"
 #include "pgm/net/net_internal.h"
 #include "pgm/net/pg_wire.h"
@@ -22,6 +24,9 @@
 
 namespace pgm::net {
 namespace {
+
+// The write of a refusal sent after a failure delay: the login deadline may have passed.
+constexpr std::chrono::seconds kRefusalWriteTimeout{2};
 
 // An error the server answers with an ErrorResponse before closing.
 struct Refusal {
@@ -53,7 +58,7 @@ std::string printable_type(char type) {
 // in the middle); other errors get "remote management: <peer>: " from the caller.
 Result<std::string> server_handshake(std::unique_ptr<Stream>& stream, const TlsContext* tls,
                                      const AdminLookup& lookup, const std::string& peer,
-                                     Deadline deadline) {
+                                     Deadline deadline, const LoginPolicy& policy) {
   auto refuse = [&](std::string_view sqlstate, ErrorCode code, const std::string& wire_message,
                     const std::string& log_message) -> tl::unexpected<Error> {
     send_fatal(*stream, sqlstate, wire_message, deadline);
@@ -121,16 +126,23 @@ Result<std::string> server_handshake(std::unique_ptr<Stream>& stream, const TlsC
     std::string msg = "no PostgreSQL user name specified in startup packet";
     return refuse(wire::kSqlstateInvalidAuthorization, ErrorCode::kProtocol, msg, msg);
   }
+  if (tls != nullptr && !stream->tls()) {
+    // As a hostssl-only pg_hba.conf: the password must never cross the network in plain.
+    return refuse(wire::kSqlstateInvalidAuthorization, ErrorCode::kPermission,
+                  "remote management requires TLS (tls = on): connect with SSL",
+                  fmt::format("remote management: user \"{}\" from {} refused: the connection "
+                              "did not ask for TLS and tls = on requires it",
+                              core::printable(user), peer));
+  }
   std::string database(startup.param("database").value_or(user));
   if (database.empty()) {
     database = user;  // PostgreSQL's default
   }
   if (database != kAdminDatabase) {
-    return refuse(
-        wire::kSqlstateUndefinedDatabase, ErrorCode::kNotFound,
-        fmt::format("database \"{}\" does not exist", database),
-        fmt::format(R"(user "{}" asked for database "{}" (only "{}" exists))",
-                    internal::printable(user), internal::printable(database), kAdminDatabase));
+    return refuse(wire::kSqlstateUndefinedDatabase, ErrorCode::kNotFound,
+                  fmt::format("database \"{}\" does not exist", database),
+                  fmt::format(R"(user "{}" asked for database "{}" (only "{}" exists))",
+                              core::printable(user), core::printable(database), kAdminDatabase));
   }
 
   // 2. SCRAM-SHA-256.
@@ -159,12 +171,19 @@ Result<std::string> server_handshake(std::unique_ptr<Stream>& stream, const TlsC
     }
     return std::move(msg->body);
   };
-  auto auth_failed = [&]() {
-    return refuse(wire::kSqlstateInvalidPassword, ErrorCode::kPermission,
-                  fmt::format("password authentication failed for user \"{}\"", user),
-                  fmt::format("remote management: authentication failed for user \"{}\" from "
-                              "{}{}",
-                              internal::printable(user), peer, known ? "" : " (unknown user)"));
+  auto auth_failed = [&]() -> tl::unexpected<Error> {
+    if (policy.report) {
+      policy.report(false);
+    }
+    // The delay holds the refusal back, not the login deadline: it starts its own clock.
+    std::this_thread::sleep_for(policy.failure_delay);
+    send_fatal(*stream, wire::kSqlstateInvalidPassword,
+               fmt::format("password authentication failed for user \"{}\"", user),
+               std::chrono::steady_clock::now() + kRefusalWriteTimeout);
+    return make_error(ErrorCode::kPermission,
+                      fmt::format("remote management: authentication failed for user \"{}\" from "
+                                  "{}{}",
+                                  core::printable(user), peer, known ? "" : " (unknown user)"));
   };
   auto scram_error = [&](const Error& e) -> tl::unexpected<Error> {
     if (is_scram_auth_failure(e)) {
@@ -180,7 +199,7 @@ Result<std::string> server_handshake(std::unique_ptr<Stream>& stream, const TlsC
   }
   if (initial->mechanism != kScramMechanism) {
     return violation(fmt::format("client selected an invalid SASL authentication mechanism \"{}\"",
-                                 internal::printable(initial->mechanism)));
+                                 core::printable(initial->mechanism)));
   }
   auto server_first = scram.handle_client_first(initial->data);
   if (!server_first) {
@@ -193,6 +212,9 @@ Result<std::string> server_handshake(std::unique_ptr<Stream>& stream, const TlsC
       std::string_view(reinterpret_cast<const char*>(final_body.data()), final_body.size()));
   if (!server_final) {
     return scram_error(server_final.error());
+  }
+  if (policy.report) {
+    policy.report(true);
   }
   wire::Bytes answer = wire::encode_auth(wire::kAuthSaslFinal, *server_final);
   wire::Bytes ok = wire::encode_auth(wire::kAuthOk);
@@ -219,36 +241,53 @@ std::span<const uint8_t> mock_secret() {
   return secret;
 }
 
-std::string peer_name(int fd) {
+namespace {
+
+struct PeerAddress {
+  std::string host;  // "127.0.0.1", "::1", "local" or "unknown"
+  int port = -1;     // -1 when there is none
+  bool v6 = false;
+};
+
+PeerAddress peer_address(int fd) {
   sockaddr_storage ss{};
   socklen_t len = sizeof(ss);
   if (::getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
-    return "unknown";
+    return {"unknown"};
   }
   char buf[INET6_ADDRSTRLEN] = {};
   if (ss.ss_family == AF_INET) {
     const auto* in = reinterpret_cast<const sockaddr_in*>(&ss);
     ::inet_ntop(AF_INET, &in->sin_addr, buf, sizeof(buf));
-    return fmt::format("{}:{}", buf, ntohs(in->sin_port));
+    return {buf, ntohs(in->sin_port), false};
   }
   if (ss.ss_family == AF_INET6) {
     const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&ss);
     ::inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof(buf));
-    return fmt::format("[{}]:{}", buf, ntohs(in6->sin6_port));
+    return {buf, ntohs(in6->sin6_port), true};
   }
-  if (ss.ss_family == AF_UNIX) {
-    return "local";
-  }
-  return "unknown";
+  return {ss.ss_family == AF_UNIX ? "local" : "unknown"};
 }
+
+}  // namespace
+
+std::string peer_name(int fd) {
+  PeerAddress a = peer_address(fd);
+  if (a.port < 0) {
+    return a.host;
+  }
+  return a.v6 ? fmt::format("[{}]:{}", a.host, a.port) : fmt::format("{}:{}", a.host, a.port);
+}
+
+std::string peer_host(int fd) { return peer_address(fd).host; }
 
 }  // namespace internal
 
 Result<AcceptedAdmin> accept_admin(UniqueFd fd, const TlsContext* tls, const AdminLookup& lookup,
-                                   Deadline deadline) {
+                                   Deadline deadline, const LoginPolicy& policy) {
   std::string peer = internal::peer_name(fd.get());
   std::unique_ptr<Stream> stream = Stream::plain(std::move(fd));
-  auto user = server_handshake(stream, tls, lookup, peer, deadline);
+  auto user = server_handshake(stream, tls, lookup, peer, deadline, policy);
   if (!user) {
     const Error& e = user.error();
     if (e.code() == ErrorCode::kPermission) {
@@ -257,6 +296,19 @@ Result<AcceptedAdmin> accept_admin(UniqueFd fd, const TlsContext* tls, const Adm
     return make_error(e.code(), fmt::format("remote management: {}: {}", peer, e.message()));
   }
   return AcceptedAdmin{std::move(stream), std::move(*user)};
+}
+
+void send_refusal(int fd, std::string_view sqlstate, const std::string& message) {
+  // What the client already sent (its SSLRequest or StartupMessage) is read and dropped: a
+  // close with unread data would reset the connection and could lose the message below.
+  std::array<uint8_t, 1024> unread{};
+  while (::recv(fd, unread.data(), unread.size(), MSG_DONTWAIT) > 0) {
+  }
+  wire::Bytes bytes = wire::encode_error_response({"FATAL", std::string(sqlstate), message, {}});
+  // A new socket's send buffer takes a few hundred bytes at once; MSG_DONTWAIT keeps the
+  // caller (the main loop) from ever waiting on a client.
+  ssize_t sent = ::send(fd, bytes.data(), bytes.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  static_cast<void>(sent);  // best effort: the connection is closed next either way
 }
 
 Result<std::unique_ptr<Stream>> authenticate_admin(UniqueFd fd, std::string_view host,
@@ -272,6 +324,19 @@ Result<std::unique_ptr<Stream>> authenticate_admin(UniqueFd fd, std::string_view
     }));
     if (answer == 'S') {
       PGM_ASSIGN_OR_RETURN(stream, tls_connect(stream->release(), *tls, host, deadline));
+    } else if (answer == 'E') {
+      // Refused before any handshake (too many connections): an ErrorResponse follows.
+      std::array<uint8_t, 4> len_bytes{};
+      PGM_TRY(stream->read_exact(len_bytes, deadline));
+      uint32_t len = (uint32_t{len_bytes[0]} << 24) | (uint32_t{len_bytes[1]} << 16) |
+                     (uint32_t{len_bytes[2]} << 8) | uint32_t{len_bytes[3]};
+      if (len < 4 || len > wire::kMaxServerMessageLength) {
+        return make_error(ErrorCode::kProtocol, "the server refused the connection");
+      }
+      wire::Bytes body(len - 4);
+      PGM_TRY(stream->read_exact(body, deadline));
+      PGM_ASSIGN_OR_RETURN(wire::ErrorFields f, wire::decode_error_response(body));
+      return tl::unexpected(Error(ErrorCode::kServer, f.message, f.sqlstate));
     } else if (answer == 'N') {
       if (tls->verifies_peer()) {
         return make_error(ErrorCode::kUnavailable,

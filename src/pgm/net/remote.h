@@ -22,6 +22,7 @@
 // thread-safe; a Stream is used by one thread at a time.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -49,13 +50,27 @@ struct AcceptedAdmin {
   std::string user;
 };
 
-// Server side on an accepted socket. tls == nullptr: SSLRequest is answered 'N'. On failure the
-// ErrorResponse (when sensible) has been sent, the socket is closed, and the Error's message is
-// ONE log line, e.g. `remote management: authentication failed for user "bob" from
-// 127.0.0.1:5432 (unknown user)`; codes: kPermission (authentication), kNotFound (database),
-// kProtocol, kIo, kTimeout.
+// What the caller wants done around the login's outcome (daemon/login_guard.h decides).
+struct LoginPolicy {
+  // A failed login waits this long before the refusal is sent (PostgreSQL's auth_delay); the
+  // wait does not count against the login deadline.
+  std::chrono::milliseconds failure_delay{0};
+  // Called once, as soon as the outcome is known (before the delay): true = authenticated.
+  std::function<void(bool authenticated)> report;
+};
+
+// Server side on an accepted socket. tls == nullptr: SSLRequest is answered 'N'. With tls, a
+// login that did not start with SSLRequest is refused with FATAL 28000 (as pg_hba.conf's
+// hostssl does). On failure the ErrorResponse (when sensible) has been sent, the socket is
+// closed, and the Error's message is ONE log line, e.g. `remote management: authentication
+// failed for user "bob" from 127.0.0.1:5432 (unknown user)`; codes: kPermission
+// (authentication, TLS required), kNotFound (database), kProtocol, kIo, kTimeout.
 Result<AcceptedAdmin> accept_admin(UniqueFd fd, const TlsContext* tls, const AdminLookup& lookup,
-                                   Deadline deadline);
+                                   Deadline deadline, const LoginPolicy& policy = {});
+
+// Best effort, never blocks: sends FATAL <sqlstate> <message> on a freshly accepted,
+// non-blocking socket (nothing read from it yet), for a refusal before any session exists.
+void send_refusal(int fd, std::string_view sqlstate, const std::string& message);
 
 // Client side: resolves host (IPv4/IPv6), connects within the deadline and runs
 // authenticate_admin(). Errors: "could not resolve host "<host>": ..." and "could not connect
@@ -68,7 +83,9 @@ Result<std::unique_ptr<Stream>> connect_admin(const std::string& host, int port,
 
 // Client handshake on a connected socket. tls == nullptr: no SSLRequest. With tls, a server
 // answering 'N' is used in plain (libpq's sslmode=prefer) unless tls verifies the peer (a CA is
-// configured, as sslmode=verify-full): then kUnavailable "the server does not support TLS".
+// configured, as sslmode=verify-full): then kUnavailable "the server does not support TLS". A
+// server that refuses the connection before the handshake (an ErrorResponse instead of the
+// SSLRequest's answer) -> kServer with its message.
 // host is used for SNI and certificate checks. The server's ErrorResponse -> kServer with its
 // message and SQLSTATE (e.g. `password authentication failed for user "admin"`); a server
 // that cannot prove it knows the password -> kPermission; other oddities -> kProtocol.
@@ -88,6 +105,8 @@ namespace internal {
 std::span<const uint8_t> mock_secret();
 // "127.0.0.1:5432", "[::1]:5432", "local" or "unknown".
 std::string peer_name(int fd);
+// The peer's address alone: "127.0.0.1", "::1", "local" or "unknown".
+std::string peer_host(int fd);
 }  // namespace internal
 
 }  // namespace pgm::net

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "pgm/net/pg_wire.h"
+#include "pgm/net/remote_test_support.h"
 #include "pgm/net/scram.h"
 #include "pgm/net/stream.h"
 #include "pgm/net/tls.h"
@@ -26,109 +27,8 @@ namespace pgm::net {
 namespace {
 
 using namespace std::chrono_literals;
+using namespace remote_testing;
 using wire::Bytes;
-
-Deadline soon() { return deadline_after(10s); }
-
-std::pair<UniqueFd, UniqueFd> socket_pair() {
-  int sv[2];
-  EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-  return {UniqueFd(sv[0]), UniqueFd(sv[1])};
-}
-
-std::optional<std::string> lookup_admin(std::string_view user) {
-  if (user == "admin") {
-    return std::string("secret");
-  }
-  return std::nullopt;
-}
-
-std::optional<std::string> lookup_nobody(std::string_view /*user*/) { return std::nullopt; }
-
-// accept_admin() in a thread; `then` runs on success (e.g. the frame exchange).
-class ServerThread {
- public:
-  ServerThread(UniqueFd fd, const TlsContext* tls, AdminLookup lookup,
-               std::function<void(AcceptedAdmin&)> then = {}, Deadline deadline = soon())
-      : thread_([this, fd = std::move(fd), tls, lookup = std::move(lookup), then = std::move(then),
-                 deadline]() mutable {
-          result_.emplace(accept_admin(std::move(fd), tls, lookup, deadline));
-          if (*result_ && then) {
-            then(**result_);
-          }
-        }) {}
-  ~ServerThread() {
-    if (thread_.joinable()) {
-      thread_.join();
-    }
-  }
-  Result<AcceptedAdmin>& join() {
-    thread_.join();
-    return *result_;
-  }
-
- private:
-  std::optional<Result<AcceptedAdmin>> result_;
-  std::thread thread_;
-};
-
-Bytes read_all(Stream& stream) {
-  Bytes out;
-  uint8_t buf[4096];
-  for (;;) {
-    auto n = stream.read_some(buf, soon());
-    if (!n || *n == 0) {
-      return out;
-    }
-    out.insert(out.end(), buf, buf + *n);
-  }
-}
-
-// The typed messages in bytes (from `skip` on); stops at anything malformed.
-std::vector<wire::Message> split_messages(const Bytes& bytes, size_t skip = 0) {
-  std::vector<wire::Message> out;
-  size_t pos = skip;
-  while (pos + 5 <= bytes.size()) {
-    uint32_t len = (uint32_t{bytes[pos + 1]} << 24) | (uint32_t{bytes[pos + 2]} << 16) |
-                   (uint32_t{bytes[pos + 3]} << 8) | bytes[pos + 4];
-    if (len < 4 || pos + 1 + len > bytes.size()) {
-      break;
-    }
-    out.push_back({static_cast<char>(bytes[pos]),
-                   Bytes(bytes.begin() + static_cast<std::ptrdiff_t>(pos + 5),
-                         bytes.begin() + static_cast<std::ptrdiff_t>(pos + 1 + len))});
-    pos += 1 + len;
-  }
-  return out;
-}
-
-std::optional<wire::ErrorFields> last_error(const Bytes& bytes, size_t skip = 0) {
-  auto messages = split_messages(bytes, skip);
-  if (messages.empty() || messages.back().type != 'E') {
-    return std::nullopt;
-  }
-  auto f = wire::decode_error_response(messages.back().body);
-  return f ? std::optional(*f) : std::nullopt;
-}
-
-Bytes concat(std::initializer_list<Bytes> parts) {
-  Bytes out;
-  for (const Bytes& p : parts) {
-    out.insert(out.end(), p.begin(), p.end());
-  }
-  return out;
-}
-
-Bytes startup(std::string user = "admin", std::string database = "admin") {
-  return wire::encode_startup({{"user", std::move(user)}, {"database", std::move(database)}});
-}
-
-Bytes frame(std::string_view json) {
-  std::string f("\0\0\0\0\0", 5);
-  f.push_back(static_cast<char>(json.size()));
-  f.append(json);
-  return {f.begin(), f.end()};
-}
 
 // ---------------------------------------------------------------------------------------------
 // A client driven by hand, to see exactly what the server sends.
@@ -392,20 +292,6 @@ TEST(RemoteTest, AnswersSslRequestWithNWithoutTls) {
 // ---------------------------------------------------------------------------------------------
 // Full handshakes with our client.
 
-void echo_frame(AcceptedAdmin& admin) {
-  auto request = read_frame(*admin.stream, 1 << 20, soon());
-  ASSERT_TRUE(request) << request.error().message();
-  EXPECT_EQ(*request, frame("{\"ping\":1}"));
-  ASSERT_TRUE(write_frame(*admin.stream, frame("{\"pong\":2}"), soon()));
-}
-
-void client_round_trip(Stream& stream) {
-  ASSERT_TRUE(write_frame(stream, frame("{\"ping\":1}"), soon()));
-  auto response = read_frame(stream, 1 << 20, soon());
-  ASSERT_TRUE(response) << response.error().message();
-  EXPECT_EQ(*response, frame("{\"pong\":2}"));
-}
-
 TEST(RemoteTest, PlainHandshakeThenOneFrameEachWay) {
   auto [server_fd, client_fd] = socket_pair();
   ServerThread server(std::move(server_fd), nullptr, lookup_admin, echo_frame);
@@ -417,6 +303,41 @@ TEST(RemoteTest, PlainHandshakeThenOneFrameEachWay) {
   auto& result = server.join();
   ASSERT_TRUE(result) << result.error().message();
   EXPECT_EQ(result->user, "admin");
+}
+
+TEST(RemoteTest, FailedLoginIsReportedThenWaitsTheDelayBeforeTheRefusal) {
+  auto [server_fd, client_fd] = socket_pair();
+  std::vector<bool> reports;
+  auto reported_at = std::chrono::steady_clock::time_point::max();
+  LoginPolicy policy{300ms, [&](bool ok) {
+                       reports.push_back(ok);
+                       reported_at = std::chrono::steady_clock::now();
+                     }};
+  ServerThread server(std::move(server_fd), nullptr, lookup_admin, {}, soon(), policy);
+  auto stream =
+      authenticate_admin(std::move(client_fd), "localhost", "admin", "wrong", nullptr, soon());
+  auto refused_at = std::chrono::steady_clock::now();
+  ASSERT_FALSE(stream);
+  EXPECT_EQ(stream.error().sqlstate(), "28P01");
+  EXPECT_FALSE(server.join());
+  EXPECT_EQ(reports, std::vector<bool>{false});
+  // The refusal comes after the delay (a lower bound: a sleep cannot end early).
+  EXPECT_GE(refused_at - reported_at, 300ms);
+}
+
+TEST(RemoteTest, SuccessfulLoginIsReportedWithoutDelay) {
+  auto [server_fd, client_fd] = socket_pair();
+  std::vector<bool> reports;
+  LoginPolicy policy{10s, [&](bool ok) { reports.push_back(ok); }};
+  ServerThread server(std::move(server_fd), nullptr, lookup_admin, echo_frame, soon(), policy);
+  auto start = std::chrono::steady_clock::now();
+  auto stream =
+      authenticate_admin(std::move(client_fd), "localhost", "admin", "secret", nullptr, soon());
+  ASSERT_TRUE(stream) << stream.error().message();
+  client_round_trip(**stream);
+  EXPECT_TRUE(server.join());
+  EXPECT_EQ(reports, std::vector<bool>{true});
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
 }
 
 TEST(RemoteTest, ClientReportsTheServersMessage) {
@@ -521,279 +442,6 @@ TEST(RemoteTest, ReadFrameChecksHeaderAndEof) {
   EXPECT_NE(eof.error().message().find("closed"), std::string::npos);
 
   EXPECT_FALSE(write_frame(*r3, Bytes{0, 0, 0, 0, 0, 5, '{'}, soon()));
-}
-
-// ---------------------------------------------------------------------------------------------
-// TCP and TLS.
-
-class TlsTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    for (const char* name : {"root.crt", "server.crt", "server.key", "client.crt", "client.key",
-                             "other.crt", "other.key"}) {
-      std::filesystem::copy_file(std::filesystem::path(PGM_TLS_TESTDATA) / name, path(name));
-      ::chmod(path(name).c_str(), std::string_view(name).ends_with(".key") ? 0600 : 0644);
-    }
-  }
-
-  std::string path(const char* name) const { return tmp_.file(name); }
-
-  std::shared_ptr<TlsContext> server_ctx(bool with_ca = false) {
-    auto ctx = TlsContext::server(
-        {path("server.crt"), path("server.key"), with_ca ? path("root.crt") : ""});
-    EXPECT_TRUE(ctx) << ctx.error().message();
-    return ctx ? *ctx : nullptr;
-  }
-
-  test_support::TempDir tmp_{"pgm_net_test"};
-};
-
-TEST_F(TlsTest, HandshakeOverTlsThenOneFrameEachWay) {
-  auto server_tls = server_ctx();
-  auto client_tls = TlsContext::client({});
-  ASSERT_TRUE(client_tls);
-  auto [server_fd, client_fd] = socket_pair();
-  bool server_saw_tls = false;
-  ServerThread server(std::move(server_fd), server_tls.get(), lookup_admin,
-                      [&server_saw_tls](AcceptedAdmin& admin) {
-                        server_saw_tls = admin.stream->tls();
-                        echo_frame(admin);
-                      });
-  auto stream = authenticate_admin(std::move(client_fd), "localhost", "admin", "secret",
-                                   client_tls->get(), soon());
-  ASSERT_TRUE(stream) << stream.error().message();
-  EXPECT_TRUE((*stream)->tls());
-  client_round_trip(**stream);
-  ASSERT_TRUE(server.join());
-  EXPECT_TRUE(server_saw_tls);
-}
-
-TEST_F(TlsTest, LargeFramesCrossTlsInPieces) {
-  auto server_tls = server_ctx();
-  auto client_tls = TlsContext::client({});
-  ASSERT_TRUE(client_tls);
-  std::string big_json = R"({"x":")" + std::string(3 << 20, 'a') + R"("})";
-  Bytes big = {0, 0};
-  for (int shift : {24, 16, 8, 0}) {
-    big.push_back(static_cast<uint8_t>(big_json.size() >> shift));
-  }
-  big.insert(big.end(), big_json.begin(), big_json.end());
-  auto [server_fd, client_fd] = socket_pair();
-  ServerThread server(std::move(server_fd), server_tls.get(), lookup_admin,
-                      [&big](AcceptedAdmin& admin) {
-                        auto request = read_frame(*admin.stream, 16 << 20, soon());
-                        ASSERT_TRUE(request) << request.error().message();
-                        EXPECT_EQ(*request, big);
-                        ASSERT_TRUE(write_frame(*admin.stream, *request, soon()));
-                      });
-  auto stream = authenticate_admin(std::move(client_fd), "localhost", "admin", "secret",
-                                   client_tls->get(), soon());
-  ASSERT_TRUE(stream) << stream.error().message();
-  ASSERT_TRUE(write_frame(**stream, big, soon()));
-  auto echoed = read_frame(**stream, 16 << 20, soon());
-  ASSERT_TRUE(echoed) << echoed.error().message();
-  EXPECT_EQ(*echoed, big);
-  EXPECT_TRUE(server.join());
-}
-
-TEST_F(TlsTest, ClientWithTlsFallsBackToPlainWhenServerSaysN) {
-  auto client_tls = TlsContext::client({});
-  ASSERT_TRUE(client_tls);
-  auto [server_fd, client_fd] = socket_pair();
-  ServerThread server(std::move(server_fd), nullptr, lookup_admin, echo_frame);
-  auto stream = authenticate_admin(std::move(client_fd), "localhost", "admin", "secret",
-                                   client_tls->get(), soon());
-  ASSERT_TRUE(stream) << stream.error().message();
-  EXPECT_FALSE((*stream)->tls());
-  client_round_trip(**stream);
-  EXPECT_TRUE(server.join());
-}
-
-TEST_F(TlsTest, VerifyingClientRefusesPlainServer) {
-  auto client_tls = TlsContext::client({"", "", path("root.crt")});
-  ASSERT_TRUE(client_tls);
-  auto [server_fd, client_fd] = socket_pair();
-  ServerThread server(std::move(server_fd), nullptr, lookup_admin);
-  auto stream = authenticate_admin(std::move(client_fd), "localhost", "admin", "secret",
-                                   client_tls->get(), soon());
-  ASSERT_FALSE(stream);
-  EXPECT_NE(stream.error().message().find("does not support TLS"), std::string::npos);
-}
-
-TEST_F(TlsTest, ClientVerifiesServerAgainstRootCa) {
-  auto server_tls = server_ctx();
-  for (const char* host : {"localhost", "127.0.0.1"}) {
-    auto client_tls = TlsContext::client({"", "", path("root.crt")});
-    ASSERT_TRUE(client_tls);
-    auto [server_fd, client_fd] = socket_pair();
-    ServerThread server(std::move(server_fd), server_tls.get(), lookup_admin, echo_frame);
-    auto stream = authenticate_admin(std::move(client_fd), host, "admin", "secret",
-                                     client_tls->get(), soon());
-    ASSERT_TRUE(stream) << host << ": " << stream.error().message();
-    client_round_trip(**stream);
-    EXPECT_TRUE(server.join());
-  }
-}
-
-TEST_F(TlsTest, ClientRefusesServerFromAnotherCaOrName) {
-  auto server_tls = server_ctx();
-  struct Case {
-    const char* ca;
-    const char* host;
-  };
-  for (Case c : {Case{"other.crt", "localhost"}, Case{"root.crt", "example.com"}}) {
-    auto client_tls = TlsContext::client({"", "", path(c.ca)});
-    ASSERT_TRUE(client_tls);
-    auto [server_fd, client_fd] = socket_pair();
-    ServerThread server(std::move(server_fd), server_tls.get(), lookup_admin);
-    auto stream = authenticate_admin(std::move(client_fd), c.host, "admin", "secret",
-                                     client_tls->get(), soon());
-    ASSERT_FALSE(stream);
-    EXPECT_NE(stream.error().message().find("certificate verification failed"), std::string::npos)
-        << stream.error().message();
-    auto& result = server.join();
-    ASSERT_FALSE(result);
-    EXPECT_NE(result.error().message().find("TLS handshake failed"), std::string::npos)
-        << result.error().message();
-  }
-}
-
-TEST_F(TlsTest, ClientCertificateIsVerifiedWhenPresented) {
-  auto server_tls = server_ctx(/*with_ca=*/true);
-  // Signed by the CA: accepted. No certificate: accepted (SCRAM still applies).
-  for (bool with_cert : {true, false}) {
-    auto client_tls = TlsContext::client(
-        with_cert ? TlsFiles{path("client.crt"), path("client.key"), path("root.crt")}
-                  : TlsFiles{"", "", path("root.crt")});
-    ASSERT_TRUE(client_tls) << client_tls.error().message();
-    auto [server_fd, client_fd] = socket_pair();
-    ServerThread server(std::move(server_fd), server_tls.get(), lookup_admin, echo_frame);
-    auto stream = authenticate_admin(std::move(client_fd), "localhost", "admin", "secret",
-                                     client_tls->get(), soon());
-    ASSERT_TRUE(stream) << stream.error().message();
-    client_round_trip(**stream);
-    EXPECT_TRUE(server.join());
-  }
-  // Not signed by the CA: refused by the server.
-  auto client_tls = TlsContext::client({path("other.crt"), path("other.key"), ""});
-  ASSERT_TRUE(client_tls);
-  auto [server_fd, client_fd] = socket_pair();
-  ServerThread server(std::move(server_fd), server_tls.get(), lookup_admin);
-  auto stream = authenticate_admin(std::move(client_fd), "localhost", "admin", "secret",
-                                   client_tls->get(), soon());
-  EXPECT_FALSE(stream);
-  auto& result = server.join();
-  ASSERT_FALSE(result);
-  EXPECT_NE(result.error().message().find("TLS handshake failed"), std::string::npos);
-}
-
-TEST_F(TlsTest, KeyFileReadableByOthersIsRefused) {
-  ::chmod(path("server.key").c_str(), 0644);
-  auto ctx = TlsContext::server({path("server.crt"), path("server.key"), ""});
-  ASSERT_FALSE(ctx);
-  EXPECT_EQ(ctx.error().code(), ErrorCode::kPermission);
-  EXPECT_NE(ctx.error().message().find(path("server.key")), std::string::npos);
-  EXPECT_NE(ctx.error().message().find("0644"), std::string::npos) << ctx.error().message();
-  ::chmod(path("client.key").c_str(), 0604);
-  auto client = TlsContext::client({path("client.crt"), path("client.key"), ""});
-  ASSERT_FALSE(client);
-  EXPECT_EQ(client.error().code(), ErrorCode::kPermission);
-}
-
-TEST_F(TlsTest, BadFilesNameTheFile) {
-  auto missing = TlsContext::server({path("nope.crt"), path("server.key"), ""});
-  ASSERT_FALSE(missing);
-  EXPECT_NE(missing.error().message().find("nope.crt"), std::string::npos);
-  // A certificate that is not PEM.
-  auto bad = TlsContext::server({path("server.key"), path("server.key"), ""});
-  ASSERT_FALSE(bad);
-  EXPECT_EQ(bad.error().code(), ErrorCode::kConfig);
-  EXPECT_NE(bad.error().message().find("server.key"), std::string::npos) << bad.error().message();
-  // A key that does not match the certificate.
-  auto mismatch = TlsContext::server({path("server.crt"), path("other.key"), ""});
-  ASSERT_FALSE(mismatch);
-  EXPECT_NE(mismatch.error().message().find("mismatch"), std::string::npos)
-      << mismatch.error().message();
-  EXPECT_FALSE(TlsContext::server({"", "", ""}));
-}
-
-TEST_F(TlsTest, TlsHandshakeDeadline) {
-  auto server_tls = server_ctx();
-  auto [server_fd, client_fd] = socket_pair();
-  auto start = std::chrono::steady_clock::now();
-  auto stream = tls_accept(std::move(server_fd), *server_tls, deadline_after(200ms));
-  ASSERT_FALSE(stream);
-  EXPECT_EQ(stream.error().code(), ErrorCode::kTimeout);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
-}
-
-// connect_admin() over loopback TCP.
-class Listener {
- public:
-  Listener() : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::bind(fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-    socklen_t len = sizeof(addr);
-    EXPECT_EQ(::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&addr), &len), 0);
-    port_ = ntohs(addr.sin_port);
-  }
-  void listen() { EXPECT_EQ(::listen(fd_.get(), 4), 0); }
-  UniqueFd accept() { return UniqueFd(::accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC)); }
-  int port() const { return port_; }
-
- private:
-  UniqueFd fd_;
-  int port_ = 0;
-};
-
-TEST_F(TlsTest, ConnectAdminOverTcpWithTls) {
-  auto server_tls = server_ctx();
-  auto client_tls = TlsContext::client({"", "", path("root.crt")});
-  ASSERT_TRUE(client_tls);
-  Listener listener;
-  listener.listen();
-  std::string server_log;
-  std::thread server([&] {
-    UniqueFd fd = listener.accept();
-    auto r = accept_admin(std::move(fd), server_tls.get(), lookup_admin, soon());
-    ASSERT_TRUE(r) << r.error().message();
-    echo_frame(*r);
-  });
-  auto stream =
-      connect_admin("127.0.0.1", listener.port(), "admin", "secret", client_tls->get(), soon());
-  ASSERT_TRUE(stream) << stream.error().message();
-  EXPECT_TRUE((*stream)->tls());
-  client_round_trip(**stream);
-  server.join();
-}
-
-TEST(RemoteTcpTest, ConnectionRefusedNamesHostAndPort) {
-  Listener bound_not_listening;
-  auto stream =
-      connect_admin("127.0.0.1", bound_not_listening.port(), "admin", "secret", nullptr, soon());
-  ASSERT_FALSE(stream);
-  EXPECT_EQ(stream.error().message(),
-            "could not connect to 127.0.0.1:" + std::to_string(bound_not_listening.port()) +
-                ": Connection refused");
-}
-
-TEST(RemoteTcpTest, WrongPasswordOverTcpNamesThePeer) {
-  Listener listener;
-  listener.listen();
-  std::optional<Result<AcceptedAdmin>> result;
-  std::thread server(
-      [&] { result.emplace(accept_admin(listener.accept(), nullptr, lookup_admin, soon())); });
-  auto stream = connect_admin("127.0.0.1", listener.port(), "admin", "bad", nullptr, soon());
-  ASSERT_FALSE(stream);
-  EXPECT_EQ(stream.error().message(), "password authentication failed for user \"admin\"");
-  server.join();
-  ASSERT_FALSE(*result);
-  EXPECT_NE(result->error().message().find("authentication failed for user \"admin\" from "
-                                           "127.0.0.1:"),
-            std::string::npos)
-      << result->error().message();
 }
 
 }  // namespace

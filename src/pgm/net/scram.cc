@@ -8,6 +8,7 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include "pgm/core/markup.h"
 #include "pgm/core/scope_exit.h"
 #include "pgm/crypto/base64.h"
 #include "pgm/crypto/digest.h"
@@ -117,7 +118,7 @@ class AttrCursor {
     }
     if (peek_name() != name) {
       return protocol_error(fmt::format("expected attribute '{}' ({}), found \"{}\"", name, what,
-                                        internal::printable(rest_, 16)));
+                                        core::printable(rest_, 16)));
     }
     size_t comma = rest_.find(',');
     std::string_view value =
@@ -140,7 +141,7 @@ class AttrCursor {
     if (rest_.size() >= 2 && rest_[1] == '=' && rest_[0] != 'm') {
       return protocol_error(
           fmt::format("unexpected attribute '{}' after {} (extensions are not supported)",
-                      internal::printable(rest_.substr(0, 1)), after));
+                      core::printable(rest_.substr(0, 1)), after));
     }
     return protocol_error(fmt::format("unexpected data after {}", after));
   }
@@ -363,7 +364,7 @@ Result<std::string> ScramClient::handle_server_first(std::string_view message) {
   }
   if (!ok || iterations < 1 || iterations > kScramMaxIterations) {
     return protocol_error(
-        fmt::format("invalid iteration count \"{}\"", internal::printable(iter_text)));
+        fmt::format("invalid iteration count \"{}\"", core::printable(iter_text)));
   }
 
   std::string without_proof = fmt::format("c={},r={}", crypto::base64_encode(gs2_header_), nonce);
@@ -391,7 +392,7 @@ Result<void> ScramClient::verify_server_final(std::string_view message) {
     PGM_ASSIGN_OR_RETURN(std::string_view err, cur.take('e', "server error"));
     return make_error(
         ErrorCode::kPermission,
-        fmt::format("SCRAM authentication failed on the server: {}", internal::printable(err)));
+        fmt::format("SCRAM authentication failed on the server: {}", core::printable(err)));
   }
   PGM_ASSIGN_OR_RETURN(std::string_view sig_b64, cur.take('v', "server signature"));
   PGM_TRY(cur.expect_end("the server signature"));
