@@ -135,7 +135,8 @@ RetentionDecision evaluate_retention(std::vector<RetentionBackup> backups,
   mark(yearly, RetentionReason::kYears);
 
   // The ancestors of every protected backup: a kept incremental must still restore. Walked
-  // newest first, so a chain is marked in one sweep; `seen` stops a (damaged) parent cycle.
+  // newest first; a walk stops at a backup already marked, whose ancestors a walk before
+  // marked (so each backup is visited once, and a damaged parent cycle ends too).
   std::map<std::string, std::size_t> by_label;
   for (std::size_t i = 0; i < backups.size(); ++i) {
     by_label.emplace(backups[i].label, i);
@@ -145,10 +146,8 @@ RetentionDecision evaluate_retention(std::vector<RetentionBackup> backups,
     if (reasons[i].empty() && !ancestor[i]) {
       continue;
     }
-    std::vector<bool> seen(backups.size(), false);
-    for (auto at = by_label.find(backups[i].parent); at != by_label.end() && !seen[at->second];
+    for (auto at = by_label.find(backups[i].parent); at != by_label.end() && !ancestor[at->second];
          at = by_label.find(backups[at->second].parent)) {
-      seen[at->second] = true;
       ancestor[at->second] = true;
     }
   }

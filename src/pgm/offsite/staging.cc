@@ -65,14 +65,12 @@ struct Stager {
   const std::string& server() const { return request.server->name; }
 };
 
-// The label `id` names among the complete remote backups. Their backup.info files are fetched
-// into <staging>/select/ so that restore::select_backup chooses exactly as a local restore does
-// (valid backups only for keywords; a position's lsn/time/timeline bound).
-Result<std::string> choose_backup(Stager& o) {
+// The label `id` names among `labels`, the complete remote backups. Their backup.info files are
+// fetched into <staging>/select/ so that restore::select_backup chooses exactly as a local
+// restore does (valid backups only for keywords; a position's lsn/time/timeline bound).
+Result<std::string> choose_backup(Stager& o, std::vector<std::string> labels) {
   const StageRequest& r = o.request;
   std::string_view id = r.id;
-  PGM_ASSIGN_OR_RETURN(std::vector<std::string> labels,
-                       storage::remote_backups(*o.store, o.server()));
   const std::string engine(storage::engine_name(r.engine));
   if (is_label(id)) {
     if (std::find(labels.begin(), labels.end(), id) == labels.end()) {
@@ -197,7 +195,12 @@ tl::expected<Staged, StageFailure> stage_remote_backup(const StageRequest& r) {
     return failure(StageStep::kEngine, opened.error(), opened.error().message());
   }
   o.store = std::move(*opened);
-  auto label = choose_backup(o);
+  // Listed once: the chain's ancestors are looked up in the same list.
+  auto remote = storage::remote_backups(*o.store, o.server());
+  if (!remote) {
+    return failure(StageStep::kChoose, remote.error(), remote.error().message());
+  }
+  auto label = choose_backup(o, *remote);
   if (!label) {
     return failure(StageStep::kChoose, label.error(), label.error().message());
   }
@@ -246,9 +249,8 @@ tl::expected<Staged, StageFailure> stage_remote_backup(const StageRequest& r) {
       std::string message = fmt::format("the chain of backup {} loops at {}", *label, parent);
       return failure(StageStep::kInfo, Error(ErrorCode::kCorruption, message), message);
     }
-    auto labels = storage::remote_backups(*o.store, o.server());
-    if (!labels || std::find(labels->begin(), labels->end(), parent) == labels->end()) {
-      Error e = labels ? Error(ErrorCode::kNotFound, "no complete copy") : labels.error();
+    if (std::find(remote->begin(), remote->end(), parent) == remote->end()) {
+      Error e(ErrorCode::kNotFound, "no complete copy");
       return failure(StageStep::kDownload, e,
                      fmt::format("backup {} is incremental and its parent {} has no complete "
                                  "copy on {} ({}): the chain cannot be restored from there",

@@ -697,8 +697,11 @@ Result<RestoreResult> run_restore(const RestoreOptions& o) {
   if (auto r = io::fsync_directory(o.target_dir + "/global"); !r) {
     return fail(r.error());
   }
-  if (::unlink(marker.c_str()) != 0 || !io::fsync_directory(o.target_dir)) {
+  if (::unlink(marker.c_str()) != 0) {
     return fail(errno_error(fmt::format("remove {}", marker), errno));
+  }
+  if (auto r = io::fsync_directory(o.target_dir); !r) {
+    return fail(r.error());
   }
   if (auto r = io::fsync_directory(io::parent_directory(o.target_dir)); !r) {
     return fail(r.error());
