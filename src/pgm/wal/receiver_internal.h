@@ -106,6 +106,7 @@ class Receiver {
   bool pause_ = false;             // a segment boundary found too little space: end the session
   std::string pause_dir_;          // the directory short of space
   bool paused_for_space_ = false;  // the pause was logged; the recovery is to be logged
+  std::string recovery_line_;      // what to log then
 };
 
 }  // namespace pgm::wal

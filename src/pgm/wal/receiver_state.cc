@@ -149,14 +149,18 @@ bool Receiver::wait_for_space(const std::string& dir, milliseconds min_wait) {
     escalate(now);
   };
   report(finisher_.backlog());
-  return space_.wait([this] { return finisher_.backlog(); }, stop_, min_wait, kSpacePoll, report);
+  if (!space_.wait([this] { return finisher_.backlog(); }, stop_, min_wait, kSpacePoll, report)) {
+    return false;
+  }
+  recovery_line_ = space_.resumed_message(pause_dir_);  // the space seen when deciding
+  return true;
 }
 
 // The session works (it wrote WAL, or has run a while): the recovery from a failure or a full
 // disk is logged once.
 void Receiver::working_again() {
   if (paused_for_space_) {
-    log::info("wal {}: {}", o_.server, space_.resumed_message(pause_dir_));
+    log::info("wal {}: {}", o_.server, recovery_line_);
     paused_for_space_ = false;
   } else if (!last_error_.empty()) {
     log::info("wal {}: streaming again", o_.server);
