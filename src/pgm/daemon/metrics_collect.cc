@@ -116,6 +116,7 @@ metrics::ServerMetrics collect_server(const DaemonContext& ctx, size_t i) {
   m.wal_received_lsn = w.received;
   m.wal_flushed_lsn = w.flushed;
   m.server_end_lsn = w.server_end;
+  m.wal_unfinished_segments = w.unfinished;
   m.current_wal_file = w.current_file;
   m.wal_last_error = w.last_error;
 

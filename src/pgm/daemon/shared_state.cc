@@ -104,6 +104,7 @@ WalSnapshot ServerState::wal_snapshot() const {
   w.received = wal_received.load();
   w.flushed = wal_flushed.load();
   w.server_end = wal_server_end.load();
+  w.unfinished = wal_unfinished.load();
   lock_text();
   w.current_file = wal_file_;
   w.last_error = wal_error_;

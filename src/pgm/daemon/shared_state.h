@@ -50,6 +50,7 @@ struct WalSnapshot {
   uint64_t received = 0;    // LSN
   uint64_t flushed = 0;     // LSN
   uint64_t server_end = 0;  // LSN
+  uint32_t unfinished = 0;  // complete segments still plain, waiting to be compressed/encrypted
   std::string current_file;
   std::string last_error;
 };
@@ -79,6 +80,7 @@ class ServerState : public activity::RepositoryState {
   std::atomic<uint64_t> wal_received{0};
   std::atomic<uint64_t> wal_flushed{0};
   std::atomic<uint64_t> wal_server_end{0};
+  std::atomic<uint32_t> wal_unfinished{0};  // complete segments waiting for compression
   void set_wal_file(std::string_view name);
   void set_wal_error(std::string_view message);
   WalSnapshot wal_snapshot() const;

@@ -40,6 +40,7 @@ class SharedObserver final : public wal::ReceiverObserver {
     state_.wal_received.store(p.received.value());
     state_.wal_flushed.store(p.flushed.value());
     state_.wal_server_end.store(p.server_end.value());
+    state_.wal_unfinished.store(static_cast<uint32_t>(p.unfinished));
     if (p.current_file != file_) {
       file_ = p.current_file;
       state_.set_wal_file(file_);

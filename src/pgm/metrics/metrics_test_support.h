@@ -70,6 +70,7 @@ inline MetricsSnapshot sample_snapshot() {
   primary.wal_received_lsn = 0x3000100;
   primary.wal_flushed_lsn = 0x3000000;
   primary.server_end_lsn = 0x3000400;
+  primary.wal_unfinished_segments = 2;
   primary.current_wal_file = "000000010000000000000003";
   primary.wal_last_error = "terminating walreceiver: timeout";
   primary.wal_total_size = 48ULL << 20;

@@ -296,6 +296,9 @@ void render_server(Exposition& e, const MetricsSnapshot& s, const ServerMetrics&
     gauge(e, "pgmoneta_wal_lag_bytes",
           "Bytes of WAL the server has that are not yet stored durably here", name, lag);
   }
+  gauge(e, "pgmoneta_wal_unfinished_segments",
+        "Complete WAL segments stored plain, waiting to be compressed or encrypted", name,
+        srv.wal_unfinished_segments);
   if (srv.wal_total_size) {
     gauge(e, "pgmoneta_wal_total_size", "Bytes of WAL stored for the server", name,
           *srv.wal_total_size);

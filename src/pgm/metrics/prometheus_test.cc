@@ -138,6 +138,7 @@ TEST(PrometheusTest, KeepsPgmonetaFamilyNames) {
                             "pgmoneta_wal_streaming",
                             "pgmoneta_current_wal_file",
                             "pgmoneta_current_wal_lsn",
+                            "pgmoneta_wal_unfinished_segments",
                             "pgmoneta_wal_total_size",
                             "pgmoneta_total_size",
                             "pgmoneta_workspace_free_space",
@@ -181,6 +182,7 @@ TEST(PrometheusTest, KeepsPgmonetaFamilyNames) {
   EXPECT_EQ(e.series[R"(pgmoneta_retention_server{name="primary",parameter="weeks"})"], 4);
   EXPECT_EQ(e.series[R"(pgmoneta_retention_server{name="primary",parameter="months"})"], 0);
   EXPECT_EQ(e.series[R"(pgmoneta_current_wal_lsn{name="primary",lsn="0/3000000"})"], 1);
+  EXPECT_EQ(e.series[R"(pgmoneta_wal_unfinished_segments{name="primary"})"], 2);
   EXPECT_EQ(
       e.series
           [R"(pgmoneta_backup_version{name="primary",label="20260126080000",major="15",minor="4"})"],

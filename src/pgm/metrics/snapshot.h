@@ -105,6 +105,9 @@ struct ServerMetrics {
   uint64_t wal_received_lsn = 0;
   uint64_t wal_flushed_lsn = 0;
   uint64_t server_end_lsn = 0;  // the server's current end of WAL as last reported
+  // Complete WAL segments still plain, waiting to be compressed/encrypted (a full disk keeps
+  // them waiting).
+  uint32_t wal_unfinished_segments = 0;
   std::string current_wal_file;
   std::string wal_last_error;  // the receiver's last error, empty when none
   // Bytes of WAL stored under <base_dir>/<server>/wal; nullopt when not measured.

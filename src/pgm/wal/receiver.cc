@@ -16,27 +16,15 @@
 
 #include "pgm/io/file.h"
 #include "pgm/log/log.h"
-#include "pgm/wal/finish_queue_internal.h"
 #include "pgm/wal/history.h"
 #include "pgm/wal/protocol.h"
+#include "pgm/wal/receiver_internal.h"
 #include "pgm/wal/segment.h"
 #include "pgm/wal/segment_writer.h"
 
 namespace pgm::wal {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-using std::chrono::milliseconds;
-
-// Longest wait in poll(): bounds how late a stop request is noticed without a signal.
-constexpr milliseconds kPollSlice{200};
-// Silence after which we ask the server for a keepalive, and after which (counted from that
-// request) the connection is declared dead: covers network cuts that leave no RST.
-constexpr milliseconds kQuietBeforePing{30000};
-constexpr milliseconds kQuietBeforeDead{60000};
-// A failing receiver reports at WARN; after this long without a working session, ERROR once.
-constexpr std::chrono::minutes kEscalateAfter{5};
 
 // "16MB" / "1GB" / "1024kB" (SHOW wal_segment_size) in bytes.
 Result<uint64_t> parse_show_size(std::string_view text) {
@@ -64,144 +52,7 @@ Result<uint64_t> parse_show_size(std::string_view text) {
   return value * factor;
 }
 
-// Why a session ended.
-struct SessionEnd {
-  bool stopped = false;   // stop requested
-  bool streamed = false;  // received WAL before ending
-};
-
-struct Failure {
-  Error error;
-  bool invalid = false;
-  bool streamed = false;
-};
-
-class Receiver {
- public:
-  Receiver(const ReceiverOptions& o, ReceiverObserver& obs, const std::atomic<bool>& stop)
-      : o_(o), observer_(obs), stop_(stop), finisher_(o) {}
-
-  Result<void> run();
-
- private:
-  tl::expected<SessionEnd, Failure> session();
-  Result<void> prepare_directories();
-  void queue_leftovers(const std::string& dir);
-  Result<void> repair_shipping(const ResumePoint& resume);
-  Result<void> fetch_history(pg::Connection& conn, TimelineId tli);
-  Result<std::optional<ResumePoint>> read_slot(pg::Connection& conn, bool* invalid);
-  Result<void> create_slot(pg::Connection& conn);
-
-  // Streams one timeline. Returns the next timeline's start on end-of-timeline, nullopt when
-  // stopped.
-  struct NextTimeline {
-    TimelineId tli;
-    Lsn start;
-  };
-  Result<std::optional<NextTimeline>> stream(pg::Connection& conn, bool* streamed);
-  Result<void> send_feedback(PGconn* conn, bool reply_requested);
-  Result<void> flush_writers();
-  Result<void> write(Lsn start, std::span<const uint8_t> data);
-  Lsn flushed() const;
-  void publish(bool streaming);
-  void sleep_backoff(milliseconds delay);
-
-  const ReceiverOptions& o_;
-  ReceiverObserver& observer_;
-  const std::atomic<bool>& stop_;
-  FinishQueue finisher_;
-
-  uint64_t seg_size_ = 0;
-  std::optional<SegmentWriter> writer_;
-  std::optional<SegmentWriter> shipper_;
-  Lsn server_end_;
-  Lsn last_reported_flush_;
-  std::string last_error_;
-  Clock::time_point failing_since_{};
-  bool escalated_ = false;
-};
-
-Result<void> Receiver::prepare_directories() {
-  PGM_TRY(io::make_directories(o_.wal_dir, 0700));
-  if (!o_.shipping_dir.empty()) {
-    PGM_TRY(io::make_directories(o_.shipping_dir, 0700));
-  }
-  return {};
-}
-
-// Complete plain segments left by an earlier run (killed before it compressed them, or run
-// with another compression setting) are finished with the current settings.
-void Receiver::queue_leftovers(const std::string& dir) {
-  if (!finisher_.needed()) {
-    return;
-  }
-  auto names = io::list_directory(dir);
-  if (!names) {
-    return;
-  }
-  for (const std::string& name : *names) {
-    WalFileInfo info = classify_wal_file(name);
-    if (info.kind == WalFileKind::kSegment && info.compression == compress::Algorithm::kNone &&
-        !info.encrypted) {
-      log::info("wal {}: finishing {}/{} left by an earlier run", o_.server, dir, name);
-      finisher_.push(dir, name);
-    }
-  }
-}
-
-// The shipping copy is written after the main one, so a crash can leave the shipping dir with
-// a .partial of a segment the main dir already completed (streaming resumes after it). Such a
-// .partial is replaced by a durable copy of the main dir's complete segment.
-Result<void> Receiver::repair_shipping(const ResumePoint& resume) {
-  if (o_.shipping_dir.empty()) {
-    return {};
-  }
-  PGM_ASSIGN_OR_RETURN(std::vector<std::string> shipped, io::list_directory(o_.shipping_dir));
-  PGM_ASSIGN_OR_RETURN(std::vector<std::string> main_names, io::list_directory(o_.wal_dir));
-  SegmentNo resume_segno = segment_number(resume.lsn, seg_size_);
-  for (const std::string& name : shipped) {
-    WalFileInfo info = classify_wal_file(name);
-    if (info.kind != WalFileKind::kPartial) {
-      continue;
-    }
-    auto id = parse_segment_name(info.base, seg_size_);
-    if (!id || id->segno >= resume_segno) {
-      continue;
-    }
-    // The main copy may be plain or already finished, and the finisher thread may be turning
-    // one into the other right now: a vanished file means look again.
-    for (int attempt = 0; attempt < 3; ++attempt) {
-      std::string source;
-      for (const std::string& m : main_names) {
-        WalFileInfo mi = classify_wal_file(m);
-        if (mi.kind == WalFileKind::kSegment && mi.base == info.base &&
-            (source.empty() || mi.compression != compress::Algorithm::kNone || mi.encrypted)) {
-          source = m;
-        }
-      }
-      if (source.empty()) {
-        break;
-      }
-      auto bytes = io::read_file(o_.wal_dir + "/" + source);
-      if (!bytes && bytes.error().code() == ErrorCode::kNotFound) {
-        PGM_ASSIGN_OR_RETURN(main_names, io::list_directory(o_.wal_dir));
-        continue;
-      }
-      PGM_TRY(bytes);
-      PGM_TRY(io::write_file_atomic(o_.shipping_dir + "/" + source, *bytes, 0600));
-      if (::unlink((o_.shipping_dir + "/" + name).c_str()) != 0 && errno != ENOENT) {
-        return make_errno_error(fmt::format("remove {}/{}", o_.shipping_dir, name), errno);
-      }
-      PGM_TRY(io::fsync_directory(o_.shipping_dir));
-      log::info("wal {}: wal_shipping: replaced {} by {}", o_.server, name, source);
-      if (source == info.base) {
-        finisher_.push(o_.shipping_dir, source);  // finished like every shipped segment
-      }
-      break;
-    }
-  }
-  return {};
-}
+}  // namespace
 
 Result<void> Receiver::fetch_history(pg::Connection& conn, TimelineId tli) {
   if (tli.value() <= 1) {
@@ -338,6 +189,7 @@ void Receiver::publish(bool streaming) {
   }
   p.flushed = flushed();
   p.server_end = server_end_;
+  p.unfinished = finisher_.backlog().waiting;
   observer_.on_progress(p);
 }
 
@@ -388,8 +240,10 @@ Result<std::optional<Receiver::NextTimeline>> Receiver::stream(pg::Connection& c
   auto last_message = Clock::now();
   bool pinged = false;
   bool dirty = false;  // bytes written since the last flush
+  const auto started = Clock::now();
+  bool working = false;
   for (;;) {
-    if (stop_.load()) {
+    if (stop_.load() || pause_) {
       // Leave cleanly: everything received is made durable and reported.
       PGM_TRY(flush_writers());
       // Best effort: the server learns our position again at the next session.
@@ -474,6 +328,10 @@ Result<std::optional<Receiver::NextTimeline>> Receiver::stream(pg::Connection& c
     }
 
     // No complete message buffered: the batch is done.
+    if (!working && (*streamed || Clock::now() - started >= kWorkingAfter)) {
+      working_again();
+      working = true;
+    }
     if (dirty && o_.sync) {
       PGM_TRY(flush_writers());
       dirty = false;
@@ -560,6 +418,7 @@ tl::expected<SessionEnd, Failure> Receiver::session() {
     return fail(ok.error());
   }
   seg_size_ = *seg_size;
+  space_.set_segment_size(seg_size_);
 
   bool invalid = false;
   auto slot = read_slot(conn, &invalid);
@@ -621,8 +480,7 @@ tl::expected<SessionEnd, Failure> Receiver::session() {
     auto writer = SegmentWriter::create(
         o_.wal_dir, seg_size_, start.tli, [this](const std::string& name) -> Result<void> {
           log::debug("wal {}: segment {} complete", o_.server, name);
-          finisher_.push(o_.wal_dir, name);
-          return {};
+          return segment_completed(o_.wal_dir, name);
         });
     if (!writer) {
       return fail(writer.error());
@@ -632,8 +490,7 @@ tl::expected<SessionEnd, Failure> Receiver::session() {
     if (!o_.shipping_dir.empty()) {
       auto shipper = SegmentWriter::create(o_.shipping_dir, seg_size_, start.tli,
                                            [this](const std::string& name) -> Result<void> {
-                                             finisher_.push(o_.shipping_dir, name);
-                                             return {};
+                                             return segment_completed(o_.shipping_dir, name);
                                            });
       if (!shipper) {
         return fail(shipper.error());
@@ -648,13 +505,6 @@ tl::expected<SessionEnd, Failure> Receiver::session() {
     if (started->kind() != pg::QueryResult::Kind::kCopyBoth) {
       return fail(Error(ErrorCode::kProtocol, "START_REPLICATION did not start a copy stream"));
     }
-    if (!last_error_.empty()) {
-      log::info("wal {}: streaming again", o_.server);
-      last_error_.clear();
-      observer_.on_error("", false);
-    }
-    failing_since_ = {};
-    escalated_ = false;
     publish(true);
     auto next = stream(conn, &end.streamed);
     // Whatever happened, what was written so far is made durable before we go on.
@@ -670,7 +520,8 @@ tl::expected<SessionEnd, Failure> Receiver::session() {
       return fail(next.error());
     }
     if (!*next) {
-      end.stopped = true;
+      end.paused = pause_;
+      end.stopped = !pause_;
       return end;
     }
     TimelineId next_tli = (*next)->tli;
@@ -682,14 +533,6 @@ tl::expected<SessionEnd, Failure> Receiver::session() {
     }
     start.tli = next_tli;
     start.lsn = segment_start(segment_number(next_start, seg_size_), seg_size_);
-  }
-}
-
-void Receiver::sleep_backoff(milliseconds delay) {
-  auto until = Clock::now() + delay;
-  while (!stop_.load() && Clock::now() < until) {
-    std::this_thread::sleep_for(std::min(
-        milliseconds(100), std::chrono::duration_cast<milliseconds>(until - Clock::now())));
   }
 }
 
@@ -716,18 +559,29 @@ Result<void> Receiver::run() {
     auto result = session();
     writer_.reset();
     shipper_.reset();
-    if (result) {
+    if (result && !result->paused) {
       break;  // stopped
     }
-    const Failure& f = result.error();
     publish(false);
-    if (f.streamed) {
+    if (result ? result->streamed : result.error().streamed) {
       backoff = o_.min_backoff;
     }
-    std::string message = f.error.message();
     if (failing_since_ == Clock::time_point{}) {
       failing_since_ = Clock::now();
     }
+    // A full disk: no reconnecting until there is room again (the slot keeps the WAL). A
+    // pause decided at a segment boundary holds even if the session then failed otherwise.
+    if (pause_ || result || is_out_of_space(result.error().error)) {
+      std::string dir = pause_ || result ? pause_dir_ : space_.directory_of(result.error().error);
+      pause_ = false;
+      if (!wait_for_space(dir, backoff)) {
+        break;  // stopped
+      }
+      backoff = std::min(backoff * 2, o_.max_backoff);
+      continue;
+    }
+    const Failure& f = result.error();
+    std::string message = f.error.message();
     if (message != last_error_) {
       if (f.invalid) {
         log::error("wal {}: {}", o_.server, message);
@@ -737,10 +591,8 @@ Result<void> Receiver::run() {
       last_error_ = message;
       observer_.on_error(message, f.invalid);
     }
-    if (!escalated_ && !f.invalid && Clock::now() - failing_since_ >= kEscalateAfter) {
-      log::error("wal {}: no WAL streaming for {} minutes: {}", o_.server, kEscalateAfter.count(),
-                 message);
-      escalated_ = true;
+    if (!f.invalid) {
+      escalate(message);
     }
     sleep_backoff(backoff);
     backoff = std::min(backoff * 2, o_.max_backoff);
@@ -749,8 +601,6 @@ Result<void> Receiver::run() {
   finisher_.stop();
   return {};
 }
-
-}  // namespace
 
 bool is_valid_slot_name(std::string_view name) {
   if (name.empty() || name.size() > 63) {

@@ -16,10 +16,14 @@
 // sent when the server asks, every status_interval, and - with `sync` - after every batch of
 // messages, which is then fsynced first, so the server may treat us as a synchronous standby.
 // Completed segments are compressed/encrypted by a background thread (finish_segment), which
-// also finishes any plain segments left by an earlier run.
+// also finishes any plain segments left by an earlier run; one that fails (a full disk) stays
+// plain and is tried again (finish_queue_internal.h).
 // A failed session is reported once per distinct error and retried after a growing, bounded
 // back-off; every session restarts from what is durable on disk, so there is no gap and no
-// duplicate.
+// duplicate. When the disk is full, or too little space is left for the next segment, streaming
+// pauses (the connection is closed; the slot keeps the WAL on the server) until there is room
+// again, so the receiver's own files stay bounded (space_guard_internal.h); the pause and the
+// recovery are logged once each.
 #pragma once
 
 #include <atomic>
@@ -59,6 +63,7 @@ struct ReceiverProgress {
   Lsn flushed;               // end of the bytes fsynced
   Lsn server_end;            // the server's end of WAL, from its last message
   std::string current_file;  // the open .partial's name, "" when none
+  size_t unfinished = 0;     // complete segments still plain, waiting to be compressed/encrypted
 };
 
 // Callbacks from the receiving thread (the daemon maps them onto shared memory).

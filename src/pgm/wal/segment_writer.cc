@@ -185,8 +185,8 @@ Result<void> SegmentWriter::switch_timeline(TimelineId tli) {
 }
 
 SegmentFinisher::SegmentFinisher(compress::Algorithm algorithm, int level, crypto::AesMode mode,
-                                 const crypto::MasterKey* key)
-    : compressor_(algorithm, level), mode_(mode), key_(key) {}
+                                 const crypto::MasterKey* key, io::FileSystem& fs)
+    : compressor_(algorithm, level), mode_(mode), key_(key), fs_(&fs) {}
 
 Result<void> SegmentFinisher::read_plain(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -260,14 +260,14 @@ Result<std::string> SegmentFinisher::finish(const std::string& dir, const std::s
       }
       bytes = encrypted_;
     }
-    PGM_ASSIGN_OR_RETURN(io::AtomicFile file, io::AtomicFile::create(out_path, kFileMode));
+    PGM_ASSIGN_OR_RETURN(io::AtomicFile file, io::AtomicFile::create(out_path, kFileMode, *fs_));
     PGM_TRY(
         file.write(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size())));
     PGM_TRY(file.commit());
     existing = out_name;
   }
   PGM_TRY(unlink_if_present(plain_path));
-  PGM_TRY(io::fsync_directory(dir));
+  PGM_TRY(io::fsync_directory(dir, *fs_));
   return existing;
 }
 

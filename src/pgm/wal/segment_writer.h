@@ -99,13 +99,17 @@ class SegmentWriter {
 // removed, so a segment is never stored twice. Encryption without `key` ->
 // kInvalidArgument; a missing input -> kNotFound.
 //
+// A failure writing the stored form (a full disk) removes its temp file and keeps the plain
+// segment; finishing it again later stores it.
+//
 // SegmentFinisher keeps the compressor context and the input/output buffers between
 // segments, so a long-running receiver does not allocate (and page-fault in) ~50 MB of fresh
-// memory per segment. One per thread; `key` must outlive it.
+// memory per segment. One per thread; `key` and `fs` (used to write the stored form) must
+// outlive it.
 class SegmentFinisher {
  public:
   SegmentFinisher(compress::Algorithm algorithm, int level, crypto::AesMode mode,
-                  const crypto::MasterKey* key);
+                  const crypto::MasterKey* key, io::FileSystem& fs = io::posix_file_system());
   Result<std::string> finish(const std::string& dir, const std::string& name);
 
  private:
@@ -113,6 +117,7 @@ class SegmentFinisher {
   compress::Compressor compressor_;
   crypto::AesMode mode_;
   const crypto::MasterKey* key_;
+  io::FileSystem* fs_;
   std::vector<uint8_t> input_;
   std::vector<uint8_t> encrypted_;
 };

@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "pgm/io/file.h"
+#include "pgm/wal/finish_queue_internal.h"
 #include "pgm/wal/segment_writer.h"
 
 namespace pgm::wal {
@@ -172,6 +173,35 @@ TEST_F(SegmentWriterFaultTest, WithoutFallocateZerosAreWrittenDespiteShortWrites
   ASSERT_EQ(text.size(), kSeg);
   EXPECT_EQ(text.substr(0, 10), std::string(wal_.begin(), wal_.begin() + 10));
   EXPECT_EQ(text.substr(10), std::string(kSeg - 10, '\0'));
+}
+
+// finish_segment on a full disk: the plain segment stays, no temp file is left, and a later
+// attempt with space stores it.
+TEST_F(SegmentWriterFaultTest, FinishOnAFullDiskKeepsThePlainSegmentAndNoTempFile) {
+  ASSERT_TRUE(io::write_file_atomic(final_path(), std::string(wal_.begin(), wal_.end()), 0600));
+  {
+    SegmentFinisher finisher(compress::Algorithm::kZstd, 3, crypto::AesMode::kNone, nullptr, fs_);
+    fs_.disk_full_after(1000);
+    auto r = finisher.finish(dir_.path(), kFirst);
+    ASSERT_FALSE(r);
+    EXPECT_THAT(r.error().message(), HasSubstr("No space left on device"));
+    EXPECT_TRUE(is_out_of_space(r.error()));
+  }
+  EXPECT_THAT(names(), ElementsAre(kFirst));
+  EXPECT_EQ(*io::read_file(final_path()), std::string(wal_.begin(), wal_.end()));
+
+  SegmentFinisher finisher(compress::Algorithm::kZstd, 3, crypto::AesMode::kNone, nullptr);
+  auto again = finisher.finish(dir_.path(), kFirst);
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_EQ(*again, std::string(kFirst) + ".zstd");
+  EXPECT_THAT(names(), ElementsAre(std::string(kFirst) + ".zstd"));
+  auto stored = io::read_file(dir_.file(*again));
+  ASSERT_TRUE(stored);
+  auto plain = compress::decompress(
+      compress::Algorithm::kZstd,
+      std::span(reinterpret_cast<const uint8_t*>(stored->data()), stored->size()));
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(*plain, wal_);
 }
 
 }  // namespace

@@ -110,6 +110,7 @@ json server_status(const DaemonContext& ctx, size_t i, bool details) {
     // Bytes the server has that are not yet durable here.
     j["WalLagBytes"] = w.server_end > w.flushed ? w.server_end - w.flushed : 0;
     j["WalLastError"] = w.last_error;
+    j["WalUnfinishedSegments"] = w.unfinished;
     j["WalLevel"] = snap.wal_level;
     // Last proven restore (ours): -1 none yet, 0 failed, 1 ok.
     j["ProvenRestore"] = state.proven_restore_ok.load();
