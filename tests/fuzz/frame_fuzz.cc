@@ -9,10 +9,12 @@
 // Corpus: tests/fuzz/corpus/frame (real frames: plain, every compression, encrypted).
 // Run longer: build/fuzz/frame_fuzz -dict=tests/fuzz/frame.dict build/fuzz/scratch/frame
 //             tests/fuzz/corpus/frame
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <span>
+#include <vector>
 
 #include "pgm/crypto/aes.h"
 #include "pgm/management/document.h"

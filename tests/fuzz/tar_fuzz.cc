@@ -8,9 +8,11 @@
 //
 // Corpus: tests/fuzz/corpus/tar (small ustar, GNU long-name and pax archives).
 // Run longer: build/fuzz/tar_fuzz build/fuzz/scratch/tar tests/fuzz/corpus/tar
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <iterator>
 #include <span>
 #include <string>
 #include <string_view>
