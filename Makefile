@@ -5,7 +5,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build check unit integration demo format clean
+.PHONY: all deps build check unit fuzz integration demo format clean
 
 all: build
 
@@ -19,13 +19,18 @@ build: deps $(BUILD_DIR)/build.ninja
 	ninja -C $(BUILD_DIR) -j $(JOBS)
 
 # Integration tests run in parallel too (JOBS, the core count): they mostly wait on PostgreSQL, fsync and the network,
-# and each one uses its own ports and directories.
+# and each one uses its own ports and directories. The libFuzzer targets (tests/fuzz, label fuzz) run for
+# PGM_FUZZ_SECONDS (10) each, JOBS at a time.
 check: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -L unit
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -L fuzz
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -L integration
 
 unit: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -L unit
+
+fuzz: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -L fuzz
 
 integration: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -L integration

@@ -7,6 +7,8 @@ set -euo pipefail
 PACKAGES=(
   # toolchain
   build-essential cmake ninja-build pkg-config git clang-format clang-tidy
+  # clang++ and its libFuzzer/sanitizer runtimes for the fuzz targets (tests/fuzz)
+  clang libclang-rt-14-dev
   # libraries
   libpq-dev libev-dev libssl-dev zlib1g-dev liblz4-dev libzstd-dev libbz2-dev
   nlohmann-json3-dev libcli11-dev libexpected-dev libfmt-dev libinih-dev

@@ -468,7 +468,11 @@ Result<std::chrono::system_clock::time_point> label_time(std::string_view text) 
                       fmt::format("'{}' is not a backup label (YYYYMMDDHHMMSS)", text));
   }
   std::time_t seconds = std::mktime(&*fields);
-  if (seconds == static_cast<std::time_t>(-1)) {
+  // The clock may count nanoseconds in 64 bits (1677 to 2262): a later label does not fit.
+  constexpr auto kLimit =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::duration::max())
+          .count();
+  if (seconds == static_cast<std::time_t>(-1) || seconds > kLimit || seconds < -kLimit) {
     return make_error(ErrorCode::kInvalidArgument,
                       fmt::format("label '{}' is not a representable local time", text));
   }

@@ -339,6 +339,22 @@ TEST_F(LabelTest, Validation) {
   EXPECT_EQ(bad.error().code(), ErrorCode::kInvalidArgument);
 }
 
+// Found by tests/fuzz/backup_info_fuzz: a label past 2262 is a calendar date but overflowed the
+// nanosecond clock in label_time (undefined behaviour). It is now "not a representable time".
+TEST_F(LabelTest, FarFutureLabelIsNotRepresentable) {
+  use_zone("UTC");
+  EXPECT_TRUE(is_label("99991231235959"));
+  auto far = label_time("99991231235959");
+  ASSERT_FALSE(far);
+  EXPECT_EQ(far.error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_NE(far.error().message().find("not a representable local time"), std::string::npos)
+      << far.error().message();
+  auto edge = label_time("22620411234716");  // the clock's last whole second
+  ASSERT_TRUE(edge) << edge.error().message();
+  EXPECT_EQ(*edge, std::chrono::system_clock::from_time_t(9223372036));
+  EXPECT_FALSE(label_time("22620411234717"));
+}
+
 TEST(Sha512FileTest, FormatAndParse) {
   Sha512Entry info{"backup.info", kAbcHash};
   Sha512Entry data{"data/base/1/1259.zstd", kEmptyHash};

@@ -179,9 +179,18 @@ std::string of_server(std::string_view server) {
   return server.empty() ? std::string() : fmt::format(" of server {}", server);
 }
 
+// Label time + ELAPSED; nullopt when either is unknown. An ELAPSED that is negative, not a
+// number, or would carry the end past what the clock holds (a corrupt backup.info) is unknown.
 std::optional<Clock::time_point> end_time(const backup::BackupEntry& e) {
   auto start = backup::label_time(e.label);
   if (!start || !e.info) {
+    return std::nullopt;
+  }
+  using Seconds = std::chrono::duration<double>;
+  const double elapsed = e.info->elapsed.count();
+  const double end = Seconds(start->time_since_epoch()).count() + elapsed;
+  const double limit = Seconds(Clock::duration::max()).count() - 1;
+  if (!(elapsed >= 0) || !(end < limit)) {
     return std::nullopt;
   }
   return *start + std::chrono::duration_cast<Clock::duration>(e.info->elapsed);
@@ -299,8 +308,16 @@ Result<Clock::time_point> parse_timestamp(std::string_view text) {
     }
     since_epoch = std::chrono::seconds(static_cast<int64_t>(t));
   }
-  return Clock::time_point(
-      std::chrono::duration_cast<Clock::duration>(since_epoch + std::chrono::microseconds(micros)));
+  // The clock's ticks may be finer than microseconds (nanoseconds in 64 bits: 1677 to 2262), so
+  // check the range in microseconds, which hold any year we parse, before converting.
+  const auto total = std::chrono::duration_cast<std::chrono::microseconds>(since_epoch) +
+                     std::chrono::microseconds(micros);
+  constexpr auto kLimit =
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::duration::max());
+  if (total > kLimit || total < -kLimit) {
+    return bad("outside the range of the system clock");
+  }
+  return Clock::time_point(std::chrono::duration_cast<Clock::duration>(total));
 }
 
 Result<Position> parse_position(std::string_view text) {

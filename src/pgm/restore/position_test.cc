@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <ctime>
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
@@ -376,6 +377,25 @@ INSTANTIATE_TEST_SUITE_P(
                                             "'2026-01-01 00:00:00+01:60' is not a timestamp: zone "
                                             "'+01:60': expected Z, UTC, +HH, +HH:MM or +HHMM"}));
 
+// Found by tests/fuzz/position_fuzz: a year past 2262 overflowed the nanosecond clock (undefined
+// behaviour, a wrapped time in practice). Such times are refused; the clock's edge still parses.
+TEST(TimestampRangeTest, RejectsTimesTheClockCannotHold) {
+  for (const char* text : {"8815-01-03T08:00:00Z", "9999-12-31 23:59:59", "2262-04-11 23:47:17Z",
+                           "2262-04-11 23:47:16.854776Z", "0001-01-01 00:00:00Z"}) {
+    auto t = parse_timestamp(text);
+    ASSERT_FALSE(t) << text;
+    EXPECT_EQ(t.error().code(), ErrorCode::kInvalidArgument);
+    EXPECT_NE(t.error().message().find("outside the range of the system clock"), std::string::npos)
+        << t.error().message();
+  }
+  auto edge = parse_timestamp("2262-04-11 23:47:16.854775Z");
+  ASSERT_TRUE(edge) << edge.error().message();
+  EXPECT_EQ(*edge, at(9223372036) + std::chrono::microseconds(854775));
+  auto position = parse_position("time=8815-01-03T08:00:00Z,timeline=2");
+  ASSERT_FALSE(position);
+  EXPECT_EQ(position.error().code(), ErrorCode::kInvalidArgument);
+}
+
 TEST(TimestampLocalTest, ZonelessIsLocalTimeOfThisMachine) {
   ScopedTz tz("CET-1CEST,M3.5.0,M10.5.0/3");
   auto winter = parse_timestamp("2026-11-26 07:00:00");  // CET, UTC+1
@@ -482,6 +502,22 @@ TEST_F(SelectBackupTest, TimePicksNewestBackupEndedAtOrBeforeTarget) {
   EXPECT_EQ(label_of(select_backup(entries_, "newest", position("time=2026-11-25 02:00:30+02"),
                                    "primary")),
             "20261125000000");
+}
+
+// Found with tests/fuzz/position_fuzz (a position plus a backup.info): an ELAPSED too large or
+// negative for the clock overflowed converting the backup's end time (undefined behaviour; on
+// x86 it wrapped to the far past, so a time target picked the corrupt backup). Such a backup has
+// no known end time and never qualifies for a time target.
+TEST_F(SelectBackupTest, TimeTargetSkipsBackupWithAbsurdElapsed) {
+  for (double elapsed : {1e32, -1e22, -1.0, std::numeric_limits<double>::infinity(),
+                         std::numeric_limits<double>::quiet_NaN()}) {
+    std::vector<backup::BackupEntry> entries = entries_;
+    entries.push_back(entry("20261127000000", true, 0x8000000, elapsed, 2));
+    EXPECT_EQ(label_of(select_backup(entries, "newest", position("time=2026-12-01 00:00:00Z"),
+                                     "primary")),
+              "20261125000000")
+        << "elapsed " << elapsed;
+  }
 }
 
 TEST_F(SelectBackupTest, TimeBeforeEveryBackupIsNotFound) {
