@@ -494,7 +494,7 @@ void KillTest::check_invariants() {
 
 TEST_F(KillTest, RandomKillsLeaveNothingBrokenAndEveryRerunWorks) {
   const uint64_t seed = env_number("PGM_KILL_SEED", 20261207);
-  const int rounds = static_cast<int>(env_number("PGM_KILL_ROUNDS", 14));
+  const int rounds = static_cast<int>(env_number("PGM_KILL_ROUNDS", 12));
   std::cout << "[   INFO   ] kill test: seed " << seed << ", " << rounds
             << " rounds (PGM_KILL_SEED, PGM_KILL_ROUNDS)\n";
   SCOPED_TRACE("PGM_KILL_SEED=" + std::to_string(seed));
@@ -543,6 +543,7 @@ TEST_F(KillTest, RandomKillsLeaveNothingBrokenAndEveryRerunWorks) {
     const milliseconds delay(
         std::uniform_int_distribution<int64_t>(0, took[op].count() * 11 / 10)(rng));
     const bool with_backup = std::uniform_int_distribution<int>(0, 1)(rng) == 1;
+    const bool with_load = std::uniform_int_distribution<int>(0, 1)(rng) == 1;
     SCOPED_TRACE("round " + std::to_string(round) + ": " + op_name(op) + " killed after " +
                  std::to_string(delay.count()) + " ms");
     std::cout << "[   INFO   ] round " << round << ": " << op_name(op) << ", kill after "
@@ -550,6 +551,12 @@ TEST_F(KillTest, RandomKillsLeaveNothingBrokenAndEveryRerunWorks) {
     bool ok = false;
     sql_value(*pg(), "INSERT INTO kill_rounds VALUES (" + std::to_string(round) + ", now())", &ok);
     EXPECT_TRUE(ok);
+    // Half of the backups (and kills of the main process) run under a short pgbench load.
+    std::optional<Process> load;
+    if ((op == Op::kBackup || op == Op::kMain) && with_load) {
+      load = pg()->spawn_tool("pgbench", {"-n", "-c", "1", "-T", "3"}, out_path("pgbench.out"));
+      std::cout << "[   INFO   ] under pgbench load\n";
+    }
     switch (op) {
       case Op::kBackup:
         round_backup(delay);
@@ -569,6 +576,10 @@ TEST_F(KillTest, RandomKillsLeaveNothingBrokenAndEveryRerunWorks) {
       case Op::kMain:
         round_main(delay, with_backup);
         break;
+    }
+    if (load) {
+      std::optional<int> bench = load->wait_for(seconds(30));
+      EXPECT_EQ(bench, std::optional<int>(0)) << read_text(out_path("pgbench.out"));
     }
     ASSERT_FALSE(HasFatalFailure());
     ASSERT_NO_FATAL_FAILURE(check_invariants());

@@ -1,5 +1,6 @@
 #include "pgm/io/process.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -7,9 +8,9 @@
 #include <array>
 #include <cerrno>
 #include <charconv>
-#include <fstream>
-#include <iterator>
 #include <string>
+
+#include "pgm/core/unique_fd.h"
 
 namespace pgm::io {
 
@@ -44,9 +45,26 @@ bool parse_number(std::string_view digits, T& out) {
   return !digits.empty() && err == std::errc() && ptr == digits.data() + digits.size();
 }
 
+// A /proc file read with read(2): it fails with ESRCH once the process is gone, and a
+// std::ifstream would then throw from its buffer. "" when absent or unreadable.
 std::string read_small_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  std::string text;
+  std::array<char, 1024> buf{};
+  while (fd) {
+    const ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0) {
+      return {};
+    }
+    if (n == 0) {
+      break;
+    }
+    text.append(buf.data(), static_cast<size_t>(n));
+  }
+  return text;
 }
 
 }  // namespace

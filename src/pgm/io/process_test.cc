@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -95,6 +96,30 @@ TEST(ProcessTest, AStoppedProcessIsAlive) {
   EXPECT_TRUE(process_alive(child));
   ::kill(child, SIGKILL);
   ::waitpid(child, nullptr, 0);
+}
+
+// /proc/<pid>/stat read while the process is reaped fails with ESRCH between open and read
+// (a std::ifstream threw from its buffer then): the answer is "gone", never an exception.
+TEST(ProcessTest, AProcessReapedWhileItsStatIsReadIsJustGone) {
+  for (int i = 0; i < 100; ++i) {
+    pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      ::_exit(0);
+    }
+    std::atomic<bool> reaped{false};
+    std::thread reader([child, &reaped] {
+      while (!reaped.load()) {
+        (void)read_process_stat(child);
+        (void)process_alive(child);
+      }
+    });
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    ::waitpid(child, nullptr, 0);
+    reaped.store(true);
+    reader.join();
+    EXPECT_FALSE(process_alive(child));
+  }
 }
 
 TEST(ProcessTest, NonPositivePidsAreNeverAlive) {
