@@ -19,8 +19,11 @@
 // PGM_KILL_SEED and PGM_KILL_ROUNDS override the seed and the number of rounds; failures
 // name the seed and the round. The seed fixes the operations, the delays as fractions of each
 // operation's duration (measured at the start: this box may be slow or fast) and whether a
-// pgbench load runs; where a kill lands within the work still varies from run to run. Also here: a child of a daemon killed with -9 that survived
-// (stopped, so PR_SET_PDEATHSIG's SIGTERM stays pending) is stopped by the restart.
+// pgbench load runs; where a kill lands within the work still varies from run to run.
+//
+// Also here: a child of a daemon killed with -9 that survived (stopped, so PR_SET_PDEATHSIG's
+// SIGTERM stays pending) is stopped by the restart; an archive re-run refused because a killed
+// run had completed it still clears that run's leftovers.
 #include <signal.h>
 #include <unistd.h>
 
