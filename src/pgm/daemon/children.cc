@@ -48,7 +48,19 @@ pid_t ChildTable::fork(const std::string& what, const std::string& detail, int k
     ::_exit(body());
   }
   children_.emplace(pid, what);
+  write_record();
   return pid;
+}
+
+void ChildTable::record_in(const std::string& base_dir) {
+  record_ = std::make_unique<ChildRecordFile>(base_dir);
+  write_record();
+}
+
+void ChildTable::write_record() {
+  if (record_) {
+    record_->write(children_);
+  }
 }
 
 ChildTable::Exit ChildTable::reaped(pid_t pid) {
@@ -57,6 +69,7 @@ ChildTable::Exit ChildTable::reaped(pid_t pid) {
   e.what = it != children_.end() ? it->second : "unknown";
   if (it != children_.end()) {
     children_.erase(it);
+    write_record();
   }
   e.stopped_by_us = stopped_.erase(pid) > 0;
   return e;
@@ -96,6 +109,7 @@ void ChildTable::terminate_all(std::chrono::seconds grace) {
   }
   children_.clear();
   stopped_.clear();
+  write_record();
 }
 
 }  // namespace pgm::daemon

@@ -6,11 +6,13 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 
 #include <sys/types.h>
 
+#include "pgm/daemon/child_record.h"
 #include "pgm/daemon/context.h"
 
 namespace pgm::daemon {
@@ -45,6 +47,11 @@ class ChildTable {
 
   size_t size() const { return children_.size(); }
 
+  // From now on every change of the children is written to <base_dir>/.pgmoneta.children
+  // (child_record.h), which a daemon started after this one was killed with -9 reads to stop
+  // leftovers. Call once the repository lock is held.
+  void record_in(const std::string& base_dir);
+
   // Shutdown: SIGTERM to every child, then waits up to `grace` before SIGKILL.
   void terminate_all(std::chrono::seconds grace);
 
@@ -53,6 +60,8 @@ class ChildTable {
   std::function<void(int keep)> close_inherited_;
   std::map<pid_t, std::string> children_;  // pid -> what it does
   std::set<pid_t> stopped_;                // children we sent SIGTERM to
+  std::unique_ptr<ChildRecordFile> record_;
+  void write_record();
 };
 
 // A forked child must not keep the main process's signal plumbing: libev may have blocked

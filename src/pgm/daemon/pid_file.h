@@ -6,6 +6,7 @@
 // only.
 #pragma once
 
+#include <chrono>
 #include <string>
 
 #include <sys/types.h>
@@ -40,9 +41,15 @@ class PidFile {
 // file). The descriptor is inherited by the daemon's children (not across exec), so a process
 // of a daemon killed with -9 still holds the lock until it exits. The file stays; only the lock
 // counts, and the kernel drops it with the last process.
+//
+// acquire() also stops what a daemon killed with -9 left running (stop_leftover_children,
+// child_record.h) before the caller binds any port: when the lock is held but the PID in the
+// file is gone (or a zombie), its recorded children are stopped and the lock is waited for up
+// to kLeftoverGrace more; once locked, any recorded leftover still running is stopped too.
 class BaseDirLock {
  public:
   static constexpr const char* kFileName = ".pgmoneta.lock";
+  static constexpr std::chrono::seconds kLeftoverGrace{5};
   static Result<BaseDirLock> acquire(const std::string& base_dir);
 
  private:

@@ -314,6 +314,7 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
   }
   PGM_ASSIGN_OR_RETURN(BaseDirLock base_dir_lock, BaseDirLock::acquire(c.base_dir));
   s.base_dir_lock.emplace(std::move(base_dir_lock));
+  s.children.record_in(c.base_dir);
   // What verify --start and archive runs killed with -9 left in the workspaces.
   restore::remove_dead_workspace_leftovers(c.workspace);
   for (const config::ServerConfig& server : c.servers) {

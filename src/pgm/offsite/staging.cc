@@ -1,12 +1,10 @@
 #include "pgm/offsite/staging.h"
 
-#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <charconv>
 #include <filesystem>
+#include <optional>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -15,6 +13,7 @@
 
 #include "pgm/backup/repository.h"
 #include "pgm/io/file.h"
+#include "pgm/io/process.h"
 #include "pgm/log/log.h"
 #include "pgm/offsite/offsite.h"
 #include "pgm/restore/leftovers.h"
@@ -33,8 +32,6 @@ bool is_label(std::string_view id) {
   return id.size() == 14 &&
          std::all_of(id.begin(), id.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
-
-bool process_alive(pid_t pid) { return ::kill(pid, 0) == 0 || errno == EPERM; }
 
 // The download as the "starting" phase of a restore; cleared on every path (the restore
 // that follows publishes itself).
@@ -166,13 +163,8 @@ void remove_stale_staging(const std::string& server_dir) {
     if (!name.starts_with(kStagingPrefix)) {
       continue;
     }
-    std::string_view digits = std::string_view(name).substr(kStagingPrefix.size());
-    pid_t pid = 0;
-    auto [ptr, perr] = std::from_chars(digits.data(), digits.data() + digits.size(), pid);
-    if (perr != std::errc() || ptr != digits.data() + digits.size() || pid <= 0) {
-      continue;
-    }
-    if (pid != ::getpid() && process_alive(pid)) {
+    std::optional<pid_t> pid = io::parse_pid(std::string_view(name).substr(kStagingPrefix.size()));
+    if (!pid || (*pid != ::getpid() && io::process_alive(*pid))) {
       continue;
     }
     std::error_code rec;

@@ -1,9 +1,5 @@
 #include "pgm/restore/leftovers.h"
 
-#include <signal.h>
-
-#include <cerrno>
-#include <charconv>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -13,6 +9,7 @@
 
 #include <sys/types.h>
 
+#include "pgm/io/process.h"
 #include "pgm/log/log.h"
 
 namespace pgm::restore {
@@ -20,17 +17,6 @@ namespace pgm::restore {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::optional<pid_t> parse_pid(std::string_view digits) {
-  pid_t pid = 0;
-  auto [ptr, err] = std::from_chars(digits.data(), digits.data() + digits.size(), pid);
-  if (err != std::errc() || ptr != digits.data() + digits.size() || pid <= 0) {
-    return std::nullopt;
-  }
-  return pid;
-}
-
-bool alive(pid_t pid) { return ::kill(pid, 0) == 0 || errno == EPERM; }
 
 size_t remove_if_dead(const std::string& dir, const std::regex& pattern) {
   size_t removed = 0;
@@ -41,8 +27,8 @@ size_t remove_if_dead(const std::string& dir, const std::regex& pattern) {
     if (!std::regex_match(name, m, pattern)) {
       continue;
     }
-    std::optional<pid_t> pid = parse_pid(m[1].str());
-    if (!pid || alive(*pid)) {
+    std::optional<pid_t> pid = io::parse_pid(m[1].str());
+    if (!pid || io::process_alive(*pid)) {
       continue;
     }
     std::error_code rec;
@@ -82,8 +68,8 @@ bool clear_abandoned_restore(const std::string& target) {
   if (!mark || !std::getline(mark, line) || !line.starts_with("pid=")) {
     return false;
   }
-  std::optional<pid_t> pid = parse_pid(std::string_view(line).substr(4));
-  if (!pid || alive(*pid)) {
+  std::optional<pid_t> pid = io::parse_pid(std::string_view(line).substr(4));
+  if (!pid || io::process_alive(*pid)) {
     return false;
   }
   log::warn("{} is a restore that process {} left incomplete: removing it to restore again", target,

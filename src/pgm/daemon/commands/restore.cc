@@ -392,13 +392,6 @@ CommandResult commands::archive(const Call& call) {
     return fail(mgmt::Failure::kSetup,
                 fmt::format("archive directory {} does not exist", p.directory));
   }
-  std::string file =
-      fmt::format("{}/{}", p.directory,
-                  restore::archive_file_name(s.name, entry.label, *algorithm, encryption));
-  if (exists(file)) {
-    return fail(mgmt::Failure::kSetup,
-                fmt::format("{} already exists: remove it or choose another directory", file));
-  }
   std::string workspace = !s.workspace.empty() ? s.workspace : c.workspace;
   while (workspace.size() > 1 && workspace.back() == '/') {
     workspace.pop_back();
@@ -407,8 +400,17 @@ CommandResult commands::archive(const Call& call) {
     return fail(mgmt::Failure::kSetup,
                 fmt::format("workspace {}: {}", workspace, made.error().message()));
   }
+  // Before anything may refuse the run: a run killed after its rename leaves the archive and
+  // its staging, and the re-run that finds the archive must still clear the staging.
   restore::remove_dead_workspace_leftovers(workspace);
   restore::remove_dead_temp_files(p.directory, fmt::format("archive-{}-", s.name));
+  std::string file =
+      fmt::format("{}/{}", p.directory,
+                  restore::archive_file_name(s.name, entry.label, *algorithm, encryption));
+  if (exists(file)) {
+    return fail(mgmt::Failure::kSetup,
+                fmt::format("{} already exists: remove it or choose another directory", file));
+  }
   std::string staging =
       fmt::format("{}/archive-{}-{}-{}", workspace, s.name, entry.label, ::getpid());
   remove_staging(staging);  // a leftover of a killed run with the same pid
