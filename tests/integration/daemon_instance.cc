@@ -204,7 +204,7 @@ Process DaemonInstance::launch(bool drop_privileges) {
   return Process::start(o);
 }
 
-std::string DaemonInstance::start() {
+std::string DaemonInstance::start(bool wait_for_ping) {
   if (std::string err = prepare(); !err.empty()) {
     return err;
   }
@@ -214,6 +214,9 @@ std::string DaemonInstance::start() {
   process_ = launch();
   if (process_.pid() < 0) {
     return "cannot start pgmoneta: " + process_.error();
+  }
+  if (!wait_for_ping) {
+    return "";
   }
   auto deadline = steady_clock::now() + seconds(20);
   CliResult last;

@@ -79,8 +79,9 @@ class DaemonInstance {
   std::string prepare();
   // (Re)writes pgmoneta.conf from config().
   void write_config();
-  // prepare() + start + wait until `ping` answers (20 s). Returns an error, empty on success.
-  std::string start();
+  // prepare() + start + wait until `ping` answers (20 s; not when `wait_for_ping` is false).
+  // Returns an error, empty on success.
+  std::string start(bool wait_for_ping = true);
   // Starts without waiting (for tests expecting a failure). `drop` false keeps root.
   Process launch(bool drop_privileges = true);
   // SIGTERM, wait `timeout`, then SIGKILL. Returns the exit status (nullopt when it had to be

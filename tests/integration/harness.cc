@@ -82,8 +82,8 @@ void DaemonTest::SetUp() {
   }
 }
 
-void DaemonTest::start_daemon() {
-  std::string err = daemon_->start();
+void DaemonTest::start_daemon(bool wait_for_ping) {
+  std::string err = daemon_->start(wait_for_ping);
   started_ = daemon_->process().pid() > 0;
   ASSERT_TRUE(err.empty()) << err;
 }

@@ -53,8 +53,9 @@ class DaemonTest : public PostgresSuite {
   void expect_log_errors(std::vector<std::string> substrings);
   // The test stopped (or expects to have stopped) the daemon: TearDown won't require it alive.
   void mark_stopped() { stopped_by_test_ = true; }
-  // Starts the daemon (for auto_start() == false); ASSERT-style failure on error.
-  void start_daemon();
+  // Starts the daemon (for auto_start() == false) and, unless told not to, waits for `ping`;
+  // ASSERT-style failure on error.
+  void start_daemon(bool wait_for_ping = true);
 
  private:
   std::unique_ptr<DaemonInstance> daemon_;

@@ -109,7 +109,9 @@ int main(int argc, char** argv) {
 
   // Children show what they do in ps; argv is not read after this point.
   pgm::daemon::init_process_title(argc, argv);
-  auto server = pgm::daemon::Server::create({paths, std::move(*loaded)});
+  // After daemonizing: only the process that stays may notify systemd.
+  auto server = pgm::daemon::Server::create(
+      {paths, std::move(*loaded), pgm::daemon::SystemdNotifier::from_environment()});
   if (!server) {
     pgm::log::fatal("{}", server.error().message());
     if (c.log_type != pgm::config::LogType::kConsole) {

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "pgm/core/scope_exit.h"
 #include "pgm/daemon/children.h"
 #include "pgm/daemon/jobs.h"
 #include "pgm/daemon/management_endpoint.h"
@@ -102,6 +103,9 @@ struct Server::Impl final : MainLoopControl {
   bool shutting_down = false;
   bool running = false;  // run() has set up the timers
   int exit_code = 0;
+  SystemdNotifier notifier;
+  bool notify_failed = false;  // the first failure is a warning, later ones debug lines
+  int status_streaming = -1;   // WAL receivers streaming in the last STATUS= sent
 
   explicit Impl(SharedSegment seg) : segment(std::move(seg)) {}
 
@@ -118,7 +122,49 @@ struct Server::Impl final : MainLoopControl {
   void begin_shutdown(const char* why);
   void finish_shutdown();
   void close_inherited(int keep);
+  void notify(const std::string& message);
+  std::string status_line(int streaming) const;
+  int streaming_count() const;
+  void update_status();
 };
+
+void Server::Impl::notify(const std::string& message) {
+  if (auto r = notifier.send(message); !r) {
+    if (!notify_failed) {
+      log::warn("systemd notification: {}", r.error().message());
+    } else {
+      log::debug("systemd notification: {}", r.error().message());
+    }
+    notify_failed = true;
+  }
+}
+
+int Server::Impl::streaming_count() const {
+  int streaming = 0;
+  for (size_t i = 0; i < ctx.shared->number_of_servers; ++i) {
+    streaming += ctx.shared->servers[i].wal_streaming.load() ? 1 : 0;
+  }
+  return streaming;
+}
+
+// One line for `systemctl status`, from what the main process knows without asking anyone.
+std::string Server::Impl::status_line(int streaming) const {
+  size_t servers = ctx.shared->number_of_servers;
+  return fmt::format("ready: {} server{}, WAL streaming on {}", servers, servers == 1 ? "" : "s",
+                     streaming);
+}
+
+// Sends STATUS= when the number of streaming WAL receivers changed since the last one.
+void Server::Impl::update_status() {
+  if (!notifier.enabled() || shutting_down) {
+    return;
+  }
+  int streaming = streaming_count();
+  if (streaming != status_streaming) {
+    status_streaming = streaming;
+    notify("STATUS=" + status_line(streaming));
+  }
+}
 
 void Server::Impl::close_inherited(int keep) {
   endpoint->close_inherited(keep);
@@ -226,6 +272,10 @@ void Server::Impl::apply_config(std::shared_ptr<const config::Config> next) {
 }
 
 CommandResult Server::Impl::reload_configuration(bool from_signal) {
+  // systemd shows the unit as reloading until READY=1, which follows on every path.
+  notify(reloading_message() + "\nSTATUS=reloading the configuration");
+  status_streaming = streaming_count();
+  ScopeExit ready([this] { notify("READY=1\nSTATUS=" + status_line(status_streaming)); });
   auto plan = plan_reload(ctx);
   if (!plan) {
     log::error("reload: {}; keeping the running configuration", plan.error().message());
@@ -262,6 +312,7 @@ void Server::Impl::begin_shutdown(const char* why) {
   shutting_down = true;
   ctx.shared->shutting_down.store(true);
   log::info("shutting down: {}", why);
+  notify(fmt::format("STOPPING=1\nSTATUS=shutting down: {}", why));
   ev_break(loop, EVBREAK_ALL);
   wal.shut_down();
 }
@@ -292,6 +343,7 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
   auto impl = std::make_unique<Impl>(std::move(segment));
   Impl& s = *impl;
   s.ctx.paths = options.paths;
+  s.notifier = std::move(options.notifier);
   s.ctx.config = options.loaded.config;
   s.ctx.shared = &s.segment.state();
   const config::Config& c = *s.ctx.config;
@@ -392,6 +444,7 @@ int Server::run() {
         Impl* impl = static_cast<Impl*>(ev_userdata(l));
         impl->reconcile_wal();
         impl->services->keep_metrics_running();  // one that died is started again
+        impl->update_status();
       },
       kWatchdogInterval, kWatchdogInterval);
   ev_timer_start(loop, &s.watchdog);
@@ -404,6 +457,10 @@ int Server::run() {
   s.jobs->run_probe();
   s.reconcile_wal();
   s.services->keep_metrics_running();
+  // The socket has been listening since create() and the TCP services are bound: a command
+  // sent now is answered as soon as the loop runs, just below.
+  s.status_streaming = s.streaming_count();
+  s.notify("READY=1\nSTATUS=" + s.status_line(s.status_streaming));
 
   ev_run(loop, 0);
   s.finish_shutdown();

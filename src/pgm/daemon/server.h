@@ -12,6 +12,7 @@
 
 #include "pgm/core/result.h"
 #include "pgm/daemon/context.h"
+#include "pgm/daemon/sd_notify.h"
 #include "pgm/log/log.h"
 
 namespace pgm::daemon {
@@ -19,6 +20,9 @@ namespace pgm::daemon {
 struct ServerOptions {
   config::ConfigPaths paths;
   config::Loaded loaded;  // the configuration read at start-up
+  // systemd's readiness protocol: READY=1 once commands are accepted, RELOADING=1/READY=1
+  // around a reload, STOPPING=1 at shutdown, STATUS= lines (disabled outside systemd).
+  SystemdNotifier notifier;
 };
 
 class Server {
