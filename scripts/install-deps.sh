@@ -23,6 +23,9 @@ PACKAGES=(
   openssh-server nodejs
   # peers of bench/backup (make bench-backup)
   pgbackrest
+  # contrib tests (tests/contrib): systemd-analyze verify checks the unit, logrotate --debug the
+  # logrotate snippet (nothing is started: systemd need not run as init)
+  systemd logrotate
 )
 
 missing=()

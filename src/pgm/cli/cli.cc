@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "pgm/backup/file_verbs.h"
+#include "pgm/cli/completion.h"
 #include "pgm/cli/progress.h"
 #include "pgm/cli/remote.h"
 #include "pgm/config/cli_config.h"
@@ -425,6 +426,10 @@ ParseOutcome parse_args(const std::vector<std::string>& args) {
     for (const management::CommandSpec* s : verb_specs()) {
       CLI::App* sub = app.add_subcommand(std::string(s->verb), std::string(s->help));
       sub->add_option("args", positional, std::string(s->usage));
+    }
+    if (args.size() == 1 && args[0] == kCompletionGrammarFlag) {
+      outcome.out = completion_grammar(app);
+      return outcome;
     }
     std::vector<std::string> reversed(args.rbegin(), args.rend());
     try {
