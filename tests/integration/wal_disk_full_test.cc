@@ -245,8 +245,14 @@ TEST_F(WalDiskFullTest, CompressesWhatWaitedOnceSpaceComesBack) {
 
   std::string while_full = daemon().log().substr(log_before);
   EXPECT_EQ(count_of(while_full, "streaming paused"), 1U) << tail(while_full);
-  EXPECT_EQ(count_of(while_full, "No space left on device"), 1U)
+  // The receiver's own lines: other parts of the daemon (the record of its children in
+  // base_dir) may say once that they could not write either.
+  EXPECT_EQ(count_of(while_full, "wal primary: cannot compress/encrypt"), 1U)
       << "only the compression failure, once: " << tail(while_full);
+  EXPECT_EQ(count_of(while_full, "No space left on device"),
+            1U + count_of(while_full, "record the daemon's children"))
+      << tail(while_full);
+  EXPECT_LE(count_of(while_full, "record the daemon's children"), 1U) << tail(while_full);
 
   // Space comes back: the plain segment is compressed and streaming resumes by itself.
   size_t log_full = daemon().log().size();

@@ -102,23 +102,36 @@ void ChildRecordFile::write(const std::map<pid_t, std::string>& children) {
   }
   const std::string text = format_children_record(record_);
   const std::string temp = path_ + ".tmp";
-  auto fail = [&](const char* what) {
-    log::warn("record the daemon's children in {}: {}: {}", path_, what,
-              std::strerror(errno));  // NOLINT(concurrency-mt-unsafe)
+  auto fail = [&](const char* what, int error) {
+    std::string line = fmt::format("record the daemon's children in {}: {}: {}", path_, what,
+                                   std::strerror(error));  // NOLINT(concurrency-mt-unsafe)
+    if (failing_) {
+      log::debug("{}", line);
+    } else {
+      log::warn("{}", line);
+    }
+    failing_ = true;
     ::unlink(temp.c_str());
   };
   UniqueFd fd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   if (!fd) {
-    fail("open");
+    fail("open", errno);
     return;
   }
-  if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
-    fail("write");
+  ssize_t written = ::write(fd.get(), text.data(), text.size());
+  if (written != static_cast<ssize_t>(text.size())) {
+    // A short write of a few hundred bytes only happens when the file system is full.
+    fail("write", written < 0 ? errno : ENOSPC);
     return;
   }
   fd.reset();
   if (::rename(temp.c_str(), path_.c_str()) != 0) {
-    fail("rename");
+    fail("rename", errno);
+    return;
+  }
+  if (failing_) {
+    log::info("recording the daemon's children in {} again", path_);
+    failing_ = false;
   }
 }
 

@@ -45,8 +45,9 @@ std::optional<ChildrenRecord> parse_children_record(std::string_view text);
 // Writes the record for this process as the main process. The file is replaced atomically
 // (temp, rename) but not fsynced: it only matters while the processes it names may run, that
 // is within this boot, and the page cache outlives any process; after a reboot the boot id
-// no longer matches and the file is ignored. Failures are logged (warning) and otherwise
-// ignored: the daemon runs on without it.
+// no longer matches and the file is ignored. Failures are logged and otherwise ignored: the
+// daemon runs on without it. The first failure is a warning, repeats (every fork on a full
+// disk) are debug lines, and the first write that works again says so once.
 class ChildRecordFile {
  public:
   static constexpr const char* kFileName = ".pgmoneta.children";
@@ -57,6 +58,7 @@ class ChildRecordFile {
  private:
   std::string path_;
   ChildrenRecord record_;
+  bool failing_ = false;  // the last write failed
 };
 
 // Stops the children recorded in <base_dir>/.pgmoneta.children that still run although their
