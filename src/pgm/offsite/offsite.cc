@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -211,7 +212,16 @@ Result<size_t> ship_wal(const OffsiteContext& ctx, const config::ServerConfig& s
       }
       shipped_tli = tli;
     }
-    PGM_TRY(put_verified_file(*remote, remote_wal_key(s.name, file), dir + "/" + file));
+    const std::string path = dir + "/" + file;
+    if (auto put = put_verified_file(*remote, remote_wal_key(s.name, file), path); !put) {
+      // Listed plain, compressed since: the receiver replaced the file (a rename, then the
+      // plain one removed). Nothing is lost; the next pass ships it under its new name.
+      if (std::error_code ec; !std::filesystem::exists(path, ec) && !ec) {
+        log::debug("offsite: {} of server {} was replaced while shipping; next pass", file, s.name);
+        break;
+      }
+      return tl::unexpected(put.error());
+    }
     PGM_TRY(write_marker(ctx, s, e, base));
     ++count;
   }
