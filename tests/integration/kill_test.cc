@@ -201,6 +201,7 @@ class KillTest : public ClusterTest<KillTest> {
   // (died with its parent, or stopped by the new daemon) once the new daemon runs.
   void kill_main_and_restart(const std::function<void(const std::vector<pid_t>&)>& before_kill) {
     const pid_t main_pid = daemon().pid();
+    groups_.insert(main_pid);
     std::vector<pid_t> children;
     for (const std::string& name : list_dir("/proc")) {
       std::optional<pid_t> pid = io::parse_pid(name);
@@ -249,10 +250,17 @@ class KillTest : public ClusterTest<KillTest> {
     std::string stdout_text;  // the -F raw document
     std::string output;       // stdout and stderr
   };
+  // An output path with no earlier round's text in it (the harness appends to its redirections).
+  std::string fresh_out(const std::string& name) {
+    const std::string out = out_path(name);
+    ::unlink(out.c_str());
+    ::unlink((out + ".err").c_str());
+    return out;
+  }
   Run run_and_kill(const std::vector<std::string>& args, const std::string& what,
                    milliseconds delay) {
     Run run;
-    const std::string out = out_path("round.out");
+    const std::string out = fresh_out("round.out");
     Process client = start_cli(daemon(), args, out);
     EXPECT_GT(client.pid(), 0) << client.error();
     const auto kill_at = steady_clock::now() + delay;
@@ -315,6 +323,11 @@ class KillTest : public ClusterTest<KillTest> {
 
   std::set<std::string> checked_;  // backups our own decoder verified
   int hits_ = 0;                   // operations killed while they ran
+  // The process groups of the daemons this test started (the harness starts each in a group of
+  // its own, which its children inherit). Other tests may run daemons of the same executable
+  // at the same time: only processes in these groups are ours. The children of a killed daemon
+  // are moved to groups of their own, but kill_main_and_restart checks those itself.
+  std::set<pid_t> groups_;
   int copies_started_ = 0;
 };
 
@@ -460,7 +473,7 @@ void KillTest::round_retention(milliseconds delay) {
 void KillTest::round_main(milliseconds delay, bool with_backup) {
   std::optional<Process> client;
   if (with_backup) {
-    client = start_cli(daemon(), {"backup", "primary"}, out_path("main.out"));
+    client = start_cli(daemon(), {"backup", "primary"}, fresh_out("main.out"));
     std::cout << "[   INFO   ] a backup runs while the main process is killed\n";
   }
   ++hits_;
@@ -494,8 +507,12 @@ void KillTest::check_invariants() {
   }
   // No pgmoneta process outside the daemon: every one is the main process or its child.
   const pid_t main_pid = daemon().pid();
+  groups_.insert(main_pid);
   const std::string exe = fs::canonical(daemon().bin("pgmoneta")).string();
   for (pid_t pid : processes_running(exe)) {
+    if (!groups_.contains(::getpgid(pid))) {
+      continue;  // another test's daemon (or a process already gone: getpgid gives -1)
+    }
     std::optional<io::ProcessStat> stat = io::read_process_stat(pid);
     EXPECT_TRUE(pid == main_pid || (stat && stat->ppid == main_pid))
         << "pgmoneta process " << pid << " (" << process_cmdline(pid)
