@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "pgm/config/config.h"
 #include "pgm/management/registry.h"
 
 namespace pgm::cli {
@@ -25,6 +26,14 @@ std::string completion_grammar(const CLI::App& app) {
     if (s.name != s.verb) {
       grammar += fmt::format("command\t{}\n", s.name);
     }
+  }
+  // The keys `conf get` and `conf set` take: <key> for [pgmoneta], <server>.<key> for a server.
+  const config::KeyNames keys = config::key_names();
+  for (std::string_view k : keys.main) {
+    grammar += fmt::format("key\tmain\t{}\n", k);
+  }
+  for (std::string_view k : keys.server) {
+    grammar += fmt::format("key\tserver\t{}\n", k);
   }
   return grammar;
 }

@@ -58,6 +58,20 @@ TEST(CompletionGrammarTest, ListsOptionsWithTheirChoices) {
   EXPECT_TRUE(verbose_is_flag);
 }
 
+TEST(CompletionGrammarTest, ListsTheConfigurationKeysBySection) {
+  std::vector<std::string> lines = grammar_lines();
+  EXPECT_TRUE(has_line(lines, "key\tmain\tretention"));
+  EXPECT_TRUE(has_line(lines, "key\tserver\tretention"));  // valid in both
+  EXPECT_TRUE(has_line(lines, "key\tmain\tmetrics"));
+  EXPECT_FALSE(has_line(lines, "key\tserver\tmetrics"));  // [pgmoneta] only
+  EXPECT_TRUE(has_line(lines, "key\tserver\twal_slot"));
+  EXPECT_FALSE(has_line(lines, "key\tmain\twal_slot"));       // server only
+  EXPECT_FALSE(has_line(lines, "key\tmain\ts3_aws_region"));  // an alias, not a key
+  size_t keys = std::count_if(lines.begin(), lines.end(),
+                              [](const std::string& l) { return l.rfind("key\tmain\t", 0) == 0; });
+  EXPECT_GT(keys, 40u);
+}
+
 TEST(CompletionGrammarTest, OnlyAloneOnTheCommandLine) {
   ParseOutcome parsed = parse_args({std::string(kCompletionGrammarFlag), "ping"});
   EXPECT_EQ(parsed.exit_code, kExitUsage);

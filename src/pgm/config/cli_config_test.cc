@@ -1,7 +1,10 @@
 #include "pgm/config/cli_config.h"
 
+#include <cstdlib>
+
 #include <gtest/gtest.h>
 
+#include "pgm/config/config.h"
 #include "pgm/config/test_env_internal.h"
 
 namespace pgm::config {
@@ -146,6 +149,22 @@ TEST(CliConfigTest, AcceptsAFullPgmonetaConf) {
   EXPECT_EQ(r->config.compression, compress::Algorithm::kNone);
   EXPECT_EQ(r->config.log_type, LogType::kConsole);
   EXPECT_TRUE(r->warnings.empty());
+}
+
+// The examples the package installs (contrib/etc) load as they are, without a warning.
+TEST(ShippedExamplesTest, LoadWithoutWarnings) {
+  const char* source = std::getenv("PGM_SOURCE_DIR");  // NOLINT(concurrency-mt-unsafe)
+  ASSERT_NE(source, nullptr) << "PGM_SOURCE_DIR is set by ctest";
+  const std::string dir = std::string(source) + "/contrib/etc/";
+  auto daemon = load_config(dir + "pgmoneta.conf", map_env({}));
+  ASSERT_TRUE(daemon) << daemon.error().message();
+  EXPECT_TRUE(daemon->warnings.empty()) << daemon->warnings.front().to_string();
+  EXPECT_EQ(daemon->config->base_dir, "/var/lib/pgmoneta");
+  ASSERT_EQ(daemon->config->servers.size(), 1u);
+  auto cli = load_cli_config(dir + "pgmoneta_cli.conf", map_env({}));
+  ASSERT_TRUE(cli) << cli.error().message();
+  EXPECT_TRUE(cli->warnings.empty()) << cli->warnings.front().to_string();
+  EXPECT_EQ(cli->config.unix_socket_dir, "/run/pgmoneta");
 }
 
 TEST(CliConfigTest, LoadMissingFileIsNotFound) {

@@ -105,6 +105,15 @@ bool is_restart_only_key(std::string_view key);
 bool is_secret_key(std::string_view key);
 inline constexpr const char* kRedacted = "********";
 
+// The names of the configuration keys in the key table's order: those valid in [pgmoneta] and
+// those valid in a server section (many keys are both). For shell completion and the docs'
+// drift checks; aliases are not listed.
+struct KeyNames {
+  std::vector<std::string_view> main;
+  std::vector<std::string_view> server;
+};
+KeyNames key_names();
+
 // What a reload cannot apply: changed restart-only keys ("hugepage",
 // "server.primary.port"), "server.<name> (added)", "server.<name> (removed)" and
 // "servers (order changed)". Empty when the reloaded config may be swapped in.

@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "pgm/config/config.h"
 #include "pgm/config/keys_internal.h"
 #include "pgm/config/spellings.h"
 #include "pgm/config/values.h"
@@ -359,6 +360,19 @@ constexpr KeyDef kKeyTable[] = {
 }  // namespace
 
 std::span<const KeyDef> all_keys() { return kKeyTable; }
+
+KeyNames key_names() {
+  KeyNames names;
+  for (const KeyDef& k : kKeyTable) {
+    if (k.set_main != nullptr) {
+      names.main.push_back(k.name);
+    }
+    if (k.set_server != nullptr) {
+      names.server.push_back(k.name);
+    }
+  }
+  return names;
+}
 
 const KeyDef* find_key(std::string_view name) {
   if (name == "s3_aws_region") {
