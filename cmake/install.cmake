@@ -1,0 +1,27 @@
+# Install rules (`cmake --install <build>`, GNUInstallDirs). With --prefix /usr the layout is
+# Debian's: programs in /usr/bin, the examples, the docs and the Grafana dashboard in
+# /usr/share/doc/pgmoneta, bash completion where bash-completion loads it by command name, the
+# systemd unit in /usr/lib/systemd/system. The logrotate snippet goes to <prefix>/etc; for
+# prefix /usr, scripts/package-deb.sh moves that to /etc (GNUInstallDirs' own rule for /usr).
+# Man pages: cmake/ManPages.cmake.
+include(GNUInstallDirs)
+
+set(PGM_DOCDIR ${CMAKE_INSTALL_DATADIR}/doc/pgmoneta)
+
+install(TARGETS pgmoneta pgmoneta-cli pgmoneta-admin RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+
+install(FILES contrib/etc/pgmoneta.conf contrib/etc/pgmoneta_cli.conf
+        DESTINATION ${PGM_DOCDIR}/examples)
+install(FILES contrib/grafana/pgmoneta.json contrib/grafana/README.md
+        DESTINATION ${PGM_DOCDIR}/grafana)
+install(FILES README.md DESTINATION ${PGM_DOCDIR})
+install(DIRECTORY docs/ DESTINATION ${PGM_DOCDIR}/docs FILES_MATCHING PATTERN "*.md")
+
+# One script completes both programs; bash-completion finds it by the command's name.
+install(FILES contrib/bash-completion/pgmoneta-cli
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
+install(FILES contrib/bash-completion/pgmoneta-cli
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME pgmoneta-admin)
+
+install(FILES contrib/systemd/pgmoneta.service DESTINATION lib/systemd/system)
+install(FILES contrib/logrotate/pgmoneta DESTINATION ${CMAKE_INSTALL_SYSCONFDIR}/logrotate.d)
