@@ -5,7 +5,7 @@ BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build check unit fuzz integration demo format clean
+.PHONY: all deps build demo-build check unit fuzz integration demo package install format clean
 
 all: build
 
@@ -35,8 +35,22 @@ fuzz: build
 integration: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -L integration
 
-demo: build
+# The demo builds only the three programs it runs (not the tests, the fuzz targets or the man
+# pages): a fresh machine shows a backup sooner. `make check` builds everything.
+demo-build: deps $(BUILD_DIR)/build.ninja
+	ninja -C $(BUILD_DIR) -j $(JOBS) pgmoneta pgmoneta-cli pgmoneta-admin
+
+demo: demo-build
 	BIN_DIR=$(CURDIR)/$(BUILD_DIR)/bin bash scripts/demo.sh
+
+# The Debian package of the programs: $(BUILD_DIR)/package/pgmoneta_<version>-1_<arch>.deb
+# (docs/install.md). `make install` installs into PREFIX (default /usr/local).
+PREFIX ?= /usr/local
+package: build
+	bash scripts/package-deb.sh $(BUILD_DIR) $(BUILD_DIR)/package
+
+install: build
+	cmake --install $(BUILD_DIR) --prefix $(PREFIX) --strip
 
 # WAL receiver benchmark against pg_receivewal (not part of check): make bench-wal [QUICK=1]
 .PHONY: bench-wal

@@ -26,6 +26,8 @@ PACKAGES=(
   # contrib tests (tests/contrib): systemd-analyze verify checks the unit, logrotate --debug the
   # logrotate snippet (nothing is started: systemd need not run as init)
   systemd logrotate
+  # make package (scripts/package-deb.sh: dpkg-shlibdeps) and its test (lintian)
+  dpkg-dev lintian
 )
 
 missing=()
