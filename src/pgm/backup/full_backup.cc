@@ -494,6 +494,18 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
   so.workers = std::max(1, o.workers);
   so.crc32c = o.crc32c_manifest;
   so.block_hashes = true;  // the block map an incremental child compares against
+  // Files unchanged since the previous backup are hardlinked as they arrive instead of being
+  // compressed and written, then replaced by link_unchanged (which still handles the rest).
+  std::optional<IdenticalFiles> identical;
+  if (!o.previous_dir.empty()) {
+    identical.emplace(IdenticalFiles::load(o.previous_dir, o.compression_type,
+                                           static_cast<uint8_t>(o.encryption)));
+    if (identical->size() > 0) {
+      so.identical = [&identical](std::string_view path, std::string_view sha512) {
+        return identical->find(path, sha512);
+      };
+    }
+  }
   PGM_ASSIGN_OR_RETURN(std::unique_ptr<FileStore> store, FileStore::create(o.backup_dir, so));
 
   pg::ConnectParams rp = o.connection;
@@ -528,6 +540,15 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
   repl.close();
   consumer.set_phase(BackupProgress::Phase::kFinishing);
   PGM_ASSIGN_OR_RETURN(std::vector<StoredFile> files, store->finish());
+  identical.reset();  // no more lookups; its memory goes back before the manifests load
+  uint64_t linked_while_streaming = 0;
+  uint64_t linked_bytes_while_streaming = 0;
+  for (const StoredFile& f : files) {
+    if (f.linked) {
+      ++linked_while_streaming;
+      linked_bytes_while_streaming += f.stored_size;
+    }
+  }
   Seconds basebackup_elapsed = Clock::now() - bb_started;
 
   // PostgreSQL's manifest against our hashes. It lists neither itself nor the WAL streamed
@@ -642,9 +663,11 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
   if (!o.previous_dir.empty()) {
     auto link_started = Clock::now();
     auto linked = link_unchanged(o.previous_dir, o.backup_dir);
+    result.linked_files = linked_while_streaming;
+    result.linked_bytes = linked_bytes_while_streaming;
     if (linked) {
-      result.linked_files = linked->files_linked;
-      result.linked_bytes = linked->bytes_saved;
+      result.linked_files += linked->files_linked;
+      result.linked_bytes += linked->bytes_saved;
       auto text = io::read_file(o.previous_dir + "/backup.sha512");
       if (text) {
         auto entries = parse_sha512_file(*text);

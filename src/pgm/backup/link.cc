@@ -255,6 +255,59 @@ Result<LinkResult> link_unchanged(const std::string& previous_dir, const std::st
   return result;
 }
 
+IdenticalFiles IdenticalFiles::load(const std::string& previous_dir, uint8_t compression,
+                                    uint8_t encryption) {
+  IdenticalFiles index;
+  index.dir_ = previous_dir;
+  index.compression_ = compression;
+  index.encryption_ = encryption;
+  auto info = load_info(previous_dir);
+  if (!info || info->compression != compression || info->encryption != encryption) {
+    return index;
+  }
+  auto manifest = load_manifest(previous_dir);
+  auto sha_text = io::read_file(previous_dir + "/backup.sha512");
+  if (!manifest || !sha_text) {
+    return index;
+  }
+  auto stored = parse_sha512_file(*sha_text);
+  if (!stored) {
+    return index;
+  }
+  std::unordered_map<std::string, std::string> stored_hex;  // "data/<stored>" -> hex
+  stored_hex.reserve(stored->size());
+  for (Sha512Entry& e : *stored) {
+    stored_hex.emplace(std::move(e.path), std::move(e.hex));
+  }
+  index.files_.reserve(manifest->size());
+  for (ManifestEntry& e : *manifest) {
+    auto it = stored_hex.find("data/" + stored_name(e.path, compression, encryption));
+    if (it != stored_hex.end()) {
+      index.files_.emplace(std::move(e.path), Known{std::move(e.sha512), std::move(it->second)});
+    }
+  }
+  return index;
+}
+
+std::optional<IdenticalFile> IdenticalFiles::find(std::string_view manifest_path,
+                                                  std::string_view sha512) const {
+  auto it = files_.find(std::string(manifest_path));
+  if (it == files_.end() || it->second.sha512 != sha512) {
+    return std::nullopt;
+  }
+  IdenticalFile same;
+  same.path =
+      fmt::format("{}/data/{}", dir_, stored_name(manifest_path, compression_, encryption_));
+  struct stat st {};
+  // lstat: a symlink (a pgmoneta repository, another file system) is left to link_unchanged.
+  if (::lstat(same.path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return std::nullopt;
+  }
+  same.stored_size = static_cast<uint64_t>(st.st_size);
+  same.stored_sha512 = it->second.stored_sha512;
+  return same;
+}
+
 uint64_t stored_bytes(const std::string& backup_dir) {
   uint64_t total = 0;
   std::error_code ec;

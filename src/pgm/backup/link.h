@@ -10,8 +10,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "pgm/backup/info.h"
+#include "pgm/backup/store.h"
 #include "pgm/compress/codec.h"
 #include "pgm/core/result.h"
 
@@ -43,6 +45,32 @@ std::string stored_name(std::string_view manifest_path, uint8_t compression, uin
 // same inode, or not regular files are skipped. File contents do not change, so
 // backup.sha512 stays valid. Touched directories are fsynced. Errors name the file.
 Result<LinkResult> link_unchanged(const std::string& previous_dir, const std::string& new_dir);
+
+// The stored files of an earlier backup that a new backup may hardlink while it streams
+// (FileStore's StoreOptions::identical), built from that backup's backup.info, backup.manifest
+// and backup.sha512. It answers only when the compression and encryption are those of the new
+// backup, the manifest path has the same SHA-512, and the earlier stored file is its own
+// regular file with a backup.sha512 line; everything else is left to link_unchanged().
+// Immutable once loaded: find() is thread-safe.
+class IdenticalFiles {
+ public:
+  // An index that never answers when `previous_dir` cannot be read or its COMPRESSION or
+  // ENCRYPTION differ: linking only saves space.
+  static IdenticalFiles load(const std::string& previous_dir, uint8_t compression,
+                             uint8_t encryption);
+  std::optional<IdenticalFile> find(std::string_view manifest_path, std::string_view sha512) const;
+  size_t size() const { return files_.size(); }
+
+ private:
+  struct Known {
+    std::string sha512;         // of the plaintext, from backup.manifest
+    std::string stored_sha512;  // of the stored bytes, from backup.sha512
+  };
+  std::string dir_;
+  uint8_t compression_ = 0;
+  uint8_t encryption_ = 0;
+  std::unordered_map<std::string, Known> files_;  // manifest path -> hashes
+};
 
 // Bytes this backup alone holds on disk: st_size of every regular file under backup_dir with
 // st_nlink == 1. Files shared by hardlink (nlink > 1) and symlinks count 0, so the figure is

@@ -120,6 +120,9 @@ struct FileStore::Impl {
   Result<void> submit(bool last);
   Result<void> write_block(FileJob& job, Block& block, StoreTimings& t);
   Result<void> close_file(FileJob& job, StoreTimings& t);
+  // end_file's shortcut: hardlinks the current file to StoreOptions::identical's answer.
+  // True when it did (the file is done, its block released).
+  bool link_identical();
   void release(std::unique_ptr<Block> block);  // requires mutex
 };
 
@@ -303,6 +306,11 @@ Result<void> FileStore::end_file() {
     }
     s.hashing_blocks = false;
   }
+  if (s.link_identical()) {
+    s.current = nullptr;
+    s.current_owner.reset();
+    return {};
+  }
   {
     std::lock_guard lock(s.mutex);
     ++s.open_files;
@@ -311,6 +319,35 @@ Result<void> FileStore::end_file() {
   Result<void> r = s.submit(true);
   s.current = nullptr;
   return r;
+}
+
+bool FileStore::Impl::link_identical() {
+  StoredFile& file = current->file;
+  // Only while nothing of the file went to the workers: its one block is still here.
+  if (!options.identical || current->plain || next_index != 0) {
+    return false;
+  }
+  std::optional<IdenticalFile> same = options.identical(file.manifest_path, file.sha512);
+  if (!same) {
+    return false;
+  }
+  // A plain link(): nothing exists under the new name yet, so there is no rename over a file
+  // (a rename over a just-written file waits for its write-back: milliseconds per file).
+  // Any failure (another file system, EMLINK, a vanished target) stores the file as usual.
+  const std::string full = dir + "/" + file.stored_path;
+  if (::link(same->path.c_str(), full.c_str()) != 0) {
+    return false;
+  }
+  file.size = current_bytes;
+  file.stored_size = same->stored_size;
+  file.stored_sha512 = same->stored_sha512;
+  file.linked = true;
+  std::lock_guard lock(mutex);
+  if (filling) {
+    release(std::move(filling));
+  }
+  done.push_back(std::move(file));
+  return true;
 }
 
 Result<std::vector<StoredFile>> FileStore::finish() {

@@ -23,9 +23,12 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pgm/compress/codec.h"
@@ -34,6 +37,13 @@
 #include "pgm/incremental/block_map.h"
 
 namespace pgm::backup {
+
+// A stored file of an earlier backup, as StoreOptions::identical finds it.
+struct IdenticalFile {
+  std::string path;           // absolute, a regular file (not a symlink)
+  uint64_t stored_size = 0;   // its size on disk
+  std::string stored_sha512;  // of its bytes on disk, from that backup's backup.sha512
+};
 
 struct StoreOptions {
   compress::Algorithm algorithm = compress::Algorithm::kNone;
@@ -47,6 +57,14 @@ struct StoreOptions {
   // Also hash every 8 KB block of each incremental candidate (relation segments, see
   // incremental/format.h) into StoredFile::block_hashes, as the bytes arrive.
   bool block_hashes = false;
+  // The stored file of an earlier backup that holds exactly what a new file would store: the
+  // same plaintext (manifest path and SHA-512) under the same compression and encryption. For
+  // a file of at most one block, end_file() hardlinks it instead of compressing and writing a
+  // copy (a second full backup of a cluster of many small files writes little but links).
+  // Called on the producer's thread; nullptr or nullopt: the file is stored as usual.
+  std::function<std::optional<IdenticalFile>(std::string_view manifest_path,
+                                             std::string_view sha512)>
+      identical;
 };
 
 struct StoredFile {
@@ -60,6 +78,7 @@ struct StoredFile {
   // With StoreOptions::block_hashes, for incremental candidates: one hash per 8 KB block.
   std::vector<incremental::BlockHash> block_hashes;
   bool has_block_hashes = false;  // a candidate (an empty relation file has no hashes)
+  bool linked = false;            // a hardlink to StoreOptions::identical's file, nothing written
 };
 
 // Thread time spent per step, summed over workers (what backup.info's *_ELAPSED report).

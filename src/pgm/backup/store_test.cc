@@ -143,6 +143,72 @@ INSTANTIATE_TEST_SUITE_P(Algorithms, FileStoreTest,
                                            Case{Algorithm::kBzip2, crypto::AesMode::kAes128Gcm,
                                                 1}));
 
+// StoreOptions::identical: a one-block file with a known twin is hardlinked, not written; a
+// file of more blocks, a changed file, a plain file and a failed link are stored as usual.
+TEST(FileStoreIdenticalTest, AOneBlockFileWithATwinIsHardlinkedNotWritten) {
+  TempDir dir;
+  ASSERT_TRUE(io::make_directories(dir.path() + "/old", 0700).has_value());
+  ASSERT_TRUE(io::make_directories(dir.path() + "/new", 0700).has_value());
+  const std::vector<uint8_t> small = half_random_bytes(8192, 1);
+  const std::vector<uint8_t> large = half_random_bytes(200000, 2);  // > one 64 KB block
+  const std::string twin = dir.path() + "/old/twin.zstd";
+  ASSERT_TRUE(io::write_file_atomic(twin, "stored bytes of the twin", 0600).has_value());
+  std::vector<std::string> asked;
+  StoreOptions o;
+  o.algorithm = Algorithm::kZstd;
+  o.block_size = 64 * 1024;
+  o.workers = 2;
+  o.identical = [&](std::string_view path, std::string_view sha) -> std::optional<IdenticalFile> {
+    asked.emplace_back(path);
+    if (path == "changed" ||
+        (path != "missing" && sha != sha512_hex(path == "large" ? large : small))) {
+      return std::nullopt;
+    }
+    IdenticalFile f;
+    f.path = path == "missing" ? dir.path() + "/old/gone.zstd" : twin;
+    f.stored_size = 24;
+    f.stored_sha512 = "twin-hex";
+    return f;
+  };
+  auto store = FileStore::create(dir.path() + "/new", o);
+  ASSERT_TRUE(store.has_value());
+  for (const char* name : {"same", "large", "changed", "missing", "label"}) {
+    const std::vector<uint8_t>& bytes = std::string_view(name) == "large" ? large : small;
+    ASSERT_TRUE((*store)->begin_file(name, name, std::string_view(name) == "label").has_value());
+    ASSERT_TRUE((*store)->write(bytes).has_value());
+    ASSERT_TRUE((*store)->end_file().has_value());
+  }
+  auto files = (*store)->finish();
+  ASSERT_TRUE(files.has_value()) << files.error().message();
+  // Asked about every compressed file, never about the plain one.
+  EXPECT_EQ(asked, (std::vector<std::string>{"same", "large", "changed", "missing"}));
+  struct stat twin_st {};
+  ASSERT_EQ(::stat(twin.c_str(), &twin_st), 0);
+  for (const StoredFile& f : *files) {
+    const std::string path = dir.path() + "/new/" + f.stored_path;
+    struct stat st {};
+    ASSERT_EQ(::stat(path.c_str(), &st), 0) << path;
+    const bool same_inode = st.st_ino == twin_st.st_ino;
+    if (f.manifest_path == "same") {
+      EXPECT_TRUE(f.linked);
+      EXPECT_TRUE(same_inode);
+      EXPECT_EQ(f.size, small.size());
+      EXPECT_EQ(f.sha512, sha512_hex(small));
+      EXPECT_EQ(f.stored_size, 24u);
+      EXPECT_EQ(f.stored_sha512, "twin-hex");
+      EXPECT_EQ(f.stored_path, "same.zstd");
+    } else {
+      EXPECT_FALSE(f.linked) << f.manifest_path;
+      EXPECT_FALSE(same_inode) << f.manifest_path;
+      const std::vector<uint8_t>& bytes = f.manifest_path == "large" ? large : small;
+      Algorithm a = f.manifest_path == "label" ? Algorithm::kNone : Algorithm::kZstd;
+      crypto::MasterKey key = test_key();
+      EXPECT_EQ(restore(path, a, crypto::AesMode::kNone, key), bytes) << f.manifest_path;
+    }
+  }
+  EXPECT_EQ(twin_st.st_nlink, 2u);  // the twin and "same"
+}
+
 TEST(FileStoreErrorTest, EncryptionWithoutKeyIsRefused) {
   TempDir dir;
   StoreOptions o;
