@@ -26,6 +26,8 @@ PACKAGES=(
   # contrib tests (tests/contrib): systemd-analyze verify checks the unit, logrotate --debug the
   # logrotate snippet (nothing is started: systemd need not run as init)
   systemd logrotate
+  # manual pages: pandoc turns docs/*.md into man pages (cmake/ManPages.cmake, target man)
+  pandoc
 )
 
 missing=()
