@@ -13,8 +13,9 @@
 --   4. puts the sections in the order man-pages(7) asks for (NAME, SYNOPSIS, DESCRIPTION,
 --      OPTIONS first; EXIT STATUS, ENVIRONMENT, FILES, NOTES, SEE ALSO last);
 --   5. rewrites links: one to a heading of the page becomes that heading's title, one to
---      another reference page becomes its manual page (pgmoneta.conf(5)), one to any other
---      document becomes its path in the source tree (docs/remote.md);
+--      another reference page becomes its manual page (pgmoneta.conf(5); "<text> in
+--      pgmoneta.conf(5)" for one of its sections), one to any other document becomes its path
+--      in the source tree (docs/remote.md);
 --   6. turns tables into definition lists, since man tables wider than the terminal make
 --      groff warn and wrap badly: the first column is the term and the other columns,
 --      labelled with their header, are the definition.
@@ -138,7 +139,8 @@ local function relink(titles)
       if anchor then
         return pandoc.Emph({ pandoc.Str(titles[anchor] or text) })
       end
-      local file = target:gsub("#.*$", ""):gsub("^%./", "")
+      -- Reference pages link "configuration.md", header files "../configuration.md".
+      local file = target:gsub("#.*$", ""):match("([^/]*)$")
       local page = man_of[file]
       if page then
         local name, section = page:match("^(.-)(%(%d%))$")
@@ -148,12 +150,19 @@ local function relink(titles)
         end
         local out = pandoc.List(link.content)
         out:insert(pandoc.Space())
-        out:insert(pandoc.Str("("))
-        out:extend(ref)
-        out:insert(pandoc.Str(")"))
+        if target:match("#") then
+          -- a section of another page: "Where the files are in pgmoneta.conf(5)"
+          out:insert(pandoc.Str("in"))
+          out:insert(pandoc.Space())
+          out:extend(ref)
+        else
+          out:insert(pandoc.Str("("))
+          out:extend(ref)
+          out:insert(pandoc.Str(")"))
+        end
         return out
       end
-      local path = file:match("^%.%./") and file:gsub("^%.%./", "") or ("docs/" .. file)
+      local path = "docs/" .. file
       if text == file then
         return pandoc.Code(path)
       end
@@ -225,6 +234,8 @@ function Pandoc(doc)
     -- hyphenation at every paragraph from the HY register, so clear that (pandoc's .nh is
     -- not enough).
     doc.meta.hyphenate = false
+    -- Ragged right: justified lines full of long literals get wide gaps.
+    doc.meta.adjusting = "l"
     doc.blocks:insert(1, pandoc.RawBlock("man", ".nr HY 0"))
   end
   return doc
