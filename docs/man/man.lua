@@ -18,7 +18,8 @@
 --      in the source tree (docs/remote.md);
 --   6. turns tables into definition lists, since man tables wider than the terminal make
 --      groff warn and wrap badly: the first column is the term and the other columns,
---      labelled with their header, are the definition.
+--      labelled with their header, are the definition;
+--   7. writes the SYNOPSIS code blocks as no-fill text without pandoc's extra indentation.
 
 local stringify = pandoc.utils.stringify
 
@@ -222,6 +223,32 @@ local function table_to_deflist(tbl)
   return pandoc.DefinitionList(items)
 end
 
+-- SYNOPSIS: code blocks become plain no-fill text at the section's indentation (pandoc would
+-- indent them a further 7 columns, and the continuation lines would not fit in 80).
+local function roff_escape(line)
+  line = line:gsub("\\", "\\e"):gsub("%-", "\\-")
+  if line:match("^[.']") then
+    line = "\\&" .. line
+  end
+  return line
+end
+
+local function flatten_synopsis(blocks)
+  local in_synopsis = false
+  for i, b in ipairs(blocks) do
+    if b.t == "Header" and b.level == 1 then
+      in_synopsis = stringify(b.content) == "SYNOPSIS"
+    elseif in_synopsis and b.t == "CodeBlock" then
+      local lines = {}
+      for line in (b.text .. "\n"):gmatch("(.-)\n") do
+        table.insert(lines, roff_escape(line))
+      end
+      blocks[i] = pandoc.RawBlock("man", ".PP\n.nf\n" .. table.concat(lines, "\n") .. "\n.fi")
+    end
+  end
+  return blocks
+end
+
 function Pandoc(doc)
   local blocks = drop_web_only(doc.blocks)
   local titles = retitle(blocks)
@@ -230,6 +257,7 @@ function Pandoc(doc)
   doc = doc:walk(relink(titles))
   if FORMAT:match("man") then
     doc = doc:walk({ Table = table_to_deflist })
+    doc.blocks = flatten_synopsis(doc.blocks)
     -- No hyphenation: it would split option names, keys and paths. The man macros reset
     -- hyphenation at every paragraph from the HY register, so clear that (pandoc's .nh is
     -- not enough).
