@@ -19,7 +19,9 @@
 --   6. turns tables into definition lists, since man tables wider than the terminal make
 --      groff warn and wrap badly: the first column is the term and the other columns,
 --      labelled with their header, are the definition;
---   7. writes the SYNOPSIS code blocks as no-fill text without pandoc's extra indentation.
+--   7. writes the SYNOPSIS code blocks as no-fill text without pandoc's extra indentation;
+--   8. turns hyphenation off and sets ragged-right text.
+-- Steps 6 to 8 apply only when the output is man.
 
 local stringify = pandoc.utils.stringify
 

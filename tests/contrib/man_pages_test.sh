@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The manual pages (cmake/ManPages.cmake, target man): groff has no complaint about any of them,
 # each has NAME, SYNOPSIS and DESCRIPTION, and none has drifted from the programs: every command
-# and option of pgmoneta-cli (from its --completion-grammar), every option of pgmoneta and
-# pgmoneta-admin (from --help) and every key of the daemon's key table (src/pgm/config/keys.cc)
-# appears in its page.
+# and option of pgmoneta-cli and every configuration key (from pgmoneta-cli --completion-grammar,
+# which lists the daemon's key table), and every option of pgmoneta and pgmoneta-admin (from
+# --help) appears in its page.
 #
 # Usage: man_pages_test.sh <build>/man <build>/bin <source dir>
 # Exit 77 (skip) when man(1) is missing, or when the pages were not built because pandoc is.
@@ -79,6 +79,7 @@ if [ -f "$cli_page" ]; then
   grammar=$("$bin_dir/pgmoneta-cli" --completion-grammar) || fail "pgmoneta-cli --completion-grammar failed"
   n=0
   while IFS=$'\t' read -r kind name _; do
+    # key lines are checked against pgmoneta.conf(5) below
     case $kind in
       option)
         for o in ${name//,/ }; do
@@ -107,15 +108,18 @@ for program in pgmoneta pgmoneta-admin; do
   done
 done
 
-# pgmoneta.conf: every key of the key table, and the two aliases find_key() accepts.
+# pgmoneta.conf: every key the daemon knows, [pgmoneta] and server sections alike (the key table,
+# as pgmoneta-cli --completion-grammar lists it for conf get/set), and the two aliases that
+# find_key() in src/pgm/config/keys.cc accepts.
 conf_page="$man_dir/man5/pgmoneta.conf.5"
 if [ -f "$conf_page" ]; then
   text=$(render "$conf_page")
-  keys_cc="$source_dir/src/pgm/config/keys.cc"
-  keys=$(sed -n '/kKeyTable\[\] = {/,/^};/p' "$keys_cc" | sed -n 's/^ *{"\([a-z0-9_]*\)",.*/\1/p')
-  aliases=$(sed -n '/^const KeyDef\* find_key/,/^}/s/.*if (name == "\([a-z0-9_]*\)").*/\1/p' "$keys_cc")
+  keys=$("$bin_dir/pgmoneta-cli" --completion-grammar | awk -F'\t' '$1 == "key" { print $3 }' | sort -u)
   count=$(wc -w <<<"$keys")
-  [ "$count" -ge 40 ] || fail "found only $count keys in $keys_cc: has the key table changed shape?"
+  [ "$count" -ge 40 ] || fail "pgmoneta-cli --completion-grammar listed only $count configuration keys"
+  keys_cc="$source_dir/src/pgm/config/keys.cc"
+  aliases=$(sed -n '/^const KeyDef\* find_key/,/^}/s/.*if (name == "\([a-z0-9_]*\)").*/\1/p' "$keys_cc")
+  [ -n "$aliases" ] || fail "found no key aliases in find_key() of $keys_cc"
   for k in $keys $aliases; do
     expect_word "$conf_page" key "$k" "$text"
   done
