@@ -28,6 +28,8 @@ PACKAGES=(
   systemd logrotate
   # make package (scripts/package-deb.sh: dpkg-shlibdeps) and its test (lintian)
   dpkg-dev lintian
+  # manual pages: pandoc turns docs/*.md into man pages (cmake/ManPages.cmake, target man)
+  pandoc
 )
 
 missing=()
