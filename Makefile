@@ -44,9 +44,11 @@ demo: demo-build
 	BIN_DIR=$(CURDIR)/$(BUILD_DIR)/bin bash scripts/demo.sh
 
 # The Debian package of the programs: $(BUILD_DIR)/package/pgmoneta_<version>-1_<arch>.deb
-# (docs/install.md). `make install` installs into PREFIX (default /usr/local).
+# (docs/install.md); it builds only the programs and the man pages. `make install` installs into
+# PREFIX (default /usr/local).
 PREFIX ?= /usr/local
-package: build
+package: deps $(BUILD_DIR)/build.ninja
+	ninja -C $(BUILD_DIR) -j $(JOBS) pgmoneta pgmoneta-cli pgmoneta-admin man
 	bash scripts/package-deb.sh $(BUILD_DIR) $(BUILD_DIR)/package
 
 install: build
