@@ -322,10 +322,11 @@ CommandResult commands::list_backup(const Call& call) {
     if (!e.info) {
       continue;
     }
-    figures[i].wal = backup::wal_bytes_between(wal_files, e.info->wal, "", seg_size);
+    const std::string first = backup::first_wal_segment(*e.info, seg_size);
+    figures[i].wal = backup::wal_bytes_between(wal_files, first, "", seg_size);
     if (i > 0 && (*entries)[i - 1].info) {
-      figures[i].delta =
-          backup::wal_bytes_between(wal_files, (*entries)[i - 1].info->wal, e.info->wal, seg_size);
+      figures[i].delta = backup::wal_bytes_between(
+          wal_files, backup::first_wal_segment(*(*entries)[i - 1].info, seg_size), first, seg_size);
     }
   }
   std::vector<size_t> order_index(entries->size());
