@@ -26,6 +26,8 @@
 #include "integration/wal_helpers.h"
 #include <sys/stat.h>
 
+#include "pgm/crypto/digest.h"
+
 namespace pgm::testing {
 namespace {
 
@@ -261,6 +263,24 @@ TEST_F(PgmonetaRepositoryTest, EveryBackupIsListedVerifiedAndRestored) {
     EXPECT_TRUE(failed == nullptr || failed->empty()) << failed->dump(2);
 
     EXPECT_EQ(restore_and_fingerprint(b.label, ""), b.fingerprint);
+  }
+
+  // The file verb on one of pgmoneta's lz4 files (the daemon decompresses it in place): the
+  // plaintext is what backup.manifest lists.
+  {
+    const std::string lz4_backup = backup_root() + "/20261207010451";
+    const std::string dir = daemon().dir().make_dir("verbs");
+    const std::string file = dir + "/postgresql.conf";
+    fs::copy_file(lz4_backup + "/data/postgresql.conf.lz4", file + ".lz4");
+    chown_to_test_user(file + ".lz4");
+    CliResult r = cli({"decompress", file + ".lz4"}, "raw");
+    ASSERT_EQ(r.exit_code(), 0) << r.describe();
+    auto sha = crypto::Sha512::create();
+    ASSERT_TRUE(sha.has_value());
+    sha->update(read_text(file));
+    const std::string line = "\npostgresql.conf," + crypto::Sha512::hex(sha->final()) + "\n";
+    EXPECT_NE(("\n" + read_text(lz4_backup + "/backup.manifest")).find(line), std::string::npos)
+        << line;
   }
 
   // Replaying the repository's WAL (mixed suffixes: .gz.aes, .lz4.aes, .bz2.aes, .zstd.aes,
