@@ -12,6 +12,7 @@
 
 #include "pgm/core/markup.h"
 #include "pgm/crypto/digest.h"
+#include "pgm/wal/segment.h"
 
 namespace pgm::backup {
 namespace {
@@ -714,6 +715,37 @@ void forget_remote_copies(BackupInfo& info) {
   info.remote_ssh_elapsed = Seconds(0);
   info.remote_s3_elapsed = Seconds(0);
   info.remote_azure_elapsed = Seconds(0);
+}
+
+std::string first_wal_segment(const BackupInfo& info, uint64_t seg_size) {
+  if (!wal::check_segment_size(seg_size)) {
+    return {};
+  }
+  if (wal::parse_segment_name(info.wal, seg_size)) {
+    return info.wal;
+  }
+  if (info.start_lsn == 0 || info.start_timeline == 0) {
+    return {};
+  }
+  return wal::segment_name(wal::TimelineId(info.start_timeline), wal::Lsn(info.start_lsn),
+                           seg_size);
+}
+
+uint64_t segment_size_from_info(const BackupInfo& info) {
+  if (info.start_timeline == 0) {
+    return 0;
+  }
+  uint64_t found = 0;
+  for (uint64_t size = uint64_t{1} << 20; size <= uint64_t{1} << 30; size <<= 1) {
+    if (wal::segment_name(wal::TimelineId(info.start_timeline), wal::Lsn(info.start_lsn), size) ==
+        info.wal) {
+      if (found != 0) {
+        return 0;
+      }
+      found = size;
+    }
+  }
+  return found;
 }
 
 }  // namespace pgm::backup

@@ -87,6 +87,16 @@ std::string format_backup_info(const BackupInfo& info);
 // a malformed number/LSN/flag, a duplicate key, tablespace keys inconsistent with TABLESPACES.
 Result<BackupInfo> parse_backup_info(std::string_view text);
 
+// The backup's first WAL segment: WAL when it is a segment name, else (pgmoneta sometimes writes
+// "WAL=(null)") the segment holding START_WALPOS on START_TIMELINE. "" when neither is usable
+// or seg_size is not a valid WAL segment size.
+std::string first_wal_segment(const BackupInfo& info, uint64_t seg_size);
+
+// The WAL segment size (1 MB to 1 GB) for which START_WALPOS on START_TIMELINE lies in the
+// segment WAL names; 0 when none or more than one does (WAL=(null), an LSN in the first 1 MB).
+// For when the server was never reached and the repository is all there is.
+uint64_t segment_size_from_info(const BackupInfo& info);
+
 // "%X/%X" as PostgreSQL prints an LSN, and its parser (1-8 hex digits each side).
 std::string format_lsn(uint64_t lsn);
 std::optional<uint64_t> parse_lsn(std::string_view text);

@@ -110,6 +110,39 @@ BackupInfo full_info() {
   return info;
 }
 
+TEST(InfoTest, FirstWalSegmentFallsBackOnStartWalpos) {
+  BackupInfo info;
+  info.wal = "000000010000000000000031";
+  info.start_lsn = 0x3100028;
+  info.start_timeline = 1;
+  EXPECT_EQ(first_wal_segment(info, 1u << 20), "000000010000000000000031");
+  // pgmoneta's WAL=(null): the segment of START_WALPOS, for the segment size in use.
+  info.wal = "(null)";
+  EXPECT_EQ(first_wal_segment(info, 1u << 20), "000000010000000000000031");
+  EXPECT_EQ(first_wal_segment(info, 16u << 20), "000000010000000000000003");
+  info.start_timeline = 2;
+  info.start_lsn = 0x1FF000028;
+  EXPECT_EQ(first_wal_segment(info, 16u << 20), "0000000200000001000000FF");
+  info.start_lsn = 0;
+  EXPECT_EQ(first_wal_segment(info, 16u << 20), "");
+  EXPECT_EQ(first_wal_segment(info, 12345), "");
+}
+
+TEST(InfoTest, SegmentSizeFromInfo) {
+  BackupInfo info;
+  info.wal = "000000010000000000000031";
+  info.start_lsn = 0x3100028;
+  info.start_timeline = 1;
+  EXPECT_EQ(segment_size_from_info(info), uint64_t{1} << 20);
+  info.wal = "000000010000000000000003";
+  EXPECT_EQ(segment_size_from_info(info), uint64_t{16} << 20);
+  info.wal = "(null)";
+  EXPECT_EQ(segment_size_from_info(info), 0u);
+  info.wal = "000000010000000000000000";  // every size fits an LSN this small
+  info.start_lsn = 0x28;
+  EXPECT_EQ(segment_size_from_info(info), 0u);
+}
+
 TEST(InfoTest, FormatsSmallInfoExactly) {
   EXPECT_EQ(format_backup_info(small_info()), kSmallGolden);
 }

@@ -106,13 +106,16 @@ void run_retention(const config::Config& c, std::span<const RetentionServer> ser
           break;
         }
       }
-      if (oldest != nullptr && !oldest->info->wal.empty()) {
+      // pgmoneta may write WAL=(null): then the segment of START_WALPOS.
+      const std::string oldest_wal =
+          oldest != nullptr ? first_wal_segment(*oldest->info, seg_size) : std::string();
+      if (!oldest_wal.empty()) {
         std::vector<std::string> dirs = {config::wal_directory(c, s)};
         if (!s.wal_shipping.empty()) {
           dirs.push_back(config::wal_shipping_directory(s));
         }
         // Local WAL a remote engine has not stored yet stays (offsite/offsite.h).
-        std::string keep_from = oldest->info->wal;
+        std::string keep_from = oldest_wal;
         std::string unshipped = remote.oldest_unshipped_wal(s);
         if (!unshipped.empty() && unshipped.substr(8) < keep_from.substr(8)) {
           keep_from = unshipped;
@@ -121,13 +124,13 @@ void run_retention(const config::Config& c, std::span<const RetentionServer> ser
               "has stored it",
               s.name, unshipped);
         }
-        if (auto pruned = remote.prune_wal(s, oldest->info->wal); !pruned) {
+        if (auto pruned = remote.prune_wal(s, oldest_wal); !pruned) {
           log::error("retention: server {}: pruning remote WAL: {}", s.name,
                      pruned.error().message());
         }
         for (const std::string& dir : dirs) {
           bool local = dir == dirs.front();
-          auto pruned = wal::prune_wal_before(dir, local ? keep_from : oldest->info->wal, seg_size);
+          auto pruned = wal::prune_wal_before(dir, local ? keep_from : oldest_wal, seg_size);
           if (!pruned) {
             log::error("retention: server {}: pruning {}: {}", s.name, dir,
                        pruned.error().message());

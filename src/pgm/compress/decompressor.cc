@@ -3,12 +3,14 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <optional>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include <fmt/format.h>
+#include <lz4.h>
 #include <lz4frame.h>
 
 #include "pgm/compress/stream.h"
@@ -23,6 +25,30 @@ using internal::is_known;
 using internal::kMaxChunk;
 using internal::library_error;
 using internal::unknown_algorithm;
+
+namespace {
+
+// An LZ4 frame starts with the magic 0x184D2204, a skippable frame with 0x184D2A50-5F (both
+// little-endian). pgmoneta writes a block stream instead: each block is a 4-byte
+// little-endian compressed length then that many bytes of a raw LZ4 block, compressed with
+// LZ4_compress_fast_continue (a block may copy from up to 64 KB of the output before it), and
+// nothing after the last block. Its lengths are far below the magic's value.
+constexpr uint32_t kLz4FrameMagic = 0x184D2204;
+constexpr uint32_t kLz4SkippableMagic = 0x184D2A50;  // low 4 bits free
+constexpr size_t kLz4History = size_t{64} * 1024;
+// The largest decoded block accepted from a block stream (pgmoneta's are a few KB).
+constexpr size_t kLz4MaxBlock = size_t{1} << 20;
+
+uint32_t le32(const uint8_t* p) {
+  return static_cast<uint32_t>(p[0]) | (static_cast<uint32_t>(p[1]) << 8) |
+         (static_cast<uint32_t>(p[2]) << 16) | (static_cast<uint32_t>(p[3]) << 24);
+}
+
+bool is_lz4_frame_magic(uint32_t v) {
+  return v == kLz4FrameMagic || (v & 0xFFFFFFF0u) == kLz4SkippableMagic;
+}
+
+}  // namespace
 
 // ---- Decompressor -----------------------------------------------------------------------
 
@@ -51,6 +77,9 @@ struct Decompressor::Impl {
   Result<void> gzip_update(std::span<const uint8_t> in, const Sink& out);
   Result<void> zstd_update(std::span<const uint8_t> in, const Sink& out);
   Result<void> lz4_update(std::span<const uint8_t> in, const Sink& out);
+  Result<void> lz4_frame_update(std::span<const uint8_t> in, const Sink& out);
+  Result<void> lz4_blocks_update(std::span<const uint8_t> in, const Sink& out);
+  Result<void> lz4_block(std::span<const uint8_t> block, const Sink& out);
   Result<void> bzip2_update(std::span<const uint8_t> in, const Sink& out);
   Result<void> bzip2_start();
   // Frame accounting for the zstd/lz4 loops: `hint` is the library's return value.
@@ -79,6 +108,14 @@ struct Decompressor::Impl {
   bool gzip_at_boundary = true;  // the next byte starts a new member
   ZSTD_DCtx* zstd = nullptr;
   LZ4F_dctx* lz4 = nullptr;
+  // lz4 input is an LZ4 frame or pgmoneta's block stream, told apart by its first 4 bytes.
+  enum class Lz4Kind { kUnknown, kFrame, kBlocks };
+  Lz4Kind lz4_kind = Lz4Kind::kUnknown;
+  std::vector<uint8_t> lz4_pending;  // first bytes (kUnknown), or a partial block (kBlocks)
+  // Block stream: decoded output, the last kLz4History bytes before lz4_pos being the
+  // dictionary of the next block; slid to the front when less than kLz4MaxBlock is free.
+  std::vector<uint8_t> lz4_window;
+  size_t lz4_pos = 0;
   bz_stream bz{};
   bool bz_live = false;
   bool bz_fresh = false;  // initialised and not fed yet
@@ -130,6 +167,9 @@ Result<void> Decompressor::Impl::update(std::span<const uint8_t> in, const Sink&
 }
 
 Result<void> Decompressor::Impl::finish(const Sink& out) {
+  if (algorithm == Algorithm::kLz4 && lz4_kind == Lz4Kind::kUnknown && !lz4_pending.empty()) {
+    return corrupt(algorithm, "truncated input");
+  }
   if (algorithm != Algorithm::kNone) {
     if (in_frame) {
       return corrupt(algorithm, "truncated input");
@@ -160,6 +200,9 @@ void Decompressor::Impl::reset() {
   if (lz4 != nullptr) {
     LZ4F_resetDecompressionContext(lz4);
   }
+  lz4_kind = Lz4Kind::kUnknown;
+  lz4_pending.clear();
+  lz4_pos = 0;
   // bzip2: a used stream is replaced lazily, when bytes of the next stream arrive.
 }
 
@@ -240,6 +283,101 @@ Result<void> Decompressor::Impl::zstd_update(std::span<const uint8_t> in, const 
 }
 
 Result<void> Decompressor::Impl::lz4_update(std::span<const uint8_t> in, const Sink& out) {
+  if (lz4_kind == Lz4Kind::kUnknown) {
+    if (lz4_pending.size() + in.size() < 4) {
+      lz4_pending.insert(lz4_pending.end(), in.begin(), in.end());
+      return {};
+    }
+    // Decide on the first 4 bytes, then feed them (kept or from `in`) to the chosen decoder.
+    const size_t from_in = 4 - lz4_pending.size();
+    std::vector<uint8_t> head = std::move(lz4_pending);
+    lz4_pending.clear();
+    head.insert(head.end(), in.begin(), in.begin() + static_cast<std::ptrdiff_t>(from_in));
+    lz4_kind = is_lz4_frame_magic(le32(head.data())) ? Lz4Kind::kFrame : Lz4Kind::kBlocks;
+    PGM_TRY(lz4_kind == Lz4Kind::kFrame ? lz4_frame_update(head, out)
+                                        : lz4_blocks_update(head, out));
+    in = in.subspan(from_in);
+  }
+  return lz4_kind == Lz4Kind::kFrame ? lz4_frame_update(in, out) : lz4_blocks_update(in, out);
+}
+
+// pgmoneta's block stream (see kLz4FrameMagic). Without a checksum or an end mark, damage
+// shows only as an undecodable block or a truncated one; the backup's SHA-512 lines catch the
+// rest.
+Result<void> Decompressor::Impl::lz4_blocks_update(std::span<const uint8_t> in, const Sink& out) {
+  static const size_t max_compressed =
+      static_cast<size_t>(LZ4_compressBound(static_cast<int>(kLz4MaxBlock)));
+  while (!in.empty()) {
+    size_t need = 4;
+    if (lz4_pending.size() >= 4) {
+      need += le32(lz4_pending.data());
+    } else if (lz4_pending.empty() && in.size() >= 4) {
+      need += le32(in.data());
+    }
+    if (need - 4 > max_compressed) {
+      return corrupt(algorithm, fmt::format("block of {} bytes is larger than an lz4 block "
+                                            "stream allows (not lz4 data?)",
+                                            need - 4));
+    }
+    if (lz4_pending.empty() && in.size() >= need) {
+      // The whole block is in `in`: no copy.
+      PGM_TRY(lz4_block(in.subspan(4, need - 4), out));
+      in = in.subspan(need);
+      continue;
+    }
+    // Collect the length, then the block, across calls.
+    const size_t want = (lz4_pending.size() < 4 ? 4 : need) - lz4_pending.size();
+    const size_t take = std::min(want, in.size());
+    lz4_pending.insert(lz4_pending.end(), in.begin(),
+                       in.begin() + static_cast<std::ptrdiff_t>(take));
+    in = in.subspan(take);
+    in_frame = true;
+    if (lz4_pending.size() >= 4 && lz4_pending.size() == 4 + le32(lz4_pending.data())) {
+      std::vector<uint8_t> block = std::move(lz4_pending);
+      lz4_pending.clear();
+      PGM_TRY(lz4_block(std::span<const uint8_t>(block).subspan(4), out));
+      lz4_pending = std::move(block);  // keep its capacity
+      lz4_pending.clear();
+    }
+  }
+  return {};
+}
+
+Result<void> Decompressor::Impl::lz4_block(std::span<const uint8_t> block, const Sink& out) {
+  in_frame = false;
+  ++frames;
+  if (block.empty()) {
+    return {};  // a zero length: nothing (LZ4's own examples end their streams with one)
+  }
+  if (lz4_window.empty()) {
+    lz4_window.resize(kLz4History + 2 * kLz4MaxBlock);
+  }
+  if (lz4_window.size() - lz4_pos < kLz4MaxBlock) {
+    std::memmove(lz4_window.data(), lz4_window.data() + lz4_pos - kLz4History, kLz4History);
+    lz4_pos = kLz4History;
+  }
+  const size_t dict_size = std::min(lz4_pos, kLz4History);
+  char* dst = reinterpret_cast<char*>(lz4_window.data() + lz4_pos);
+  int n = LZ4_decompress_safe_usingDict(
+      reinterpret_cast<const char*>(block.data()), dst, static_cast<int>(block.size()),
+      static_cast<int>(kLz4MaxBlock), dst - dict_size, static_cast<int>(dict_size));
+  if (n < 0) {
+    return corrupt(algorithm, "invalid block in an lz4 block stream");
+  }
+  std::span<const uint8_t> decoded(lz4_window.data() + lz4_pos, static_cast<size_t>(n));
+  lz4_pos += static_cast<size_t>(n);
+  produced += decoded.size();
+  while (!decoded.empty()) {
+    size_t k = std::min(decoded.size(), buf.free_size());
+    std::memcpy(buf.free_ptr(), decoded.data(), k);
+    buf.advance(k);
+    decoded = decoded.subspan(k);
+    PGM_TRY(buf.flush_if_full(out));
+  }
+  return {};
+}
+
+Result<void> Decompressor::Impl::lz4_frame_update(std::span<const uint8_t> in, const Sink& out) {
   size_t pos = 0;
   while (true) {
     size_t src_size = in.size() - pos;

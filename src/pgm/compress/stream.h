@@ -30,6 +30,13 @@ using Sink = std::function<Result<void>(std::span<const uint8_t>)>;
 // Decodes one logical stream made of one or more concatenated frames (zstd frames, gzip
 // members, LZ4 frames, bzip2 streams), as the command-line tools do. Input may be split
 // anywhere. Corrupt input -> kCorruption "<algorithm> decompress: <what>".
+//
+// lz4 input is told apart by its first 4 bytes: the LZ4 frame magic (or a skippable frame)
+// means frames; anything else is read as pgmoneta's block stream (a 4-byte little-endian
+// length then a raw LZ4 block, repeated, each block referring to up to 64 KB of the output
+// before it; no checksum, no end mark: a cut exactly between blocks goes unnoticed here and
+// is caught by the backup's SHA-512 lines). We still write LZ4 frames only (StreamCompressor):
+// pgmoneta 0.22 cannot read those, see issue 18.
 class Decompressor {
  public:
   // Unknown algorithm -> kInvalidArgument; library failure -> kInternal.

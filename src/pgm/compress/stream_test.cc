@@ -3,12 +3,14 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <string>
 
 #include "support/bytes.h"
 #include "support/temp_dir.h"
 #include <gtest/gtest.h>
+#include <lz4.h>
 #include <sys/wait.h>
 
 #include "pgm/compress/codec.h"
@@ -422,6 +424,89 @@ INSTANTIATE_TEST_SUITE_P(AllCodecs, DecompressorErrorTest,
                          param_name);
 
 // ---- kNone and creation --------------------------------------------------------------------
+
+// pgmoneta's lz4 files: a 4-byte little-endian length then a raw LZ4 block, repeated, each
+// block compressed with LZ4_compress_fast_continue from a double buffer of `block` bytes (so
+// a block may copy from the one before it). Built here from the format's description.
+std::vector<uint8_t> lz4_block_stream(std::span<const uint8_t> in, size_t block = 4096) {
+  std::vector<uint8_t> out;
+  LZ4_stream_t* stream = LZ4_createStream();
+  std::vector<char> inputs(2 * block);
+  std::vector<char> compressed(static_cast<size_t>(LZ4_compressBound(static_cast<int>(block))));
+  int index = 0;
+  for (size_t pos = 0; pos < in.size() || (in.empty() && out.empty()); pos += block) {
+    size_t n = std::min(block, in.size() - pos);
+    char* input = inputs.data() + static_cast<size_t>(index) * block;
+    std::memcpy(input, in.data() + pos, n);
+    int c = LZ4_compress_fast_continue(stream, input, compressed.data(), static_cast<int>(n),
+                                       static_cast<int>(compressed.size()), 1);
+    EXPECT_GT(c, 0);
+    for (int shift = 0; shift < 32; shift += 8) {
+      out.push_back(static_cast<uint8_t>(static_cast<uint32_t>(c) >> shift));
+    }
+    out.insert(out.end(), compressed.begin(), compressed.begin() + c);
+    index ^= 1;
+    if (in.empty()) {
+      break;
+    }
+  }
+  LZ4_freeStream(stream);
+  return out;
+}
+
+TEST(Lz4BlockStreamTest, DecodesPgmonetaBlockStreams) {
+  // Repetitive data, so blocks refer back into the previous one.
+  std::vector<uint8_t> text;
+  for (int i = 0; text.size() < 300000; ++i) {
+    for (uint8_t b :
+         bytes_of("row " + std::to_string(i % 977) + " value " + std::to_string(i % 13) + ";")) {
+      text.push_back(b);
+    }
+  }
+  std::vector<uint8_t> mixed = join(text, random_bytes(70000, 4));
+  mixed = join(mixed, compressible_bytes(3u << 20));
+  for (const auto& in : {text, mixed, bytes_of("015\n"), std::vector<uint8_t>{}}) {
+    std::vector<uint8_t> stream = lz4_block_stream(in);
+    for (Split split : {Split::kWhole, Split::kOneByte, Split::kRandom}) {
+      if (split == Split::kOneByte && in.size() > 400000) {
+        continue;
+      }
+      auto d = stream_decompress(Algorithm::kLz4, stream, split, 7);
+      ASSERT_TRUE(d.has_value()) << d.error().message();
+      EXPECT_EQ(*d, in);
+    }
+    auto whole = decompress(Algorithm::kLz4, stream, 8u << 20);
+    ASSERT_TRUE(whole.has_value()) << whole.error().message();
+    EXPECT_EQ(*whole, in);
+  }
+  // Larger blocks (up to the limit) decode too.
+  auto big = lz4_block_stream(text, size_t{1} << 20);
+  auto d = stream_decompress(Algorithm::kLz4, big, Split::kRandom, 3);
+  ASSERT_TRUE(d.has_value()) << d.error().message();
+  EXPECT_EQ(*d, text);
+}
+
+TEST(Lz4BlockStreamTest, RejectsDamagedBlockStreams) {
+  std::vector<uint8_t> in = compressible_bytes(50000);
+  std::vector<uint8_t> stream = lz4_block_stream(in);
+  // Cut inside a length or inside a block.
+  for (size_t cut : {size_t{2}, size_t{6}, stream.size() - 1}) {
+    auto d = stream_decompress(Algorithm::kLz4, std::span(stream.data(), cut), Split::kRandom);
+    ASSERT_FALSE(d.has_value()) << cut;
+    EXPECT_NE(d.error().message().find("truncated"), std::string::npos) << d.error().message();
+  }
+  // A length no block stream has.
+  std::vector<uint8_t> huge = stream;
+  huge[3] = 0x10;
+  auto d = stream_decompress(Algorithm::kLz4, huge);
+  ASSERT_FALSE(d.has_value());
+  EXPECT_EQ(d.error().code(), ErrorCode::kCorruption);
+  // A block that does not decode (an offset before the start of the output).
+  std::vector<uint8_t> bad = {5, 0, 0, 0, 0x1F, 0xFF, 0xFF, 0x00, 0x00};
+  d = stream_decompress(Algorithm::kLz4, bad);
+  ASSERT_FALSE(d.has_value());
+  EXPECT_NE(d.error().message().find("lz4 decompress"), std::string::npos) << d.error().message();
+}
 
 TEST(StreamNoneTest, PassesInputThroughWithoutCopying) {
   auto in = bytes_of("plain bytes");

@@ -2,7 +2,9 @@
 
 #include <dirent.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <string_view>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -66,6 +68,27 @@ struct Walk {
   }
 };
 
+// A WAL segment file name: 24 upper-case hex digits.
+bool is_segment_name(std::string_view name) {
+  return name.size() == 24 && std::all_of(name.begin(), name.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F');
+         });
+}
+
+// The data-relative path of a file pgmoneta stores without a backup.manifest line, from its
+// stored name; "" for any other name.
+std::string unlisted_path(const std::string& stored, const std::string& suffix) {
+  if (stored == "backup_manifest") {
+    return stored;
+  }
+  constexpr std::string_view kWal = "pg_wal/";
+  if (!stored.starts_with(kWal) || !stored.ends_with(suffix)) {
+    return {};
+  }
+  std::string path = stored.substr(0, stored.size() - suffix.size());
+  return is_segment_name(std::string_view(path).substr(kWal.size())) ? path : std::string();
+}
+
 }  // namespace
 
 Result<BackupFiles> enumerate_backup(const std::string& backup_dir,
@@ -123,6 +146,30 @@ Result<BackupFiles> enumerate_backup(const std::string& backup_dir,
     out.stored_bytes += f.stored_size;
     out.files.push_back(std::move(f));
   }
+  // pgmoneta's backup_manifest and WAL segment: known by their backup.sha512 line.
+  const std::string suffix = backup::stored_suffix(info.compression, info.encryption);
+  std::erase_if(out.extra, [&](const std::string& stored) {
+    std::string path = unlisted_path(stored, suffix);
+    auto digest = stored_digests.find("data/" + stored);
+    if (path.empty() || digest == stored_digests.end()) {
+      return false;
+    }
+    struct stat file {};
+    const std::string stored_path = walk.data_dir + "/" + stored;
+    if (::stat(stored_path.c_str(), &file) != 0) {
+      return false;
+    }
+    BackupFile f;
+    f.manifest_path = path;
+    f.stored_path = stored_path;
+    f.stored_sha512 = digest->second;
+    f.stored_size = static_cast<uint64_t>(file.st_size);
+    f.plain = path == stored;
+    f.unlisted = true;
+    out.stored_bytes += f.stored_size;
+    out.files.push_back(std::move(f));
+    return true;
+  });
   for (TablespaceLink& t : out.tablespaces) {
     for (const backup::TablespaceInfo& ti : info.tablespaces) {
       if (ti.oid == t.oid) {

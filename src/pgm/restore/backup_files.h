@@ -2,6 +2,11 @@
 // disk under <backup>/data/ (following pg_tblspc/<oid> links into tblspc_<name>/ and
 // pgmoneta's absolute links into older backups). Restore, verify and archive all start here:
 // a file listed but absent is "missing", a file present but not listed is "extra".
+//
+// pgmoneta leaves two files out of backup.manifest: PostgreSQL's data/backup_manifest and the
+// WAL segment it stores as data/pg_wal/<segment><suffix>. When backup.sha512 has a line for
+// such a file it is a BackupFile marked `unlisted` (checked by its stored bytes), not "extra";
+// any other unlisted file, or one of these two without a backup.sha512 line, stays "extra".
 #pragma once
 
 #include <cstdint>
@@ -25,6 +30,9 @@ struct BackupFile {
   std::string stored_sha512;
   uint64_t stored_size = 0;  // bytes on disk (0 when missing)
   bool plain = false;        // stored without compression or encryption (backup_label, ...)
+  // Not in backup.manifest (pgmoneta's backup_manifest and pg_wal segment): `sha512` is empty
+  // and `stored_sha512` is the only digest.
+  bool unlisted = false;
 };
 
 struct TablespaceLink {

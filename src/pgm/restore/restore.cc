@@ -315,10 +315,14 @@ struct WalPlan {
 // The WAL files of wal_dir a recovery from this backup can use.
 Result<WalPlan> plan_wal(const RestoreOptions& o, const std::string& pg_wal) {
   WalPlan plan;
-  auto start = wal::parse_segment_name(o.info.wal, o.wal_segment_size);
+  // pgmoneta may write WAL=(null): then the segment of START_WALPOS.
+  const std::string first = backup::first_wal_segment(o.info, o.wal_segment_size);
+  auto start = wal::parse_segment_name(first, o.wal_segment_size);
   if (!start) {
     return make_error(ErrorCode::kCorruption,
-                      fmt::format("backup.info: WAL '{}' is not a segment name", o.info.wal));
+                      fmt::format("backup.info: WAL '{}' is not a segment name and START_WALPOS "
+                                  "{} gives none",
+                                  o.info.wal, backup::format_lsn(o.info.start_lsn)));
   }
   auto names = io::list_directory(o.wal_dir);
   if (!names) {

@@ -223,9 +223,11 @@ Result<VerifyReport> verify_backup(const VerifyOptions& o) {
       const BackupFile& f = files.files[order[k]];
       VerifyFile& v = results[order[k]];
       v.path = f.manifest_path;
-      v.expected = f.sha512;
+      // A file backup.manifest does not list (pgmoneta's backup_manifest and WAL segment):
+      // its stored bytes against backup.sha512.
+      v.expected = f.unlisted ? f.stored_sha512 : f.sha512;
       sha->reset();
-      StoredFormat format = f.plain ? StoredFormat{} : files.format;
+      StoredFormat format = f.plain || f.unlisted ? StoredFormat{} : files.format;
       auto read = reader.read(f.stored_path, format, [&](std::span<const uint8_t> bytes) {
         sha->update(bytes);
         unreported += bytes.size();

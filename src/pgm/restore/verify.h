@@ -3,6 +3,8 @@
 // files missing from data/, files data/ holds but the manifest lacks, and a backup.info or
 // backup.manifest that no longer matches its backup.sha512 line are failures too. pgmoneta
 // restores into a workspace first; reading the stored files directly checks the same bytes.
+// The two files pgmoneta leaves out of backup.manifest (data/backup_manifest and the WAL
+// segment under data/pg_wal, see backup_files.h) are checked against backup.sha512.
 //
 // An incremental backup whose own files pass is also rebuilt from its chain (scratch_dir), file
 // by file, and each rebuilt file checked against PostgreSQL's backup_manifest or, for

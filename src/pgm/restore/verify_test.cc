@@ -13,6 +13,7 @@
 
 #include "pgm/backup/info.h"
 #include "pgm/backup/store.h"
+#include "pgm/crypto/digest.h"
 #include "pgm/io/file.h"
 #include "pgm/restore/stored_backup_fixture.h"
 
@@ -140,6 +141,90 @@ TEST_F(VerifyTest, ExtraFileIsReported) {
   ASSERT_NO_FATAL_FAILURE(build(kZstd));
   ASSERT_TRUE(io::write_file_atomic(dir_ + "/data/base/1/99999.zstd", "junk", 0600));
   ASSERT_NO_FATAL_FAILURE(expect_single_failure("base/1/99999.zstd", kProblemExtra));
+}
+
+// pgmoneta's backup.manifest lists neither data/backup_manifest nor the WAL segment under
+// data/pg_wal; backup.sha512 has both (their stored bytes).
+class PgmonetaLayoutTest : public VerifyTest {
+ protected:
+  static constexpr const char* kSegment = "pg_wal/000000010000000000000002";
+
+  static std::string sha512_hex(const std::string& text) {
+    auto h = crypto::Sha512::create();
+    h->update(text);
+    return crypto::Sha512::hex(h->final());
+  }
+
+  // Rewrites the backup as pgmoneta lays it out; `sha512_lines` false leaves out the two
+  // files' backup.sha512 lines too.
+  void make_pgmoneta_layout(bool sha512_lines) {
+    auto manifest = io::read_file(dir_ + "/backup.manifest");
+    ASSERT_TRUE(manifest.has_value());
+    auto entries = backup::parse_manifest(*manifest);
+    ASSERT_TRUE(entries.has_value());
+    std::erase_if(*entries, [](const backup::ManifestEntry& e) { return e.path == kSegment; });
+    auto text = backup::format_manifest(*entries);
+    ASSERT_TRUE(text.has_value());
+    ASSERT_TRUE(io::write_file_atomic(dir_ + "/backup.manifest", *text, 0600));
+    const std::string pg_manifest = "{ \"PostgreSQL-Backup-Manifest-Version\": 1 }\n";
+    ASSERT_TRUE(io::write_file_atomic(dir_ + "/data/backup_manifest", pg_manifest, 0600));
+
+    auto sums = io::read_file(dir_ + "/backup.sha512");
+    ASSERT_TRUE(sums.has_value());
+    auto lines = backup::parse_sha512_file(*sums);
+    ASSERT_TRUE(lines.has_value());
+    std::string out;
+    for (backup::Sha512Entry& e : *lines) {
+      if (e.path == "backup.manifest") {
+        e.hex = sha512_hex(*text);
+      }
+      if (!sha512_lines && e.path == std::string("data/") + kSegment + ".zstd") {
+        continue;
+      }
+      out += backup::format_sha512_line(e);
+    }
+    if (sha512_lines) {
+      out += backup::format_sha512_line({"data/backup_manifest", sha512_hex(pg_manifest)});
+    }
+    ASSERT_TRUE(io::write_file_atomic(dir_ + "/backup.sha512", out, 0600));
+  }
+};
+
+TEST_F(PgmonetaLayoutTest, UnlistedManifestAndSegmentAreCheckedByBackupSha512) {
+  ASSERT_NO_FATAL_FAILURE(build(kZstd));
+  ASSERT_NO_FATAL_FAILURE(make_pgmoneta_layout(true));
+  auto r = run(2, true);
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_TRUE(r->ok()) << r->failed.front().path << ": " << r->failed.front().problem;
+  int seen = 0;
+  for (const VerifyFile& v : r->all) {
+    if (v.path == kSegment || v.path == "backup_manifest") {
+      ++seen;
+      EXPECT_EQ(v.expected, v.calculated) << v.path;
+    }
+  }
+  EXPECT_EQ(seen, 2);
+
+  // Damage to either is named.
+  ASSERT_TRUE(io::write_file_atomic(dir_ + "/data/backup_manifest", "{}\n", 0600));
+  ASSERT_NO_FATAL_FAILURE(expect_single_failure("backup_manifest", kProblemMismatch));
+}
+
+TEST_F(PgmonetaLayoutTest, UnlistedFilesWithoutABackupSha512LineAreExtra) {
+  ASSERT_NO_FATAL_FAILURE(build(kZstd));
+  ASSERT_NO_FATAL_FAILURE(make_pgmoneta_layout(false));
+  auto r = run(1);
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  ASSERT_EQ(r->failed.size(), 2u);
+  for (const VerifyFile& v : r->failed) {
+    EXPECT_EQ(v.problem, kProblemExtra) << v.path;
+  }
+  // Only a segment name under pg_wal is taken as pgmoneta's WAL file: anything else is extra.
+  ASSERT_TRUE(
+      io::write_file_atomic(dir_ + "/data/pg_wal/00000001000000000000000X.zstd", "x", 0600));
+  r = run(1);
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->failed.size(), 3u);
 }
 
 TEST_F(VerifyTest, WrongKeyIsReportedForEveryEncryptedFile) {

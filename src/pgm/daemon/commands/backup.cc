@@ -312,7 +312,13 @@ CommandResult commands::list_backup(const Call& call) {
   if (auto names = io::list_directory(wal_directory(*ctx.config, *l.server)); names) {
     wal_files = std::move(*names);
   }
+  // The server's segment size, else (never reached) what a backup.info implies, else 16 MB.
   uint64_t seg_size = ctx.shared->servers[static_cast<size_t>(l.index)].snapshot().wal_segment_size;
+  for (size_t i = 0; seg_size == 0 && i < entries->size(); ++i) {
+    if ((*entries)[i].info) {
+      seg_size = backup::segment_size_from_info(*(*entries)[i].info);
+    }
+  }
   if (seg_size == 0) {
     seg_size = 16u << 20;
   }
@@ -322,10 +328,11 @@ CommandResult commands::list_backup(const Call& call) {
     if (!e.info) {
       continue;
     }
-    figures[i].wal = backup::wal_bytes_between(wal_files, e.info->wal, "", seg_size);
+    const std::string first = backup::first_wal_segment(*e.info, seg_size);
+    figures[i].wal = backup::wal_bytes_between(wal_files, first, "", seg_size);
     if (i > 0 && (*entries)[i - 1].info) {
-      figures[i].delta =
-          backup::wal_bytes_between(wal_files, (*entries)[i - 1].info->wal, e.info->wal, seg_size);
+      figures[i].delta = backup::wal_bytes_between(
+          wal_files, backup::first_wal_segment(*(*entries)[i - 1].info, seg_size), first, seg_size);
     }
   }
   std::vector<size_t> order_index(entries->size());

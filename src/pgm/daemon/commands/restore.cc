@@ -33,6 +33,7 @@
 #include "pgm/restore/position.h"
 #include "pgm/restore/recovery.h"
 #include "pgm/restore/restore.h"
+#include "pgm/wal/segment.h"
 
 namespace pgm::daemon {
 
@@ -166,8 +167,13 @@ restore::RestoreOptions restore_options(const DaemonContext& ctx, const Prepared
   o.workers = workers_for(c, s);
   o.copy_wal = p.position.wants_wal();
   o.wal_dir = p.wal_dir.empty() ? wal_directory(c, s) : p.wal_dir;
+  // The server's, else (never reached since the start) what the backup's WAL and
+  // START_WALPOS imply, else PostgreSQL's default.
   uint64_t seg_size = p.state->snapshot().wal_segment_size;
-  o.wal_segment_size = seg_size != 0 ? seg_size : 16u << 20;
+  if (seg_size == 0) {
+    seg_size = backup::segment_size_from_info(o.info);
+  }
+  o.wal_segment_size = seg_size != 0 ? seg_size : wal::kDefaultSegmentSize;
   o.configure = [&p](const std::string& dir) { return write_recovery(dir, p.plan, p.header); };
   return o;
 }
