@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "integration/harness.h"
+#include <sys/fsuid.h>
 
 namespace pgm::testing {
 namespace {
@@ -138,8 +139,22 @@ TEST_F(SignalTest, ASecondDaemonOnTheSameBaseDirIsRefusedNamingTheFirst) {
 TEST_F(SignalTest, RestoreIntoTheRepositoryIsRefused) {
   const std::string base_dir = daemon().config().get("pgmoneta", "base_dir").value_or("");
   ASSERT_FALSE(base_dir.empty());
-  ASSERT_TRUE(std::filesystem::create_directories(base_dir + "/primary/backup") ||
-              std::filesystem::is_directory(base_dir + "/primary/backup"));
+  {
+    // Made as the daemon's user (the file system ids only): its WAL receiver may create
+    // primary/wal beside them at any moment, and a root-owned primary/ made that fail once.
+    const RunAs& user = run_as();
+    if (user.drop) {
+      ::setfsgid(user.gid);
+      ::setfsuid(user.uid);
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(base_dir + "/primary/backup", ec);
+    if (user.drop) {
+      ::setfsuid(0);
+      ::setfsgid(0);
+    }
+    ASSERT_TRUE(std::filesystem::is_directory(base_dir + "/primary/backup")) << ec.message();
+  }
   auto entries = [&base_dir] {
     std::vector<std::string> names;
     for (const auto& e : std::filesystem::directory_iterator(base_dir + "/primary/backup")) {
