@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <vector>
@@ -142,7 +143,8 @@ class PostgresTest : public ::testing::Test {
           c.dir + "/setup.log");
     }
     if (!c.dir.empty() && c.failure.empty()) {
-      std::system(("rm -rf " + c.dir).c_str());  // NOLINT
+      std::error_code ec;
+      std::filesystem::remove_all(c.dir, ec);  // best effort: a leftover only costs disk
     }
   }
 

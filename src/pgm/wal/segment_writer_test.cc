@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,13 @@
 
 namespace pgm::wal {
 namespace {
+
+// Empties a directory (what `rm -f dir/*` did, without a shell).
+void remove_entries(const std::string& dir) {
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    std::filesystem::remove_all(entry.path());
+  }
+}
 
 constexpr uint64_t kSeg = uint64_t{1} << 20;  // smallest valid size keeps tests fast
 constexpr TimelineId kTli1(1);
@@ -61,7 +69,7 @@ TEST_F(SegmentWriterTest, WritesSpanningThreeSegmentsAtExactOffsets) {
   const std::vector<uint8_t> wal = pattern(2 * kSeg + kSeg / 2, 7);
   for (size_t chunk : {wal.size(), size_t{300001}, size_t{65536}}) {
     SCOPED_TRACE(chunk);
-    std::system(("rm -f " + dir_ + "/*").c_str());  // NOLINT
+    remove_entries(dir_);
     completed_.clear();
     SegmentWriter w = make_writer();
     for (size_t at = 0; at < wal.size(); at += chunk) {
@@ -189,7 +197,7 @@ TEST_F(SegmentWriterTest, ResumePositionPicksNewestSegment) {
        ResumePoint{Lsn(4097 * kSeg), kTli1}},
   };
   for (const ResumeCase& c : cases) {
-    std::system(("rm -f " + dir_ + "/*").c_str());  // NOLINT
+    remove_entries(dir_);
     for (const std::string& f : c.files) {
       ASSERT_TRUE(io::write_file_atomic(path(f), "x", 0600));
     }
