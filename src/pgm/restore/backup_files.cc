@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <string_view>
 #include <unordered_map>
@@ -12,6 +11,7 @@
 
 #include "pgm/backup/link.h"
 #include "pgm/io/file.h"
+#include "pgm/wal/segment.h"
 
 namespace pgm::restore {
 
@@ -68,13 +68,6 @@ struct Walk {
   }
 };
 
-// A WAL segment file name: 24 upper-case hex digits.
-bool is_segment_name(std::string_view name) {
-  return name.size() == 24 && std::all_of(name.begin(), name.end(), [](char c) {
-           return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F');
-         });
-}
-
 // The data-relative path of a file pgmoneta stores without a backup.manifest line, from its
 // stored name; "" for any other name.
 std::string unlisted_path(const std::string& stored, const std::string& suffix) {
@@ -82,11 +75,15 @@ std::string unlisted_path(const std::string& stored, const std::string& suffix) 
     return stored;
   }
   constexpr std::string_view kWal = "pg_wal/";
-  if (!stored.starts_with(kWal) || !stored.ends_with(suffix)) {
+  if (!stored.starts_with(kWal)) {
     return {};
   }
-  std::string path = stored.substr(0, stored.size() - suffix.size());
-  return is_segment_name(std::string_view(path).substr(kWal.size())) ? path : std::string();
+  const std::string name = stored.substr(kWal.size());
+  wal::WalFileInfo file = wal::classify_wal_file(name);
+  if (file.kind != wal::WalFileKind::kSegment || name != file.base + suffix) {
+    return {};
+  }
+  return std::string(kWal) + file.base;
 }
 
 }  // namespace
