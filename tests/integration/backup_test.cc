@@ -210,7 +210,7 @@ TEST_F(BackupTest, KilledBackupLeavesNothingValidAndTheNextSucceeds) {
            return false;
          }
          CliResult p = cli({"progress", "primary", "backup"}, "raw");
-         return p.json && (*p.json)["Response"].value("ProgressState", "") == "streaming" &&
+         return p.json && (*p.json)["Response"].value("Phase", "") == "streaming" &&
                 (*p.json)["Response"].value("Done", uint64_t{0}) > (2u << 20);
        }},
       {"finishing: backup.manifest written", 0,
@@ -321,7 +321,7 @@ TEST_F(BackupTest, SecondConcurrentBackupFailsAtOnceWith102) {
   std::string state;
   while (steady_clock::now() < deadline && state != "streaming") {
     CliResult p = cli({"progress", "primary", "backup"}, "raw");
-    state = p.json ? (*p.json)["Response"].value("ProgressState", "") : "";
+    state = p.json ? (*p.json)["Response"].value("Phase", "") : "";
     std::this_thread::sleep_for(milliseconds(50));
   }
   ASSERT_EQ(state, "streaming");
@@ -517,7 +517,8 @@ TEST_F(BackupTest, CatalogVerbsThroughTheCli) {
   // Progress while nothing runs.
   CliResult p = cli({"progress", "primary", "backup"}, "raw");
   ASSERT_EQ(p.exit_code(), 0) << p.describe();
-  EXPECT_EQ((*p.json)["Response"].value("ProgressState", ""), "idle") << p.json->dump(2);
+  EXPECT_EQ((*p.json)["Response"].value("ProgressState", -1), 0) << p.json->dump(2);
+  EXPECT_EQ((*p.json)["Response"].value("Phase", ""), "idle") << p.json->dump(2);
 
   std::string b1 = take_backup();
   ASSERT_FALSE(b1.empty());

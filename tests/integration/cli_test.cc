@@ -111,9 +111,12 @@ TEST_F(CliTest, ConfSetLogLevelAppliesLive) {
     ASSERT_NE(restart, nullptr) << "no restart_required in " << set.json->dump(2);
     EXPECT_EQ(*restart, false) << set.json->dump(2);
   }
+  // conf get sends the level as pgmoneta's code, and debug1-5 all name back as "debug".
   CliResult get = cli({"conf", "get", "log_level"});
   ASSERT_EQ(get.exit_code(), 0) << get.describe();
-  EXPECT_EQ(trim(get.out()), "debug1") << get.describe();
+  EXPECT_EQ(trim(get.out()), "debug") << get.describe();
+  CliResult raw = cli({"conf", "get", "log_level"}, "raw");
+  EXPECT_EQ(trim(raw.out()), "2") << raw.describe();
 }
 
 TEST_F(CliTest, ConfSetUnknownKeyFails) {

@@ -22,6 +22,7 @@
 #include "pgm/crypto/vault.h"
 #include "pgm/log/log.h"
 #include "pgm/management/client.h"
+#include "pgm/management/conf_types.h"
 #include "pgm/management/document.h"
 #include "pgm/management/output.h"
 #include "pgm/management/registry.h"
@@ -582,10 +583,22 @@ int finish(const Invocation& inv, const json& response, management::OutputFormat
     if (!value) {
       verdict.exit_code = kExitFailed;
       verdict.error_line = fmt::format("pgmoneta-cli: conf get: {}", value.error().message());
+    } else if (format == management::OutputFormat::kJson) {
+      // pgmoneta's shape: the whole envelope, Response holding the one key; an enum as its
+      // name and code ({"string_value", "value"}).
+      auto sent = management::find_config_value(response.value(key::kResponse, json::object()),
+                                                inv.conf_key);
+      json shown = *value;
+      if (sent && sent->is_number_integer() && value->is_string()) {
+        shown = management::string_and_value(value->get<std::string>(), sent->get<int64_t>());
+      }
+      cfg_doc[key::kResponse] = json{{inv.conf_key, shown}};
+      out << management::render(cfg_doc, management::OutputFormat::kRaw);
     } else {
       out << management::render_config_value(inv.conf_key, *value, format);
     }
-  } else if (verdict.exit_code == kExitSuccess && inv.command == Command::kConfLs) {
+  } else if (verdict.exit_code == kExitSuccess && inv.command == Command::kConfLs &&
+             format != management::OutputFormat::kJson) {
     out << management::render_conf_ls(response, format);
   } else if (verdict.exit_code == kExitSuccess && inv.command == Command::kProgress &&
              format == management::OutputFormat::kText && parse_progress(response)) {

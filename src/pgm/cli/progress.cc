@@ -20,6 +20,7 @@ using nlohmann::json;
 namespace key = management::key;
 
 constexpr const char* kProgressState = "ProgressState";
+constexpr const char* kPhase = "Phase";
 constexpr const char* kDone = "Done";
 constexpr const char* kTotal = "Total";
 constexpr const char* kPercentage = "Percentage";
@@ -132,19 +133,34 @@ std::optional<ProgressSample> parse_progress(const json& response_doc) {
   if (r == response_doc.end() || !r->is_object()) {
     return std::nullopt;
   }
+  // The state: pgmoneta's number (ours adds its name as Phase), or a name (older daemons).
   auto state = r->find(kProgressState);
-  if (state == r->end() || !state->is_string()) {
+  if (state == r->end() || !(state->is_string() || state->is_number_integer())) {
     return std::nullopt;
   }
   ProgressSample s;
-  s.state = state->get<std::string>();
+  if (state->is_string()) {
+    s.state = state->get<std::string>();
+  } else if (auto phase = r->find(kPhase); phase != r->end() && phase->is_string()) {
+    s.state = phase->get<std::string>();
+  } else {
+    const int64_t code = state->get<int64_t>();
+    s.state = code >= 0 && code < static_cast<int64_t>(activity::kPhaseCount)
+                  ? std::string(activity::phase_name(static_cast<activity::Phase>(code)))
+                  : std::to_string(code);
+  }
   s.done = byte_count(*r, kDone);
   s.total = byte_count(*r, kTotal);
   if (auto p = number(*r, kPercentage)) {
     s.percentage = std::clamp(static_cast<int>(*p), 0, 100);
   }
   s.elapsed = number(*r, kElapsed);
-  s.remaining = number(*r, kRemaining);
+  // Remaining: seconds, or pgmoneta's {string_value, value}.
+  if (auto rem = r->find(kRemaining); rem != r->end() && rem->is_object()) {
+    s.remaining = number(*rem, "value");
+  } else {
+    s.remaining = number(*r, kRemaining);
+  }
   if (s.remaining && *s.remaining < 0) {
     s.remaining.reset();
   }

@@ -167,6 +167,27 @@ TEST(ParseProgressTest, ReadsTheResponse) {
   EXPECT_EQ(parse_progress(progress_doc("starting", 0, 0))->remaining, std::nullopt);
 }
 
+// What our daemon sends now, and pgmoneta's daemon: the state as a number (ours adds its name
+// as Phase), Remaining as {string_value, value}.
+TEST(ParseProgressTest, ReadsPgmonetasNumericStateAndRemainingObject) {
+  json doc = progress_doc("idle", 320 * kMiB, 710 * kMiB, 0);
+  doc["Response"]["ProgressState"] = 2;
+  doc["Response"]["Remaining"] = {{"string_value", "42s"}, {"value", 42}};
+  auto s = parse_progress(doc);
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(s->state, "streaming");
+  EXPECT_EQ(s->remaining, 42.0);
+  doc["Response"]["Phase"] = "finishing";
+  doc["Response"]["Remaining"] = {{"string_value", "unknown"}, {"value", -1}};
+  s = parse_progress(doc);
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(s->state, "finishing");
+  EXPECT_EQ(s->remaining, std::nullopt);
+  doc["Response"].erase("Phase");
+  doc["Response"]["ProgressState"] = 99;
+  EXPECT_EQ(parse_progress(doc)->state, "99");
+}
+
 TEST(ParseProgressTest, RefusesFailuresAndOtherDocuments) {
   EXPECT_EQ(parse_progress(json{{"Outcome", {{"Status", false}, {"Error", 3000}}}}), std::nullopt);
   EXPECT_EQ(parse_progress(json{{"Outcome", {{"Status", true}}}, {"Response", json::object()}}),

@@ -69,7 +69,7 @@ Result<std::string> get_value(const Config& config, std::string_view key);
 // "server": {"<name>": {key: value...}}, plus "main_configuration_path". Values are strings
 // as get_value gives them.
 nlohmann::json to_json(const Config& config);
-// Adds "users_configuration_path" and "admins_configuration_path" as pgmoneta does.
+// Adds "users_configuration_path" and "admin_configuration_path" as pgmoneta does.
 nlohmann::json to_json(const Config& config, const ConfigPaths& paths);
 
 // conf set: validates and applies one key to a copy; never mutates `config`.

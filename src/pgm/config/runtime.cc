@@ -112,7 +112,7 @@ nlohmann::json to_json(const Config& config, const ConfigPaths& paths) {
   nlohmann::json out = to_json(config);
   out["main_configuration_path"] = paths.main;
   out["users_configuration_path"] = paths.users;
-  out["admins_configuration_path"] = paths.admins;
+  out["admin_configuration_path"] = paths.admins;
   return out;
 }
 

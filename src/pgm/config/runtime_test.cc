@@ -106,7 +106,7 @@ TEST(ToJsonTest, UsesPgmonetaLayout) {
   nlohmann::json with_paths = to_json(*c, ConfigPaths{"/m", "/u", "/a"});
   EXPECT_EQ(with_paths["main_configuration_path"], "/m");
   EXPECT_EQ(with_paths["users_configuration_path"], "/u");
-  EXPECT_EQ(with_paths["admins_configuration_path"], "/a");
+  EXPECT_EQ(with_paths["admin_configuration_path"], "/a");
 }
 
 // Secrets never leave the daemon: conf get and conf set's answer show ********, while the

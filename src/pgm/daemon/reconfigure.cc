@@ -87,11 +87,13 @@ ConfSetPlan plan_conf_set(const DaemonContext& ctx, const json& request) {
     r["current_value"] = set->old_value;
     r["new_value"] = set->old_value;
     r["status"] = "success_restart_required";
+    r["message"] = "Configuration change requires restart. Current values preserved.";
     log::info("conf set {} = {}: takes effect after a restart", set->key, set->new_value);
   } else {
     r["current_value"] = set->new_value;
     r["new_value"] = set->new_value;
     r["status"] = "success";
+    r["message"] = "Configuration change applied successfully";
     log::info("conf set {} = {} (was {})", set->key, set->new_value, set->old_value);
     plan.apply = set->config;
   }

@@ -11,6 +11,7 @@
 
 #include "pgm/compress/names.h"
 #include "pgm/crypto/aes.h"
+#include "pgm/management/conf_types.h"
 #include "pgm/management/registry.h"
 
 namespace pgm::management {
@@ -72,8 +73,8 @@ void map_int(json& obj, const char* name, F&& f) {
 
 void size_field(json& obj, const char* name) {
   map_int(obj, name, [](int64_t v) -> std::optional<std::string> {
-    if (v <= 0) {
-      return std::nullopt;  // pgmoneta leaves 0 untranslated
+    if (v < 0) {
+      return std::nullopt;  // not a size: left as sent (pgmoneta 0.22 prints 0 as "0.00B")
     }
     return format_size(static_cast<uint64_t>(v));
   });
@@ -163,58 +164,17 @@ void translate_totals(json& r) {
   }
 }
 
-std::optional<std::string_view> storage_engine_name(int64_t v) {
-  switch (v) {
-    case 1:
-      return "local";
-    case 2:
-      return "ssh";
-    case 4:
-      return "s3";
-    case 8:
-      return "azure";
-    default:
-      return std::nullopt;
-  }
-}
-std::optional<std::string_view> create_slot_name(int64_t v) {
-  static constexpr std::array<std::string_view, 3> kNames = {"undefined", "yes", "no"};
-  return v >= 0 && v < 3 ? std::optional(kNames[static_cast<size_t>(v)]) : std::nullopt;
-}
-std::optional<std::string_view> hugepage_name(int64_t v) {
-  static constexpr std::array<std::string_view, 3> kNames = {"off", "try", "on"};
-  return v >= 0 && v < 3 ? std::optional(kNames[static_cast<size_t>(v)]) : std::nullopt;
-}
-std::optional<std::string_view> log_type_name(int64_t v) {
-  static constexpr std::array<std::string_view, 3> kNames = {"console", "file", "syslog"};
-  return v >= 0 && v < 3 ? std::optional(kNames[static_cast<size_t>(v)]) : std::nullopt;
-}
-std::optional<std::string_view> log_level_name(int64_t v) {
-  static constexpr std::array<std::string_view, 7> kNames = {"",     "debug", "debug", "info",
-                                                             "warn", "error", "fatal"};
-  return v >= 1 && v < 7 ? std::optional(kNames[static_cast<size_t>(v)]) : std::nullopt;
-}
-std::optional<std::string_view> log_mode_name(int64_t v) {
-  static constexpr std::array<std::string_view, 2> kNames = {"create", "append"};
-  return v >= 0 && v < 2 ? std::optional(kNames[static_cast<size_t>(v)]) : std::nullopt;
-}
-
-void translate_configuration(json& c, int depth = 0) {
-  if (!c.is_object() || depth > 2) {
+// conf get: enum codes to names (pgmoneta-cli translates the [pgmoneta] level only: a server's
+// create_slot stays its code); {"string_value", "value"} objects stay as sent.
+void translate_configuration(json& c) {
+  if (!c.is_object()) {
     return;
   }
   name_field(c, "compression", compression_name);
   name_field(c, "encryption", encryption_name);
-  name_field(c, "storage_engine", storage_engine_name);
-  name_field(c, "create_slot", create_slot_name);
-  name_field(c, "hugepage", hugepage_name);
-  name_field(c, "log_type", log_type_name);
-  name_field(c, "log_level", log_level_name);
-  name_field(c, "log_mode", log_mode_name);
-  for (auto& [k, v] : c.items()) {
-    if (v.is_object()) {
-      translate_configuration(v, depth + 1);
-    }
+  for (const char* k :
+       {"storage_engine", "create_slot", "hugepage", "log_type", "log_level", "log_mode"}) {
+    map_int(c, k, [k](int64_t v) { return conf_enum_name(k, v); });
   }
 }
 
@@ -451,6 +411,29 @@ std::string format_size(uint64_t bytes) {
 
 std::string render_text(const json& value) { return value_text(value, nullptr, 0); }
 
+namespace {
+
+// pgmoneta's {"string_value", "value"} objects (conf get durations, sizes, named values) as
+// their text, everywhere below `v`: for text output.
+void flatten_string_values(json& v) {
+  if (v.is_object()) {
+    if (v.size() == 2 && v.contains("string_value") && v.contains("value") &&
+        v["string_value"].is_string()) {
+      v = json(v["string_value"].get<std::string>());
+      return;
+    }
+    for (auto& [k, child] : v.items()) {
+      flatten_string_values(child);
+    }
+  } else if (v.is_array()) {
+    for (json& child : v) {
+      flatten_string_values(child);
+    }
+  }
+}
+
+}  // namespace
+
 std::string render(const json& doc, OutputFormat format) {
   switch (format) {
     case OutputFormat::kRaw:
@@ -460,7 +443,9 @@ std::string render(const json& doc, OutputFormat format) {
     case OutputFormat::kText:
       break;
   }
-  return render_text(translate(doc)) + "\n";
+  json shown = translate(doc);
+  flatten_string_values(shown);
+  return render_text(shown) + "\n";
 }
 
 Result<json> find_config_value(const json& response, std::string_view config_key) {
@@ -511,6 +496,10 @@ std::string render_config_value(std::string_view config_key, const json& value,
   }
   if (value.is_string()) {
     return value.get<std::string>() + "\n";
+  }
+  // pgmoneta's {"string_value", "value"}: the text.
+  if (value.is_object() && value.contains("string_value") && value["string_value"].is_string()) {
+    return value["string_value"].get<std::string>() + "\n";
   }
   if (value.is_object() || value.is_array()) {
     return render_text(value) + "\n";

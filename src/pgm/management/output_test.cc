@@ -50,7 +50,7 @@ TEST(OutputTest, TextGoldenListBackup) {
       "      Valid: yes\n"
       "      WAL: 16.00MB\n"
       "    - Backup: 20240101120000\n"
-      "      BackupSize: 0\n"
+      "      BackupSize: 0.00B\n"
       "      Compression: none\n"
       "      Valid: no\n"
       "  MajorVersion: 15\n"
@@ -148,7 +148,7 @@ TEST(OutputTest, BackupInfoTypeBytesAndRepositoryKeysAreTranslated) {
   EXPECT_EQ(b[0]["Delta"], "16.00MB");
   EXPECT_EQ(b[0]["WAL"], "32.00MB");
   EXPECT_EQ(b[0]["BiggestFileSize"], "1.00kB");
-  EXPECT_EQ(b[0]["RestoreSize"], 0);
+  EXPECT_EQ(b[0]["RestoreSize"], "0.00B");  // pgmoneta 0.22 prints 0 as a size too
   EXPECT_EQ(b[0]["IncrementalParent"], "20251231000000");
   EXPECT_EQ(b[1]["Compression"], "gzip");  // 0x21 server gzip
   EXPECT_EQ(b[1]["Valid"], "no");
@@ -230,6 +230,28 @@ TEST(OutputTest, ConfLs) {
   json ours =
       json::parse(R"({"Response": {"ServerVersion": "0.22.0", "MainConfigurationFile": "/a"}})");
   EXPECT_EQ(render_conf_ls(ours, OutputFormat::kText), "/a\n");
+}
+
+// conf get from pgmoneta's daemon (and ours): enum codes of the [pgmoneta] level become names,
+// a server's create_slot stays its code, and text output shows {string_value, value} objects
+// as their text while json keeps them.
+TEST(OutputTest, ConfGetEnumsAndStringValueObjects) {
+  json doc = json::parse(R"({"Header": {"Command": 22, "Output": 0},
+    "Outcome": {"Status": true},
+    "Response": {"compression": 2, "log_level": 3, "create_slot": 1,
+                 "blocking_timeout": {"string_value": "30s", "value": 30},
+                 "server": {"primary": {"create_slot": 0, "port": 5432}}}})");
+  json t = translate(doc);
+  EXPECT_EQ(t["Response"]["compression"], "zstd");
+  EXPECT_EQ(t["Response"]["log_level"], "info");
+  EXPECT_EQ(t["Response"]["create_slot"], "yes");
+  EXPECT_EQ(t["Response"]["server"]["primary"]["create_slot"], 0);
+  EXPECT_EQ(t["Response"]["blocking_timeout"]["value"], 30);
+  std::string text = render(doc, OutputFormat::kText);
+  EXPECT_NE(text.find("  blocking_timeout: 30s\n"), std::string::npos) << text;
+  EXPECT_EQ(render_config_value("blocking_timeout", t["Response"]["blocking_timeout"],
+                                OutputFormat::kText),
+            "30s\n");
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -282,38 +283,20 @@ CommandResult commands::backup(const Call& call) {
   return CommandResult::success(summary);
 }
 
-CommandResult commands::list_backup(const Call& call) {
-  const DaemonContext& ctx = call.ctx;
-  const json& request = call.request;
-  ServerLookup l = find_server(ctx, request);
-  if (l.server == nullptr) {
-    return CommandResult::failure(mgmt::Family::kListBackup, mgmt::Failure::kNoServer,
-                                  unknown_server(request), "list-backup");
-  }
-  std::string sort = string_arg(request, mgmt::key::kSort);
-  backup::SortOrder order = backup::SortOrder::kAscending;
-  if (!sort.empty()) {
-    auto parsed = backup::parse_sort_order(sort);
-    if (!parsed) {
-      return CommandResult::failure(mgmt::Family::kListBackup, mgmt::Failure::kInvalidSort,
-                                    fmt::format("unknown sort order '{}': asc or desc", sort),
-                                    "list-backup");
-    }
-    order = *parsed;
-  }
-  auto entries = entries_of(ctx, *l.server);
+Result<json> backups_json(const DaemonContext& ctx, size_t index, backup::SortOrder order) {
+  const config::ServerConfig& server = ctx.config->servers[index];
+  auto entries = entries_of(ctx, server);
   if (!entries) {
-    return CommandResult::failure(mgmt::Family::kListBackup, mgmt::Failure::kExecute,
-                                  entries.error().message(), "list-backup");
+    return tl::unexpected(entries.error());
   }
   // WAL figures: bytes of stored WAL from each backup's first segment on, and between
   // consecutive backups.
   std::vector<std::string> wal_files;
-  if (auto names = io::list_directory(wal_directory(*ctx.config, *l.server)); names) {
+  if (auto names = io::list_directory(wal_directory(*ctx.config, server)); names) {
     wal_files = std::move(*names);
   }
   // The server's segment size, else (never reached) what a backup.info implies, else 16 MB.
-  uint64_t seg_size = ctx.shared->servers[static_cast<size_t>(l.index)].snapshot().wal_segment_size;
+  uint64_t seg_size = ctx.shared->servers[index].snapshot().wal_segment_size;
   for (size_t i = 0; seg_size == 0 && i < entries->size(); ++i) {
     if ((*entries)[i].info) {
       seg_size = backup::segment_size_from_info(*(*entries)[i].info);
@@ -341,12 +324,60 @@ CommandResult commands::list_backup(const Call& call) {
   }
   json backups = json::array();
   for (size_t i : order_index) {
-    backups.push_back(list_entry_json(l.server->name, (*entries)[i], figures[i]));
+    backups.push_back(list_entry_json(server.name, (*entries)[i], figures[i]));
   }
+  return backups;
+}
+
+namespace {
+
+// An info object with pgmoneta's Delta: the WAL bytes between the previous backup and this one,
+// as list-backup counts them (0 when the figures cannot be read).
+json with_delta(const DaemonContext& ctx, size_t index, json info) {
+  info["Delta"] = 0;
+  if (auto listed = backups_json(ctx, index, backup::SortOrder::kAscending); listed) {
+    for (const json& b : *listed) {
+      if (b.value("Backup", "") == info.value("Backup", "")) {
+        info["Delta"] = b.value("Delta", json(0));
+      }
+    }
+  }
+  return info;
+}
+
+}  // namespace
+
+CommandResult commands::list_backup(const Call& call) {
+  const DaemonContext& ctx = call.ctx;
+  const json& request = call.request;
+  ServerLookup l = find_server(ctx, request);
+  if (l.server == nullptr) {
+    return CommandResult::failure(mgmt::Family::kListBackup, mgmt::Failure::kNoServer,
+                                  unknown_server(request), "list-backup");
+  }
+  std::string sort = string_arg(request, mgmt::key::kSort);
+  backup::SortOrder order = backup::SortOrder::kAscending;
+  if (!sort.empty()) {
+    auto parsed = backup::parse_sort_order(sort);
+    if (!parsed) {
+      return CommandResult::failure(mgmt::Family::kListBackup, mgmt::Failure::kInvalidSort,
+                                    fmt::format("unknown sort order '{}': asc or desc", sort),
+                                    "list-backup");
+    }
+    order = *parsed;
+  }
+  auto listed = backups_json(ctx, static_cast<size_t>(l.index), order);
+  if (!listed) {
+    return CommandResult::failure(mgmt::Family::kListBackup, mgmt::Failure::kExecute,
+                                  listed.error().message(), "list-backup");
+  }
+  const ServerSnapshot snap = ctx.shared->servers[static_cast<size_t>(l.index)].snapshot();
   json r;
   r["Server"] = l.server->name;
-  r["NumberOfBackups"] = entries->size();
-  r["Backups"] = backups;
+  r["MajorVersion"] = snap.major_version;
+  r["MinorVersion"] = snap.minor_version;
+  r["NumberOfBackups"] = listed->size();
+  r["Backups"] = std::move(*listed);
   return CommandResult::success(r);
 }
 
@@ -369,7 +400,8 @@ CommandResult commands::info(const Call& call) {
     return CommandResult::failure(mgmt::Family::kInfo, mgmt::Failure::kNoBackup,
                                   found.error().message(), "info");
   }
-  return CommandResult::success(info_json(l.server->name, **found));
+  return CommandResult::success(
+      with_delta(ctx, static_cast<size_t>(l.index), info_json(l.server->name, **found)));
 }
 
 CommandResult commands::delete_backup(const Call& call) {
@@ -408,6 +440,12 @@ CommandResult commands::delete_backup(const Call& call) {
                                   found.error().message(), "delete");
   }
   std::string label = (*found)->label;
+  // pgmoneta's delete answers with the backup's PostgreSQL version.
+  json version = json::object();
+  if ((*found)->info) {
+    version["MajorVersion"] = (*found)->info->major_version;
+    version["MinorVersion"] = (*found)->info->minor_version;
+  }
   bool force = request.is_object() && request.value(mgmt::key::kForce, false);
   if ((*found)->info && (*found)->info->keep && !force) {
     return CommandResult::failure(
@@ -479,7 +517,7 @@ CommandResult commands::delete_backup(const Call& call) {
     log::info(
         "backup {} of server {} deleted: rolled into {} ({} file(s) rebuilt whole, {} merged)",
         label, l.server->name, child, rolled->rebuilt_whole, rolled->merged);
-    json r;
+    json r = version;
     r["Server"] = l.server->name;
     r["Backup"] = label;
     r["RolledInto"] = child;
@@ -496,7 +534,7 @@ CommandResult commands::delete_backup(const Call& call) {
   }
   log::info("backup {} of server {} deleted ({} bytes freed)", label, l.server->name,
             deleted->bytes_freed);
-  json r;
+  json r = version;
   r["Server"] = l.server->name;
   r["Backup"] = label;
   r["BytesFreed"] = deleted->bytes_freed;
@@ -552,9 +590,11 @@ CommandResult keep_command(const DaemonContext& ctx, const json& request, bool k
   backup::BackupEntry entry = **found;
   entry.info = *first;
   json r = list_entry_json(l.server->name, entry);
-  if (cascade) {
-    r["Cascade"] = labels;
-  }
+  // pgmoneta's keys: every backup marked, and whether the chain was asked for.
+  r["Backups"] = labels;
+  r["Cascade"] = cascade;
+  r["MajorVersion"] = first->major_version;
+  r["MinorVersion"] = first->minor_version;
   return CommandResult::success(r);
 }
 
@@ -603,7 +643,8 @@ CommandResult commands::annotate(const Call& call) {
   }
   backup::BackupEntry entry = **found;
   entry.info = *updated;
-  return CommandResult::success(info_json(l.server->name, entry));
+  return CommandResult::success(
+      with_delta(ctx, static_cast<size_t>(l.index), info_json(l.server->name, entry)));
 }
 
 CommandResult commands::progress(const Call& call) {
@@ -644,15 +685,24 @@ CommandResult commands::progress(const Call& call) {
     double rate = static_cast<double>(done) / elapsed;
     remaining = static_cast<double>(total > done ? total - done : 0) / rate;
   }
+  const ServerSnapshot snap = state.snapshot();
   json r;
   r["Server"] = l.server->name;
+  r["MajorVersion"] = snap.major_version;
+  r["MinorVersion"] = snap.minor_version;
   r["Operation"] = operation.empty() ? running : operation;
-  r["ProgressState"] = std::string(activity::phase_name(phase));
+  // pgmoneta's types: the state as a number, Remaining as {string_value, value} in seconds
+  // (-1: no estimate yet); Phase is ours, the state's name.
+  r["ProgressState"] = static_cast<int>(phase);
+  r["Phase"] = std::string(activity::phase_name(phase));
   r["Done"] = done;
   r["Total"] = total;
   r["Percentage"] = total > 0 ? static_cast<int>(std::min<uint64_t>(100, done * 100 / total)) : 0;
   r["Elapsed"] = elapsed;
-  r["Remaining"] = remaining;
+  const int64_t remaining_s = remaining < 0 ? -1 : std::llround(remaining);
+  r["Remaining"] = {
+      {"string_value", remaining_s < 0 ? std::string("unknown") : fmt::format("{}s", remaining_s)},
+      {"value", remaining_s}};
   return CommandResult::success(r);
 }
 

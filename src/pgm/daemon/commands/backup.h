@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "pgm/backup/repository.h"
+#include "pgm/core/result.h"
 #include "pgm/daemon/commands.h"
 #include "pgm/daemon/context.h"
 
@@ -16,5 +18,10 @@ namespace pgm::daemon {
 // One retention job over every server (backup/retention_job.h), with the off-site copies
 // (offsite/offsite.h) and each server's shared state.
 void run_retention(const DaemonContext& ctx, std::chrono::system_clock::time_point now);
+
+// The list-backup objects (backup_json.h) of every backup of server `index`, in `order`, with
+// the WAL figures from the server's stored segments. Used by list-backup and status details.
+Result<nlohmann::json> backups_json(const DaemonContext& ctx, size_t index,
+                                    backup::SortOrder order);
 
 }  // namespace pgm::daemon

@@ -4,6 +4,7 @@
 
 #include "pgm/config/config.h"
 #include "pgm/daemon/commands/handlers.h"
+#include "pgm/management/conf_types.h"
 #include "pgm/management/errors.h"
 
 namespace pgm::daemon::commands {
@@ -34,8 +35,39 @@ CommandResult conf_ls(const Call& call) {
   return CommandResult::success(conf_ls_response(call.ctx));
 }
 
+// pgmoneta's conf get: its keys (the three configuration paths, `manifest`, each server's
+// `online`) with its types (management/conf_types.h); our extra keys stay as text.
 CommandResult conf_get(const Call& call) {
-  return CommandResult::success(config::to_json(*call.ctx.config));
+  const DaemonContext& ctx = call.ctx;
+  json doc = config::to_json(*ctx.config, ctx.paths);
+  const bool main_progress = ctx.config->progress;
+  for (auto& [key, value] : doc.items()) {
+    if (value.is_string()) {
+      value = management::typed_conf_value(key, value.get<std::string>(), false);
+    }
+  }
+  doc["manifest"] = "SHA512";
+  if (auto servers = doc.find("server"); servers != doc.end() && servers->is_object()) {
+    for (auto& [name, server] : servers->items()) {
+      if (!server.is_object()) {
+        continue;
+      }
+      for (auto& [key, value] : server.items()) {
+        if (!value.is_string()) {
+          continue;
+        }
+        // An unset per-server progress (-1) is the [pgmoneta] one.
+        value = key == "progress" && value == "-1"
+                    ? json(main_progress)
+                    : management::typed_conf_value(key, value.get<std::string>(), true);
+      }
+      server["manifest"] = "SHA512";
+      const int index = ctx.server_index(name);
+      server["online"] =
+          index >= 0 && ctx.shared->servers[static_cast<size_t>(index)].snapshot().online;
+    }
+  }
+  return CommandResult::success(doc);
 }
 
 namespace {

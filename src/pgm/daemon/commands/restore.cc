@@ -393,10 +393,15 @@ CommandResult commands::archive(const Call& call) {
                                                    static_cast<int>(entry.info->compression)));
   }
   auto encryption = static_cast<crypto::AesMode>(entry.info->encryption);
+  // A directory that does not exist yet is created, as pgmoneta does.
   struct stat st {};
-  if (::stat(p.directory.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+  if (::stat(p.directory.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) {
     return fail(mgmt::Failure::kSetup,
-                fmt::format("archive directory {} does not exist", p.directory));
+                fmt::format("archive directory {} is not a directory", p.directory));
+  }
+  if (auto made = io::make_directories(p.directory, 0700); !made) {
+    return fail(mgmt::Failure::kSetup,
+                fmt::format("archive directory {}: {}", p.directory, made.error().message()));
   }
   std::string workspace = !s.workspace.empty() ? s.workspace : c.workspace;
   while (workspace.size() > 1 && workspace.back() == '/') {

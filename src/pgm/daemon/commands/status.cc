@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "pgm/activity/names.h"
+#include "pgm/daemon/commands/backup.h"
 #include "pgm/daemon/commands/handlers.h"
 #include "pgm/daemon/probe.h"
 #include "pgm/io/file.h"
@@ -84,10 +85,11 @@ json server_status(const DaemonContext& ctx, size_t i, bool details) {
   j["ActiveArchive"] = state.active(activity::Activity::kArchive);
   j["ActiveDelete"] = state.active(activity::Activity::kDelete);
   j["ActiveRetention"] = state.active(activity::Activity::kRetention);
-  j["RetentionDays"] = retention.days.value_or(0);
-  j["RetentionWeeks"] = retention.weeks.value_or(0);
-  j["RetentionMonths"] = retention.months.value_or(0);
-  j["RetentionYears"] = retention.years.value_or(0);
+  // -1: unset (pgmoneta's CLI prints "Unspecified").
+  j["RetentionDays"] = retention.days.value_or(-1);
+  j["RetentionWeeks"] = retention.weeks.value_or(-1);
+  j["RetentionMonths"] = retention.months.value_or(-1);
+  j["RetentionYears"] = retention.years.value_or(-1);
   j["ServerSize"] = directory_size(c.base_dir + "/" + s.name);
   j["HotStandbySize"] = 0;
   j["NumberOfBackups"] = labels.size();
@@ -120,9 +122,14 @@ json server_status(const DaemonContext& ctx, size_t i, bool details) {
                                    ? std::string()
                                    : std::to_string(state.proven_restore_label.load());
     j["Fips"] = false;
+    // pgmoneta's entries: each backup's list-backup object (sizes, compression, validity, WAL).
     json backups = json::array();
-    for (const std::string& label : labels) {
-      backups.push_back({{"Backup", label}, {"Server", s.name}});
+    if (auto listed = backups_json(ctx, i, backup::SortOrder::kAscending); listed) {
+      backups = std::move(*listed);
+    } else {
+      for (const std::string& label : labels) {
+        backups.push_back({{"Backup", label}, {"Server", s.name}});
+      }
     }
     j["Backups"] = backups;
   }

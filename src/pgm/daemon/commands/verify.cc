@@ -124,21 +124,26 @@ CommandResult commands::verify(const Call& call) {
   // pgmoneta restores into Directory and verifies there; we verify the stored files in place
   // and only echo it.
   r["Directory"] = string_arg(request, mgmt::key::kDirectory);
-  r["Files"] = report->files;
+  r["MajorVersion"] = entry.info->major_version;
+  r["MinorVersion"] = entry.info->minor_version;
+  r["NumberOfFiles"] = report->files;
   r["Bytes"] = report->bytes;
   r["Valid"] = report->ok();
+  // pgmoneta's shape: Files {Failed: [...], All: [...] (with `all`)}.
+  json listed = json::object();
   json failed = json::array();
   for (const restore::VerifyFile& f : report->failed) {
     failed.push_back(file_json(f));
   }
-  r["Failed"] = std::move(failed);
+  listed["Failed"] = std::move(failed);
   if (files == "all") {
     json all = json::array();
     for (const restore::VerifyFile& f : report->all) {
       all.push_back(file_json(f));
     }
-    r["All"] = std::move(all);
+    listed["All"] = std::move(all);
   }
+  r["Files"] = std::move(listed);
   if (report->ok()) {
     log::info("verify of backup {} of server {}: {} files, {} bytes, ok", entry.label, s.name,
               report->files, report->bytes);
