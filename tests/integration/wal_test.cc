@@ -3,9 +3,9 @@
 // bytes of the same file in PostgreSQL's pg_wal, with no gap and no duplicate, across receiver
 // kills (also while compressing), server restarts, terminated walsenders, daemon restarts,
 // `mode offline/online`, reloads, a promoted standby's timeline switch (live and while the
-// daemon is down), `follow`, wal_shipping and as a synchronous standby. Slot problems must show
-// in `status details`. Crash states too narrow to hit with a signal are crafted on disk while
-// the daemon is stopped.
+// daemon is down), `follow`, wal_shipping, as a synchronous standby, and a backup taken from a
+// standby. Slot problems must show in `status details`. Crash states too narrow to hit with a
+// signal are crafted on disk while the daemon is stopped.
 //
 // One PostgreSQL for the suite, configured to keep every segment in pg_wal (wal_keep_size) so
 // the tests can compare; wal_level = logical for the logical-slot case. Tests that need a
@@ -24,6 +24,7 @@
 #include "integration/harness.h"
 #include "integration/wal_helpers.h"
 
+#include "pgm/core/scope_exit.h"
 #include "pgm/wal/history.h"
 #include "pgm/wal/lsn.h"
 
@@ -708,6 +709,74 @@ TEST_F(WalTest, FollowsTimelineSwitchOfPromotedStandby) {
   EXPECT_TRUE(s.is_object()) << "status does not report timeline 2";
 
   expect_timeline_junction(dir, check, history, second_->data_dir() + "/pg_wal");
+}
+
+// A server section that points at a streaming standby backs up from it, as pg_basebackup
+// and pgmoneta allow (issue 18): BASE_BACKUP runs on the standby, the WAL comes from it, and
+// the backup restored with `current` holds what the primary committed after the backup.
+TEST_F(WalTest, BackupFromAStandbyRestoresWithItsWal) {
+  // PostgreSQL refuses a backup on a standby that replayed WAL written with
+  // full_page_writes = off (the suite's setting) since its last restartpoint: on for this test,
+  // a checkpoint before the standby is made, and a restartpoint on it below.
+  ASSERT_EQ(sql_value(*pg(), "ALTER SYSTEM SET full_page_writes = on"), "");
+  ASSERT_EQ(sql_value(*pg(), "SELECT pg_reload_conf()"), "t");
+  pgm::ScopeExit fpw_off([this] {
+    sql_value(*pg(), "ALTER SYSTEM RESET full_page_writes");
+    sql_value(*pg(), "SELECT pg_reload_conf()");
+  });
+  ASSERT_EQ(sql_value(*pg(), "CHECKPOINT"), "");
+  second_dir_ = std::make_unique<TempDir>("pgm-standby");
+  second_ = std::make_unique<PostgresInstance>(second_dir_->path());
+  ASSERT_EQ(second_->start_standby(*pg()), "");
+  DaemonInstance* d = start_daemon(
+      "standby-backup", "repl_standby_backup",
+      [](IniConfig& c) { c.set("pgmoneta", "compression", "zstd"); }, second_.get());
+  ASSERT_NE(d, nullptr);
+  ASSERT_TRUE(wait_streaming(*d).is_object());
+  ASSERT_EQ(sql_value(*pg(),
+                      "CREATE TABLE standby_bk AS SELECT g AS i FROM "
+                      "generate_series(1, 10000) g"),
+            "");
+  std::string primary_lsn = sql_value(*pg(), "SELECT pg_current_wal_lsn()");
+  auto deadline = steady_clock::now() + seconds(60);
+  while (sql_value(*second_, "SELECT pg_last_wal_replay_lsn() >= '" + primary_lsn + "'::pg_lsn") !=
+             "t" &&
+         steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(milliseconds(200));
+  }
+  ASSERT_EQ(sql_value(*second_, "CHECKPOINT"), "");  // a restartpoint after full_page_writes
+
+  CliResult backup = d->cli({"backup", "primary"}, "raw");
+  ASSERT_EQ(backup.exit_code(), 0) << backup.describe();
+  ASSERT_TRUE(backup.json.has_value()) << backup.describe();
+  const std::string label = (*backup.json)["Response"].value("Backup", "");
+  ASSERT_FALSE(label.empty()) << backup.describe();
+  CliResult details = d->cli({"status", "details"}, "json");
+  ASSERT_TRUE(details.json.has_value()) << details.describe();
+  EXPECT_EQ(find_server(*details.json, "primary").value("Primary", true), false)
+      << "the daemon does not see a standby";
+
+  // After the backup: more rows on the primary, and a WAL switch so that their segment is
+  // complete on the standby and here.
+  ASSERT_EQ(
+      sql_value(*pg(), "INSERT INTO standby_bk SELECT g FROM generate_series(10001, 15000) g"), "");
+  std::string error;
+  std::string segment = switch_wal(*pg(), &error);
+  ASSERT_FALSE(segment.empty()) << error;
+  ASSERT_EQ(wait_for_settled_segment(
+                daemon_wal_dir(*d), segment,
+                expected_suffix(compress::Algorithm::kZstd, crypto::AesMode::kNone), seconds(120)),
+            "");
+
+  TempDir target("pgm-standby-restore");
+  chown_to_test_user(target.path());
+  CliResult restore = d->cli({"restore", "primary", label, "current", target.path()}, "raw");
+  ASSERT_EQ(restore.exit_code(), 0) << restore.describe();
+  TempDir copy_root("pgm-standby-copy");
+  chown_to_test_user(copy_root.path());
+  PostgresInstance copy(copy_root.path());
+  ASSERT_EQ(copy.start_restored(target / ("primary-" + label)), "") << tail(copy.log());
+  EXPECT_EQ(sql_value(copy, "SELECT count(*) FROM standby_bk"), "15000");
 }
 
 TEST_F(WalTest, FollowsTimelineSwitchThatHappenedWhileStopped) {
