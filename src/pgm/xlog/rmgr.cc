@@ -164,16 +164,13 @@ const char* gin_type(uint8_t type) {
                    type);
 }
 
-const char* gist_type(uint8_t type, int major) {
-  if (type == 0x30 && major < 14) {
-    return nullptr;
-  }
-  return find_name({{0x00, "PAGE_REUSE"},
+const char* gist_type(uint8_t type) {
+  return find_name({{0x00, "PAGE_UPDATE"},
                     {0x10, "DELETE"},
-                    {0x20, "PAGE_UPDATE"},
-                    {0x30, "ASSIGN_LSN"},
-                    {0x50, "PAGE_SPLIT"},
-                    {0x60, "PAGE_DELETE"}},
+                    {0x20, "PAGE_REUSE"},
+                    {0x30, "PAGE_SPLIT"},
+                    {0x60, "PAGE_DELETE"},
+                    {0x70, "ASSIGN_LSN"}},
                    type);
 }
 
@@ -246,7 +243,7 @@ const char* type_name(uint8_t rmid, uint8_t type, int major) {
     case kRmGin:
       return gin_type(type);
     case kRmGist:
-      return gist_type(type, major);
+      return gist_type(type);
     case kRmSequence:
       return find_name({{0x00, "LOG"}}, type);
     case kRmSpGist:
@@ -397,6 +394,10 @@ std::optional<RelLocator> rel_at(const Fields& f, size_t offset) {
   return RelLocator{*spc, *db, *rel};
 }
 
+// pg_waldump's paths of other tablespaces hold the catalog version, which WAL does not carry:
+// those records get no path from us.
+bool in_known_directory(const RelLocator& rel) { return rel.spc == 1663 || rel.spc == 1664; }
+
 std::optional<std::string> details(const Record& record, int major) {
   const Fields f(record.main_data);
   const uint8_t type = record.record_type();
@@ -414,14 +415,16 @@ std::optional<std::string> details(const Record& record, int major) {
       if (type == 0x10) {  // create: relation, fork i32
         auto rel = rel_at(f, 0);
         auto fork = f.at<int32_t>(12);
-        if (!rel || !fork || *fork < 0 || *fork > 3) return std::nullopt;
+        if (!rel || !fork || *fork < 0 || *fork > 3 || !in_known_directory(*rel)) {
+          return std::nullopt;
+        }
         return relation_path(*rel, static_cast<uint8_t>(*fork));
       }
       if (type == 0x20) {  // truncate: block u32, relation, flags i32
         auto blocks = f.at<uint32_t>(0);
         auto rel = rel_at(f, 4);
         auto flags = f.at<int32_t>(16);
-        if (!blocks || !rel || !flags) return std::nullopt;
+        if (!blocks || !rel || !flags || !in_known_directory(*rel)) return std::nullopt;
         return fmt::format("{} to {} blocks flags {}", relation_path(*rel, 0), *blocks, *flags);
       }
       return std::nullopt;
