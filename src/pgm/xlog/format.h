@@ -4,7 +4,7 @@
 // Sources: PostgreSQL's public headers src/include/access/xlog_internal.h (pages),
 // xlogrecord.h (records and block references), rmgrlist.h (resource managers). All integers
 // are stored in the server's byte order; we read little-endian (every platform we run on).
-// docs/xlog.md restates the byte grammar.
+// docs/xlog.md restates the byte grammar in our words.
 #pragma once
 
 #include <cstddef>
