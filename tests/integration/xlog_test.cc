@@ -206,6 +206,7 @@ TEST_F(XlogDecoderTest, EverySegmentDecodesAsPgWaldumpDecodesIt) {
       "DROP TABLE t",
       "DROP TABLE u",
       "VACUUM FULL pgbench_branches",
+      "VACUUM FREEZE pgbench_accounts",
       "VACUUM",
       "CHECKPOINT",
   };
@@ -345,6 +346,7 @@ TEST_F(XlogDecoderTest, EverySegmentDecodesAsPgWaldumpDecodesIt) {
   size_t described = 0;
   size_t desc_mismatches = 0;
   std::map<std::string, size_t> per_rmgr;
+  std::map<std::string, size_t> described_types;
   const size_t n = std::min(ours.size(), theirs.size());
   for (size_t i = 0; i < n; ++i) {
     const Line& a = ours[i];
@@ -359,6 +361,7 @@ TEST_F(XlogDecoderTest, EverySegmentDecodesAsPgWaldumpDecodesIt) {
     }
     if (a.desc != a.type) {  // a record we describe beyond its name
       ++described;
+      described_types[a.rmgr + "/" + a.type]++;
       if (a.desc != b.desc && ++desc_mismatches <= 10) {
         ADD_FAILURE() << "description differs at " << wal::Lsn(a.lsn).to_string()
                       << "\n  ours:       " << a.desc << "\n  pg_waldump: " << b.desc;
@@ -374,11 +377,16 @@ TEST_F(XlogDecoderTest, EverySegmentDecodesAsPgWaldumpDecodesIt) {
   for (const auto& [name, count] : per_rmgr) {
     rmgrs += " " + name + "=" + std::to_string(count);
   }
+  std::string types;
+  for (const auto& [name, count] : described_types) {
+    types += " " + name + "=" + std::to_string(count);
+  }
   std::cout << "[   INFO   ] " << segments.size() << " segments (" << segments.front() << " .. "
             << segments.back() << ", " << mb << " MB), " << ours.size() << " records ours, "
             << theirs.size() << " pg_waldump, " << (n - mismatches) << " identical, " << described
             << " descriptions compared (" << desc_mismatches << " differ)\n"
             << "[   INFO   ] records per rmgr:" << rmgrs << "\n"
+            << "[   INFO   ] descriptions compared per type:" << types << "\n"
             << "[   INFO   ] throughput: ours decode only " << mb / bare_seconds
             << " MB/s; ours decode + text " << mb / decode_seconds
             << " MB/s; pg_waldump (text, through a pipe) " << mb / waldump_seconds

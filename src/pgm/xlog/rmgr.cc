@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "pgm/xlog/format.h"
+#include "pgm/xlog/rmgr_internal.h"
 
 namespace pgm::xlog {
 namespace {
@@ -261,198 +262,6 @@ const char* type_name(uint8_t rmid, uint8_t type, int major) {
   }
 }
 
-// Little-endian fields of the main data, read only when present.
-class Fields {
- public:
-  explicit Fields(std::span<const uint8_t> data) : data_(data) {}
-  template <typename T>
-  std::optional<T> at(size_t offset) const {
-    if (offset + sizeof(T) > data_.size()) {
-      return std::nullopt;
-    }
-    T value;
-    std::memcpy(&value, data_.data() + offset, sizeof(T));
-    return value;
-  }
-  size_t size() const { return data_.size(); }
-
- private:
-  std::span<const uint8_t> data_;
-};
-
-// The infobits of heap delete, update and lock records, as pg_waldump spells them.
-std::string infobits(uint8_t bits) {
-  std::string out;
-  if ((bits & 0x01) != 0) out += "IS_MULTI ";
-  if ((bits & 0x02) != 0) out += "LOCK_ONLY ";
-  if ((bits & 0x04) != 0) out += "EXCL_LOCK ";
-  if ((bits & 0x08) != 0) out += "KEYSHR_LOCK ";
-  if ((bits & 0x10) != 0) out += "KEYS_UPDATED ";
-  return out;
-}
-
-std::optional<std::string> heap_details(uint8_t op, const Fields& f) {
-  switch (op) {
-    case 0x00: {  // insert: offnum u16, flags u8
-      auto off = f.at<uint16_t>(0);
-      auto flags = f.at<uint8_t>(2);
-      if (!off || !flags) return std::nullopt;
-      return fmt::format("off {} flags 0x{:02X}", *off, *flags);
-    }
-    case 0x10: {  // delete: xmax u32, offnum u16, infobits u8, flags u8
-      auto off = f.at<uint16_t>(4);
-      auto bits = f.at<uint8_t>(6);
-      auto flags = f.at<uint8_t>(7);
-      if (!off || !bits || !flags) return std::nullopt;
-      return fmt::format("off {} flags 0x{:02X} {}", *off, *flags, infobits(*bits));
-    }
-    case 0x20:
-    case 0x40: {  // update: old xmax u32, old off u16, infobits u8, flags u8, new xmax, new off
-      auto old_xmax = f.at<uint32_t>(0);
-      auto old_off = f.at<uint16_t>(4);
-      auto bits = f.at<uint8_t>(6);
-      auto flags = f.at<uint8_t>(7);
-      auto new_xmax = f.at<uint32_t>(8);
-      auto new_off = f.at<uint16_t>(12);
-      if (!old_xmax || !old_off || !bits || !flags || !new_xmax || !new_off) return std::nullopt;
-      return fmt::format("off {} xmax {} flags 0x{:02X} {}; new off {} xmax {}", *old_off,
-                         *old_xmax, *flags, infobits(*bits), *new_off, *new_xmax);
-    }
-    case 0x50:
-    case 0x70: {  // confirm, inplace: offnum u16
-      auto off = f.at<uint16_t>(0);
-      if (!off) return std::nullopt;
-      return fmt::format("off {}", *off);
-    }
-    case 0x60: {  // lock: locking xid u32, offnum u16, infobits u8, flags u8
-      auto xid = f.at<uint32_t>(0);
-      auto off = f.at<uint16_t>(4);
-      auto bits = f.at<uint8_t>(6);
-      auto flags = f.at<uint8_t>(7);
-      if (!xid || !off || !bits || !flags) return std::nullopt;
-      return fmt::format("off {}: xid {}: flags 0x{:02X} {}", *off, *xid, *flags, infobits(*bits));
-    }
-    default:
-      return std::nullopt;
-  }
-}
-
-std::optional<std::string> heap2_details(uint8_t op, const Fields& f) {
-  if (op == 0x40) {  // visible: cutoff xid u32, flags u8
-    auto cutoff = f.at<uint32_t>(0);
-    auto flags = f.at<uint8_t>(4);
-    if (!cutoff || !flags) return std::nullopt;
-    return fmt::format("cutoff xid {} flags 0x{:02X}", *cutoff, *flags);
-  }
-  if (op == 0x50) {  // multi insert: flags u8, ntuples u16
-    auto flags = f.at<uint8_t>(0);
-    auto count = f.at<uint16_t>(2);
-    if (!flags || !count) return std::nullopt;
-    return fmt::format("{} tuples flags 0x{:02X}", *count, *flags);
-  }
-  return std::nullopt;
-}
-
-std::optional<std::string> running_xacts(const Fields& f) {
-  // xcnt i32, subxcnt i32, overflow bool (padded), next xid, oldest running, latest completed,
-  // then the xids and subxids.
-  auto xcnt = f.at<int32_t>(0);
-  auto subxcnt = f.at<int32_t>(4);
-  auto overflow = f.at<uint8_t>(8);
-  auto next = f.at<uint32_t>(12);
-  auto oldest = f.at<uint32_t>(16);
-  auto latest = f.at<uint32_t>(20);
-  if (!xcnt || !subxcnt || !overflow || !next || !oldest || !latest || *xcnt < 0 || *subxcnt < 0 ||
-      24 + 4 * (uint64_t{static_cast<uint32_t>(*xcnt)} + *subxcnt) > f.size()) {
-    return std::nullopt;
-  }
-  std::string out =
-      fmt::format("nextXid {} latestCompletedXid {} oldestRunningXid {}", *next, *latest, *oldest);
-  if (*xcnt > 0) {
-    out += fmt::format("; {} xacts:", *xcnt);
-    for (int32_t i = 0; i < *xcnt; ++i) {
-      out += fmt::format(" {}", *f.at<uint32_t>(24 + 4 * static_cast<size_t>(i)));
-    }
-  }
-  if (*overflow != 0) {
-    out += "; subxid overflowed";
-  }
-  if (*subxcnt > 0) {
-    out += fmt::format("; {} subxacts:", *subxcnt);
-    for (int32_t i = 0; i < *subxcnt; ++i) {
-      out += fmt::format(" {}", *f.at<uint32_t>(24 + 4 * static_cast<size_t>(*xcnt + i)));
-    }
-  }
-  return out;
-}
-
-std::optional<RelLocator> rel_at(const Fields& f, size_t offset) {
-  auto spc = f.at<uint32_t>(offset);
-  auto db = f.at<uint32_t>(offset + 4);
-  auto rel = f.at<uint32_t>(offset + 8);
-  if (!spc || !db || !rel) return std::nullopt;
-  return RelLocator{*spc, *db, *rel};
-}
-
-// pg_waldump's paths of other tablespaces hold the catalog version, which WAL does not carry:
-// those records get no path from us.
-bool in_known_directory(const RelLocator& rel) { return rel.spc == 1663 || rel.spc == 1664; }
-
-std::optional<std::string> details(const Record& record, int major) {
-  const Fields f(record.main_data);
-  const uint8_t type = record.record_type();
-  switch (record.rmid) {
-    case kRmXlog:
-      if (type == 0x30) {  // nextoid
-        auto oid = f.at<uint32_t>(0);
-        return oid ? std::optional<std::string>(fmt::format("{}", *oid)) : std::nullopt;
-      }
-      if (type == 0x20 || type == 0x40 || type == 0xA0 || type == 0xB0) {
-        return std::string();
-      }
-      return std::nullopt;
-    case kRmStorage:
-      if (type == 0x10) {  // create: relation, fork i32
-        auto rel = rel_at(f, 0);
-        auto fork = f.at<int32_t>(12);
-        if (!rel || !fork || *fork < 0 || *fork > 3 || !in_known_directory(*rel)) {
-          return std::nullopt;
-        }
-        return relation_path(*rel, static_cast<uint8_t>(*fork));
-      }
-      if (type == 0x20) {  // truncate: block u32, relation, flags i32
-        auto blocks = f.at<uint32_t>(0);
-        auto rel = rel_at(f, 4);
-        auto flags = f.at<int32_t>(16);
-        if (!blocks || !rel || !flags || !in_known_directory(*rel)) return std::nullopt;
-        return fmt::format("{} to {} blocks flags {}", relation_path(*rel, 0), *blocks, *flags);
-      }
-      return std::nullopt;
-    case kRmSequence:
-      if (type == 0x00) {
-        auto rel = rel_at(f, 0);
-        if (!rel) return std::nullopt;
-        return fmt::format("rel {}/{}/{}", rel->spc, rel->db, rel->rel);
-      }
-      return std::nullopt;
-    case kRmStandby:
-      return type == 0x10 ? running_xacts(f) : std::nullopt;
-    case kRmHeap:
-      return heap_details(type & 0x70, f);
-    case kRmHeap2:
-      return heap2_details(type & 0x70, f);
-    case kRmBtree:
-      if (type <= 0x20) {  // inserts: offnum u16
-        auto off = f.at<uint16_t>(0);
-        return off ? std::optional<std::string>(fmt::format("off {}", *off)) : std::nullopt;
-      }
-      return std::nullopt;
-    default:
-      (void)major;
-      return std::nullopt;
-  }
-}
-
 }  // namespace
 
 std::string rmgr_name(uint8_t rmid) {
@@ -472,7 +281,7 @@ std::string record_type_name(uint8_t rmid, uint8_t info, int major) {
 
 std::string describe(const Record& record, int major) {
   std::string out = record_type_name(record.rmid, record.info, major);
-  if (auto more = details(record, major)) {
+  if (auto more = describe_details(record, major)) {
     if (!more->empty()) {
       out += ' ';
       out += *more;
