@@ -100,6 +100,36 @@ TEST(RmgrTest, DescribesHeapInsertAndRunningXacts) {
   EXPECT_EQ(describe(*record, 15), "INSERT");
 }
 
+TEST(RmgrTest, DescribesCommitWithSubxactsAndInvalidations) {
+  testing::RecordSpec commit;
+  commit.rmid = kRmTransaction;
+  commit.info = 0x80;  // xinfo follows
+  auto put32 = [&](uint32_t v) {
+    for (int i = 0; i < 4; ++i) commit.main_data.push_back(static_cast<uint8_t>(v >> (8 * i)));
+  };
+  // 2026-12-07 22:07:20.131597 UTC in microseconds since 2000-01-01.
+  const uint64_t time = (1796681240ull - 946684800ull) * 1000000ull + 131597ull;
+  put32(static_cast<uint32_t>(time));
+  put32(static_cast<uint32_t>(time >> 32));
+  put32(0x01 | 0x02 | 0x08);  // db info, subxacts, invalidations
+  put32(5);                   // db
+  put32(1663);                // tablespace
+  put32(2);                   // two subxacts
+  put32(801);
+  put32(802);
+  put32(1);  // one invalidation message: a snapshot of relation 2396
+  commit.main_data.push_back(static_cast<uint8_t>(-5));
+  commit.main_data.insert(commit.main_data.end(), 3, 0);
+  put32(5);
+  put32(2396);
+  put32(0);
+  auto bytes = testing::encode_record(commit, wal::Lsn());
+  auto record = parse_record(bytes, 15);
+  ASSERT_TRUE(record);
+  EXPECT_EQ(describe(*record, 15),
+            "COMMIT 2026-12-07 22:07:20.131597 UTC; subxacts: 801 802; inval msgs: snapshot 2396");
+}
+
 TEST(RmgrTest, RelationPaths) {
   EXPECT_EQ(relation_path({1663, 5, 16384}, 0), "base/5/16384");
   EXPECT_EQ(relation_path({1664, 0, 1262}, 0), "global/1262");
