@@ -6,6 +6,9 @@
 // the (LSN, rmgr, xid, total and main length, prev, record type, block references with their
 // image flag) must be equal; descriptions we word in detail must equal pg_waldump's too.
 // The `[   INFO   ]` lines give the figures: segments, records, MB/s of each.
+//
+// XlogMajorsTest does the same on 13, 14, 16, 17 and 18 (scripts/install-deps.sh), which come
+// without pg_waldump: every segment must decode, and on 16+ match pg_walinspect's rows.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -393,6 +396,174 @@ TEST_F(XlogDecoderTest, EverySegmentDecodesAsPgWaldumpDecodesIt) {
             << " MB/s; pg_waldump --stats " << mb / stats_seconds << " MB/s"
             << (stats.exit_code == 0 ? "" : " (--stats exited non-zero)") << "\n";
 }
+
+// Decodes the complete segments of `pg_wal` (those before `current`) in order; returns the
+// records as Lines and fills `compressed_images`. An error fails the calling test.
+std::vector<Line> decode_pg_wal(const std::string& pg_wal, const std::string& current,
+                                int expected_major, size_t& segments, size_t& compressed_images) {
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(pg_wal)) {
+    const std::string name = entry.path().filename().string();
+    if (is_segment_name(name) && name < current) {
+      names.push_back(name);
+    }
+  }
+  std::sort(names.begin(), names.end());
+  segments = names.size();
+  compressed_images = 0;
+  std::vector<Line> lines;
+  xlog::Decoder decoder;
+  auto sink = [&](const xlog::Record& r) -> Result<void> {
+    lines.push_back(our_line(r, decoder.major()));
+    for (const xlog::BlockRef& b : r.blocks) {
+      compressed_images += b.compression != xlog::ImageCompression::kNone ? 1 : 0;
+    }
+    return {};
+  };
+  std::vector<char> buffer(1 << 16);
+  for (const std::string& name : names) {
+    decoder.set_file_name(name);
+    std::ifstream in(pg_wal + "/" + name, std::ios::binary);
+    while (in) {
+      in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+      auto fed =
+          decoder.feed(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(buffer.data()),
+                                                static_cast<size_t>(in.gcount())),
+                       sink);
+      EXPECT_TRUE(fed) << fed.error().message();
+      if (!fed) {
+        return lines;
+      }
+    }
+  }
+  auto finished = decoder.finish();
+  EXPECT_TRUE(finished) << finished.error().message();
+  EXPECT_EQ(decoder.major(), expected_major);
+  return lines;
+}
+
+// The other majors Debian's postgresql-15 is not: their servers come from
+// scripts/install-deps.sh (no pg_waldump there). Every complete segment must decode (pages,
+// CRCs, prev-links, block headers of that major, compressed images included); on 16 and later
+// pg_walinspect, which those packages ship, gives each record's LSN, rmgr, xid, type, lengths
+// and block count to compare with.
+class XlogMajorsTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(XlogMajorsTest, EverySegmentDecodesAndMatchesPgWalinspect) {
+  const int major = GetParam();
+  if (!run_as().error.empty()) {
+    GTEST_FAIL() << run_as().error;
+  }
+  if (pg_bin_dir(major).empty() || pg_bin_dir().empty()) {
+    GTEST_SKIP() << "PostgreSQL " << major << " binaries not found";
+  }
+  TempDir dir("pgm-xlog");
+  PostgresInstance pg(dir.path(), major);
+  pg.add_initdb_option("--wal-segsize=1");
+  pg.add_setting("wal_keep_size = '4GB'");
+  pg.add_setting("max_wal_size = '4GB'");
+  pg.add_setting("checkpoint_timeout = '1h'");
+  // pglz: the only method every build has (the packages of 16+ here lack lz4).
+  pg.add_setting(major >= 15 ? "wal_compression = pglz" : "wal_compression = on");
+  const std::string error = pg.start();
+  ASSERT_TRUE(error.empty()) << "PostgreSQL " << major << ": " << error;
+  auto sql = [&](const std::string& statement) {
+    CommandOutput r = pg.psql(statement);
+    EXPECT_EQ(r.exit_code, 0) << statement << ": " << r.describe();
+    return r.out;
+  };
+  CommandOutput init = pg.run_tool("pgbench", {"-i", "-q", "-s", "1"}, seconds(300));
+  ASSERT_EQ(init.exit_code, 0) << init.describe();
+  CommandOutput run =
+      pg.run_tool("pgbench", {"-n", "-c", "2", "-j", "2", "-t", "200"}, seconds(300));
+  ASSERT_EQ(run.exit_code, 0) << run.describe();
+  for (const char* statement : {
+           "CHECKPOINT",
+           "CREATE TABLE t (id int PRIMARY KEY, v text)",
+           "INSERT INTO t SELECT i, repeat('x', i % 300) FROM generate_series(1, 5000) i",
+           "CREATE INDEX t_v ON t (v)",
+           "CHECKPOINT",
+           "UPDATE t SET v = v || 'y' WHERE id % 3 = 0",
+           "DELETE FROM t WHERE id % 5 = 0",
+           "VACUUM t",
+           "TRUNCATE pgbench_history",
+           "CREATE UNLOGGED TABLE u AS SELECT generate_series(1, 1000) AS x",
+           "CREATE DATABASE d",
+           "DROP DATABASE d",
+           "DROP TABLE t",
+       }) {
+    sql(statement);
+  }
+  if (major >= 16) {
+    sql("CREATE EXTENSION pg_walinspect");
+  }
+  const std::string current = trim_right(
+      sql("SELECT pg_walfile_name(pg_current_wal_insert_lsn()) FROM (SELECT pg_switch_wal()) s"));
+  ASSERT_TRUE(is_segment_name(current)) << current;
+
+  size_t segments = 0;
+  size_t compressed = 0;
+  const std::vector<Line> ours =
+      decode_pg_wal(pg.data_dir() + "/pg_wal", current, major, segments, compressed);
+  ASSERT_FALSE(HasFailure());
+  ASSERT_GE(ours.size(), 1000u);
+  EXPECT_GT(compressed, 0u) << "no compressed full-page image in the WAL";
+  std::string summary = std::to_string(segments) + " segments, " + std::to_string(ours.size()) +
+                        " records, " + std::to_string(compressed) + " compressed images";
+
+  if (major >= 16) {
+    // The records from the first we decoded to the start of the current segment (1 MB ones):
+    // pg_walinspect lists those that end by then.
+    const wal::Lsn segment_start((std::stoull(current.substr(8, 8), nullptr, 16) << 32) +
+                                 (std::stoull(current.substr(16, 8), nullptr, 16) << 20));
+    const std::string first = wal::Lsn(ours.front().lsn).to_string();
+    CommandOutput theirs = pg.psql(
+        "SELECT start_lsn, resource_manager, xid, record_type, record_length, fpi_length, "
+        "coalesce(block_ref, '') FROM pg_get_wal_records_info('" +
+        first + "', '" + segment_start.to_string() + "') ORDER BY start_lsn");
+    ASSERT_EQ(theirs.exit_code, 0) << theirs.describe();
+    std::vector<std::string> rows;
+    size_t start = 0;
+    while (start < theirs.out.size()) {
+      size_t stop = theirs.out.find('\n', start);
+      if (stop == std::string::npos) stop = theirs.out.size();
+      if (stop > start) rows.push_back(theirs.out.substr(start, stop - start));
+      start = stop + 1;
+    }
+    EXPECT_EQ(rows.size(), ours.size());
+    size_t mismatches = 0;
+    for (size_t i = 0; i < std::min(rows.size(), ours.size()); ++i) {
+      const Line& a = ours[i];
+      size_t blocks = 0;
+      for (size_t at = a.blocks.find("blkref #"); at != std::string::npos;
+           at = a.blocks.find("blkref #", at + 1)) {
+        ++blocks;
+      }
+      size_t their_blocks = 0;
+      for (size_t at = rows[i].find("blkref #"); at != std::string::npos;
+           at = rows[i].find("blkref #", at + 1)) {
+        ++their_blocks;
+      }
+      const std::string mine =
+          wal::Lsn(a.lsn).to_string() + "|" + a.rmgr + "|" + std::to_string(a.xid) + "|" + a.type +
+          "|" + std::to_string(a.tot_len) + "|" + std::to_string(a.tot_len - a.rec_len) + "|";
+      const bool same = rows[i].rfind(mine, 0) == 0 && blocks == their_blocks;
+      if (!same && ++mismatches <= 10) {
+        ADD_FAILURE() << "record " << i << "\n  ours:          " << mine << " " << blocks
+                      << " blocks\n  pg_walinspect: " << rows[i].substr(0, 300);
+      }
+    }
+    EXPECT_EQ(mismatches, 0u);
+    summary += ", " + std::to_string(rows.size()) + " pg_walinspect rows, " +
+               std::to_string(std::min(rows.size(), ours.size()) - mismatches) + " identical";
+  }
+  std::cout << "[   INFO   ] PostgreSQL " << major << ": " << summary << "\n";
+}
+
+INSTANTIATE_TEST_SUITE_P(Majors, XlogMajorsTest, ::testing::Values(13, 14, 16, 17, 18),
+                         [](const ::testing::TestParamInfo<int>& param) {
+                           return "pg" + std::to_string(param.param);
+                         });
 
 }  // namespace
 }  // namespace pgm::testing
