@@ -48,7 +48,7 @@ std::string Decoder::name_of(wal::Lsn at) const {
 
 std::string Decoder::location(wal::Lsn at) const {
   if (segment_size_ == 0) {
-    return fmt::format("{}: offset 0x{:X}", name_of(at), stream_offset_);
+    return fmt::format("{}: offset 0x0", name_of(at));  // the first page header
   }
   return fmt::format("{}: offset 0x{:X} (lsn {})", name_of(at), at.value() % segment_size_,
                      at.to_string());

@@ -26,8 +26,10 @@ namespace pgm::xlog {
 
 class StoredSegmentFeeder {
  public:
-  // `file_name` (a base name) chooses the layers; it must name a segment or a partial one
-  // (kInvalidArgument otherwise). An .aes file needs `key` (kInvalidArgument without) and the
+  // The base name of `file_name` chooses the layers; it must name a segment or a partial one
+  // (kInvalidArgument otherwise). `file_name` names the file in errors, and the decoder's
+  // (set_file_name) from the first bytes on, with " (as decoded)" when layered (offsets are
+  // then offsets in the segment). An .aes file needs `key` (kInvalidArgument without) and the
   // AES mode it was written with; `key` is borrowed and must outlive the feeder.
   static Result<StoredSegmentFeeder> create(std::string_view file_name, crypto::AesMode mode,
                                             const crypto::MasterKey* key);
@@ -54,5 +56,12 @@ class StoredSegmentFeeder {
 Result<void> decode_stored_file(io::FileSystem& fs, const std::string& path, crypto::AesMode mode,
                                 const crypto::MasterKey* key, Decoder& decoder,
                                 const RecordSink& sink);
+
+// Reads a plain tar archive through `fs` and feeds each member that is a WAL segment file (its
+// base name as decode_stored_file() accepts, under any directory, e.g. pg_wal/) to `decoder`
+// in archive order; other members are skipped. Errors name the archive and the member.
+Result<void> decode_wal_in_tar(io::FileSystem& fs, const std::string& path, crypto::AesMode mode,
+                               const crypto::MasterKey* key, Decoder& decoder,
+                               const RecordSink& sink);
 
 }  // namespace pgm::xlog

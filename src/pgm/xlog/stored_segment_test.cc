@@ -1,9 +1,11 @@
 #include "pgm/xlog/stored_segment.h"
 
+#include <cstring>
 #include <string>
 #include <vector>
 
 #include "support/temp_dir.h"
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "pgm/compress/codec.h"
@@ -125,6 +127,93 @@ TEST(StoredSegmentFeederTest, CorruptCompressedSegmentNamesTheFile) {
                                     decoder, sink);
   ASSERT_FALSE(decoded);
   EXPECT_NE(decoded.error().message().find("000000010000000000000001.zstd (as decoded): offset 0x"),
+            std::string::npos)
+      << decoded.error().message();
+}
+
+// A ustar member: header block, data, padding to 512.
+void add_member(std::vector<uint8_t>& tar, const std::string& name, std::span<const uint8_t> data) {
+  std::vector<uint8_t> header(512, 0);
+  std::memcpy(header.data(), name.data(), name.size());
+  auto octal = [&](size_t at, size_t width, uint64_t value) {
+    const std::string text = fmt::format("{:0{}o}", value, width - 1);
+    std::memcpy(header.data() + at, text.data(), text.size());
+  };
+  octal(100, 8, 0644);
+  octal(108, 8, 0);
+  octal(116, 8, 0);
+  octal(124, 12, data.size());
+  octal(136, 12, 0);
+  header[156] = '0';
+  std::memcpy(header.data() + 257, "ustar", 6);
+  header[263] = '0';
+  header[264] = '0';
+  std::memset(header.data() + 148, ' ', 8);
+  unsigned sum = 0;
+  for (uint8_t byte : header) sum += byte;
+  const std::string check = fmt::format("{:06o}", sum);
+  std::memcpy(header.data() + 148, check.data(), 6);
+  header[154] = 0;
+  tar.insert(tar.end(), header.begin(), header.end());
+  tar.insert(tar.end(), data.begin(), data.end());
+  tar.resize((tar.size() + 511) / 512 * 512, 0);
+}
+
+TEST(StoredSegmentFeederTest, DecodesTheSegmentsOfATarArchive) {
+  // Two consecutive segments, a record crossing from the first into the second.
+  testing::WalBuilder wal;
+  size_t expected = 0;
+  while (wal.position().value() < (2u << 20) + 20000) {
+    testing::RecordSpec spec;
+    spec.main_data.assign(7000, 0x21);
+    wal.append(spec);
+    ++expected;
+  }
+  std::vector<uint8_t> both = wal.bytes_to_segment_end();
+  const std::span<const uint8_t> first = std::span<const uint8_t>(both).first(1u << 20);
+  auto second = compress::compress(compress::Algorithm::kGzip,
+                                   std::span<const uint8_t>(both).subspan(1u << 20));
+  ASSERT_TRUE(second);
+  std::vector<uint8_t> tar;
+  const std::string note = "not WAL";
+  add_member(tar, "backup_label",
+             std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(note.data()), note.size()));
+  add_member(tar, "pg_wal/000000010000000000000001", first);
+  add_member(tar, "pg_wal/000000010000000000000002.gz", *second);
+  tar.resize(tar.size() + 1024, 0);
+  test_support::TempDir dir("pgm-xlog");
+  const std::string path = dir.file("wal.tar");
+  test_support::write_bytes(path, tar);
+
+  Decoder decoder;
+  size_t records = 0;
+  auto sink = [&](const Record&) -> Result<void> {
+    ++records;
+    return {};
+  };
+  auto decoded = decode_wal_in_tar(io::posix_file_system(), path, crypto::AesMode::kNone, nullptr,
+                                   decoder, sink);
+  ASSERT_TRUE(decoded) << decoded.error().message();
+  EXPECT_TRUE(decoder.finish());
+  EXPECT_EQ(records, expected);
+
+  // A damaged record in the compressed member: the error names the archive and the member.
+  std::vector<uint8_t> damaged = both;
+  damaged[(1u << 20) + 10000] ^= 0x10;
+  auto bad = compress::compress(compress::Algorithm::kGzip,
+                                std::span<const uint8_t>(damaged).subspan(1u << 20));
+  ASSERT_TRUE(bad);
+  std::vector<uint8_t> tar2;
+  add_member(tar2, "pg_wal/000000010000000000000001", first);
+  add_member(tar2, "pg_wal/000000010000000000000002.gz", *bad);
+  tar2.resize(tar2.size() + 1024, 0);
+  test_support::write_bytes(path, tar2);
+  Decoder again;
+  decoded = decode_wal_in_tar(io::posix_file_system(), path, crypto::AesMode::kNone, nullptr, again,
+                              sink);
+  ASSERT_FALSE(decoded);
+  EXPECT_NE(decoded.error().message().find(path + ": pg_wal/000000010000000000000002.gz (as "
+                                                  "decoded): offset 0x"),
             std::string::npos)
       << decoded.error().message();
 }
