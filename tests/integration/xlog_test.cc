@@ -156,6 +156,7 @@ TEST_F(XlogDecoderTest, EverySegmentDecodesAsPgWaldumpDecodesIt) {
   ASSERT_EQ(run.exit_code, 0) << run.describe();
   const char* statements[] = {
       "CREATE TABLE t (id int PRIMARY KEY, v text, n int[], p point, r int4range)",
+      // NOLINTNEXTLINE(bugprone-suspicious-missing-comma): one statement on two lines
       "INSERT INTO t SELECT i, repeat(md5(i::text), 1 + i % 40), ARRAY[i, i + 1], "
       "point(i, i), int4range(i, i + 10) FROM generate_series(1, 20000) i",
       "CREATE INDEX t_hash ON t USING hash (id)",
@@ -245,7 +246,7 @@ TEST_F(XlogDecoderTest, EverySegmentDecodesAsPgWaldumpDecodesIt) {
   ASSERT_GE(segments.size(), 20u);
   uint64_t total_bytes = 0;
   for (const std::string& name : segments) {
-    total_bytes += std::filesystem::file_size(pg_wal + "/" + name);
+    total_bytes += std::filesystem::file_size((std::filesystem::path(pg_wal) / name));
   }
 
   // ---- pg_waldump ----
@@ -298,7 +299,7 @@ TEST_F(XlogDecoderTest, EverySegmentDecodesAsPgWaldumpDecodesIt) {
     };
     for (const std::string& name : segments) {
       decoder.set_file_name(name);
-      std::ifstream in(pg_wal + "/" + name, std::ios::binary);
+      std::ifstream in((std::filesystem::path(pg_wal) / name), std::ios::binary);
       ASSERT_TRUE(in) << name;
       while (in) {
         in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
@@ -320,7 +321,7 @@ TEST_F(XlogDecoderTest, EverySegmentDecodesAsPgWaldumpDecodesIt) {
   {
     std::vector<std::vector<uint8_t>> files;
     for (const std::string& name : segments) {
-      std::ifstream in(pg_wal + "/" + name, std::ios::binary);
+      std::ifstream in((std::filesystem::path(pg_wal) / name), std::ios::binary);
       files.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     }
     xlog::Decoder decoder;
@@ -423,7 +424,7 @@ std::vector<Line> decode_pg_wal(const std::string& pg_wal, const std::string& cu
   std::vector<char> buffer(1 << 16);
   for (const std::string& name : names) {
     decoder.set_file_name(name);
-    std::ifstream in(pg_wal + "/" + name, std::ios::binary);
+    std::ifstream in((std::filesystem::path(pg_wal) / name), std::ios::binary);
     while (in) {
       in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
       auto fed =
@@ -526,8 +527,12 @@ TEST_P(XlogMajorsTest, EverySegmentDecodesAndMatchesPgWalinspect) {
     size_t start = 0;
     while (start < theirs.out.size()) {
       size_t stop = theirs.out.find('\n', start);
-      if (stop == std::string::npos) stop = theirs.out.size();
-      if (stop > start) rows.push_back(theirs.out.substr(start, stop - start));
+      if (stop == std::string::npos) {
+        stop = theirs.out.size();
+      }
+      if (stop > start) {
+        rows.push_back(theirs.out.substr(start, stop - start));
+      }
       start = stop + 1;
     }
     EXPECT_EQ(rows.size(), ours.size());

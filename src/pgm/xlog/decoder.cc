@@ -93,13 +93,13 @@ Result<void> Decoder::feed(std::span<const uint8_t> bytes, const RecordSink& sin
 
 Result<void> Decoder::read_first_header() {
   const uint8_t* p = page_.data();
-  const uint16_t magic = load<uint16_t>(p);
-  const uint16_t info = load<uint16_t>(p + 2);
-  const uint32_t tli = load<uint32_t>(p + 4);
-  const uint64_t address = load<uint64_t>(p + 8);
-  const uint64_t system_id = load<uint64_t>(p + 24);
-  const uint32_t segment_size = load<uint32_t>(p + 32);
-  const uint32_t page_size = load<uint32_t>(p + 36);
+  const auto magic = load<uint16_t>(p);
+  const auto info = load<uint16_t>(p + 2);
+  const auto tli = load<uint32_t>(p + 4);
+  const auto address = load<uint64_t>(p + 8);
+  const auto system_id = load<uint64_t>(p + 24);
+  const auto segment_size = load<uint32_t>(p + 32);
+  const auto page_size = load<uint32_t>(p + 36);
   major_ = major_for_page_magic(magic);
   if (major_ == 0) {
     return fail(wal::Lsn(),
@@ -138,10 +138,10 @@ Result<void> Decoder::read_first_header() {
 
 Result<void> Decoder::check_page_header(size_t& header_size, uint16_t& info, uint32_t& rem_len) {
   const uint8_t* p = page_.data();
-  const uint16_t magic = load<uint16_t>(p);
+  const auto magic = load<uint16_t>(p);
   info = load<uint16_t>(p + 2);
-  const uint32_t tli = load<uint32_t>(p + 4);
-  const uint64_t address = load<uint64_t>(p + 8);
+  const auto tli = load<uint32_t>(p + 4);
+  const auto address = load<uint64_t>(p + 8);
   rem_len = load<uint32_t>(p + 16);
   if (magic != magic_) {
     return fail(page_lsn_, fmt::format("invalid magic number 0x{:04X} in page header, expected "
@@ -167,9 +167,9 @@ Result<void> Decoder::check_page_header(size_t& header_size, uint16_t& info, uin
                                          : "long page header inside a segment");
   }
   if (long_header) {
-    const uint64_t system_id = load<uint64_t>(p + 24);
-    const uint32_t segment_size = load<uint32_t>(p + 32);
-    const uint32_t page_size = load<uint32_t>(p + 36);
+    const auto system_id = load<uint64_t>(p + 24);
+    const auto segment_size = load<uint32_t>(p + 32);
+    const auto page_size = load<uint32_t>(p + 36);
     if (system_id != system_id_) {
       return fail(page_lsn_, fmt::format("system identifier {} in page header, expected {}",
                                          system_id, system_id_));
@@ -303,7 +303,7 @@ Result<void> Decoder::process_page(const RecordSink& sink) {
 
   while (pos < page_size_) {
     const wal::Lsn at = page_lsn_ + pos;
-    const uint32_t length = load<uint32_t>(page.data() + pos);
+    const auto length = load<uint32_t>(page.data() + pos);
     if (length == 0) {
       ended_ = true;  // zeros where a record should start: the end of the WAL
       return {};

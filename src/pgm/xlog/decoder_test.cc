@@ -146,7 +146,7 @@ TEST(DecoderTest, SwitchSkipsTheRestOfTheSegment) {
   const wal::Lsn next = wal.append(with_main(10));
   std::vector<uint8_t> bytes = wal.bytes();
   // Garbage after the switch record does not matter.
-  for (size_t i = 3 * 8192; i < (1 << 20); ++i) {
+  for (size_t i = size_t{3} * 8192; i < (size_t{1} << 20); ++i) {
     bytes[i] = 0xA5;
   }
   auto seen = decode(bytes);
@@ -202,7 +202,7 @@ Error decode_error(const std::vector<uint8_t>& bytes, const std::string& name = 
   if (!finished) {
     return finished.error();
   }
-  return Error(ErrorCode::kInternal, "no error");
+  return {ErrorCode::kInternal, "no error"};
 }
 
 TEST(DecoderTest, BadCrcNamesFileAndOffset) {
@@ -235,7 +235,7 @@ TEST(DecoderTest, TruncatedStreamIsReportedByFinish) {
   wal.append(with_main(10));
   wal.append(with_main(20000));
   std::vector<uint8_t> bytes = wal.bytes();
-  std::vector<uint8_t> whole_pages(bytes.begin(), bytes.begin() + 2 * 8192);
+  std::vector<uint8_t> whole_pages(bytes.begin(), bytes.begin() + std::ptrdiff_t{2} * 8192);
   Error e = decode_error(whole_pages);
   EXPECT_NE(e.message().find("ends inside the record"), std::string::npos) << e.message();
   std::vector<uint8_t> mid_page(bytes.begin(), bytes.begin() + 8192 + 100);

@@ -36,11 +36,21 @@ class Fields {
 // The infobits of heap delete, update and lock records, as pg_waldump spells them.
 std::string infobits(uint8_t bits) {
   std::string out;
-  if ((bits & 0x01) != 0) out += "IS_MULTI ";
-  if ((bits & 0x02) != 0) out += "LOCK_ONLY ";
-  if ((bits & 0x04) != 0) out += "EXCL_LOCK ";
-  if ((bits & 0x08) != 0) out += "KEYSHR_LOCK ";
-  if ((bits & 0x10) != 0) out += "KEYS_UPDATED ";
+  if ((bits & 0x01) != 0) {
+    out += "IS_MULTI ";
+  }
+  if ((bits & 0x02) != 0) {
+    out += "LOCK_ONLY ";
+  }
+  if ((bits & 0x04) != 0) {
+    out += "EXCL_LOCK ";
+  }
+  if ((bits & 0x08) != 0) {
+    out += "KEYSHR_LOCK ";
+  }
+  if ((bits & 0x10) != 0) {
+    out += "KEYS_UPDATED ";
+  }
   return out;
 }
 
@@ -49,14 +59,18 @@ std::optional<std::string> heap_details(uint8_t op, const Fields& f) {
     case 0x00: {  // insert: offnum u16, flags u8
       auto off = f.at<uint16_t>(0);
       auto flags = f.at<uint8_t>(2);
-      if (!off || !flags) return std::nullopt;
+      if (!off || !flags) {
+        return std::nullopt;
+      }
       return fmt::format("off {} flags 0x{:02X}", *off, *flags);
     }
     case 0x10: {  // delete: xmax u32, offnum u16, infobits u8, flags u8
       auto off = f.at<uint16_t>(4);
       auto bits = f.at<uint8_t>(6);
       auto flags = f.at<uint8_t>(7);
-      if (!off || !bits || !flags) return std::nullopt;
+      if (!off || !bits || !flags) {
+        return std::nullopt;
+      }
       return fmt::format("off {} flags 0x{:02X} {}", *off, *flags, infobits(*bits));
     }
     case 0x20:
@@ -67,14 +81,18 @@ std::optional<std::string> heap_details(uint8_t op, const Fields& f) {
       auto flags = f.at<uint8_t>(7);
       auto new_xmax = f.at<uint32_t>(8);
       auto new_off = f.at<uint16_t>(12);
-      if (!old_xmax || !old_off || !bits || !flags || !new_xmax || !new_off) return std::nullopt;
+      if (!old_xmax || !old_off || !bits || !flags || !new_xmax || !new_off) {
+        return std::nullopt;
+      }
       return fmt::format("off {} xmax {} flags 0x{:02X} {}; new off {} xmax {}", *old_off,
                          *old_xmax, *flags, infobits(*bits), *new_off, *new_xmax);
     }
     case 0x50:
     case 0x70: {  // confirm, inplace: offnum u16
       auto off = f.at<uint16_t>(0);
-      if (!off) return std::nullopt;
+      if (!off) {
+        return std::nullopt;
+      }
       return fmt::format("off {}", *off);
     }
     case 0x60: {  // lock: locking xid u32, offnum u16, infobits u8, flags u8
@@ -82,7 +100,9 @@ std::optional<std::string> heap_details(uint8_t op, const Fields& f) {
       auto off = f.at<uint16_t>(4);
       auto bits = f.at<uint8_t>(6);
       auto flags = f.at<uint8_t>(7);
-      if (!xid || !off || !bits || !flags) return std::nullopt;
+      if (!xid || !off || !bits || !flags) {
+        return std::nullopt;
+      }
       return fmt::format("off {}: xid {}: flags 0x{:02X} {}", *off, *xid, *flags, infobits(*bits));
     }
     default:
@@ -94,13 +114,17 @@ std::optional<std::string> heap2_details(uint8_t op, const Fields& f) {
   if (op == 0x40) {  // visible: cutoff xid u32, flags u8
     auto cutoff = f.at<uint32_t>(0);
     auto flags = f.at<uint8_t>(4);
-    if (!cutoff || !flags) return std::nullopt;
+    if (!cutoff || !flags) {
+      return std::nullopt;
+    }
     return fmt::format("cutoff xid {} flags 0x{:02X}", *cutoff, *flags);
   }
   if (op == 0x50) {  // multi insert: flags u8, ntuples u16
     auto flags = f.at<uint8_t>(0);
     auto count = f.at<uint16_t>(2);
-    if (!flags || !count) return std::nullopt;
+    if (!flags || !count) {
+      return std::nullopt;
+    }
     return fmt::format("{} tuples flags 0x{:02X}", *count, *flags);
   }
   return std::nullopt;
@@ -143,7 +167,9 @@ std::optional<RelLocator> rel_at(const Fields& f, size_t offset) {
   auto spc = f.at<uint32_t>(offset);
   auto db = f.at<uint32_t>(offset + 4);
   auto rel = f.at<uint32_t>(offset + 8);
-  if (!spc || !db || !rel) return std::nullopt;
+  if (!spc || !db || !rel) {
+    return std::nullopt;
+  }
   return RelLocator{*spc, *db, *rel};
 }
 
@@ -221,12 +247,16 @@ std::optional<std::string> xlog_details(uint8_t type, const Fields& f) {
       return std::string();
     case 0x30: {  // nextoid
       auto oid = f.at<uint32_t>(0);
-      if (!oid) return std::nullopt;
+      if (!oid) {
+        return std::nullopt;
+      }
       return fmt::format("{}", *oid);
     }
     case 0x50: {  // backup end: start LSN
       auto start = f.at<uint64_t>(0);
-      if (!start) return std::nullopt;
+      if (!start) {
+        return std::nullopt;
+      }
       return lsn_text(*start);
     }
     case 0x60:
@@ -242,18 +272,24 @@ std::optional<std::string> heap2_more(uint8_t op, const Fields& f) {
       auto xid = f.at<uint32_t>(0);
       auto redirected = f.at<uint16_t>(4);
       auto dead = f.at<uint16_t>(6);
-      if (!xid || !redirected || !dead) return std::nullopt;
+      if (!xid || !redirected || !dead) {
+        return std::nullopt;
+      }
       return fmt::format("latestRemovedXid {} nredirected {} ndead {}", *xid, *redirected, *dead);
     }
     case 0x20: {  // vacuum: nunused u16
       auto unused = f.at<uint16_t>(0);
-      if (!unused) return std::nullopt;
+      if (!unused) {
+        return std::nullopt;
+      }
       return fmt::format("nunused {}", *unused);
     }
     case 0x30: {  // freeze page: cutoff xid u32, ntuples u16
       auto cutoff = f.at<uint32_t>(0);
       auto count = f.at<uint16_t>(4);
-      if (!cutoff || !count) return std::nullopt;
+      if (!cutoff || !count) {
+        return std::nullopt;
+      }
       return fmt::format("cutoff xid {} ntuples {}", *cutoff, *count);
     }
     case 0x60: {  // lock updated: xmax u32, offnum u16, infobits u8, flags u8
@@ -261,7 +297,9 @@ std::optional<std::string> heap2_more(uint8_t op, const Fields& f) {
       auto off = f.at<uint16_t>(4);
       auto bits = f.at<uint8_t>(6);
       auto flags = f.at<uint8_t>(7);
-      if (!xmax || !off || !bits || !flags) return std::nullopt;
+      if (!xmax || !off || !bits || !flags) {
+        return std::nullopt;
+      }
       return fmt::format("off {}: xmax {}: flags 0x{:02X} {}", *off, *xmax, *flags,
                          infobits(*bits));
     }
@@ -273,7 +311,9 @@ std::optional<std::string> heap2_more(uint8_t op, const Fields& f) {
       auto block_hi = f.at<uint16_t>(28);
       auto block_lo = f.at<uint16_t>(30);
       auto off = f.at<uint16_t>(32);
-      if (!cmin || !cmax || !combo || !rel || !block_hi || !block_lo || !off) return std::nullopt;
+      if (!cmin || !cmax || !combo || !rel || !block_hi || !block_lo || !off) {
+        return std::nullopt;
+      }
       return fmt::format("rel {}/{}/{}; tid {}/{}; cmin: {}, cmax: {}, combo: {}", rel->spc,
                          rel->db, rel->rel, (uint32_t{*block_hi} << 16) | *block_lo, *off, *cmin,
                          *cmax, *combo);
@@ -288,10 +328,16 @@ std::optional<std::string> heap_truncate(const Fields& f) {
   auto db = f.at<uint32_t>(0);
   auto count = f.at<uint32_t>(4);
   auto flags = f.at<uint8_t>(8);
-  if (!db || !count || !flags || 12 + uint64_t{*count} * 4 > f.size()) return std::nullopt;
+  if (!db || !count || !flags || 12 + uint64_t{*count} * 4 > f.size()) {
+    return std::nullopt;
+  }
   std::string out;
-  if ((*flags & 0x01) != 0) out += "cascade ";
-  if ((*flags & 0x02) != 0) out += "restart_seqs ";
+  if ((*flags & 0x01) != 0) {
+    out += "cascade ";
+  }
+  if ((*flags & 0x02) != 0) {
+    out += "restart_seqs ";
+  }
   out += fmt::format("nrelids {} relids", *count);
   for (uint32_t i = 0; i < *count; ++i) {
     out += fmt::format(" {}", *f.at<uint32_t>(12 + 4 * size_t{i}));
@@ -306,7 +352,9 @@ std::optional<std::string> btree_details(uint8_t type, const Fields& f) {
     case 0x20:
     case 0x50: {  // inserts: offnum u16
       auto off = f.at<uint16_t>(0);
-      if (!off) return std::nullopt;
+      if (!off) {
+        return std::nullopt;
+      }
       return fmt::format("off {}", *off);
     }
     case 0x30:
@@ -315,31 +363,41 @@ std::optional<std::string> btree_details(uint8_t type, const Fields& f) {
       auto first_right = f.at<uint16_t>(4);
       auto new_item = f.at<uint16_t>(6);
       auto posting = f.at<uint16_t>(8);
-      if (!level || !first_right || !new_item || !posting) return std::nullopt;
+      if (!level || !first_right || !new_item || !posting) {
+        return std::nullopt;
+      }
       return fmt::format("level {}, firstrightoff {}, newitemoff {}, postingoff {}", *level,
                          *first_right, *new_item, *posting);
     }
     case 0x60: {  // dedup: nintervals u16
       auto intervals = f.at<uint16_t>(0);
-      if (!intervals) return std::nullopt;
+      if (!intervals) {
+        return std::nullopt;
+      }
       return fmt::format("nintervals {}", *intervals);
     }
     case 0x70: {  // delete: latest removed xid u32, ndeleted u16, nupdated u16
       auto xid = f.at<uint32_t>(0);
       auto deleted = f.at<uint16_t>(4);
       auto updated = f.at<uint16_t>(6);
-      if (!xid || !deleted || !updated) return std::nullopt;
+      if (!xid || !deleted || !updated) {
+        return std::nullopt;
+      }
       return fmt::format("latestRemovedXid {}; ndeleted {}; nupdated {}", *xid, *deleted, *updated);
     }
     case 0xA0: {  // new root: root block u32, level u32
       auto level = f.at<uint32_t>(4);
-      if (!level) return std::nullopt;
+      if (!level) {
+        return std::nullopt;
+      }
       return fmt::format("lev {}", *level);
     }
     case 0xC0: {  // vacuum: ndeleted u16, nupdated u16
       auto deleted = f.at<uint16_t>(0);
       auto updated = f.at<uint16_t>(2);
-      if (!deleted || !updated) return std::nullopt;
+      if (!deleted || !updated) {
+        return std::nullopt;
+      }
       return fmt::format("ndeleted {}; nupdated {}", *deleted, *updated);
     }
     default:
@@ -370,13 +428,17 @@ std::optional<std::string> database_details(uint8_t type, const Fields& f, int m
     auto spc = f.at<uint32_t>(4);
     auto src_db = f.at<uint32_t>(8);
     auto src_spc = f.at<uint32_t>(12);
-    if (!db || !spc || !src_db || !src_spc) return std::nullopt;
+    if (!db || !spc || !src_db || !src_spc) {
+      return std::nullopt;
+    }
     return fmt::format("copy dir {}/{} to {}/{}", *src_spc, *src_db, *spc, *db);
   }
   if (type == 0x10) {  // create by WAL: db, tablespace
     auto db = f.at<uint32_t>(0);
     auto spc = f.at<uint32_t>(4);
-    if (!db || !spc) return std::nullopt;
+    if (!db || !spc) {
+      return std::nullopt;
+    }
     return fmt::format("create dir {}/{}", *spc, *db);
   }
   if (type == 0x20) {  // drop: db, ntablespaces i32, tablespaces
@@ -420,13 +482,19 @@ std::optional<std::string> small_rmgrs(uint8_t rmid, uint8_t type, const Fields&
       auto db = f.at<uint32_t>(0);
       auto spc = f.at<uint32_t>(4);
       auto bytes = f.at<int32_t>(8);
-      if (type != 0x00 || !db || !spc || !bytes) return std::nullopt;
+      if (type != 0x00 || !db || !spc || !bytes) {
+        return std::nullopt;
+      }
       return fmt::format("database {} tablespace {} size {}", *db, *spc, *bytes);
     }
     case kRmTablespace: {
       auto id = f.at<uint32_t>(0);
-      if (!id) return std::nullopt;
-      if (type == 0x10) return fmt::format("{}", *id);
+      if (!id) {
+        return std::nullopt;
+      }
+      if (type == 0x10) {
+        return fmt::format("{}", *id);
+      }
       return std::nullopt;
     }
     case kRmReplicationOrigin: {
@@ -434,12 +502,16 @@ std::optional<std::string> small_rmgrs(uint8_t rmid, uint8_t type, const Fields&
         auto lsn = f.at<uint64_t>(0);
         auto node = f.at<uint16_t>(8);
         auto force = f.at<uint8_t>(10);
-        if (!lsn || !node || !force) return std::nullopt;
+        if (!lsn || !node || !force) {
+          return std::nullopt;
+        }
         return fmt::format("set {}; lsn {}; force: {}", *node, lsn_text(*lsn), *force);
       }
       if (type == 0x10) {  // drop: node u16
         auto node = f.at<uint16_t>(0);
-        if (!node) return std::nullopt;
+        if (!node) {
+          return std::nullopt;
+        }
         return fmt::format("drop {}", *node);
       }
       return std::nullopt;
@@ -447,7 +519,9 @@ std::optional<std::string> small_rmgrs(uint8_t rmid, uint8_t type, const Fields&
     case kRmHash:
       if (type == 0x20) {  // insert: offnum u16
         auto off = f.at<uint16_t>(0);
-        if (!off) return std::nullopt;
+        if (!off) {
+          return std::nullopt;
+        }
         return fmt::format("off {}", *off);
       }
       return std::nullopt;
@@ -520,7 +594,9 @@ std::optional<std::string> xact_end(const Record& record, const Fields& f, bool 
   uint32_t xinfo = 0;
   if ((record.info & 0x80) != 0) {
     auto flags = f.at<uint32_t>(at);
-    if (!flags) return std::nullopt;
+    if (!flags) {
+      return std::nullopt;
+    }
     xinfo = *flags;
     at += 4;
   }
@@ -529,7 +605,9 @@ std::optional<std::string> xact_end(const Record& record, const Fields& f, bool 
   if ((xinfo & 0x01) != 0) {
     auto d = f.at<uint32_t>(at);
     auto t = f.at<uint32_t>(at + 4);
-    if (!d || !t) return std::nullopt;
+    if (!d || !t) {
+      return std::nullopt;
+    }
     db = *d;
     spc = *t;
     at += 8;
@@ -549,28 +627,38 @@ std::optional<std::string> xact_end(const Record& record, const Fields& f, bool 
   size_t subs = 0, rels = 0, stats = 0, msgs = 0;
   if ((xinfo & 0x02) != 0) {
     auto start = counted(4, nsub);
-    if (!start) return std::nullopt;
+    if (!start) {
+      return std::nullopt;
+    }
     subs = *start;
   }
   if ((xinfo & 0x04) != 0) {
     auto start = counted(12, nrels);
-    if (!start) return std::nullopt;
+    if (!start) {
+      return std::nullopt;
+    }
     rels = *start;
   }
   if ((xinfo & 0x100) != 0) {
     auto start = counted(12, nstats);
-    if (!start) return std::nullopt;
+    if (!start) {
+      return std::nullopt;
+    }
     stats = *start;
   }
   if ((xinfo & 0x08) != 0) {
     auto start = counted(16, nmsgs);
-    if (!start) return std::nullopt;
+    if (!start) {
+      return std::nullopt;
+    }
     msgs = *start;
   }
   std::optional<uint32_t> twophase_xid;
   if ((xinfo & 0x10) != 0) {
     twophase_xid = f.at<uint32_t>(at);
-    if (!twophase_xid) return std::nullopt;
+    if (!twophase_xid) {
+      return std::nullopt;
+    }
     at += 4;
     if ((xinfo & 0x80) != 0) {
       return std::nullopt;  // a gid: not described
@@ -581,7 +669,9 @@ std::optional<std::string> xact_end(const Record& record, const Fields& f, bool 
   if ((xinfo & 0x20) != 0) {
     origin_lsn = f.at<uint64_t>(at);
     origin_time = f.at<int64_t>(at + 8);
-    if (!origin_lsn || !origin_time) return std::nullopt;
+    if (!origin_lsn || !origin_time) {
+      return std::nullopt;
+    }
   }
 
   std::string out;
@@ -593,7 +683,9 @@ std::optional<std::string> xact_end(const Record& record, const Fields& f, bool 
     out += "; rels:";
     for (int32_t i = 0; i < nrels; ++i) {
       auto rel = rel_at(f, rels + 12 * static_cast<size_t>(i));
-      if (!rel || !in_known_directory(*rel)) return std::nullopt;
+      if (!rel || !in_known_directory(*rel)) {
+        return std::nullopt;
+      }
       out += " " + relation_path(*rel, 0);
     }
   }
@@ -615,11 +707,17 @@ std::optional<std::string> xact_end(const Record& record, const Fields& f, bool 
     // The completion bits: apply feedback (29), relcache init file update (30), forced
     // synchronous commit (31).
     out += invalidations(f, msgs, nmsgs, db, spc, (xinfo & (1u << 30)) != 0);
-    if ((xinfo & (1u << 29)) != 0) out += "; apply_feedback";
-    if ((xinfo & (1u << 31)) != 0) out += "; sync";
+    if ((xinfo & (1u << 29)) != 0) {
+      out += "; apply_feedback";
+    }
+    if ((xinfo & (1u << 31)) != 0) {
+      out += "; sync";
+    }
   }
   if (origin_lsn) {
-    if (!record.origin) return std::nullopt;
+    if (!record.origin) {
+      return std::nullopt;
+    }
     out += fmt::format("; origin: node {}, lsn {}, at {}", *record.origin, lsn_text(*origin_lsn),
                        timestamp_text(*origin_time));
   }
@@ -660,29 +758,43 @@ std::optional<std::string> describe_details(const Record& record, int major) {
         auto blocks = f.at<uint32_t>(0);
         auto rel = rel_at(f, 4);
         auto flags = f.at<int32_t>(16);
-        if (!blocks || !rel || !flags || !in_known_directory(*rel)) return std::nullopt;
+        if (!blocks || !rel || !flags || !in_known_directory(*rel)) {
+          return std::nullopt;
+        }
         return fmt::format("{} to {} blocks flags {}", relation_path(*rel, 0), *blocks, *flags);
       }
       return std::nullopt;
     case kRmSequence:
       if (type == 0x00) {
         auto rel = rel_at(f, 0);
-        if (!rel) return std::nullopt;
+        if (!rel) {
+          return std::nullopt;
+        }
         return fmt::format("rel {}/{}/{}", rel->spc, rel->db, rel->rel);
       }
       return std::nullopt;
     case kRmTransaction: {
       const uint8_t op = type & 0x70;
-      if (op == 0x00 || op == 0x30) return xact_end(record, f, true, major);
-      if (op == 0x20 || op == 0x40) return xact_end(record, f, false, major);
+      if (op == 0x00 || op == 0x30) {
+        return xact_end(record, f, true, major);
+      }
+      if (op == 0x20 || op == 0x40) {
+        return xact_end(record, f, false, major);
+      }
       return std::nullopt;
     }
     case kRmStandby:
-      if (type == 0x00) return standby_lock(f);
-      if (type == 0x20) return standby_invalidations(f);
+      if (type == 0x00) {
+        return standby_lock(f);
+      }
+      if (type == 0x20) {
+        return standby_invalidations(f);
+      }
       return type == 0x10 ? running_xacts(f) : std::nullopt;
     case kRmHeap:
-      if ((type & 0x70) == 0x30) return heap_truncate(f);
+      if ((type & 0x70) == 0x30) {
+        return heap_truncate(f);
+      }
       return heap_details(type & 0x70, f);
     case kRmHeap2:
       return heap2_more(type & 0x70, f);

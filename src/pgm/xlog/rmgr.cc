@@ -1,8 +1,6 @@
 #include "pgm/xlog/rmgr.h"
 
 #include <array>
-#include <cstring>
-#include <optional>
 #include <string_view>
 
 #include <fmt/format.h>

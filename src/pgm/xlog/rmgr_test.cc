@@ -105,7 +105,9 @@ TEST(RmgrTest, DescribesCommitWithSubxactsAndInvalidations) {
   commit.rmid = kRmTransaction;
   commit.info = 0x80;  // xinfo follows
   auto put32 = [&](uint32_t v) {
-    for (int i = 0; i < 4; ++i) commit.main_data.push_back(static_cast<uint8_t>(v >> (8 * i)));
+    for (int i = 0; i < 4; ++i) {
+      commit.main_data.push_back(static_cast<uint8_t>(v >> (8 * i)));
+    }
   };
   // 2026-12-07 22:07:20.131597 UTC in microseconds since 2000-01-01.
   const uint64_t time = (1796681240ull - 946684800ull) * 1000000ull + 131597ull;

@@ -21,7 +21,8 @@ std::vector<uint8_t> segment(size_t& records) {
   records = 0;
   for (int i = 0; i < 50; ++i) {
     testing::RecordSpec spec;
-    spec.main_data.assign(static_cast<size_t>(100 + 97 * i), static_cast<uint8_t>(i));
+    spec.main_data.assign(size_t{100} + size_t{97} * static_cast<size_t>(i),
+                          static_cast<uint8_t>(i));
     wal.append(spec);
     ++records;
   }
@@ -150,7 +151,9 @@ void add_member(std::vector<uint8_t>& tar, const std::string& name, std::span<co
   header[264] = '0';
   std::memset(header.data() + 148, ' ', 8);
   unsigned sum = 0;
-  for (uint8_t byte : header) sum += byte;
+  for (uint8_t byte : header) {
+    sum += byte;
+  }
   const std::string check = fmt::format("{:06o}", sum);
   std::memcpy(header.data() + 148, check.data(), 6);
   header[154] = 0;

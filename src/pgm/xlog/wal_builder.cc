@@ -21,10 +21,16 @@ std::vector<uint8_t> encode_record(const RecordSpec& spec, wal::Lsn prev) {
   std::vector<uint8_t> out(kRecordHeaderSize, 0);
   for (const BlockSpec& b : spec.blocks) {
     out.push_back(b.id);
-    uint8_t fork_flags = static_cast<uint8_t>(b.fork | b.flags);
-    if (b.image_info) fork_flags |= kBlockHasImage;
-    if (!b.data.empty()) fork_flags |= kBlockHasData;
-    if (b.same_rel) fork_flags |= kBlockSameRel;
+    auto fork_flags = static_cast<uint8_t>(b.fork | b.flags);
+    if (b.image_info) {
+      fork_flags |= kBlockHasImage;
+    }
+    if (!b.data.empty()) {
+      fork_flags |= kBlockHasData;
+    }
+    if (b.same_rel) {
+      fork_flags |= kBlockSameRel;
+    }
     out.push_back(fork_flags);
     put_le<uint16_t>(out, static_cast<uint16_t>(b.data.size()));
     if (b.image_info) {
@@ -90,7 +96,9 @@ void WalBuilder::page_header(uint16_t flags, uint32_t rem_len) {
   const bool long_header = at.value() % segment_size_ == 0;
   flags |= next_page_flags_;
   next_page_flags_ = 0;
-  if (long_header) flags |= kPageLongHeader;
+  if (long_header) {
+    flags |= kPageLongHeader;
+  }
   put_le(data_, magic_);
   put_le(data_, flags);
   put_le(data_, timeline_);
