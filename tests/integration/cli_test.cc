@@ -111,12 +111,15 @@ TEST_F(CliTest, ConfSetLogLevelAppliesLive) {
     ASSERT_NE(restart, nullptr) << "no restart_required in " << set.json->dump(2);
     EXPECT_EQ(*restart, false) << set.json->dump(2);
   }
-  // conf get sends the level as pgmoneta's code, and debug1-5 all name back as "debug".
   CliResult get = cli({"conf", "get", "log_level"});
   ASSERT_EQ(get.exit_code(), 0) << get.describe();
-  EXPECT_EQ(trim(get.out()), "debug") << get.describe();
-  CliResult raw = cli({"conf", "get", "log_level"}, "raw");
-  EXPECT_EQ(trim(raw.out()), "2") << raw.describe();
+  EXPECT_EQ(trim(get.out()), "debug1") << get.describe();
+  // -F json: pgmoneta's shape, the level's text and code.
+  CliResult json_get = cli({"conf", "get", "log_level"}, "json");
+  ASSERT_TRUE(json_get.json.has_value()) << json_get.describe();
+  EXPECT_EQ((*json_get.json)["Response"]["log_level"],
+            nlohmann::json({{"string_value", "debug1"}, {"value", 2}}))
+      << json_get.describe();
 }
 
 TEST_F(CliTest, ConfSetUnknownKeyFails) {

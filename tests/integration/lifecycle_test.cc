@@ -50,10 +50,10 @@ bool wait_group_gone(const Process& p, std::chrono::milliseconds timeout) {
 class SignalTest : public DaemonTest {};
 
 TEST_F(SignalTest, SighupAppliesChangedLogLevel) {
-  daemon().config().set("pgmoneta", "log_level", "warn");
+  daemon().config().set("pgmoneta", "log_level", "debug1");
   daemon().write_config();
   ASSERT_TRUE(daemon().process().signal(SIGHUP));
-  EXPECT_EQ(wait_for_conf(daemon(), "log_level", "warn"), "warn");
+  EXPECT_EQ(wait_for_conf(daemon(), "log_level", "debug1"), "debug1");
   CliResult ping = cli({"ping"});
   EXPECT_EQ(ping.exit_code(), 0) << ping.describe();
 }

@@ -589,7 +589,9 @@ int finish(const Invocation& inv, const json& response, management::OutputFormat
       auto sent = management::find_config_value(response.value(key::kResponse, json::object()),
                                                 inv.conf_key);
       json shown = *value;
-      if (sent && sent->is_number_integer() && value->is_string()) {
+      if (sent && sent->is_object()) {
+        shown = *sent;  // as sent: {"string_value", "value"}
+      } else if (sent && sent->is_number_integer() && value->is_string()) {
         shown = management::string_and_value(value->get<std::string>(), sent->get<int64_t>());
       }
       cfg_doc[key::kResponse] = json{{inv.conf_key, shown}};

@@ -134,6 +134,12 @@ json code_or_text(const std::optional<T>& code, const std::string& text) {
   return code ? json(static_cast<int64_t>(*code)) : json(text);
 }
 
+// An enum as pgmoneta sends it: {"string_value": <our spelling>, "value": <code>}.
+template <typename T>
+json named_or_text(const std::optional<T>& code, const std::string& text) {
+  return code ? string_and_value(text, static_cast<int64_t>(*code)) : json(text);
+}
+
 }  // namespace
 
 json string_and_value(const std::string& text, int64_t value) {
@@ -166,28 +172,28 @@ json typed_conf_value(std::string_view key, const std::string& text, bool server
     return b ? json(*b ? 1 : 0) : json(text);
   }
   if (key == "compression") {
-    return code_or_text(compression_code(lower), text);
+    return named_or_text(compression_code(lower), text);
   }
   if (key == "encryption") {
-    return code_or_text(encryption_code(lower), text);
+    return named_or_text(encryption_code(lower), text);
   }
   if (key == "storage_engine") {
-    return code_or_text(storage_engine_code(lower), text);
+    return named_or_text(storage_engine_code(lower), text);
   }
   if (key == "create_slot") {
-    return code_or_text(create_slot_code(lower), text);
+    return named_or_text(create_slot_code(lower), text);
   }
   if (key == "hugepage") {
-    return code_or_text(code_in(kHugepage, lower), text);
+    return named_or_text(code_in(kHugepage, lower), text);
   }
   if (key == "log_type") {
-    return code_or_text(code_in(kLogType, lower), text);
+    return named_or_text(code_in(kLogType, lower), text);
   }
   if (key == "log_level") {
-    return code_or_text(code_in(kLogLevel, lower), text);
+    return named_or_text(code_in(kLogLevel, lower), text);
   }
   if (key == "log_mode") {
-    return code_or_text(code_in(kLogMode, lower), text);
+    return named_or_text(code_in(kLogMode, lower), text);
   }
   if (one_of(key,
              {"blocking_timeout", "verification", "log_rotation_age", "metrics_cache_max_age"})) {
@@ -199,12 +205,10 @@ json typed_conf_value(std::string_view key, const std::string& text, bool server
     return s ? string_and_value(std::to_string(*s) + "B", static_cast<int64_t>(*s)) : json(text);
   }
   if (key == "direct_io") {
-    auto code = code_in(kDirectIo, lower);
-    return code ? string_and_value(lower, *code) : json(text);
+    return named_or_text(code_in(kDirectIo, lower), text);
   }
   if (key == "update_process_title") {
-    auto code = code_in(kProcessTitle, lower);
-    return code ? string_and_value(lower, *code) : json(text);
+    return named_or_text(code_in(kProcessTitle, lower), text);
   }
   return text;
 }

@@ -7,21 +7,24 @@ namespace {
 
 using nlohmann::json;
 
+json sv(const char* text, int64_t value) { return {{"string_value", text}, {"value", value}}; }
+
 TEST(ConfTypesTest, MainKeysGetPgmonetasTypes) {
   EXPECT_EQ(typed_conf_value("backlog", "16", false), json(16));
   EXPECT_EQ(typed_conf_value("keep_alive", "on", false), json(true));
   EXPECT_EQ(typed_conf_value("tls", "off", false), json(false));
   EXPECT_EQ(typed_conf_value("s3_use_tls", "on", false), json(1));
-  EXPECT_EQ(typed_conf_value("compression", "zstd", false), json(2));
-  EXPECT_EQ(typed_conf_value("compression", "gz", false), json(1));
-  EXPECT_EQ(typed_conf_value("encryption", "none", false), json(0));
-  EXPECT_EQ(typed_conf_value("storage_engine", "local,s3", false), json(5));
-  EXPECT_EQ(typed_conf_value("create_slot", "yes", false), json(1));
-  EXPECT_EQ(typed_conf_value("create_slot", "off", false), json(2));
-  EXPECT_EQ(typed_conf_value("hugepage", "try", false), json(1));
-  EXPECT_EQ(typed_conf_value("log_type", "file", false), json(1));
-  EXPECT_EQ(typed_conf_value("log_level", "info", false), json(3));
-  EXPECT_EQ(typed_conf_value("log_mode", "append", false), json(1));
+  EXPECT_EQ(typed_conf_value("compression", "zstd", false), sv("zstd", 2));
+  EXPECT_EQ(typed_conf_value("compression", "gz", false), sv("gz", 1));
+  EXPECT_EQ(typed_conf_value("encryption", "none", false), sv("none", 0));
+  EXPECT_EQ(typed_conf_value("storage_engine", "local,s3", false), sv("local,s3", 5));
+  EXPECT_EQ(typed_conf_value("create_slot", "yes", false), sv("yes", 1));
+  EXPECT_EQ(typed_conf_value("create_slot", "off", false), sv("off", 2));
+  EXPECT_EQ(typed_conf_value("log_level", "debug1", false), sv("debug1", 2));
+  EXPECT_EQ(typed_conf_value("hugepage", "try", false), sv("try", 1));
+  EXPECT_EQ(typed_conf_value("log_type", "file", false), sv("file", 1));
+  EXPECT_EQ(typed_conf_value("log_level", "info", false), sv("info", 3));
+  EXPECT_EQ(typed_conf_value("log_mode", "append", false), sv("append", 1));
   EXPECT_EQ(typed_conf_value("blocking_timeout", "30s", false),
             json({{"string_value", "30s"}, {"value", 30}}));
   EXPECT_EQ(typed_conf_value("log_rotation_age", "0", false),
@@ -55,7 +58,8 @@ TEST(ConfTypesTest, EnumCodesNameBack) {
   for (const char* key : {"hugepage", "log_type", "log_mode", "create_slot"}) {
     for (int64_t code = 0; code < 3; ++code) {
       if (auto name = conf_enum_name(key, code)) {
-        EXPECT_EQ(typed_conf_value(key, *name, false), json(code)) << key << " " << *name;
+        EXPECT_EQ(typed_conf_value(key, *name, false), sv(name->c_str(), code))
+            << key << " " << *name;
       }
     }
   }

@@ -164,11 +164,20 @@ void translate_totals(json& r) {
   }
 }
 
-// conf get: enum codes to names (pgmoneta-cli translates the [pgmoneta] level only: a server's
-// create_slot stays its code); {"string_value", "value"} objects stay as sent.
+// conf get, the [pgmoneta] level only, as pgmoneta-cli does: the enums it sends as
+// {"string_value", "value"} become their text, and bare codes (older daemons) their names; a
+// server's create_slot stays its code, and the other {"string_value", "value"} objects stay.
 void translate_configuration(json& c) {
   if (!c.is_object()) {
     return;
+  }
+  for (const char* k : {"compression", "encryption", "storage_engine", "create_slot", "hugepage",
+                        "log_type", "log_level", "log_mode"}) {
+    auto it = c.find(k);
+    if (it != c.end() && it->is_object() && it->contains("string_value") &&
+        (*it)["string_value"].is_string()) {
+      *it = (*it)["string_value"].get<std::string>();
+    }
   }
   name_field(c, "compression", compression_name);
   name_field(c, "encryption", encryption_name);

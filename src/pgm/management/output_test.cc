@@ -232,18 +232,21 @@ TEST(OutputTest, ConfLs) {
   EXPECT_EQ(render_conf_ls(ours, OutputFormat::kText), "/a\n");
 }
 
-// conf get from pgmoneta's daemon (and ours): enum codes of the [pgmoneta] level become names,
+// conf get from pgmoneta's daemon (and ours): enums of the [pgmoneta] level (sent as
+// {string_value, value}, or as bare codes by older daemons) become names,
 // a server's create_slot stays its code, and text output shows {string_value, value} objects
 // as their text while json keeps them.
 TEST(OutputTest, ConfGetEnumsAndStringValueObjects) {
   json doc = json::parse(R"({"Header": {"Command": 22, "Output": 0},
     "Outcome": {"Status": true},
-    "Response": {"compression": 2, "log_level": 3, "create_slot": 1,
+    "Response": {"compression": 2, "log_level": {"string_value": "debug1", "value": 2},
+                 "create_slot": 1, "hugepage": {"string_value": "try", "value": 1},
                  "blocking_timeout": {"string_value": "30s", "value": 30},
                  "server": {"primary": {"create_slot": 0, "port": 5432}}}})");
   json t = translate(doc);
   EXPECT_EQ(t["Response"]["compression"], "zstd");
-  EXPECT_EQ(t["Response"]["log_level"], "info");
+  EXPECT_EQ(t["Response"]["log_level"], "debug1");
+  EXPECT_EQ(t["Response"]["hugepage"], "try");
   EXPECT_EQ(t["Response"]["create_slot"], "yes");
   EXPECT_EQ(t["Response"]["server"]["primary"]["create_slot"], 0);
   EXPECT_EQ(t["Response"]["blocking_timeout"]["value"], 30);
