@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -231,6 +232,83 @@ TEST_F(MetricsTest, ConfSetOfTheMetricsPortMovesTheListener) {
   EXPECT_EQ(moved.status, 200) << moved.error;
   EXPECT_NE(get(old_port, "/metrics").error, "") << "the old port should be closed";
   EXPECT_EQ(cli({"ping"}).exit_code(), 0);
+}
+
+// The `nagios` port (issue 18): a connection gets pgmoneta's passive-check line built from the
+// same metrics as /metrics (each sample once, label values in its name), then the close; the
+// metrics port need not be on; conf set moves it.
+class NagiosPortTest : public MetricsTest {
+ protected:
+  void configure(IniConfig& c) override {
+    MetricsTest::configure(c);
+    nagios_ = free_port();
+    c.set("pgmoneta", "metrics", "0");
+    c.set("pgmoneta", "nagios", std::to_string(nagios_));
+  }
+
+  // Everything the port sends before it closes ("" when it refuses the connection).
+  static std::string check(int port) {
+    int fd = connect_local(port);
+    if (fd < 0) {
+      return "";
+    }
+    std::string raw;
+    char buf[65536];
+    for (;;) {
+      ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+      if (n <= 0) {
+        break;
+      }
+      raw.append(buf, static_cast<size_t>(n));
+    }
+    ::close(fd);
+    return raw;
+  }
+
+  int nagios_ = 0;
+};
+
+TEST_F(NagiosPortTest, APassiveCheckLineFromTheMetricsAndConfSetMovesThePort) {
+  start_online();
+  ASSERT_FALSE(HasFatalFailure());
+  ASSERT_FALSE(take_backup().empty());
+  const std::string line = check(nagios_);
+  ASSERT_EQ(line.rfind("PGMONETA OK - pgmoneta is running|", 0), 0u) << line.substr(0, 300);
+  ASSERT_EQ(line.back(), '\n');
+  EXPECT_EQ(line.find('\n'), line.size() - 1) << "one line";
+  // Each performance item once.
+  std::set<std::string> labels;
+  std::set<std::string> items;
+  std::string perf = line.substr(line.find('|') + 1);
+  perf.pop_back();
+  size_t count = 0;
+  for (size_t at = 0; at < perf.size();) {
+    size_t space = perf.find(' ', at);
+    std::string item = perf.substr(at, space == std::string::npos ? std::string::npos : space - at);
+    EXPECT_NE(item.find('='), std::string::npos) << item;
+    labels.insert(item.substr(0, item.find('=')));
+    items.insert(item);
+    ++count;
+    at = space == std::string::npos ? perf.size() : space + 1;
+  }
+  EXPECT_GT(count, 20u);
+  EXPECT_EQ(labels.size(), count) << "a performance label appears twice";
+  EXPECT_EQ(items.count("pgmoneta_state=1"), 1u) << perf.substr(0, 600);
+  EXPECT_EQ(items.count("pgmoneta_server_valid_primary=1"), 1u) << perf.substr(0, 600);
+
+  const int old_port = nagios_;
+  nagios_ = free_port();
+  CliResult set = cli({"conf", "set", "nagios", std::to_string(nagios_)});
+  ASSERT_EQ(set.exit_code(), 0) << set.describe();
+  std::string moved;
+  for (int i = 0; i < 100 && moved.empty(); ++i) {
+    moved = check(nagios_);
+    if (moved.empty()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  EXPECT_EQ(moved.rfind("PGMONETA OK - ", 0), 0u) << moved.substr(0, 200);
+  EXPECT_EQ(check(old_port), "") << "the old port should be closed";
 }
 
 // metrics_cert_file/metrics_key_file: the port speaks HTTPS only.

@@ -1,16 +1,21 @@
 #include "pgm/daemon/metrics_service.h"
 
 #include <ev.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <ctime>
 #include <memory>
 
+#include <sys/socket.h>
+
 #include "pgm/daemon/metrics_collect.h"
 #include "pgm/http/response.h"
 #include "pgm/http/server.h"
+#include "pgm/io/fd.h"
 #include "pgm/log/log.h"
+#include "pgm/metrics/nagios.h"
 #include "pgm/metrics/prometheus.h"
 #include "pgm/metrics/status_page.h"
 #include "pgm/net/tls.h"
@@ -110,6 +115,24 @@ int run_metrics_service(const DaemonContext& ctx, UniqueFd listener) {
     ev_run(loop, 0);
   }
   ev_loop_destroy(loop);
+  return 0;
+}
+
+int run_nagios_check(const DaemonContext& ctx, UniqueFd client) {
+  // Blocking writes, bounded by a send timeout (accept4 gave a non-blocking socket).
+  const int flags = ::fcntl(client.get(), F_GETFL);
+  if (flags >= 0) {
+    ::fcntl(client.get(), F_SETFL, flags & ~O_NONBLOCK);
+  }
+  timeval timeout{.tv_sec = 5, .tv_usec = 0};
+  ::setsockopt(client.get(), SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+  const metrics::MetricsSnapshot snapshot = collect_metrics(ctx, nullptr);
+  const std::string line = metrics::render_nagios(metrics::render_prometheus(snapshot));
+  if (auto written = io::write_all(client.get(), line, "nagios client"); !written) {
+    log::debug("nagios: {}", written.error().message());
+    return 1;
+  }
+  ::shutdown(client.get(), SHUT_WR);
   return 0;
 }
 

@@ -26,4 +26,10 @@ inline constexpr int kMetricsTlsFailed = 2;
 // Serves `listener` (already listening); returns the exit code.
 int run_metrics_service(const DaemonContext& ctx, UniqueFd listener);
 
+// One connection to the `nagios` port, in a child of its own: writes pgmoneta's passive-check
+// line (metrics/nagios.h) from the metrics as /metrics has them, then closes. The metrics port
+// need not be on (pgmoneta fetches its own /metrics; we collect directly). A client that does
+// not read within 5 s is dropped. Returns the exit code.
+int run_nagios_check(const DaemonContext& ctx, UniqueFd client);
+
 }  // namespace pgm::daemon

@@ -54,6 +54,17 @@ std::string metrics_bind_of(const config::Config& c) {
   return fmt::format("{}|{}|{}", c.host, c.metrics, c.backlog);
 }
 
+// The nagios socket's address part.
+std::string nagios_bind_of(const config::Config& c) {
+  if (c.nagios <= 0) {
+    return "";
+  }
+  return fmt::format("{}|{}|{}", c.host, c.nagios, c.backlog);
+}
+
+// At most this many nagios checks run at once; more connections are closed unanswered.
+constexpr size_t kMaxNagiosChecks = 8;
+
 }  // namespace
 
 TcpServices::~TcpServices() { close(); }
@@ -64,7 +75,65 @@ Result<void> TcpServices::open() {
     close_management();
     return r;
   }
+  if (auto r = open_nagios(); !r) {
+    close_management();
+    metrics_fd_.reset();
+    return r;
+  }
   return {};
+}
+
+Result<void> TcpServices::open_nagios() {
+  const config::Config& c = *ctx_.config;
+  if (c.nagios <= 0) {
+    return {};
+  }
+  auto fd = net::listen_tcp(c.host, c.nagios, std::max(c.backlog, 16));
+  if (!fd) {
+    return tl::unexpected(fd.error().with_context("nagios port"));
+  }
+  nagios_fd_ = std::move(*fd);
+  nagios_settings_ = nagios_bind_of(c);
+  ev_io_init(
+      &nagios_watcher_,
+      [](struct ev_loop* /*loop*/, ev_io* w, int /*revents*/) {
+        static_cast<TcpServices*>(w->data)->on_nagios_accept();
+      },
+      nagios_fd_.get(), EV_READ);
+  nagios_watcher_.data = this;
+  ev_io_start(loop_, &nagios_watcher_);
+  log::info("nagios listening on {}:{}", c.host, c.nagios);
+  return {};
+}
+
+void TcpServices::close_nagios() {
+  if (nagios_fd_) {
+    ev_io_stop(loop_, &nagios_watcher_);
+    nagios_fd_.reset();
+    log::info("nagios listener closed");
+  }
+  nagios_settings_.clear();
+}
+
+void TcpServices::on_nagios_accept() {
+  for (;;) {
+    UniqueFd fd(::accept4(nagios_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    if (!fd) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        log::warn("accept on the nagios port: {}",
+                  std::strerror(errno));  // NOLINT(concurrency-mt-unsafe)
+      }
+      return;
+    }
+    if (ctx_.shared->shutting_down.load() || nagios_checks_.size() >= kMaxNagiosChecks) {
+      continue;  // closed by UniqueFd
+    }
+    pid_t pid = children_.fork("nagios", "", fd.get(),
+                               [&]() { return run_nagios_check(ctx_, std::move(fd)); });
+    if (pid > 0) {
+      nagios_checks_.insert(pid);
+    }
+  }
 }
 
 Result<void> TcpServices::open_management() {
@@ -251,9 +320,18 @@ void TcpServices::restart(const char* why, bool config_changed) {
     }
   }
   start_metrics();
+  if (nagios_bind_of(c) != nagios_settings_) {
+    close_nagios();
+    if (auto r = open_nagios(); !r) {
+      log::error("{}: {}", why, r.error().message());
+    }
+  }
 }
 
 bool TcpServices::child_exited(pid_t pid, int status) {
+  if (nagios_checks_.erase(pid) > 0) {
+    return true;
+  }
   if (auto it = remote_sessions_.find(pid); it != remote_sessions_.end()) {
     login_guard_.ended(pid, stage_of(ctx_.shared->login_slots[it->second]),
                        LoginGuard::Clock::now());
@@ -276,6 +354,7 @@ void TcpServices::close() {
   shut_ = true;
   ev_timer_stop(loop_, &login_summary_timer_);
   close_management();
+  close_nagios();
   metrics_fd_.reset();
 }
 
@@ -285,6 +364,9 @@ void TcpServices::close_inherited(int keep) {
   }
   if (metrics_fd_.get() != keep) {
     metrics_fd_.reset();
+  }
+  if (nagios_fd_.get() != keep) {
+    nagios_fd_.reset();
   }
 }
 

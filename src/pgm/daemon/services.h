@@ -1,9 +1,9 @@
-// TcpServices: the daemon's TCP ports (config `management` and `metrics`; 0 = off). The main
-// process binds them, so start-up and a restart report a busy port at once; children serve
+// TcpServices: the daemon's TCP ports (config `management`, `metrics` and `nagios`; 0 = off). The
+// main process binds them, so start-up and a restart report a busy port at once; children serve
 // them: one per remote-management connection (remote_session.h; admitted, delayed after failed
 // logins and evicted by login_guard.h), one long-lived metrics process (metrics_service.h),
-// restarted when it dies or when the configuration changes. Main process only; never blocks in
-// a callback.
+// restarted when it dies or when the configuration changes, and one short-lived child per
+// `nagios` connection (run_nagios_check). Main process only; never blocks in a callback.
 #pragma once
 
 #include <ev.h>
@@ -12,6 +12,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include <sys/types.h>
@@ -33,7 +34,7 @@ class TcpServices {
   TcpServices(const TcpServices&) = delete;
   TcpServices& operator=(const TcpServices&) = delete;
 
-  // Binds both ports as configured (start-up): errors name the port and the cause.
+  // Binds the ports as configured (start-up): errors name the port and the cause.
   Result<void> open();
 
   // Brings the services in line with the configuration in memory: a listener whose address,
@@ -46,10 +47,11 @@ class TcpServices {
   // called by the server's watchdog tick.
   void keep_metrics_running();
 
-  // A child ended: true when it was one of ours (a remote session or the metrics process).
+  // A child ended: true when it was one of ours (a remote session, the metrics process or a
+  // nagios check).
   bool child_exited(pid_t pid, int status);
 
-  // Closes both listeners (shutdown); in a forked child, every descriptor but `keep`.
+  // Closes the listeners (shutdown); in a forked child, every descriptor but `keep`.
   void close();
   void close_inherited(int keep);
 
@@ -63,6 +65,9 @@ class TcpServices {
   Result<void> open_metrics();
   void start_metrics();
   void stop_metrics();
+  Result<void> open_nagios();
+  void close_nagios();
+  void on_nagios_accept();
 
   struct ev_loop* loop_;
   const DaemonContext& ctx_;
@@ -81,6 +86,11 @@ class TcpServices {
   std::string metrics_settings_;  // the socket the running child serves
   pid_t metrics_child_ = 0;
   std::chrono::steady_clock::time_point metrics_next_start_{};
+  // Nagios.
+  UniqueFd nagios_fd_;
+  ev_io nagios_watcher_{};
+  std::string nagios_settings_;  // what the open listener was made from; "" when closed
+  std::set<pid_t> nagios_checks_;
   bool shut_ = false;
 };
 
