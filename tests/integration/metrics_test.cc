@@ -34,6 +34,21 @@ int connect_local(int port) {
   return fd;
 }
 
+// Everything the peer sends until it closes (or the receive timeout); closes `fd`.
+std::string read_until_close(int fd) {
+  std::string raw;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) {
+      break;
+    }
+    raw.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return raw;
+}
+
 struct HttpAnswer {
   int status = 0;
   std::string headers;  // lower-cased
@@ -72,16 +87,7 @@ HttpAnswer http(int port, const std::string& request) {
     return a;
   }
   ::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
-  std::string raw;
-  char buf[65536];
-  for (;;) {
-    ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
-    if (n <= 0) {
-      break;
-    }
-    raw.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
+  std::string raw = read_until_close(fd);
   size_t end = raw.find("\r\n\r\n");
   if (raw.size() < 12 || end == std::string::npos) {
     a.error = "no complete answer: " + raw.substr(0, 200);
@@ -249,20 +255,7 @@ class NagiosPortTest : public MetricsTest {
   // Everything the port sends before it closes ("" when it refuses the connection).
   static std::string check(int port) {
     int fd = connect_local(port);
-    if (fd < 0) {
-      return "";
-    }
-    std::string raw;
-    char buf[65536];
-    for (;;) {
-      ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
-      if (n <= 0) {
-        break;
-      }
-      raw.append(buf, static_cast<size_t>(n));
-    }
-    ::close(fd);
-    return raw;
+    return fd < 0 ? std::string() : read_until_close(fd);
   }
 
   int nagios_ = 0;

@@ -272,17 +272,12 @@ Result<void> Decoder::process_page(const RecordSink& sink) {
                                          "{} for the record at {}",
                                          rem_len, missing, record_lsn_.to_string()));
     }
-    const size_t n = std::min<size_t>(missing, page_size_ - pos);
-    PGM_TRY(append_to_record(page.subspan(pos, n)));
-    pos += n;
-    if (record_.size() < record_length_) {
+    PGM_ASSIGN_OR_RETURN(
+        const bool more,
+        take_record_bytes(page, pos, std::min<size_t>(missing, page_size_ - pos), sink));
+    if (!more) {
       return {};
     }
-    PGM_TRY(complete_record(page_lsn_ + pos, sink));
-    if (skip_to_segment_end_) {
-      return {};
-    }
-    pos = align_up(pos);
   } else if (skip_continuation_ != 0 || (first_page && continued)) {
     // A record begun before the stream's first byte: skip its remaining bytes.
     if (!continued || (skip_continuation_ != 0 && rem_len != skip_continuation_)) {
@@ -316,19 +311,29 @@ Result<void> Decoder::process_page(const RecordSink& sink) {
     record_length_ = length;
     record_.clear();
     record_.reserve(std::min<uint32_t>(length, 1u << 16));
-    const size_t n = std::min<size_t>(length, page_size_ - pos);
-    PGM_TRY(append_to_record(page.subspan(pos, n)));
-    pos += n;
-    if (record_.size() < record_length_) {
+    PGM_ASSIGN_OR_RETURN(
+        const bool more,
+        take_record_bytes(page, pos, std::min<size_t>(length, page_size_ - pos), sink));
+    if (!more) {
       return {};
     }
-    PGM_TRY(complete_record(page_lsn_ + pos, sink));
-    if (skip_to_segment_end_) {
-      return {};
-    }
-    pos = align_up(pos);
   }
   return {};
+}
+
+Result<bool> Decoder::take_record_bytes(std::span<const uint8_t> page, size_t& pos, size_t n,
+                                        const RecordSink& sink) {
+  PGM_TRY(append_to_record(page.subspan(pos, n)));
+  pos += n;
+  if (record_.size() < record_length_) {
+    return false;  // continues on the next page
+  }
+  PGM_TRY(complete_record(page_lsn_ + pos, sink));
+  if (skip_to_segment_end_) {
+    return false;
+  }
+  pos = align_up(pos);
+  return true;
 }
 
 Result<void> Decoder::finish() const {

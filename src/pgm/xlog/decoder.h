@@ -65,6 +65,11 @@ class Decoder {
   Result<void> process_page(const RecordSink& sink);
   Result<void> check_page_header(size_t& header_size, uint16_t& info, uint32_t& rem_len);
   Result<void> append_to_record(std::span<const uint8_t> bytes);
+  // Appends page[pos, pos + n) to the record being assembled and advances pos; when that
+  // completes the record, hands it to the sink and aligns pos to the next record. False when
+  // nothing more is to be read on this page (the record continues, or XLOG_SWITCH).
+  Result<bool> take_record_bytes(std::span<const uint8_t> page, size_t& pos, size_t n,
+                                 const RecordSink& sink);
   Result<void> complete_record(wal::Lsn end, const RecordSink& sink);
   tl::unexpected<Error> fail(wal::Lsn at, const std::string& what);
   std::string location(wal::Lsn at) const;
