@@ -355,7 +355,6 @@ class Consumer : public BaseBackupConsumer {
       PGM_TRY(store_.begin_file("data/backup_manifest", "backup_manifest", true));
       manifest_open_ = true;
     }
-    manifest_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
     return store_.write(bytes);
   }
 
@@ -373,7 +372,6 @@ class Consumer : public BaseBackupConsumer {
   }
 
   const BaseBackupStart& start_info() const { return start_; }
-  const std::string& manifest() const { return manifest_; }
   const std::string& backup_label() const { return backup_label_; }
   std::vector<DeltaOutcome>& outcomes() { return delta_.outcomes; }
   void set_native(bool native) { delta_.native = native; }
@@ -402,7 +400,6 @@ class Consumer : public BaseBackupConsumer {
   std::unique_ptr<ArchiveSink> sink_;
   std::optional<TarReader> reader_;
   std::optional<compress::Decompressor> decompressor_;
-  std::string manifest_;
   bool manifest_open_ = false;
   std::string backup_label_;
   DeltaContext delta_;
@@ -554,11 +551,16 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
   // PostgreSQL's manifest against our hashes. It lists neither itself nor the WAL streamed
   // into pg_wal (it has WAL-Ranges for that).
   auto manifest_started = Clock::now();
-  std::vector<ManifestEntry> ours;
   std::vector<ManifestEntry> all;
+  std::vector<ManifestEntryRef> ours;  // views of `files` and of the outcomes
+  ours.reserve(files.size() + consumer.outcomes().size());
   // A native incremental is checked file for file (the server's manifest lists its
   // INCREMENTAL files and its backup_label as sent); a block delta as the whole files.
   const bool block_delta = incremental && !native;
+  ManifestEntry sent_label;  // PostgreSQL's manifest has the label without our INCREMENTAL lines
+  if (block_delta) {
+    sent_label = label_entry(consumer.backup_label(), o.crc32c_manifest);
+  }
   for (const StoredFile& f : files) {
     all.push_back({f.manifest_path, f.sha512});
     if (f.manifest_path == "backup_manifest" ||
@@ -566,8 +568,7 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
       continue;  // an INCREMENTAL file is checked as the whole file it stands for, below
     }
     if (block_delta && f.manifest_path == "backup_label") {
-      // PostgreSQL's manifest has the label without our INCREMENTAL FROM lines.
-      ours.push_back(label_entry(consumer.backup_label(), o.crc32c_manifest));
+      ours.push_back({sent_label.path, sent_label.sha512, sent_label.crc32c});
       continue;
     }
     ours.push_back({f.manifest_path, f.sha512, f.crc32c});
@@ -577,8 +578,11 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
       ours.push_back({d.manifest_path, d.sha512, d.crc32c});
     }
   }
-  PGM_ASSIGN_OR_RETURN(std::vector<ManifestMismatch> mismatches,
-                       compare_with_postgres_manifest(ours, consumer.manifest()));
+  // Read back from the stored copy, as a stream: the manifest is never held in memory.
+  PGM_ASSIGN_OR_RETURN(
+      std::vector<ManifestMismatch> mismatches,
+      compare_with_postgres_manifest_file(ours, o.backup_dir + "/data/backup_manifest"));
+  std::vector<ManifestEntryRef>().swap(ours);
   // WAL segments streamed into pg_wal are covered by the manifest's WAL-Ranges, not listed.
   std::erase_if(mismatches, [](const ManifestMismatch& m) {
     return m.kind == ManifestMismatch::Kind::kMissingInPostgres && m.path.rfind("pg_wal/", 0) == 0;
