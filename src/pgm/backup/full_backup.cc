@@ -463,6 +463,67 @@ void set_compression_elapsed(BackupInfo& info, compress::Algorithm a, Seconds s)
   }
 }
 
+// A catalog file written atomically in pieces (never whole in memory), its SHA-512 computed
+// on the way for backup.sha512. Nothing is visible until commit().
+class HashedFile {
+ public:
+  static Result<HashedFile> create(const std::string& path) {
+    PGM_ASSIGN_OR_RETURN(io::AtomicFile file, io::AtomicFile::create(path, 0600));
+    PGM_ASSIGN_OR_RETURN(crypto::Sha512 sha, crypto::Sha512::create());
+    return HashedFile(std::move(file), std::move(sha));
+  }
+
+  Result<void> append(std::string_view text) {
+    buffer_ += text;
+    return buffer_.size() >= kFlushBytes ? flush() : Result<void>{};
+  }
+
+  // Durable and in place; returns the hex SHA-512 of everything appended.
+  Result<std::string> commit() {
+    PGM_TRY(flush());
+    PGM_TRY(file_.commit());
+    return crypto::Sha512::hex(sha_.final());
+  }
+
+ private:
+  static constexpr size_t kFlushBytes = size_t{64} << 10;
+  HashedFile(io::AtomicFile file, crypto::Sha512 sha)
+      : file_(std::move(file)), sha_(std::move(sha)) {}
+
+  Result<void> flush() {
+    sha_.update(buffer_);
+    PGM_TRY(file_.write(buffer_));
+    buffer_.clear();
+    return {};
+  }
+
+  io::AtomicFile file_;
+  crypto::Sha512 sha_;
+  std::string buffer_;
+};
+
+// backup.manifest: "<manifest path>,<sha512>" per file, in the order of `files` (sorted by
+// manifest path). Returns its SHA-512 hex. Paths and checksums are checked as
+// format_manifest() checks them.
+Result<std::string> write_backup_manifest(const std::string& path,
+                                          const std::vector<StoredFile>& files) {
+  PGM_ASSIGN_OR_RETURN(HashedFile out, HashedFile::create(path));
+  for (const StoredFile& f : files) {
+    if (f.manifest_path.empty() || f.manifest_path.find('\n') != std::string::npos ||
+        !crypto::is_sha512_hex(f.sha512)) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("backup.manifest: entry '{}' has an empty path, a newline or "
+                                    "no SHA-512",
+                                    f.manifest_path));
+    }
+    PGM_TRY(out.append(f.manifest_path));
+    PGM_TRY(out.append(","));
+    PGM_TRY(out.append(f.sha512));
+    PGM_TRY(out.append("\n"));
+  }
+  return out.commit();
+}
+
 Result<FullBackupResult> perform(const FullBackupOptions& o) {
   auto started = Clock::now();
   if (o.on_progress) {
@@ -551,7 +612,6 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
   // PostgreSQL's manifest against our hashes. It lists neither itself nor the WAL streamed
   // into pg_wal (it has WAL-Ranges for that).
   auto manifest_started = Clock::now();
-  std::vector<ManifestEntry> all;
   std::vector<ManifestEntryRef> ours;  // views of `files` and of the outcomes
   ours.reserve(files.size() + consumer.outcomes().size());
   // A native incremental is checked file for file (the server's manifest lists its
@@ -562,7 +622,6 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
     sent_label = label_entry(consumer.backup_label(), o.crc32c_manifest);
   }
   for (const StoredFile& f : files) {
-    all.push_back({f.manifest_path, f.sha512});
     if (f.manifest_path == "backup_manifest" ||
         (block_delta && incremental::strip_incremental(f.manifest_path))) {
       continue;  // an INCREMENTAL file is checked as the whole file it stands for, below
@@ -597,8 +656,8 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
                       fmt::format("backup_manifest check failed for {} file(s); first: {} ({})",
                                   mismatches.size(), m.path, what));
   }
-  PGM_ASSIGN_OR_RETURN(std::string manifest_text, format_manifest(all));
-  PGM_TRY(io::write_file_atomic(o.backup_dir + "/backup.manifest", manifest_text, 0600));
+  PGM_ASSIGN_OR_RETURN(const std::string manifest_sha512,
+                       write_backup_manifest(o.backup_dir + "/backup.manifest", files));
   Seconds manifest_elapsed = Clock::now() - manifest_started;
 
   // The new backup's logical map: whole files as stored, delta files as the whole file.
@@ -669,9 +728,17 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
     auto linked = link_unchanged(o.previous_dir, o.backup_dir);
     result.linked_files = linked_while_streaming;
     result.linked_bytes = linked_bytes_while_streaming;
-    if (linked) {
+    if (!linked) {
+      // Linking only saves space; the backup is complete without it.
+      log::warn("backup {}: linking with {} failed: {}", o.label, o.previous_dir,
+                linked.error().message());
+    } else {
       result.linked_files += linked->files_linked;
       result.linked_bytes += linked->bytes_saved;
+    }
+    // Files linked while streaming already carry the previous backup's stored hash; only those
+    // link_unchanged replaced need its backup.sha512 lines.
+    if (linked && linked->files_linked > 0) {
       auto text = io::read_file(o.previous_dir + "/backup.sha512");
       if (text) {
         auto entries = parse_sha512_file(*text);
@@ -681,10 +748,6 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
           }
         }
       }
-    } else {
-      // Linking only saves space; the backup is complete without it.
-      log::warn("backup {}: linking with {} failed: {}", o.label, o.previous_dir,
-                linked.error().message());
     }
     info.linking_elapsed = Clock::now() - link_started;
     info.backup_size -= std::min(info.backup_size, result.linked_bytes);
@@ -694,9 +757,9 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
   PGM_TRY(io::sync_filesystem(o.backup_dir));
   result.sync_elapsed = Clock::now() - sync_started;
 
-  std::string sha;
+  PGM_ASSIGN_OR_RETURN(HashedFile sha, HashedFile::create(o.backup_dir + "/backup.sha512"));
   for (const StoredFile& f : files) {
-    std::string hex = f.stored_sha512;
+    std::string_view hex = f.stored_sha512;
     if (!previous_hashes.empty()) {
       auto it = previous_hashes.find(f.stored_path);
       if (it != previous_hashes.end() &&
@@ -704,17 +767,17 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
         hex = it->second;
       }
     }
-    sha += format_sha512_line({f.stored_path, hex});
+    PGM_TRY(sha.append(hex));
+    PGM_TRY(sha.append(" *./"));
+    PGM_TRY(sha.append(f.stored_path));
+    PGM_TRY(sha.append("\n"));
   }
-  {
-    PGM_ASSIGN_OR_RETURN(crypto::Sha512 h, crypto::Sha512::create());
-    h.update(manifest_text);
-    sha += format_sha512_line({"backup.manifest", crypto::Sha512::hex(h.final())});
-  }
+  PGM_TRY(sha.append(format_sha512_line({"backup.manifest", manifest_sha512})));
   {
     PGM_ASSIGN_OR_RETURN(crypto::Sha512 h, crypto::Sha512::create());
     h.update(block_map_text);
-    sha += format_sha512_line({incremental::kBlockMapFile, crypto::Sha512::hex(h.final())});
+    PGM_TRY(sha.append(
+        format_sha512_line({incremental::kBlockMapFile, crypto::Sha512::hex(h.final())})));
   }
   info.valid = true;
   info.elapsed = Clock::now() - started;
@@ -722,9 +785,9 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
   {
     PGM_ASSIGN_OR_RETURN(crypto::Sha512 h, crypto::Sha512::create());
     h.update(info_text);
-    sha += format_sha512_line({"backup.info", crypto::Sha512::hex(h.final())});
+    PGM_TRY(sha.append(format_sha512_line({"backup.info", crypto::Sha512::hex(h.final())})));
   }
-  PGM_TRY(io::write_file_atomic(o.backup_dir + "/backup.sha512", sha, 0600));
+  PGM_TRY(sha.commit());
   // Last: the backup becomes valid.
   PGM_TRY(io::write_file_atomic(o.backup_dir + "/backup.info", info_text, 0600));
   result.native_incremental = native;
