@@ -17,6 +17,7 @@
 #include "pgm/backup/crc32c.h"
 #include "pgm/backup/delta_file.h"
 #include "pgm/backup/link.h"
+#include "pgm/backup/manifest_index.h"
 #include "pgm/backup/repository.h"
 #include "pgm/backup/store.h"
 #include "pgm/backup/tar.h"
@@ -524,6 +525,28 @@ Result<std::string> write_backup_manifest(const std::string& path,
   return out.commit();
 }
 
+// The previous backup's backup.sha512 lines of `paths` (sorted), read as a stream; empty when
+// it cannot be read whole (the new backup's own hashes are then kept, as they always may be).
+std::map<std::string, std::string> previous_stored_hashes(const std::string& previous_dir,
+                                                          const std::vector<std::string>& paths) {
+  std::map<std::string, std::string> found;
+  auto read = io::for_each_line(
+      previous_dir + "/backup.sha512", [&](std::string_view line, size_t number) -> Result<void> {
+        if (line.empty()) {
+          return {};
+        }
+        PGM_ASSIGN_OR_RETURN(Sha512Line l, parse_sha512_line(line, number));
+        if (std::binary_search(paths.begin(), paths.end(), l.path)) {
+          found[std::string(l.path)] = crypto::Sha512::hex(l.sha512);
+        }
+        return {};
+      });
+  if (!read) {
+    found.clear();
+  }
+  return found;
+}
+
 Result<FullBackupResult> perform(const FullBackupOptions& o) {
   auto started = Clock::now();
   if (o.on_progress) {
@@ -722,7 +745,7 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
   // A first backup.info with STATUS=0: from here on, a crash leaves a backup marked invalid.
   PGM_TRY(io::write_file_atomic(o.backup_dir + "/backup.info", format_backup_info(info), 0600));
 
-  std::map<std::string, std::string> previous_hashes;
+  std::map<std::string, std::string> previous_hashes;  // of the files link_unchanged linked
   if (!o.previous_dir.empty()) {
     auto link_started = Clock::now();
     auto linked = link_unchanged(o.previous_dir, o.backup_dir);
@@ -738,16 +761,8 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
     }
     // Files linked while streaming already carry the previous backup's stored hash; only those
     // link_unchanged replaced need its backup.sha512 lines.
-    if (linked && linked->files_linked > 0) {
-      auto text = io::read_file(o.previous_dir + "/backup.sha512");
-      if (text) {
-        auto entries = parse_sha512_file(*text);
-        if (entries) {
-          for (Sha512Entry& e : *entries) {
-            previous_hashes.emplace(std::move(e.path), std::move(e.hex));
-          }
-        }
-      }
+    if (linked && !linked->linked.empty()) {
+      previous_hashes = previous_stored_hashes(o.previous_dir, linked->linked);
     }
     info.linking_elapsed = Clock::now() - link_started;
     info.backup_size -= std::min(info.backup_size, result.linked_bytes);

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -189,6 +190,7 @@ Result<LinkResult> link_unchanged(const std::string& previous_dir, const std::st
     result.bytes_saved += static_cast<uint64_t>(dst_st.st_size);
     dirs.insert(io::parent_directory(dst));
     relinked.emplace("data/" + name, real_src);
+    result.linked.push_back("data/" + name);
     return {};
   };
   // The new backup's manifest is read as a stream: only the previous one is indexed.
@@ -209,6 +211,7 @@ Result<LinkResult> link_unchanged(const std::string& previous_dir, const std::st
   for (const std::string& d : dirs) {
     PGM_TRY(io::fsync_directory(d));
   }
+  std::sort(result.linked.begin(), result.linked.end());
 
   // Keep backup.sha512 true to the bytes now stored.
   const std::string sha_path = new_dir + "/backup.sha512";

@@ -25,6 +25,8 @@ struct LinkResult {
   size_t files_linked = 0;   // hardlinks and symlinks made
   uint64_t bytes_saved = 0;  // st_size of the new backup's stored files that were replaced
   size_t symlinks = 0;       // how many of files_linked are symlinks
+  // Every file linked, as backup.sha512 names it ("data/<stored name>"), sorted.
+  std::vector<std::string> linked;
 };
 
 // The suffix of a stored data file: the compression suffix (".gz", ".zstd", ".lz4", ".bz2")
