@@ -17,6 +17,7 @@
 #include "pgm/backup/crc32c.h"
 #include "pgm/backup/delta_file.h"
 #include "pgm/backup/link.h"
+#include "pgm/backup/manifest_index.h"
 #include "pgm/backup/repository.h"
 #include "pgm/backup/store.h"
 #include "pgm/backup/tar.h"
@@ -355,7 +356,6 @@ class Consumer : public BaseBackupConsumer {
       PGM_TRY(store_.begin_file("data/backup_manifest", "backup_manifest", true));
       manifest_open_ = true;
     }
-    manifest_.append(reinterpret_cast<const char*>(bytes.data()), bytes.size());
     return store_.write(bytes);
   }
 
@@ -373,7 +373,6 @@ class Consumer : public BaseBackupConsumer {
   }
 
   const BaseBackupStart& start_info() const { return start_; }
-  const std::string& manifest() const { return manifest_; }
   const std::string& backup_label() const { return backup_label_; }
   std::vector<DeltaOutcome>& outcomes() { return delta_.outcomes; }
   void set_native(bool native) { delta_.native = native; }
@@ -402,7 +401,6 @@ class Consumer : public BaseBackupConsumer {
   std::unique_ptr<ArchiveSink> sink_;
   std::optional<TarReader> reader_;
   std::optional<compress::Decompressor> decompressor_;
-  std::string manifest_;
   bool manifest_open_ = false;
   std::string backup_label_;
   DeltaContext delta_;
@@ -464,6 +462,89 @@ void set_compression_elapsed(BackupInfo& info, compress::Algorithm a, Seconds s)
     case compress::Algorithm::kNone:
       break;
   }
+}
+
+// A catalog file written atomically in pieces (never whole in memory), its SHA-512 computed
+// on the way for backup.sha512. Nothing is visible until commit().
+class HashedFile {
+ public:
+  static Result<HashedFile> create(const std::string& path) {
+    PGM_ASSIGN_OR_RETURN(io::AtomicFile file, io::AtomicFile::create(path, 0600));
+    PGM_ASSIGN_OR_RETURN(crypto::Sha512 sha, crypto::Sha512::create());
+    return HashedFile(std::move(file), std::move(sha));
+  }
+
+  Result<void> append(std::string_view text) {
+    buffer_ += text;
+    return buffer_.size() >= kFlushBytes ? flush() : Result<void>{};
+  }
+
+  // Durable and in place; returns the hex SHA-512 of everything appended.
+  Result<std::string> commit() {
+    PGM_TRY(flush());
+    PGM_TRY(file_.commit());
+    return crypto::Sha512::hex(sha_.final());
+  }
+
+ private:
+  static constexpr size_t kFlushBytes = size_t{64} << 10;
+  HashedFile(io::AtomicFile file, crypto::Sha512 sha)
+      : file_(std::move(file)), sha_(std::move(sha)) {}
+
+  Result<void> flush() {
+    sha_.update(buffer_);
+    PGM_TRY(file_.write(buffer_));
+    buffer_.clear();
+    return {};
+  }
+
+  io::AtomicFile file_;
+  crypto::Sha512 sha_;
+  std::string buffer_;
+};
+
+// backup.manifest: "<manifest path>,<sha512>" per file, in the order of `files` (sorted by
+// manifest path). Returns its SHA-512 hex. Paths and checksums are checked as
+// format_manifest() checks them.
+Result<std::string> write_backup_manifest(const std::string& path,
+                                          const std::vector<StoredFile>& files) {
+  PGM_ASSIGN_OR_RETURN(HashedFile out, HashedFile::create(path));
+  for (const StoredFile& f : files) {
+    if (f.manifest_path.empty() || f.manifest_path.find('\n') != std::string::npos ||
+        !crypto::is_sha512_hex(f.sha512)) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("backup.manifest: entry '{}' has an empty path, a newline or "
+                                    "no SHA-512",
+                                    f.manifest_path));
+    }
+    PGM_TRY(out.append(f.manifest_path));
+    PGM_TRY(out.append(","));
+    PGM_TRY(out.append(f.sha512));
+    PGM_TRY(out.append("\n"));
+  }
+  return out.commit();
+}
+
+// The previous backup's backup.sha512 lines of `paths` (sorted), read as a stream; empty when
+// it cannot be read whole (the new backup's own hashes are then kept, as they always may be).
+std::map<std::string, std::string> previous_stored_hashes(const std::string& previous_dir,
+                                                          const std::vector<std::string>& paths) {
+  std::map<std::string, std::string> found;
+  auto read = io::for_each_line(
+      previous_dir + "/backup.sha512", [&](std::string_view line, size_t number) -> Result<void> {
+        if (line.empty()) {
+          return {};
+        }
+        PGM_ASSIGN_OR_RETURN(Sha512Line l, parse_sha512_line(line, number));
+        if (std::binary_search(paths.begin(), paths.end(), l.path)) {
+          found[std::string(l.path)] = crypto::Sha512::hex(l.sha512);
+        }
+        return {};
+      });
+  if (!read) {
+    found.clear();
+  }
+  return found;
 }
 
 Result<FullBackupResult> perform(const FullBackupOptions& o) {
@@ -554,20 +635,22 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
   // PostgreSQL's manifest against our hashes. It lists neither itself nor the WAL streamed
   // into pg_wal (it has WAL-Ranges for that).
   auto manifest_started = Clock::now();
-  std::vector<ManifestEntry> ours;
-  std::vector<ManifestEntry> all;
+  std::vector<ManifestEntryRef> ours;  // views of `files` and of the outcomes
+  ours.reserve(files.size() + consumer.outcomes().size());
   // A native incremental is checked file for file (the server's manifest lists its
   // INCREMENTAL files and its backup_label as sent); a block delta as the whole files.
   const bool block_delta = incremental && !native;
+  ManifestEntry sent_label;  // PostgreSQL's manifest has the label without our INCREMENTAL lines
+  if (block_delta) {
+    sent_label = label_entry(consumer.backup_label(), o.crc32c_manifest);
+  }
   for (const StoredFile& f : files) {
-    all.push_back({f.manifest_path, f.sha512});
     if (f.manifest_path == "backup_manifest" ||
         (block_delta && incremental::strip_incremental(f.manifest_path))) {
       continue;  // an INCREMENTAL file is checked as the whole file it stands for, below
     }
     if (block_delta && f.manifest_path == "backup_label") {
-      // PostgreSQL's manifest has the label without our INCREMENTAL FROM lines.
-      ours.push_back(label_entry(consumer.backup_label(), o.crc32c_manifest));
+      ours.push_back({sent_label.path, sent_label.sha512, sent_label.crc32c});
       continue;
     }
     ours.push_back({f.manifest_path, f.sha512, f.crc32c});
@@ -577,8 +660,11 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
       ours.push_back({d.manifest_path, d.sha512, d.crc32c});
     }
   }
-  PGM_ASSIGN_OR_RETURN(std::vector<ManifestMismatch> mismatches,
-                       compare_with_postgres_manifest(ours, consumer.manifest()));
+  // Read back from the stored copy, as a stream: the manifest is never held in memory.
+  PGM_ASSIGN_OR_RETURN(
+      std::vector<ManifestMismatch> mismatches,
+      compare_with_postgres_manifest_file(ours, o.backup_dir + "/data/backup_manifest"));
+  std::vector<ManifestEntryRef>().swap(ours);
   // WAL segments streamed into pg_wal are covered by the manifest's WAL-Ranges, not listed.
   std::erase_if(mismatches, [](const ManifestMismatch& m) {
     return m.kind == ManifestMismatch::Kind::kMissingInPostgres && m.path.rfind("pg_wal/", 0) == 0;
@@ -593,8 +679,8 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
                       fmt::format("backup_manifest check failed for {} file(s); first: {} ({})",
                                   mismatches.size(), m.path, what));
   }
-  PGM_ASSIGN_OR_RETURN(std::string manifest_text, format_manifest(all));
-  PGM_TRY(io::write_file_atomic(o.backup_dir + "/backup.manifest", manifest_text, 0600));
+  PGM_ASSIGN_OR_RETURN(const std::string manifest_sha512,
+                       write_backup_manifest(o.backup_dir + "/backup.manifest", files));
   Seconds manifest_elapsed = Clock::now() - manifest_started;
 
   // The new backup's logical map: whole files as stored, delta files as the whole file.
@@ -659,28 +745,24 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
   // A first backup.info with STATUS=0: from here on, a crash leaves a backup marked invalid.
   PGM_TRY(io::write_file_atomic(o.backup_dir + "/backup.info", format_backup_info(info), 0600));
 
-  std::map<std::string, std::string> previous_hashes;
+  std::map<std::string, std::string> previous_hashes;  // of the files link_unchanged linked
   if (!o.previous_dir.empty()) {
     auto link_started = Clock::now();
     auto linked = link_unchanged(o.previous_dir, o.backup_dir);
     result.linked_files = linked_while_streaming;
     result.linked_bytes = linked_bytes_while_streaming;
-    if (linked) {
-      result.linked_files += linked->files_linked;
-      result.linked_bytes += linked->bytes_saved;
-      auto text = io::read_file(o.previous_dir + "/backup.sha512");
-      if (text) {
-        auto entries = parse_sha512_file(*text);
-        if (entries) {
-          for (Sha512Entry& e : *entries) {
-            previous_hashes.emplace(std::move(e.path), std::move(e.hex));
-          }
-        }
-      }
-    } else {
+    if (!linked) {
       // Linking only saves space; the backup is complete without it.
       log::warn("backup {}: linking with {} failed: {}", o.label, o.previous_dir,
                 linked.error().message());
+    } else {
+      result.linked_files += linked->files_linked;
+      result.linked_bytes += linked->bytes_saved;
+    }
+    // Files linked while streaming already carry the previous backup's stored hash; only those
+    // link_unchanged replaced need its backup.sha512 lines.
+    if (linked && !linked->linked.empty()) {
+      previous_hashes = previous_stored_hashes(o.previous_dir, linked->linked);
     }
     info.linking_elapsed = Clock::now() - link_started;
     info.backup_size -= std::min(info.backup_size, result.linked_bytes);
@@ -690,9 +772,9 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
   PGM_TRY(io::sync_filesystem(o.backup_dir));
   result.sync_elapsed = Clock::now() - sync_started;
 
-  std::string sha;
+  PGM_ASSIGN_OR_RETURN(HashedFile sha, HashedFile::create(o.backup_dir + "/backup.sha512"));
   for (const StoredFile& f : files) {
-    std::string hex = f.stored_sha512;
+    std::string_view hex = f.stored_sha512;
     if (!previous_hashes.empty()) {
       auto it = previous_hashes.find(f.stored_path);
       if (it != previous_hashes.end() &&
@@ -700,17 +782,17 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
         hex = it->second;
       }
     }
-    sha += format_sha512_line({f.stored_path, hex});
+    PGM_TRY(sha.append(hex));
+    PGM_TRY(sha.append(" *./"));
+    PGM_TRY(sha.append(f.stored_path));
+    PGM_TRY(sha.append("\n"));
   }
-  {
-    PGM_ASSIGN_OR_RETURN(crypto::Sha512 h, crypto::Sha512::create());
-    h.update(manifest_text);
-    sha += format_sha512_line({"backup.manifest", crypto::Sha512::hex(h.final())});
-  }
+  PGM_TRY(sha.append(format_sha512_line({"backup.manifest", manifest_sha512})));
   {
     PGM_ASSIGN_OR_RETURN(crypto::Sha512 h, crypto::Sha512::create());
     h.update(block_map_text);
-    sha += format_sha512_line({incremental::kBlockMapFile, crypto::Sha512::hex(h.final())});
+    PGM_TRY(sha.append(
+        format_sha512_line({incremental::kBlockMapFile, crypto::Sha512::hex(h.final())})));
   }
   info.valid = true;
   info.elapsed = Clock::now() - started;
@@ -718,9 +800,9 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
   {
     PGM_ASSIGN_OR_RETURN(crypto::Sha512 h, crypto::Sha512::create());
     h.update(info_text);
-    sha += format_sha512_line({"backup.info", crypto::Sha512::hex(h.final())});
+    PGM_TRY(sha.append(format_sha512_line({"backup.info", crypto::Sha512::hex(h.final())})));
   }
-  PGM_TRY(io::write_file_atomic(o.backup_dir + "/backup.sha512", sha, 0600));
+  PGM_TRY(sha.commit());
   // Last: the backup becomes valid.
   PGM_TRY(io::write_file_atomic(o.backup_dir + "/backup.info", info_text, 0600));
   result.native_incremental = native;

@@ -8,7 +8,6 @@
 #include <set>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "pgm/core/markup.h"
 #include "pgm/crypto/digest.h"
@@ -107,10 +106,6 @@ std::optional<uint32_t> parse_hex32(std::string_view text) {
     return std::nullopt;
   }
   return value;
-}
-
-bool is_hex_digit(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
 std::string to_lower(std::string_view text) {
@@ -564,116 +559,15 @@ Result<std::vector<ManifestEntry>> parse_manifest(std::string_view text) {
   return entries;
 }
 
-namespace {
-
-std::optional<std::string> decode_hex(std::string_view hex) {
-  if (hex.size() % 2 != 0 || !std::all_of(hex.begin(), hex.end(), is_hex_digit)) {
-    return std::nullopt;
-  }
-  std::string out;
-  out.reserve(hex.size() / 2);
-  for (size_t i = 0; i < hex.size(); i += 2) {
-    out.push_back(static_cast<char>(*parse_hex32(hex.substr(i, 2))));
-  }
-  return out;
-}
-
-// path -> lower-case checksum from PostgreSQL's manifest. Throws nothing: every access is
-// type-checked first.
-Result<std::map<std::string, std::string>> postgres_files(std::string_view json_text) {
-  nlohmann::json doc = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded() || !doc.is_object()) {
-    return make_error(ErrorCode::kCorruption, "backup_manifest: not a JSON object");
-  }
-  auto files = doc.find("Files");
-  if (files == doc.end() || !files->is_array()) {
-    return make_error(ErrorCode::kCorruption, "backup_manifest: no Files array");
-  }
-  std::map<std::string, std::string> result;
-  size_t index = 0;
-  for (const nlohmann::json& file : *files) {
-    ++index;
-    auto where = [&](std::string_view what) {
-      return make_error(ErrorCode::kCorruption,
-                        fmt::format("backup_manifest: Files[{}]: {}", index - 1, what));
-    };
-    if (!file.is_object()) {
-      return where("not an object");
-    }
-    std::string path;
-    auto plain = file.find("Path");
-    auto encoded = file.find("Encoded-Path");
-    if (plain != file.end() && plain->is_string()) {
-      path = plain->get<std::string>();
-    } else if (encoded != file.end() && encoded->is_string()) {
-      auto decoded = decode_hex(encoded->get<std::string>());
-      if (!decoded) {
-        return where("Encoded-Path is not hex");
-      }
-      path = std::move(*decoded);
-    } else {
-      return where("no Path or Encoded-Path");
-    }
-    auto algorithm = file.find("Checksum-Algorithm");
-    auto checksum = file.find("Checksum");
-    bool crc = algorithm != file.end() && algorithm->is_string() &&
-               algorithm->get<std::string>() == "CRC32C";
-    if (!crc && (algorithm == file.end() || !algorithm->is_string() ||
-                 algorithm->get<std::string>() != "SHA512")) {
-      return make_error(
-          ErrorCode::kInvalidArgument,
-          fmt::format("backup_manifest: {}: checksum algorithm is neither SHA512 nor CRC32C",
-                      path));
-    }
-    if (checksum == file.end() || !checksum->is_string() ||
-        (crc ? checksum->get<std::string>().size() != 8
-             : !crypto::is_sha512_hex(checksum->get<std::string>()))) {
-      return where(fmt::format("{}: Checksum is not {} hex", path, crc ? "CRC32C" : "SHA-512"));
-    }
-    // CRC32C values are kept with a "crc32c:" prefix so that they can never equal a SHA-512.
-    result[path] = (crc ? "crc32c:" : "") + to_lower(checksum->get<std::string>());
-  }
-  return result;
-}
-
-}  // namespace
-
 Result<std::vector<ManifestMismatch>> compare_with_postgres_manifest(
     std::span<const ManifestEntry> ours, std::string_view postgres_manifest_json) {
-  PGM_ASSIGN_OR_RETURN(auto theirs, postgres_files(postgres_manifest_json));
-  std::map<std::string, const ManifestEntry*> mine;
-  for (const ManifestEntry& entry : ours) {
-    mine[entry.path] = &entry;
+  std::vector<ManifestEntryRef> refs;
+  refs.reserve(ours.size());
+  for (const ManifestEntry& e : ours) {
+    refs.push_back({e.path, e.sha512, e.crc32c});
   }
-  std::vector<ManifestMismatch> mismatches;
-  for (const auto& [path, entry] : mine) {
-    std::string checksum = to_lower(entry->sha512);
-    auto it = theirs.find(path);
-    if (it == theirs.end()) {
-      mismatches.push_back({ManifestMismatch::Kind::kMissingInPostgres, path, checksum, ""});
-      continue;
-    }
-    if (it->second.rfind("crc32c:", 0) == 0) {
-      if (entry->crc32c.empty()) {
-        return make_error(ErrorCode::kInvalidArgument,
-                          fmt::format("backup_manifest: {}: CRC32C checksum but none computed "
-                                      "here",
-                                      path));
-      }
-      checksum = "crc32c:" + to_lower(entry->crc32c);
-    }
-    if (it->second != checksum) {
-      mismatches.push_back({ManifestMismatch::Kind::kChecksumDiffers, path, checksum, it->second});
-    }
-  }
-  for (const auto& [path, checksum] : theirs) {
-    if (!mine.contains(path)) {
-      mismatches.push_back({ManifestMismatch::Kind::kMissingInOurs, path, "", checksum});
-    }
-  }
-  std::sort(mismatches.begin(), mismatches.end(),
-            [](const ManifestMismatch& a, const ManifestMismatch& b) { return a.path < b.path; });
-  return mismatches;
+  return compare_with_postgres_manifest(std::span<const ManifestEntryRef>(refs),
+                                        postgres_manifest_json);
 }
 
 const std::string* extra_key(const BackupInfo& info, std::string_view key) {

@@ -16,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "pgm/backup/postgres_manifest.h"
 #include "pgm/core/result.h"
 
 namespace pgm::backup {
@@ -169,20 +170,8 @@ Result<std::string> format_manifest(std::span<const ManifestEntry> entries);
 // Splits each line at its last ','; kCorruption naming the line when malformed.
 Result<std::vector<ManifestEntry>> parse_manifest(std::string_view text);
 
-struct ManifestMismatch {
-  enum class Kind : uint8_t { kMissingInOurs, kMissingInPostgres, kChecksumDiffers };
-  Kind kind;
-  std::string path;
-  std::string ours;      // our checksum, empty when missing in ours
-  std::string postgres;  // PostgreSQL's checksum, empty when missing there
-  friend bool operator==(const ManifestMismatch&, const ManifestMismatch&) = default;
-};
-
-// Compares our entries with PostgreSQL's backup_manifest JSON ("Files": Path or hex
-// Encoded-Path, Checksum-Algorithm "SHA512", Checksum). Returns the mismatches sorted by path
-// (empty = all match). A file PostgreSQL checksummed with CRC32C is compared with our
-// entry's crc32c instead. kCorruption for invalid JSON or a malformed Files entry;
-// kInvalidArgument for any other checksum algorithm, or CRC32C where ours has none.
+// PostgreSQL's manifest against `ours` (postgres_manifest.h, which says what is compared and
+// how errors are reported), for callers holding ManifestEntry values.
 Result<std::vector<ManifestMismatch>> compare_with_postgres_manifest(
     std::span<const ManifestEntry> ours, std::string_view postgres_manifest_json);
 

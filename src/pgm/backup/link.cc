@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -46,15 +47,6 @@ Result<BackupInfo> load_info(const std::string& dir) {
     return tl::unexpected(info.error().with_context(dir + "/backup.info"));
   }
   return info;
-}
-
-Result<std::vector<ManifestEntry>> load_manifest(const std::string& dir) {
-  PGM_ASSIGN_OR_RETURN(std::string text, io::read_file(dir + "/backup.manifest"));
-  auto m = parse_manifest(text);
-  if (!m) {
-    return tl::unexpected(m.error().with_context(dir + "/backup.manifest"));
-  }
-  return m;
 }
 
 bool link_refused(int err) { return err == EXDEV || err == EPERM || err == EMLINK; }
@@ -152,47 +144,42 @@ Result<LinkResult> link_unchanged(const std::string& previous_dir, const std::st
       prev_info.encryption != new_info.encryption) {
     return result;
   }
-  PGM_ASSIGN_OR_RETURN(std::vector<ManifestEntry> prev_manifest, load_manifest(previous_dir));
-  PGM_ASSIGN_OR_RETURN(std::vector<ManifestEntry> new_manifest, load_manifest(new_dir));
-  std::unordered_map<std::string, std::string> prev_sha;
-  prev_sha.reserve(prev_manifest.size());
-  for (const ManifestEntry& e : prev_manifest) {
-    prev_sha.emplace(e.path, e.sha512);
-  }
+  PGM_ASSIGN_OR_RETURN(ManifestIndex prev_sha,
+                       ManifestIndex::load(previous_dir + "/backup.manifest"));
 
   // Stored bytes of a linked file may differ from the new backup's own (compression level,
   // AES IV), so backup.sha512 lines of linked files are refreshed below when the file exists.
   std::map<std::string, std::string> relinked;  // "data/<stored>" -> previous stored path
   std::set<std::string> dirs;
-  for (const ManifestEntry& e : new_manifest) {
-    auto it = prev_sha.find(e.path);
-    if (it == prev_sha.end() || it->second != e.sha512) {
-      continue;
+  auto link_one = [&](std::string_view path, const crypto::Sha512Digest& sha512) -> Result<void> {
+    const crypto::Sha512Digest* before = prev_sha.find(path);
+    if (before == nullptr || *before != sha512) {
+      return {};
     }
-    std::string name = stored_name(e.path, new_info.compression, new_info.encryption);
+    std::string name = stored_name(path, new_info.compression, new_info.encryption);
     std::string src = fmt::format("{}/data/{}", previous_dir, name);
     std::string dst = fmt::format("{}/data/{}", new_dir, name);
     struct stat dst_st {};
     if (::lstat(dst.c_str(), &dst_st) != 0 || !S_ISREG(dst_st.st_mode)) {
-      continue;
+      return {};
     }
     struct stat src_lst {};
     if (::lstat(src.c_str(), &src_lst) != 0) {
-      continue;
+      return {};
     }
     std::string real_src = src;
     if (S_ISLNK(src_lst.st_mode)) {
       real_src = internal::real_path(src);
       if (real_src.empty()) {
-        continue;  // dangling in the previous backup: keep our copy
+        return {};  // dangling in the previous backup: keep our copy
       }
     }
     struct stat src_st {};
     if (::stat(real_src.c_str(), &src_st) != 0 || !S_ISREG(src_st.st_mode)) {
-      continue;
+      return {};
     }
     if (src_st.st_dev == dst_st.st_dev && src_st.st_ino == dst_st.st_ino) {
-      continue;
+      return {};
     }
     PGM_ASSIGN_OR_RETURN(bool hard, internal::replace_with_hardlink(real_src, dst));
     if (!hard) {
@@ -203,10 +190,28 @@ Result<LinkResult> link_unchanged(const std::string& previous_dir, const std::st
     result.bytes_saved += static_cast<uint64_t>(dst_st.st_size);
     dirs.insert(io::parent_directory(dst));
     relinked.emplace("data/" + name, real_src);
+    result.linked.push_back("data/" + name);
+    return {};
+  };
+  // The new backup's manifest is read as a stream: only the previous one is indexed.
+  const std::string new_manifest = new_dir + "/backup.manifest";
+  auto walked =
+      io::for_each_line(new_manifest, [&](std::string_view line, size_t number) -> Result<void> {
+        if (line.empty()) {
+          return {};
+        }
+        PGM_ASSIGN_OR_RETURN(ManifestLine parsed, parse_manifest_line(line, number));
+        return link_one(parsed.path, parsed.sha512);
+      });
+  if (!walked) {
+    return tl::unexpected(walked.error().code() == ErrorCode::kCorruption
+                              ? walked.error().with_context(new_manifest)
+                              : walked.error());
   }
   for (const std::string& d : dirs) {
     PGM_TRY(io::fsync_directory(d));
   }
+  std::sort(result.linked.begin(), result.linked.end());
 
   // Keep backup.sha512 true to the bytes now stored.
   const std::string sha_path = new_dir + "/backup.sha512";
@@ -265,34 +270,57 @@ IdenticalFiles IdenticalFiles::load(const std::string& previous_dir, uint8_t com
   if (!info || info->compression != compression || info->encryption != encryption) {
     return index;
   }
-  auto manifest = load_manifest(previous_dir);
-  auto sha_text = io::read_file(previous_dir + "/backup.sha512");
-  if (!manifest || !sha_text) {
+  auto manifest = ManifestIndex::load(previous_dir + "/backup.manifest");
+  if (!manifest) {
     return index;
   }
-  auto stored = parse_sha512_file(*sha_text);
-  if (!stored) {
-    return index;
+  std::vector<crypto::Sha512Digest> stored(manifest->size());
+  std::vector<bool> has_stored(manifest->size(), false);
+  const std::string suffix = stored_suffix(compression, encryption);
+  // "data/<stored name>" lines, back to their manifest paths (the inverse of stored_name()).
+  auto read = io::for_each_line(
+      previous_dir + "/backup.sha512", [&](std::string_view line, size_t number) -> Result<void> {
+        if (line.empty()) {
+          return {};
+        }
+        PGM_ASSIGN_OR_RETURN(Sha512Line parsed, parse_sha512_line(line, number));
+        std::string_view name = parsed.path;
+        if (!name.starts_with("data/")) {
+          return {};
+        }
+        name.remove_prefix(5);
+        if (name != "backup_label" && name != "backup_manifest") {
+          if (!name.ends_with(suffix)) {
+            return {};
+          }
+          name.remove_suffix(suffix.size());
+        }
+        const size_t row = manifest->lookup(name);
+        if (row < stored.size() &&
+            stored_name(name, compression, encryption) == std::string_view(parsed.path).substr(5)) {
+          stored[row] = parsed.sha512;
+          has_stored[row] = true;
+        }
+        return {};
+      });
+  if (!read) {
+    return index;  // as if there were no previous backup: linking only saves space
   }
-  std::unordered_map<std::string, std::string> stored_hex;  // "data/<stored>" -> hex
-  stored_hex.reserve(stored->size());
-  for (Sha512Entry& e : *stored) {
-    stored_hex.emplace(std::move(e.path), std::move(e.hex));
-  }
-  index.files_.reserve(manifest->size());
-  for (ManifestEntry& e : *manifest) {
-    auto it = stored_hex.find("data/" + stored_name(e.path, compression, encryption));
-    if (it != stored_hex.end()) {
-      index.files_.emplace(std::move(e.path), Known{std::move(e.sha512), std::move(it->second)});
-    }
-  }
+  index.count_ = static_cast<size_t>(std::count(has_stored.begin(), has_stored.end(), true));
+  index.manifest_ = std::move(*manifest);
+  index.stored_ = std::move(stored);
+  index.has_stored_ = std::move(has_stored);
   return index;
 }
 
 std::optional<IdenticalFile> IdenticalFiles::find(std::string_view manifest_path,
                                                   std::string_view sha512) const {
-  auto it = files_.find(std::string(manifest_path));
-  if (it == files_.end() || it->second.sha512 != sha512) {
+  const size_t row = manifest_.lookup(manifest_path);
+  if (row >= manifest_.size() || !has_stored_[row]) {
+    return std::nullopt;
+  }
+  auto digest = crypto::sha512_from_hex(sha512);
+  if (!digest || *digest != manifest_.sha512(row)) {
     return std::nullopt;
   }
   IdenticalFile same;
@@ -304,7 +332,7 @@ std::optional<IdenticalFile> IdenticalFiles::find(std::string_view manifest_path
     return std::nullopt;
   }
   same.stored_size = static_cast<uint64_t>(st.st_size);
-  same.stored_sha512 = it->second.stored_sha512;
+  same.stored_sha512 = crypto::Sha512::hex(stored_[row]);
   return same;
 }
 

@@ -10,12 +10,14 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
+#include <vector>
 
 #include "pgm/backup/info.h"
+#include "pgm/backup/manifest_index.h"
 #include "pgm/backup/store.h"
 #include "pgm/compress/codec.h"
 #include "pgm/core/result.h"
+#include "pgm/crypto/digest.h"
 
 namespace pgm::backup {
 
@@ -23,6 +25,8 @@ struct LinkResult {
   size_t files_linked = 0;   // hardlinks and symlinks made
   uint64_t bytes_saved = 0;  // st_size of the new backup's stored files that were replaced
   size_t symlinks = 0;       // how many of files_linked are symlinks
+  // Every file linked, as backup.sha512 names it ("data/<stored name>"), sorted.
+  std::vector<std::string> linked;
 };
 
 // The suffix of a stored data file: the compression suffix (".gz", ".zstd", ".lz4", ".bz2")
@@ -59,17 +63,18 @@ class IdenticalFiles {
   static IdenticalFiles load(const std::string& previous_dir, uint8_t compression,
                              uint8_t encryption);
   std::optional<IdenticalFile> find(std::string_view manifest_path, std::string_view sha512) const;
-  size_t size() const { return files_.size(); }
+  size_t size() const { return count_; }
 
  private:
-  struct Known {
-    std::string sha512;         // of the plaintext, from backup.manifest
-    std::string stored_sha512;  // of the stored bytes, from backup.sha512
-  };
   std::string dir_;
   uint8_t compression_ = 0;
   uint8_t encryption_ = 0;
-  std::unordered_map<std::string, Known> files_;  // manifest path -> hashes
+  // backup.manifest (~90 bytes a file) and, by its rows, the stored bytes' hash from
+  // backup.sha512 (64 more); a row without a backup.sha512 line never answers.
+  ManifestIndex manifest_;
+  std::vector<crypto::Sha512Digest> stored_;
+  std::vector<bool> has_stored_;
+  size_t count_ = 0;  // rows with both
 };
 
 // Bytes this backup alone holds on disk: st_size of every regular file under backup_dir with

@@ -95,6 +95,7 @@ TEST_F(LinkTest, IdenticalFilesBecomeHardlinksChangedOnesStay) {
   EXPECT_EQ(r->files_linked, 2u);  // base/1/1 and backup_label
   EXPECT_EQ(r->symlinks, 0u);
   EXPECT_EQ(r->bytes_saved, std::string("z:one").size() + std::string("label A").size());
+  EXPECT_EQ(r->linked, (std::vector<std::string>{"data/backup_label", "data/base/1/1.zstd"}));
 
   auto sa = lstat_of(a + "/data/base/1/1.zstd");
   auto sb = lstat_of(b + "/data/base/1/1.zstd");

@@ -72,6 +72,20 @@ bool is_sha512_hex(std::string_view text) {
   return text.size() == 128 && std::all_of(text.begin(), text.end(), is_hex_digit);
 }
 
+std::optional<Sha512Digest> sha512_from_hex(std::string_view text) {
+  if (!is_sha512_hex(text)) {
+    return std::nullopt;
+  }
+  auto nibble = [](char c) {
+    return static_cast<uint8_t>(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+  };
+  Sha512Digest d{};
+  for (size_t i = 0; i < d.size(); ++i) {
+    d[i] = static_cast<uint8_t>(nibble(text[2 * i]) << 4 | nibble(text[2 * i + 1]));
+  }
+  return d;
+}
+
 Result<std::string> sha512_of_file(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) {

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -53,6 +54,8 @@ class Sha512 {
 
 // True for 128 hex digits (either case).
 bool is_sha512_hex(std::string_view text);
+// The digest 128 hex digits (either case) spell; nullopt for anything else.
+std::optional<Sha512Digest> sha512_from_hex(std::string_view text);
 
 // SHA-512 (lower-case hex) of a file's bytes, read in 1 MiB chunks. Errors name the path.
 Result<std::string> sha512_of_file(const std::string& path);

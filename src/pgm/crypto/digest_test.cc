@@ -96,5 +96,22 @@ TEST(DigestTest, HexIsLowerCaseTwoDigitsPerByte) {
   EXPECT_EQ(to_hex({}), "");
 }
 
+TEST(Sha512Test, FromHexReadsEitherCaseAndRejectsTheRest) {
+  auto hash = Sha512::create();
+  ASSERT_TRUE(hash);
+  hash->update(std::string_view("abc"));
+  const Sha512Digest d = hash->final();
+  const std::string hex = Sha512::hex(d);
+  std::string upper = hex;
+  for (char& c : upper) {
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  EXPECT_EQ(sha512_from_hex(hex), d);
+  EXPECT_EQ(sha512_from_hex(upper), d);
+  EXPECT_FALSE(sha512_from_hex(hex.substr(1)));
+  EXPECT_FALSE(sha512_from_hex(hex.substr(1) + "g"));
+  EXPECT_FALSE(sha512_from_hex(""));
+}
+
 }  // namespace
 }  // namespace pgm::crypto

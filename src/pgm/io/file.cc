@@ -49,6 +49,44 @@ Result<std::string> read_file(const std::string& path, FileSystem& fs) {
   return out;
 }
 
+Result<void> for_each_line(const std::string& path,
+                           const std::function<Result<void>(std::string_view, size_t)>& line,
+                           FileSystem& fs) {
+  UniqueFd fd(fs.open(path, O_RDONLY | O_CLOEXEC, 0));
+  if (!fd) {
+    return make_errno_error(fmt::format("open {}", path), errno);
+  }
+  constexpr size_t kPiece = size_t{64} << 10;
+  std::string buffer;  // the unfinished line, then the piece read after it
+  size_t number = 0;
+  while (true) {
+    const size_t kept = buffer.size();
+    buffer.resize(kept + kPiece);
+    ssize_t n = fs.read(fd.get(), buffer.data() + kept, kPiece);
+    if (n < 0) {
+      if (errno == EINTR) {
+        buffer.resize(kept);
+        continue;
+      }
+      return make_errno_error(fmt::format("read {}", path), errno);
+    }
+    buffer.resize(kept + static_cast<size_t>(n));
+    if (n == 0) {
+      break;
+    }
+    std::string_view rest(buffer);
+    for (size_t end = rest.find('\n'); end != std::string_view::npos; end = rest.find('\n')) {
+      PGM_TRY(line(rest.substr(0, end), ++number));
+      rest.remove_prefix(end + 1);
+    }
+    buffer.erase(0, buffer.size() - rest.size());
+  }
+  if (!buffer.empty()) {
+    PGM_TRY(line(buffer, ++number));
+  }
+  return {};
+}
+
 namespace {
 
 const char* file_kind(mode_t mode) {

@@ -5,9 +5,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <sys/types.h>
@@ -20,6 +22,14 @@ namespace pgm::io {
 
 // Reads a whole file. Fails with kNotFound when absent.
 Result<std::string> read_file(const std::string& path, FileSystem& fs = posix_file_system());
+
+// Reads a text file in pieces and calls `line` with each line (without its '\n'; a last line
+// without one counts too) and its 1-based number, in order; memory is one piece and the
+// longest line, whatever the file's size. Stops at the first error `line` returns, which is
+// returned as is. Fails with kNotFound when absent, kIo naming the path on a read error.
+Result<void> for_each_line(const std::string& path,
+                           const std::function<Result<void>(std::string_view, size_t)>& line,
+                           FileSystem& fs = posix_file_system());
 
 // The most a configuration, vault or key file may hold.
 inline constexpr uint64_t kMaxConfigFileBytes = uint64_t{1} << 20;

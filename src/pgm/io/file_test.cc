@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "support/temp_dir.h"
 #include <gtest/gtest.h>
@@ -104,6 +105,42 @@ TEST(FilesystemSpaceTest, MissingPathsUseTheirNearestAncestor) {
   ASSERT_TRUE(missing.has_value());
   EXPECT_EQ(missing->total, tmp->total);
   EXPECT_FALSE(filesystem_space("").has_value());
+}
+
+TEST_F(FileTest, ForEachLineReadsLinesAcrossPieces) {
+  // Lines longer than a read piece, and a last line without its newline.
+  std::string text;
+  std::vector<std::string> expected;
+  for (int i = 0; i < 3000; ++i) {
+    expected.push_back(std::string(static_cast<size_t>(i % 97), static_cast<char>('a' + i % 26)));
+  }
+  expected.push_back(std::string(200000, 'z'));
+  expected.push_back("last");
+  for (size_t i = 0; i < expected.size(); ++i) {
+    text += expected[i] + (i + 1 < expected.size() ? "\n" : "");
+  }
+  test_support::write_text(tmp_.file("lines"), text);
+  std::vector<std::string> seen;
+  auto r =
+      for_each_line(tmp_.file("lines"), [&](std::string_view line, size_t number) -> Result<void> {
+        EXPECT_EQ(number, seen.size() + 1);
+        seen.emplace_back(line);
+        return {};
+      });
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(seen, expected);
+  // The callback's error stops the walk and is returned as is.
+  size_t calls = 0;
+  auto stopped = for_each_line(tmp_.file("lines"), [&](std::string_view, size_t) -> Result<void> {
+    return ++calls == 2 ? make_error(ErrorCode::kCorruption, "line 2") : Result<void>{};
+  });
+  ASSERT_FALSE(stopped);
+  EXPECT_EQ(stopped.error().message(), "line 2");
+  EXPECT_EQ(calls, 2u);
+  auto missing = for_each_line(tmp_.file("absent"),
+                               [](std::string_view, size_t) -> Result<void> { return {}; });
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound);
 }
 
 }  // namespace
