@@ -7,8 +7,9 @@
 // must: set() rewrites the value part of a key line (its spacing and a trailing "# comment"
 // stay), adds a key after the section's last key, or appends a section at the end.
 //
-// Duplicates follow the daemon: the last occurrence of a key in a section wins, and a
-// section whose header appears twice is one section.
+// Duplicates: as in the daemon, the last occurrence of a key in a section wins (the daemon
+// warns about the others). A section whose header appears twice, which the daemon refuses, is
+// one section here, so that remove_section() can repair the file.
 #pragma once
 
 #include <optional>
