@@ -9,7 +9,7 @@
 namespace pgm::testing {
 namespace {
 
-class ConfigToolTest : public ::testing::Test {
+class ConfigToolEndToEndTest : public ::testing::Test {
  protected:
   CommandOutput tool(std::vector<std::string> args) {
     args.insert(args.begin(), pgmoneta_bin_dir() + "/pgmoneta-config");
@@ -32,7 +32,7 @@ class ConfigToolTest : public ::testing::Test {
   TempDir dir_{"pgm-config"};
 };
 
-TEST_F(ConfigToolTest, QuietInitThenEditAndLoad) {
+TEST_F(ConfigToolEndToEndTest, QuietInitThenEditAndLoad) {
   const std::string conf = file("pgmoneta.conf");
   CommandOutput init = tool({"-q", "init"});  // ./pgmoneta.conf in the working directory
   ASSERT_EQ(init.exit_code, 0) << init.describe();
@@ -86,7 +86,7 @@ TEST_F(ConfigToolTest, QuietInitThenEditAndLoad) {
   EXPECT_EQ(loaded->config->servers[0].port, 5433);
 }
 
-TEST_F(ConfigToolTest, PipedInteractiveInit) {
+TEST_F(ConfigToolEndToEndTest, PipedInteractiveInit) {
   const std::string conf = file("answers.conf");
   // host, base_dir, compression (refused, then gzip), retention, log_type, log_level, log_path,
   // unix_socket_dir, server name, host, port, user; wal_slot keeps its default at end of input.

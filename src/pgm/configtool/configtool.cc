@@ -1,5 +1,6 @@
 #include "pgm/configtool/configtool.h"
 
+#include <array>
 #include <functional>
 #include <string_view>
 
@@ -27,13 +28,13 @@ struct CommandShape {
   std::string_view usage;
 };
 
-constexpr CommandShape kCommands[] = {
+constexpr std::array<CommandShape, 5> kCommands = {{
     {"init", 0, 0, "init"},
     {"get", 3, 3, "get <file> <section> <key>"},
     {"set", 4, 4, "set <file> <section> <key> <value>"},
     {"del", 2, 3, "del <file> <section> [key]"},
     {"ls", 1, 2, "ls <file> [section]"},
-};
+}};
 
 const CommandShape* find_command(std::string_view name) {
   for (const CommandShape& shape : kCommands) {
