@@ -51,7 +51,7 @@ std::pair<size_t, size_t> value_span(std::string_view line) {
   while (begin < line.size() && is_blank(line[begin])) {
     ++begin;
   }
-  size_t end = line.size();
+  size_t end = 0;
   if (begin < line.size() && (line[begin] == '"' || line[begin] == '\'')) {
     end = line.find(line[begin], begin + 1) + 1;
   } else {
@@ -168,20 +168,23 @@ Result<void> Document::set(std::string_view section, std::string_view key, std::
                       fmt::format("{}: {}", key, written.error().message()));
   }
   // The last occurrence wins when read, so that is the line to change.
-  for (auto it = lines_.rbegin(); it != lines_.rend(); ++it) {
-    if (it->kind == Kind::kKey && it->section == section && it->key == key) {
-      const auto [begin, end] = value_span(it->text);
-      std::string prefix = it->text.substr(0, begin);
-      std::string suffix = it->text.substr(end);
-      if (begin == end && prefix.size() >= 2 && prefix.back() == '=' &&
-          is_blank(prefix[prefix.size() - 2])) {
-        prefix += ' ';  // "key =" had no blank after '=': mirror the one before it
+  for (size_t i = lines_.size(); i-- > 0;) {
+    Line& existing = lines_[i];
+    if (existing.kind == Kind::kKey && existing.section == section && existing.key == key) {
+      const auto [begin, end] = value_span(existing.text);
+      std::string text = existing.text.substr(0, begin);
+      std::string suffix = existing.text.substr(end);
+      if (begin == end && text.size() >= 2 && text.back() == '=' &&
+          is_blank(text[text.size() - 2])) {
+        text += ' ';  // "key =" had no blank after '=': mirror the one before it
       }
       if (!suffix.empty() && suffix.front() == '#') {
         suffix.insert(0, " ");
       }
-      it->text = prefix + *written + suffix;
-      it->value = std::string(value);
+      text += *written;
+      text += suffix;
+      existing.text = std::move(text);
+      existing.value = std::string(value);
       return {};
     }
   }
@@ -195,9 +198,9 @@ Result<void> Document::set(std::string_view section, std::string_view key, std::
   // After the last key (or the header) of the section's last occurrence.
   std::optional<size_t> after;
   for (size_t i = 0; i < lines_.size(); ++i) {
-    if (lines_[i].kind == Kind::kHeader && lines_[i].section == section) {
-      after = i;
-    } else if (after && lines_[i].kind == Kind::kKey && lines_[i].section == section) {
+    const bool header = lines_[i].kind == Kind::kHeader;
+    const bool own_key = after && lines_[i].kind == Kind::kKey;
+    if ((header || own_key) && lines_[i].section == section) {
       after = i;
     }
   }
