@@ -90,9 +90,14 @@ TEST_F(ConfigToolEndToEndTest, PipedInteractiveInit) {
   const std::string conf = file("answers.conf");
   // host, base_dir, compression (refused, then gzip), retention, log_type, log_level, log_path,
   // unix_socket_dir, server name, host, port, user; wal_slot keeps its default at end of input.
-  const std::string answers = "127.0.0.1\\n" + (dir_ / "backup") + "\\nrar\\ngzip\\n3\\n\\n\\n" +
-                              (dir_ / "log") + "\\n" + dir_.path() +
-                              "\\nmain\\n127.0.0.1\\n6432\\nbackup\\n";
+  const std::vector<std::string> lines = {
+      "127.0.0.1",  dir_ / "backup", "rar",  "gzip",      "3",    "",      "",
+      dir_ / "log", dir_.path(),     "main", "127.0.0.1", "6432", "backup"};
+  std::string answers;  // for printf: each line ends with a backslash-n escape
+  for (const std::string& line : lines) {
+    answers += line;
+    answers += R"(\n)";
+  }
   CommandOutput init = tool_with_input(answers, "-o '" + conf + "' init");
   ASSERT_EQ(init.exit_code, 0) << init.describe();
   EXPECT_NE(init.out.find("Compression [zstd]"), std::string::npos) << init.describe();

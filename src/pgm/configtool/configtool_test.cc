@@ -47,6 +47,7 @@ struct Outcome {
 Outcome run_words(std::vector<std::string> words, std::string_view input = "") {
   words.insert(words.begin(), "pgmoneta-config");
   std::vector<const char*> argv;
+  argv.reserve(words.size());
   for (const std::string& w : words) {
     argv.push_back(w.c_str());
   }
