@@ -21,6 +21,7 @@ set(PGM_MAN_PAGES
     pgmoneta.1:pgmoneta
     pgmoneta-cli.1:pgmoneta-cli
     pgmoneta-admin.1:pgmoneta-admin
+    pgmoneta-config.1:pgmoneta-config
     pgmoneta.conf.5:configuration
     pgmoneta_cli.conf.5:cli-configuration)
 

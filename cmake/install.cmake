@@ -8,7 +8,7 @@ include(GNUInstallDirs)
 
 set(PGM_DOCDIR ${CMAKE_INSTALL_DATADIR}/doc/pgmoneta)
 
-install(TARGETS pgmoneta pgmoneta-cli pgmoneta-admin RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(TARGETS pgmoneta pgmoneta-cli pgmoneta-admin pgmoneta-config RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
 install(FILES contrib/etc/pgmoneta.conf contrib/etc/pgmoneta_cli.conf
         DESTINATION ${PGM_DOCDIR}/examples)
@@ -17,11 +17,13 @@ install(FILES contrib/grafana/pgmoneta.json contrib/grafana/README.md
 install(FILES README.md DESTINATION ${PGM_DOCDIR})
 install(DIRECTORY docs/ DESTINATION ${PGM_DOCDIR}/docs FILES_MATCHING PATTERN "*.md")
 
-# One script completes both programs; bash-completion finds it by the command's name.
+# One script completes the three programs; bash-completion finds it by the command's name.
 install(FILES contrib/bash-completion/pgmoneta-cli
         DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
 install(FILES contrib/bash-completion/pgmoneta-cli
         DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME pgmoneta-admin)
+install(FILES contrib/bash-completion/pgmoneta-cli
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME pgmoneta-config)
 
 install(FILES contrib/systemd/pgmoneta.service DESTINATION lib/systemd/system)
 install(FILES contrib/logrotate/pgmoneta DESTINATION ${CMAKE_INSTALL_SYSCONFDIR}/logrotate.d)

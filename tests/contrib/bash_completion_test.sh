@@ -1,8 +1,8 @@
 #!/bin/bash
 # contrib/bash-completion/pgmoneta-cli, sourced in bash: COMPREPLY for typed command lines.
-# pgmoneta-cli is the real program (its --completion-grammar), behind a wrapper that answers
+# pgmoneta-cli and pgmoneta-config are the real programs (--completion-grammar, ls), behind a wrapper that answers
 # list-backup with two labels as a running daemon would, so no daemon is needed.
-# Usage: bash_completion_test.sh <completion file> <directory of pgmoneta-cli>
+# Usage: bash_completion_test.sh <completion file> <directory of pgmoneta-cli and pgmoneta-config>
 set -u
 completion=$1
 real_cli=$2/pgmoneta-cli
@@ -23,6 +23,7 @@ done
 exec "$real_cli" "\$@"
 WRAPPER
 chmod +x "$tmp/bin/pgmoneta-cli"
+ln -s "$2/pgmoneta-config" "$tmp/bin/pgmoneta-config"
 printf '[pgmoneta]\nhost = localhost\n\n[primary]\nhost = db1\n\n[ replica ]\nhost = db2\n' \
   >"$tmp/etc/pgmoneta.conf"
 printf '[pgmoneta]\nunix_socket_dir = /tmp\n' >"$tmp/etc/pgmoneta_cli.conf"
@@ -44,6 +45,7 @@ complete_line() {
   case ${COMP_WORDS[0]} in
     pgmoneta-cli) _pgmoneta_cli ;;
     pgmoneta-admin) _pgmoneta_admin ;;
+    pgmoneta-config) _pgmoneta_config ;;
   esac
   local got
   got=$(printf '%s\n' "${COMPREPLY[@]}" | sort | tr '\n' ' ' | sed 's/ *$//')
@@ -96,6 +98,12 @@ PGMONETA_CONFIG_DIR="$tmp/etc" complete_line "primary replica" "pgmoneta-cli bac
 complete_line "master-key user" "pgmoneta-admin "
 complete_line "add del edit ls" "pgmoneta-admin -f $tmp/etc/users.conf user "
 complete_line "json text" "pgmoneta-admin -F "
+
+# pgmoneta-config: the real program lists the sections and keys of the file.
+complete_line "del get init ls set" "pgmoneta-config "
+complete_line "pgmoneta primary replica" "pgmoneta-config set $tmp/etc/pgmoneta.conf "
+complete_line "host" "pgmoneta-config get $tmp/etc/pgmoneta.conf primary "
+complete_line "--force" "pgmoneta-config --fo"
 
 if ((failures > 0)); then
   echo "$failures failure(s)"

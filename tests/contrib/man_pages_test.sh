@@ -28,7 +28,8 @@ fail() {
   failures=$((failures + 1))
 }
 
-expected=(man1/pgmoneta.1 man1/pgmoneta-cli.1 man1/pgmoneta-admin.1 man5/pgmoneta.conf.5
+expected=(man1/pgmoneta.1 man1/pgmoneta-cli.1 man1/pgmoneta-admin.1 man1/pgmoneta-config.1
+  man5/pgmoneta.conf.5
   man5/pgmoneta_cli.conf.5)
 for page in "${expected[@]}"; do
   [ -f "$man_dir/$page" ] || fail "$man_dir/$page is missing (build the target man)"
@@ -96,8 +97,8 @@ if [ -f "$cli_page" ]; then
   [ "$n" -ge 40 ] || fail "pgmoneta-cli --completion-grammar gave only $n options and commands"
 fi
 
-# pgmoneta and pgmoneta-admin: every option of --help.
-for program in pgmoneta pgmoneta-admin; do
+# pgmoneta, pgmoneta-admin and pgmoneta-config: every option of --help.
+for program in pgmoneta pgmoneta-admin pgmoneta-config; do
   page="$man_dir/man1/$program.1"
   [ -f "$page" ] || continue
   text=$(render "$page")

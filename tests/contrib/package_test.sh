@@ -25,15 +25,17 @@ version=$(sed -n 's/^CMAKE_PROJECT_VERSION:STATIC=//p' "$build/CMakeCache.txt")
 
 # The files.
 dpkg-deb -c "$deb" | awk '{print $6}' | sed 's|^\./|/|' >"$tmp/files"
-for f in /usr/bin/pgmoneta /usr/bin/pgmoneta-cli /usr/bin/pgmoneta-admin \
+for f in /usr/bin/pgmoneta /usr/bin/pgmoneta-cli /usr/bin/pgmoneta-admin /usr/bin/pgmoneta-config \
   /usr/share/man/man1/pgmoneta.1.gz /usr/share/man/man1/pgmoneta-cli.1.gz \
-  /usr/share/man/man1/pgmoneta-admin.1.gz /usr/share/man/man5/pgmoneta.conf.5.gz \
+  /usr/share/man/man1/pgmoneta-admin.1.gz /usr/share/man/man1/pgmoneta-config.1.gz \
+  /usr/share/man/man5/pgmoneta.conf.5.gz \
   /usr/share/man/man5/pgmoneta_cli.conf.5.gz /usr/lib/systemd/system/pgmoneta.service \
   /usr/share/doc/pgmoneta/examples/pgmoneta.conf /usr/share/doc/pgmoneta/examples/pgmoneta_cli.conf \
   /usr/share/doc/pgmoneta/grafana/pgmoneta.json /usr/share/doc/pgmoneta/copyright \
   /usr/share/doc/pgmoneta/changelog.Debian.gz /etc/logrotate.d/pgmoneta \
   /usr/share/bash-completion/completions/pgmoneta-cli \
-  /usr/share/bash-completion/completions/pgmoneta-admin; do
+  /usr/share/bash-completion/completions/pgmoneta-admin \
+  /usr/share/bash-completion/completions/pgmoneta-config; do
   grep -qx -- "$f" "$tmp/files" || fail "the package lacks $f"
 done
 if grep -E '^/usr/(local|etc)/|/(include|lib/cmake)/|_test$|/fuzz' "$tmp/files"; then
@@ -72,7 +74,7 @@ grep -v 'running with root privileges' "$tmp/lintian" || true
 
 # Unpacked into a scratch root, every program runs from there.
 dpkg-deb -x "$deb" "$tmp/root"
-for program in pgmoneta pgmoneta-cli pgmoneta-admin; do
+for program in pgmoneta pgmoneta-cli pgmoneta-admin pgmoneta-config; do
   exe="$tmp/root/usr/bin/$program"
   out=$("$exe" --version) || fail "$program --version exited $?"
   [ "$out" = "$program $version" ] || fail "$program --version printed: $out"

@@ -95,6 +95,13 @@ tl::expected<SetResult, SetError> set_value(const Config& config, std::string_vi
                                             std::string_view value,
                                             const EnvLookup& env = process_env());
 
+// Checks one value as it would be written in a file: in [pgmoneta] (`server_section` false)
+// or in a server section. Path keys are checked as written, without $VAR interpolation (the
+// daemon's environment may differ). Returns false for a key the table does not know in that
+// section (pgmoneta ignores those), true for a valid value, kConfig "<key>: <why>" otherwise.
+// Cross-key rules (validate) are not applied.
+Result<bool> check_value(bool server_section, std::string_view key, std::string_view value);
+
 // Keys whose change needs a full restart: hugepage, direct_io, libev, log_path, log_type,
 // unix_socket_dir, pidfile, host, base_dir, metrics_cache_max_size, and a server's host,
 // port, user, wal_slot. Accepts the key forms of get_value; false for unknown keys.

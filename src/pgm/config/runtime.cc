@@ -183,6 +183,22 @@ tl::expected<SetResult, SetError> set_value(const Config& config, std::string_vi
   return result;
 }
 
+Result<bool> check_value(bool server_section, std::string_view key, std::string_view value) {
+  const KeyDef* def = find_key(key);
+  if (def == nullptr || (server_section ? def->set_server == nullptr : def->set_main == nullptr)) {
+    return false;
+  }
+  std::string note;  // a clamp notice: the value is still accepted
+  Config main;
+  ServerConfig server;
+  auto applied =
+      server_section ? def->set_server(server, value, note) : def->set_main(main, value, note);
+  if (!applied) {
+    return make_error(ErrorCode::kConfig, fmt::format("{}: {}", key, applied.error().message()));
+  }
+  return true;
+}
+
 bool is_restart_only_key(std::string_view key) {
   const KeyRef ref = parse_key_ref(key);
   const KeyDef* def = find_key(ref.key);

@@ -333,5 +333,17 @@ TEST(FindServerTest, FindsByName) {
   EXPECT_EQ(find_server(*c, "ghost"), nullptr);
 }
 
+TEST(CheckValueTest, KnownUnknownAndInvalid) {
+  EXPECT_EQ(check_value(false, "compression", "zstd"), true);
+  EXPECT_EQ(check_value(true, "port", "5432"), true);
+  EXPECT_EQ(check_value(false, "no_such_key", "1"), false);
+  EXPECT_EQ(check_value(false, "wal_slot", "repl"), false);  // a server key only
+  auto bad = check_value(false, "compression", "rar");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code(), ErrorCode::kConfig);
+  EXPECT_EQ(bad.error().message().rfind("compression: ", 0), 0u) << bad.error().message();
+  EXPECT_FALSE(check_value(true, "port", "many"));
+}
+
 }  // namespace
 }  // namespace pgm::config
