@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "pgm/backup/base_backup.h"
+#include "pgm/backup/catalog_files.h"
 #include "pgm/backup/crc32c.h"
 #include "pgm/backup/delta_file.h"
 #include "pgm/backup/link.h"
@@ -462,89 +463,6 @@ void set_compression_elapsed(BackupInfo& info, compress::Algorithm a, Seconds s)
     case compress::Algorithm::kNone:
       break;
   }
-}
-
-// A catalog file written atomically in pieces (never whole in memory), its SHA-512 computed
-// on the way for backup.sha512. Nothing is visible until commit().
-class HashedFile {
- public:
-  static Result<HashedFile> create(const std::string& path) {
-    PGM_ASSIGN_OR_RETURN(io::AtomicFile file, io::AtomicFile::create(path, 0600));
-    PGM_ASSIGN_OR_RETURN(crypto::Sha512 sha, crypto::Sha512::create());
-    return HashedFile(std::move(file), std::move(sha));
-  }
-
-  Result<void> append(std::string_view text) {
-    buffer_ += text;
-    return buffer_.size() >= kFlushBytes ? flush() : Result<void>{};
-  }
-
-  // Durable and in place; returns the hex SHA-512 of everything appended.
-  Result<std::string> commit() {
-    PGM_TRY(flush());
-    PGM_TRY(file_.commit());
-    return crypto::Sha512::hex(sha_.final());
-  }
-
- private:
-  static constexpr size_t kFlushBytes = size_t{64} << 10;
-  HashedFile(io::AtomicFile file, crypto::Sha512 sha)
-      : file_(std::move(file)), sha_(std::move(sha)) {}
-
-  Result<void> flush() {
-    sha_.update(buffer_);
-    PGM_TRY(file_.write(buffer_));
-    buffer_.clear();
-    return {};
-  }
-
-  io::AtomicFile file_;
-  crypto::Sha512 sha_;
-  std::string buffer_;
-};
-
-// backup.manifest: "<manifest path>,<sha512>" per file, in the order of `files` (sorted by
-// manifest path). Returns its SHA-512 hex. Paths and checksums are checked as
-// format_manifest() checks them.
-Result<std::string> write_backup_manifest(const std::string& path,
-                                          const std::vector<StoredFile>& files) {
-  PGM_ASSIGN_OR_RETURN(HashedFile out, HashedFile::create(path));
-  for (const StoredFile& f : files) {
-    if (f.manifest_path.empty() || f.manifest_path.find('\n') != std::string::npos ||
-        !crypto::is_sha512_hex(f.sha512)) {
-      return make_error(ErrorCode::kInvalidArgument,
-                        fmt::format("backup.manifest: entry '{}' has an empty path, a newline or "
-                                    "no SHA-512",
-                                    f.manifest_path));
-    }
-    PGM_TRY(out.append(f.manifest_path));
-    PGM_TRY(out.append(","));
-    PGM_TRY(out.append(f.sha512));
-    PGM_TRY(out.append("\n"));
-  }
-  return out.commit();
-}
-
-// The previous backup's backup.sha512 lines of `paths` (sorted), read as a stream; empty when
-// it cannot be read whole (the new backup's own hashes are then kept, as they always may be).
-std::map<std::string, std::string> previous_stored_hashes(const std::string& previous_dir,
-                                                          const std::vector<std::string>& paths) {
-  std::map<std::string, std::string> found;
-  auto read = io::for_each_line(
-      previous_dir + "/backup.sha512", [&](std::string_view line, size_t number) -> Result<void> {
-        if (line.empty()) {
-          return {};
-        }
-        PGM_ASSIGN_OR_RETURN(Sha512Line l, parse_sha512_line(line, number));
-        if (std::binary_search(paths.begin(), paths.end(), l.path)) {
-          found[std::string(l.path)] = crypto::Sha512::hex(l.sha512);
-        }
-        return {};
-      });
-  if (!read) {
-    found.clear();
-  }
-  return found;
 }
 
 Result<FullBackupResult> perform(const FullBackupOptions& o) {

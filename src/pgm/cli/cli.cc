@@ -22,7 +22,6 @@
 #include "pgm/crypto/vault.h"
 #include "pgm/log/log.h"
 #include "pgm/management/client.h"
-#include "pgm/management/conf_types.h"
 #include "pgm/management/document.h"
 #include "pgm/management/output.h"
 #include "pgm/management/registry.h"
@@ -574,30 +573,12 @@ int finish(const Invocation& inv, const json& response, management::OutputFormat
   Verdict verdict = judge_response(inv.command, response);
   if (verdict.exit_code == kExitSuccess && inv.command == Command::kConfGet &&
       !inv.conf_key.empty()) {
-    json cfg_doc = response;
-    if (format != management::OutputFormat::kRaw) {
-      cfg_doc = management::translate(cfg_doc);
-    }
-    auto value =
-        management::find_config_value(cfg_doc.value(key::kResponse, json::object()), inv.conf_key);
-    if (!value) {
+    auto answer = management::render_config_answer(response, inv.conf_key, format);
+    if (!answer) {
       verdict.exit_code = kExitFailed;
-      verdict.error_line = fmt::format("pgmoneta-cli: conf get: {}", value.error().message());
-    } else if (format == management::OutputFormat::kJson) {
-      // pgmoneta's shape: the whole envelope, Response holding the one key; an enum as its
-      // name and code ({"string_value", "value"}).
-      auto sent = management::find_config_value(response.value(key::kResponse, json::object()),
-                                                inv.conf_key);
-      json shown = *value;
-      if (sent && sent->is_object()) {
-        shown = *sent;  // as sent: {"string_value", "value"}
-      } else if (sent && sent->is_number_integer() && value->is_string()) {
-        shown = management::string_and_value(value->get<std::string>(), sent->get<int64_t>());
-      }
-      cfg_doc[key::kResponse] = json{{inv.conf_key, shown}};
-      out << management::render(cfg_doc, management::OutputFormat::kRaw);
+      verdict.error_line = fmt::format("pgmoneta-cli: conf get: {}", answer.error().message());
     } else {
-      out << management::render_config_value(inv.conf_key, *value, format);
+      out << *answer;
     }
   } else if (verdict.exit_code == kExitSuccess && inv.command == Command::kConfLs &&
              format != management::OutputFormat::kJson) {

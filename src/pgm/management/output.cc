@@ -516,6 +516,24 @@ std::string render_config_value(std::string_view config_key, const json& value,
   return scalar_text(value) + "\n";
 }
 
+Result<std::string> render_config_answer(const json& response, std::string_view config_key,
+                                         OutputFormat format) {
+  json doc = format == OutputFormat::kRaw ? response : translate(response);
+  PGM_ASSIGN_OR_RETURN(json value,
+                       find_config_value(doc.value(key::kResponse, json::object()), config_key));
+  if (format != OutputFormat::kJson) {
+    return render_config_value(config_key, value, format);
+  }
+  auto sent = find_config_value(response.value(key::kResponse, json::object()), config_key);
+  if (sent && sent->is_object()) {
+    value = *sent;  // as sent: {"string_value", "value"}
+  } else if (sent && sent->is_number_integer() && value.is_string()) {
+    value = string_and_value(value.get<std::string>(), sent->get<int64_t>());
+  }
+  doc[key::kResponse] = json{{std::string(config_key), value}};
+  return dump(doc, kIndentPerLevel) + "\n";
+}
+
 std::string render_conf_ls(const json& doc, OutputFormat format) {
   std::vector<std::pair<std::string, std::string>> paths;
   const json* response = member(doc, key::kResponse);

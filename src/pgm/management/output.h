@@ -51,6 +51,13 @@ Result<nlohmann::json> find_config_value(const nlohmann::json& response, std::st
 std::string render_config_value(std::string_view key, const nlohmann::json& value,
                                 OutputFormat format);
 
+// Output of `conf get <key>` for a conf get response document: kNotFound for an unknown key.
+// text prints the translated value (render_config_value); raw the value as sent; json the whole
+// translated document with Response holding only that key, an enum as {"string_value",
+// "value"} (pgmoneta-cli's shape).
+Result<std::string> render_config_answer(const nlohmann::json& response, std::string_view key,
+                                         OutputFormat format);
+
 // Output of `conf ls`: text and raw print one path per line, json the paths as one compact
 // object. Uses pgmoneta's *_configuration_path keys; with none present, every string member
 // of the Response except ServerVersion/Server. Ends with a newline.
