@@ -116,6 +116,32 @@ HttpAnswer get(int port, const std::string& path) {
   return http(port, "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n");
 }
 
+// Headless Chromium with its own profile directory.
+std::vector<std::string> chromium_flags(const std::string& profile) {
+  return {"/usr/bin/chromium",
+          "--headless",
+          "--no-sandbox",
+          "--disable-gpu",
+          "--disable-quic",
+          "--no-first-run",
+          "--disable-background-networking",
+          "--disable-component-update",
+          "--disable-sync",
+          "--hide-scrollbars",
+          "--user-data-dir=" + profile,
+          "--window-size=1280,1600"};
+}
+
+// The document Chromium holds after loading `url` and running its scripts.
+CommandOutput dump_dom(const std::vector<std::string>& flags, const std::string& url) {
+  ProcessOptions dom;
+  dom.argv = flags;
+  dom.argv.push_back("--dump-dom");
+  dom.argv.push_back(url);
+  dom.drop_privileges = false;
+  return run_command(dom, seconds(120));
+}
+
 class MetricsTest : public ClusterTest<MetricsTest> {
  public:
   static ClusterSetup cluster_setup() {
@@ -388,21 +414,9 @@ TEST_F(MetricsTest, StatusPageRendersInChromium) {
   ASSERT_EQ(page.status, 200) << page.error;
   EXPECT_NE(page.headers.find("content-type: text/html"), std::string::npos) << page.headers;
 
-  std::string profile = daemon().dir().make_dir("chromium-profile");
   std::string png = daemon().dir() / "status.png";
   std::string url = "http://127.0.0.1:" + std::to_string(port_) + "/";
-  std::vector<std::string> flags = {"/usr/bin/chromium",
-                                    "--headless",
-                                    "--no-sandbox",
-                                    "--disable-gpu",
-                                    "--disable-quic",
-                                    "--no-first-run",
-                                    "--disable-background-networking",
-                                    "--disable-component-update",
-                                    "--disable-sync",
-                                    "--hide-scrollbars",
-                                    "--user-data-dir=" + profile,
-                                    "--window-size=1280,1600"};
+  std::vector<std::string> flags = chromium_flags(daemon().dir().make_dir("chromium-profile"));
   ProcessOptions shot;
   shot.argv = flags;
   shot.argv.push_back("--screenshot=" + png);
@@ -415,16 +429,88 @@ TEST_F(MetricsTest, StatusPageRendersInChromium) {
   EXPECT_EQ(image.substr(1, 3), "PNG");
 
   // The text Chromium rendered (after parsing and layout) names the server and the backup.
-  ProcessOptions dom;
-  dom.argv = flags;
-  dom.argv.push_back("--dump-dom");
-  dom.argv.push_back(url);
-  dom.drop_privileges = false;
-  CommandOutput d = run_command(dom, seconds(120));
+  CommandOutput d = dump_dom(flags, url);
   ASSERT_EQ(d.exit_code, 0) << d.describe();
   EXPECT_NE(d.out.find("primary"), std::string::npos) << d.out.substr(0, 2000);
   EXPECT_NE(d.out.find(label), std::string::npos) << d.out.substr(0, 2000);
   EXPECT_NE(d.out.find("/metrics"), std::string::npos);
+}
+
+// The `console` port (issue 18): pgmoneta's web console over the metrics, served by the metrics
+// process under the same rules (/ and /metrics, 403 elsewhere); its filters run in Chromium;
+// conf set moves it.
+class ConsolePortTest : public MetricsTest {
+ protected:
+  void configure(IniConfig& c) override {
+    MetricsTest::configure(c);
+    console_ = free_port();
+    c.set("pgmoneta", "console", std::to_string(console_));
+  }
+
+  // The opening tag of the table row whose data-text starts with `text` ("" when none).
+  static std::string row_of(const std::string& dom, const std::string& text) {
+    size_t at = dom.find("data-text=\"" + text);
+    if (at == std::string::npos) {
+      return "";
+    }
+    size_t open = dom.rfind("<tr", at);
+    return dom.substr(open, dom.find('>', at) - open);
+  }
+
+  int console_ = 0;
+};
+
+TEST_F(ConsolePortTest, TheConsoleShowsTheMetricsItsFiltersWorkAndConfSetMovesIt) {
+  if (::access("/usr/bin/chromium", X_OK) != 0) {
+    FAIL() << "chromium is missing: scripts/install-deps.sh installs it";
+  }
+  start_online();
+  ASSERT_FALSE(HasFatalFailure());
+  const std::string label = take_backup();
+  ASSERT_FALSE(label.empty());
+  HttpAnswer page = get(console_, "/");
+  ASSERT_EQ(page.status, 200) << page.error;
+  EXPECT_NE(page.headers.find("content-type: text/html"), std::string::npos) << page.headers;
+  EXPECT_NE(page.headers.find("transfer-encoding: chunked"), std::string::npos);
+  EXPECT_NE(page.body.find("pgmoneta console"), std::string::npos);
+  EXPECT_NE(page.body.find("<option value=\"primary\">primary</option>"), std::string::npos);
+  EXPECT_NE(page.body.find(label), std::string::npos) << "the backup's series";
+  HttpAnswer text = get(console_, "/metrics");
+  ASSERT_EQ(text.status, 200) << text.error;
+  EXPECT_NE(text.body.find("\npgmoneta_state 1\n"), std::string::npos);
+  EXPECT_EQ(get(console_, "/admin").status, 403);
+  EXPECT_EQ(get(console_, "/metrics/../etc").status, 403);
+  EXPECT_EQ(get(port_, "/").body.find("pgmoneta console"), std::string::npos)
+      << "the metrics port keeps its status page";
+
+  // The filters, run by Chromium: a search and the advanced view from the URL.
+  const std::string url =
+      "http://127.0.0.1:" + std::to_string(console_) + "/?q=pgmoneta_server_valid&view=advanced";
+  CommandOutput d = dump_dom(chromium_flags(daemon().dir().make_dir("chromium-profile")), url);
+  ASSERT_EQ(d.exit_code, 0) << d.describe();
+  const std::string valid = row_of(d.out, "pgmoneta_server_valid");
+  const std::string state = row_of(d.out, "pgmoneta_state ");
+  ASSERT_FALSE(valid.empty()) << d.out.substr(0, 3000);
+  ASSERT_FALSE(state.empty()) << d.out.substr(0, 3000);
+  EXPECT_EQ(valid.find("hidden"), std::string::npos) << valid;
+  EXPECT_NE(state.find("hidden"), std::string::npos) << state;
+  EXPECT_NE(d.out.find("<span id=\"shown\">1 shown</span>"), std::string::npos)
+      << d.out.substr(0, 3000);
+
+  const int old_port = console_;
+  console_ = free_port();
+  CliResult set = cli({"conf", "set", "console", std::to_string(console_)});
+  ASSERT_EQ(set.exit_code(), 0) << set.describe();
+  HttpAnswer moved;
+  for (int i = 0; i < 100 && moved.status != 200; ++i) {
+    moved = get(console_, "/");
+    if (moved.status != 200) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  EXPECT_EQ(moved.status, 200) << moved.error;
+  EXPECT_NE(moved.body.find("pgmoneta console"), std::string::npos);
+  EXPECT_NE(get(old_port, "/").status, 200) << "the old port should be closed";
 }
 
 }  // namespace

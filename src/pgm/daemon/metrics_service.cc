@@ -7,6 +7,8 @@
 #include <chrono>
 #include <ctime>
 #include <memory>
+#include <optional>
+#include <string>
 
 #include <sys/socket.h>
 
@@ -15,6 +17,7 @@
 #include "pgm/http/server.h"
 #include "pgm/io/fd.h"
 #include "pgm/log/log.h"
+#include "pgm/metrics/console_page.h"
 #include "pgm/metrics/nagios.h"
 #include "pgm/metrics/prometheus.h"
 #include "pgm/metrics/status_page.h"
@@ -49,7 +52,7 @@ Result<std::shared_ptr<net::TlsContext>> metrics_tls(const config::Config& c) {
 
 }  // namespace
 
-int run_metrics_service(const DaemonContext& ctx, UniqueFd listener) {
+int run_metrics_service(const DaemonContext& ctx, UniqueFd listener, UniqueFd console) {
   const config::Config& c = *ctx.config;
   auto tls = metrics_tls(c);
   if (!tls) {
@@ -66,12 +69,8 @@ int run_metrics_service(const DaemonContext& ctx, UniqueFd listener) {
                             static_cast<size_t>(c.metrics_cache_max_size));
   uint64_t generation = ctx.shared != nullptr ? ctx.shared->metrics_generation.load() : 0;
 
-  http::ServerOptions options;
-  options.name = "metrics";
-  options.tls = *tls ? (*tls)->native() : nullptr;
-  options.request_timeout =
-      std::chrono::seconds(std::max<int64_t>(1, std::min<int64_t>(c.blocking_timeout.count(), 10)));
-  options.handler = [&](const http::Request& request) {
+  // One answer builder for both ports; the console's pages are cached under their own keys.
+  auto answer = [&](const http::Request& request, bool on_console) {
     const bool metrics = request.path == "/metrics";
     if (!metrics && request.path != "/") {
       return http::Response::error(403);
@@ -84,7 +83,8 @@ int run_metrics_service(const DaemonContext& ctx, UniqueFd listener) {
         cache.clear();
       }
     }
-    if (auto hit = cache.get(request.path, now)) {
+    const std::string key = (on_console && !metrics ? "console:" : "") + request.path;
+    if (auto hit = cache.get(key, now)) {
       return *hit;
     }
     metrics::MetricsCounters* counters =
@@ -97,21 +97,45 @@ int run_metrics_service(const DaemonContext& ctx, UniqueFd listener) {
     if (metrics) {
       response.content_type = metrics::kPrometheusContentType;
       response.body = metrics::render_prometheus(snapshot);
+    } else if (on_console) {
+      response.content_type = metrics::kConsolePageContentType;
+      response.body = metrics::render_console_page(metrics::render_prometheus(snapshot),
+                                                   snapshot.version, snapshot.now_epoch);
     } else {
       response.content_type = metrics::kStatusPageContentType;
       response.body = metrics::render_status_page(snapshot);
     }
-    cache.put(request.path, response, now);
+    cache.put(key, response, now);
     return response;
   };
+  auto options_for = [&](const char* name, bool on_console) {
+    http::ServerOptions options;
+    options.name = name;
+    options.tls = *tls ? (*tls)->native() : nullptr;
+    options.request_timeout = std::chrono::seconds(
+        std::max<int64_t>(1, std::min<int64_t>(c.blocking_timeout.count(), 10)));
+    options.handler = [&answer, on_console](const http::Request& request) {
+      return answer(request, on_console);
+    };
+    return options;
+  };
   {
-    http::HttpServer server(loop, std::move(listener), std::move(options));
+    http::HttpServer server(loop, std::move(listener), options_for("metrics", false));
     if (auto started = server.start(); !started) {
       log::error("metrics: {}", started.error().message());
       ev_loop_destroy(loop);
       return 1;
     }
-    log::debug("metrics: serving{}", *tls ? " with TLS" : "");
+    std::optional<http::HttpServer> console_server;
+    if (console) {
+      console_server.emplace(loop, std::move(console), options_for("console", true));
+      if (auto started = console_server->start(); !started) {
+        log::error("console: {}", started.error().message());
+        console_server.reset();
+      }
+    }
+    log::debug("metrics: serving{}{}", *tls ? " with TLS" : "",
+               console_server ? ", and the console" : "");
     ev_run(loop, 0);
   }
   ev_loop_destroy(loop);

@@ -1,7 +1,10 @@
 // The metrics process: a child of the main process that serves the `metrics` port with its own
 // libev loop (http/server.h) until it is sent SIGTERM (default action: the child keeps no state
 // worth saving). GET /metrics answers the Prometheus text (metrics/prometheus.h), GET / the
-// status page (metrics/status_page.h), every other path 403, as pgmoneta does.
+// status page (metrics/status_page.h), every other path 403, as pgmoneta does. The `console`
+// listener, when open, is served from the same loop with the same TLS, cache and limits: GET /
+// answers the web console (metrics/console_page.h), GET /metrics the Prometheus text, every
+// other path 403.
 //
 // Answers are built from collect_metrics() (metrics_collect.h) and cached per path for
 // metrics_cache_max_age when at most metrics_cache_max_size bytes; `clear prometheus` bumps
@@ -23,8 +26,8 @@ namespace pgm::daemon {
 // configuration changes.
 inline constexpr int kMetricsTlsFailed = 2;
 
-// Serves `listener` (already listening); returns the exit code.
-int run_metrics_service(const DaemonContext& ctx, UniqueFd listener);
+// Serves `listener` and, when open, `console` (both already listening); returns the exit code.
+int run_metrics_service(const DaemonContext& ctx, UniqueFd listener, UniqueFd console);
 
 // One connection to the `nagios` port, in a child of its own: writes pgmoneta's passive-check
 // line (metrics/nagios.h) from the metrics as /metrics has them, then closes. The metrics port

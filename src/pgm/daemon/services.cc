@@ -46,12 +46,12 @@ std::string management_settings_of(const config::Config& c) {
                      c.tls_cert_file, c.tls_key_file, c.tls_ca_file);
 }
 
-// The metrics socket's address part.
+// The metrics and console sockets' address part (the console is served with the metrics).
 std::string metrics_bind_of(const config::Config& c) {
   if (c.metrics <= 0) {
     return "";
   }
-  return fmt::format("{}|{}|{}", c.host, c.metrics, c.backlog);
+  return fmt::format("{}|{}|{}|{}", c.host, c.metrics, c.console, c.backlog);
 }
 
 // The nagios socket's address part.
@@ -78,6 +78,7 @@ Result<void> TcpServices::open() {
   if (auto r = open_nagios(); !r) {
     close_management();
     metrics_fd_.reset();
+    console_fd_.reset();
     return r;
   }
   return {};
@@ -263,9 +264,21 @@ Result<void> TcpServices::open_metrics() {
   if (!fd) {
     return tl::unexpected(fd.error().with_context("metrics port"));
   }
+  UniqueFd console;
+  if (c.console > 0) {
+    auto console_fd = net::listen_tcp(c.host, c.console, std::max(c.backlog, 16));
+    if (!console_fd) {
+      return tl::unexpected(console_fd.error().with_context("console port"));
+    }
+    console = std::move(*console_fd);
+  }
   metrics_fd_ = std::move(*fd);
+  console_fd_ = std::move(console);
   metrics_settings_ = metrics_bind_of(c);
   log::info("metrics listening on {}:{}", c.host, c.metrics);
+  if (console_fd_) {
+    log::info("console listening on {}:{}", c.host, c.console);
+  }
   return {};
 }
 
@@ -275,7 +288,7 @@ void TcpServices::start_metrics() {
   }
   metrics_next_start_ = {};
   pid_t pid = children_.fork("metrics", "", metrics_fd_.get(), [this]() {
-    return run_metrics_service(ctx_, std::move(metrics_fd_));
+    return run_metrics_service(ctx_, std::move(metrics_fd_), std::move(console_fd_));
   });
   if (pid < 0) {
     metrics_next_start_ = std::chrono::steady_clock::now() + kMetricsRestartDelay;
@@ -313,6 +326,10 @@ void TcpServices::restart(const char* why, bool config_changed) {
     if (metrics_fd_) {
       metrics_fd_.reset();
       log::info("metrics listener closed");
+    }
+    if (console_fd_) {
+      console_fd_.reset();
+      log::info("console listener closed");
     }
     metrics_settings_.clear();
     if (auto r = open_metrics(); !r) {
@@ -356,14 +373,17 @@ void TcpServices::close() {
   close_management();
   close_nagios();
   metrics_fd_.reset();
+  console_fd_.reset();
 }
 
 void TcpServices::close_inherited(int keep) {
   if (management_fd_.get() != keep) {
     management_fd_.reset();
   }
+  // The metrics process keeps the console's listener with its own.
   if (metrics_fd_.get() != keep) {
     metrics_fd_.reset();
+    console_fd_.reset();
   }
   if (nagios_fd_.get() != keep) {
     nagios_fd_.reset();

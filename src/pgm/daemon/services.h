@@ -1,7 +1,9 @@
-// TcpServices: the daemon's TCP ports (config `management`, `metrics` and `nagios`; 0 = off). The
+// TcpServices: the daemon's TCP ports (config `management`, `metrics`, `console` and `nagios`;
+// 0 = off). The
 // main process binds them, so start-up and a restart report a busy port at once; children serve
 // them: one per remote-management connection (remote_session.h; admitted, delayed after failed
-// logins and evicted by login_guard.h), one long-lived metrics process (metrics_service.h),
+// logins and evicted by login_guard.h), one long-lived metrics process (metrics_service.h) that
+// serves the console port too (the console needs the metrics port, as in pgmoneta),
 // restarted when it dies or when the configuration changes, and one short-lived child per
 // `nagios` connection (run_nagios_check). Main process only; never blocks in a callback.
 #pragma once
@@ -62,7 +64,7 @@ class TcpServices {
   // Brings the guard up to date with what the sessions wrote in their shared slots.
   void refresh_login_stages();
   void on_login_summary();
-  Result<void> open_metrics();
+  Result<void> open_metrics();  // and the console's listener
   void start_metrics();
   void stop_metrics();
   Result<void> open_nagios();
@@ -83,7 +85,8 @@ class TcpServices {
   ev_timer login_summary_timer_{};
   // Prometheus.
   UniqueFd metrics_fd_;
-  std::string metrics_settings_;  // the socket the running child serves
+  UniqueFd console_fd_;           // served by the metrics process too
+  std::string metrics_settings_;  // the sockets the running child serves
   pid_t metrics_child_ = 0;
   std::chrono::steady_clock::time_point metrics_next_start_{};
   // Nagios.
