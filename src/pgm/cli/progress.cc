@@ -166,6 +166,9 @@ std::optional<ProgressSample> parse_progress(const json& response_doc) {
   }
   s.server = text(*r, key::kServer);
   s.operation = text(*r, kOperation);
+  if (auto tracking = r->find("Tracking"); tracking != r->end() && tracking->is_boolean()) {
+    s.tracking = tracking->get<bool>();
+  }
   return s;
 }
 
@@ -276,6 +279,9 @@ std::string render_progress_text(const ProgressSample& s) {
   if (!s.operation.empty()) {
     out += fmt::format("Operation: {}\n", s.operation);
   }
+  if (!s.tracking) {
+    return out + "State: off (progress tracking is off: set progress = on)\n";
+  }
   out += fmt::format("State: {}\n", s.state);
   if (s.state == activity::phase_name(activity::Phase::kIdle)) {
     return out;
@@ -369,7 +375,7 @@ bool ProgressPoller::poll_once(std::chrono::steady_clock::time_point start) {
     return false;
   }
   auto sample = parse_progress(*response);
-  if (!sample) {
+  if (!sample || !sample->tracking) {
     return false;
   }
   smoother_.add(std::chrono::steady_clock::now() - start, sample->done);

@@ -41,6 +41,7 @@ struct ProgressSample {
   std::optional<double> remaining;  // seconds; nullopt when the daemon sent -1
   std::string server;
   std::string operation;
+  bool tracking = true;  // false: the daemon has progress = off (Tracking false)
 };
 std::optional<ProgressSample> parse_progress(const nlohmann::json& response_doc);
 

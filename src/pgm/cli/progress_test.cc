@@ -268,12 +268,46 @@ TEST(ProgressPollerTest, DrawsThenErasesOnStop) {
   EXPECT_EQ(rec.get(), w);
 }
 
+TEST(ProgressTest, ADaemonWithProgressOffSaysSo) {
+  json doc = progress_doc("idle", 0, 0);
+  EXPECT_TRUE(parse_progress(doc)->tracking);
+  doc["Response"]["Tracking"] = false;
+  doc["Response"]["Phase"] = "off";
+  auto s = parse_progress(doc);
+  ASSERT_TRUE(s.has_value());
+  EXPECT_FALSE(s->tracking);
+  EXPECT_NE(render_progress_text(*s).find("State: off (progress tracking is off"),
+            std::string::npos)
+      << render_progress_text(*s);
+}
+
+TEST(ProgressPollerTest, ADaemonWithProgressOffEndsPollingSilently) {
+  Recorder rec;
+  ProgressPoller::Hooks h;
+  h.connect = fake_connect;
+  h.exchange = [](int) -> Result<json> {
+    json doc = progress_doc("idle", 0, 0);
+    doc["Response"]["Tracking"] = false;
+    return doc;
+  };
+  h.write = [&](std::string_view s) { rec.write(s); };
+  h.interval = milliseconds(2);
+  ProgressPoller p(std::move(h));
+  while (p.polls() < 1) {
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  std::this_thread::sleep_for(milliseconds(30));  // 15 intervals: no second poll
+  EXPECT_EQ(p.polls(), 1);
+  p.stop();
+  EXPECT_EQ(rec.get(), "");
+}
+
 TEST(ProgressPollerTest, AFailureEndsPollingSilently) {
   Recorder rec;
   ProgressPoller::Hooks h;
   h.connect = fake_connect;
   h.exchange = [](int) -> Result<json> {
-    return json{{"Outcome", {{"Status", false}, {"Error", 3000}}}};  // progress = off
+    return json{{"Outcome", {{"Status", false}, {"Error", 3000}}}};  // no such server
   };
   h.write = [&](std::string_view s) { rec.write(s); };
   h.interval = milliseconds(2);

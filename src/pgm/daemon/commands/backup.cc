@@ -663,16 +663,15 @@ CommandResult commands::progress(const Call& call) {
                     operation),
         "progress");
   }
-  if (!progress_enabled(*ctx.config, *l.server)) {
-    return CommandResult::failure(mgmt::Family::kProgress, mgmt::Failure::kInvalid,
-                                  "progress tracking is off (set progress = on)", "progress");
-  }
+  // With progress = off pgmoneta answers zeros (idle) rather than an error, and scripts rely on
+  // that; ours does the same and says why in Tracking (false) and Phase ("off").
+  const bool tracking = progress_enabled(*ctx.config, *l.server);
   const ServerState& state = ctx.shared->servers[static_cast<size_t>(l.index)];
   activity::Progress progress = state.progress();
   activity::Phase phase = progress.phase;
   std::string running(activity::operation_name(progress.operation));
   // The operation asked about is not the one running (or last run): idle, no figures.
-  bool other = !operation.empty() && operation != running;
+  bool other = !tracking || (!operation.empty() && operation != running);
   if (other) {
     phase = activity::Phase::kIdle;
   }
@@ -690,11 +689,12 @@ CommandResult commands::progress(const Call& call) {
   r["Server"] = l.server->name;
   r["MajorVersion"] = snap.major_version;
   r["MinorVersion"] = snap.minor_version;
-  r["Operation"] = operation.empty() ? running : operation;
+  r["Operation"] = operation.empty() && tracking ? running : operation;
   // pgmoneta's types: the state as a number, Remaining as {string_value, value} in seconds
   // (-1: no estimate yet); Phase is ours, the state's name.
   r["ProgressState"] = static_cast<int>(phase);
-  r["Phase"] = std::string(activity::phase_name(phase));
+  r["Phase"] = tracking ? std::string(activity::phase_name(phase)) : std::string("off");
+  r["Tracking"] = tracking;
   r["Done"] = done;
   r["Total"] = total;
   r["Percentage"] = total > 0 ? static_cast<int>(std::min<uint64_t>(100, done * 100 / total)) : 0;
