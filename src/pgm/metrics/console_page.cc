@@ -53,7 +53,7 @@ h1{font-size:1.4em;margin:0 0 .2em}h2{font-size:1.1em;margin:1.4em 0 .4em;color:
 .meta{color:var(--muted);margin-bottom:1em}
 .bar{display:flex;flex-wrap:wrap;gap:.6em;align-items:center;padding:.6em;background:var(--head);border:1px solid var(--line)}
 .bar input,.bar select{background:var(--bg);color:var(--fg);border:1px solid var(--line);padding:.2em .4em}
-table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.25em .6em;border-bottom:1px solid var(--line);vertical-align:top}
+table{border-collapse:collapse;width:100%;table-layout:fixed}th:first-child{width:34%}th:last-child{width:16%}td{overflow-wrap:anywhere}th,td{text-align:left;padding:.25em .6em;border-bottom:1px solid var(--line);vertical-align:top}
 th{background:var(--head)}td.v{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 code{font-size:.95em}.help,.type{color:var(--muted)}
 body:not(.advanced) tr.fam,body:not(.advanced) tr.detail{display:none}
