@@ -2,10 +2,13 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 
 #include <fmt/format.h>
 
@@ -37,6 +40,48 @@ std::string base_name(const std::string& path) {
 
 bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+// Reads `path` in 64 kB chunks; `consume` gets each with its offset. I/O errors name the path.
+Result<void> read_chunks(const std::string& path,
+                         const std::function<Result<void>(std::span<const uint8_t>)>& consume) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return make_errno_error(fmt::format("open {}", path), errno);
+  }
+  std::vector<char> buffer(size_t{1} << 16);
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    const auto got = static_cast<size_t>(in.gcount());
+    if (got == 0) {
+      break;
+    }
+    PGM_TRY(consume({reinterpret_cast<const uint8_t*>(buffer.data()), got}));
+  }
+  if (in.bad()) {
+    return make_error(ErrorCode::kIo, fmt::format("read {}: I/O error", path));
+  }
+  return {};
+}
+
+// The length of a .partial segment that was written: up to the end of the last page holding
+// a non-zero byte (the receiver writes at exact offsets into a file of full segment size, the
+// rest stays zero).
+Result<uint64_t> written_length(const std::string& path) {
+  constexpr uint64_t kPage = 8192;
+  uint64_t offset = 0;
+  uint64_t last_nonzero = 0;
+  PGM_TRY(read_chunks(path, [&](std::span<const uint8_t> bytes) -> Result<void> {
+    for (size_t i = bytes.size(); i > 0; --i) {
+      if (bytes[i - 1] != 0) {
+        last_nonzero = offset + i;
+        break;
+      }
+    }
+    offset += bytes.size();
+    return {};
+  }));
+  return (last_nonzero + kPage - 1) / kPage * kPage;
 }
 
 bool is_directory(const std::string& path) {
@@ -71,12 +116,15 @@ class Dumper {
       if (!decoder_) {
         decoder_ = std::make_unique<xlog::Decoder>();
       }
+      partial_end_ = false;
       const crypto::MasterKey* key = nullptr;
       if (info.encrypted) {
         PGM_ASSIGN_OR_RETURN(key, master_key(path));
       }
-      auto read =
-          xlog::decode_stored_file(io::posix_file_system(), path, mode_, key, *decoder_, sink());
+      auto read = info.kind == wal::WalFileKind::kPartial
+                      ? read_partial(path)
+                      : xlog::decode_stored_file(io::posix_file_system(), path, mode_, key,
+                                                 *decoder_, sink());
       if (stopped_) {
         return {};
       }
@@ -113,6 +161,22 @@ class Dumper {
   const std::vector<std::string>& notes() const { return notes_; }
 
  private:
+  // A .partial: only its written pages, so that its end is the end of the WAL, not a page of
+  // zeros.
+  Result<void> read_partial(const std::string& path) {
+    PGM_ASSIGN_OR_RETURN(const uint64_t written, written_length(path));
+    decoder_->set_file_name(base_name(path));
+    uint64_t fed = 0;
+    const xlog::RecordSink each = sink();
+    PGM_TRY(read_chunks(path, [&](std::span<const uint8_t> bytes) -> Result<void> {
+      const uint64_t take = std::min<uint64_t>(bytes.size(), written - std::min(written, fed));
+      fed += bytes.size();
+      return take == 0 ? Result<void>() : decoder_->feed(bytes.first(take), each);
+    }));
+    partial_end_ = true;
+    return {};
+  }
+
   xlog::RecordSink sink() {
     return [this](const xlog::Record& record) { return take(record); };
   }
@@ -153,8 +217,15 @@ class Dumper {
       return {};
     }
     std::unique_ptr<xlog::Decoder> decoder = std::move(decoder_);
+    const bool partial_end = partial_end_;
+    partial_end_ = false;
     auto finished = decoder->finish();
     if (finished) {
+      return {};
+    }
+    if (partial_end) {
+      notes_.push_back(fmt::format("the WAL written so far ends after {}: {}",
+                                   decoder->end_lsn().to_string(), finished.error().message()));
       return {};
     }
     const uint32_t segment_size = decoder->segment_size();
@@ -189,6 +260,7 @@ class Dumper {
   std::optional<crypto::MasterKey> key_;
   std::unique_ptr<xlog::Decoder> decoder_;
   bool stopped_ = false;
+  bool partial_end_ = false;  // the stream's last file is a .partial
   uint64_t decoded_ = 0;
   uint64_t shown_ = 0;
   uint64_t files_ = 0;
