@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 
 #include <fmt/format.h>
 
@@ -25,16 +24,6 @@ bool equal_ignoring_case(std::string_view a, std::string_view b) {
          });
 }
 
-std::optional<uint32_t> parse_number(std::string_view text) {
-  uint32_t value = 0;
-  const char* end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(text.data(), end, value);
-  if (text.empty() || ec != std::errc() || ptr != end) {
-    return std::nullopt;
-  }
-  return value;
-}
-
 // Reads "N" then ("/N")* at text[pos...], at most `max` numbers; advances pos past them.
 std::vector<uint32_t> read_numbers(std::string_view text, size_t& pos, size_t max) {
   std::vector<uint32_t> numbers;
@@ -43,7 +32,7 @@ std::vector<uint32_t> read_numbers(std::string_view text, size_t& pos, size_t ma
     while (end < text.size() && std::isdigit(static_cast<unsigned char>(text[end])) != 0) {
       ++end;
     }
-    auto number = parse_number(text.substr(pos, end - pos));
+    auto number = parse_uint32(text.substr(pos, end - pos));
     if (!number) {
       break;
     }
@@ -60,7 +49,7 @@ std::vector<uint32_t> read_numbers(std::string_view text, size_t& pos, size_t ma
 Result<void> resolve(const std::vector<std::string>& items, ObjectKind kind, const char* what,
                      const OidMapping* mapping, std::set<uint32_t>& out) {
   for (const std::string& item : items) {
-    if (auto oid = parse_number(item)) {
+    if (auto oid = parse_uint32(item)) {
       out.insert(*oid);
       continue;
     }

@@ -1,12 +1,13 @@
 #include "pgm/walinfo/mapping.h"
 
 #include <cctype>
-#include <charconv>
 #include <fstream>
 #include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+
+#include "pgm/walinfo/options.h"
 
 namespace pgm::walinfo {
 
@@ -23,27 +24,7 @@ std::optional<uint32_t> parse_oid(const nlohmann::json& value) {
     const auto v = value.get<uint64_t>();
     return v <= UINT32_MAX ? std::optional(static_cast<uint32_t>(v)) : std::nullopt;
   }
-  if (!value.is_string()) {
-    return std::nullopt;
-  }
-  const auto& text = value.get_ref<const std::string&>();
-  uint32_t oid = 0;
-  const char* end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(text.data(), end, oid);
-  if (text.empty() || ec != std::errc() || ptr != end) {
-    return std::nullopt;
-  }
-  return oid;
-}
-
-std::optional<uint32_t> parse_oid_text(std::string_view text) {
-  uint32_t oid = 0;
-  const char* end = text.data() + text.size();
-  auto [ptr, ec] = std::from_chars(text.data(), end, oid);
-  if (text.empty() || ec != std::errc() || ptr != end) {
-    return std::nullopt;
-  }
-  return oid;
+  return value.is_string() ? parse_uint32(value.get_ref<const std::string&>()) : std::nullopt;
 }
 
 // Reads digits at text[pos...]; advances pos. nullopt when there are none.
@@ -52,7 +33,7 @@ std::optional<uint32_t> read_number(std::string_view text, size_t& pos) {
   while (pos < text.size() && std::isdigit(static_cast<unsigned char>(text[pos])) != 0) {
     ++pos;
   }
-  return pos == from ? std::nullopt : parse_oid_text(text.substr(from, pos - from));
+  return pos == from ? std::nullopt : parse_uint32(text.substr(from, pos - from));
 }
 
 }  // namespace
@@ -73,7 +54,7 @@ Result<OidMapping> OidMapping::parse(std::string_view json_text, const std::stri
     };
     if (entries.is_object()) {  // {"<oid>": "<name>"}
       for (const auto& [key, value] : entries.items()) {
-        auto oid = parse_oid_text(key);
+        auto oid = parse_uint32(key);
         if (!oid || !value.is_string()) {
           return bad(fmt::format("\"{}\" is not an OID mapped to a name", key));
         }

@@ -65,6 +65,16 @@ std::vector<std::string> normalize_arguments(int argc, const char* const* argv) 
   return args;
 }
 
+std::optional<uint32_t> parse_uint32(std::string_view text) {
+  uint32_t value = 0;
+  const char* end = text.data() + text.size();
+  auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc() || ptr != end) {
+    return std::nullopt;
+  }
+  return value;
+}
+
 std::optional<wal::Lsn> parse_lsn_argument(const std::string& text) {
   if (text.find('/') != std::string::npos) {
     auto lsn = wal::Lsn::parse(text);
@@ -167,13 +177,11 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv, std::ost
     }
   }
   for (const std::string& x : xids) {
-    uint32_t value = 0;
-    const char* last = x.data() + x.size();
-    auto [ptr, ec] = std::from_chars(x.data(), last, value);
-    if (x.empty() || ec != std::errc() || ptr != last) {
+    auto xid = parse_uint32(x);
+    if (!xid) {
       return usage_error("invalid XID \"" + x + "\"");
     }
-    opts.xids.push_back(value);
+    opts.xids.push_back(*xid);
   }
   if (filter) {
     // "tablespaces/databases/relations", each part a comma-separated list, parts may be empty.

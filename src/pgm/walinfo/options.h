@@ -10,6 +10,7 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pgm/wal/lsn.h"
@@ -59,6 +60,9 @@ std::vector<std::string> normalize_arguments(int argc, const char* const* argv);
 // -s/-e take "X/X" or a decimal byte position; -R "ts/db/rel" fills the three lists.
 ParsedCommandLine parse_command_line(int argc, const char* const* argv, std::ostream& out,
                                      std::ostream& err);
+
+// A whole decimal number that fits 32 bits (an XID, an OID); nullopt for anything else.
+std::optional<uint32_t> parse_uint32(std::string_view text);
 
 // An LSN as "X/X" or a plain decimal number (pgmoneta accepts both).
 std::optional<wal::Lsn> parse_lsn_argument(const std::string& text);
