@@ -44,7 +44,9 @@ Result<OidMapping> OidMapping::parse(std::string_view json_text, const std::stri
     return make_error(ErrorCode::kConfig, fmt::format("{}: not a JSON object", file_name));
   }
   OidMapping mapping;
-  for (const auto& [kind, section] : kSections) {
+  for (const auto& entry : kSections) {
+    const ObjectKind kind = entry.first;
+    const char* section = entry.second;
     if (!doc.contains(section)) {
       continue;
     }

@@ -9,6 +9,7 @@
 // their file number (pg_class.relfilenode), which equals the OID until the table is rewritten.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -40,7 +41,7 @@ class OidMapping {
   size_t size() const;
 
  private:
-  std::map<uint32_t, std::string> names_[3];
+  std::array<std::map<uint32_t, std::string>, 3> names_;  // by ObjectKind
 };
 
 }  // namespace pgm::walinfo

@@ -196,7 +196,7 @@ ParsedCommandLine parse_command_line(int argc, const char* const* argv, std::ost
       from = slash + 1;
     }
     if (parts.size() != 3) {
-      return usage_error("-R takes \"tablespaces/databases/relations\", got \"" + *filter + "\"");
+      return usage_error(R"(-R takes "tablespaces/databases/relations", got ")" + *filter + "\"");
     }
     append_list(parts[0], opts.tablespaces);
     append_list(parts[1], opts.databases);

@@ -23,7 +23,7 @@ std::string rel_text(const xlog::RelLocator& rel) {
   return fmt::format("rel {}/{}/{}", rel.spc, rel.db, rel.rel);
 }
 
-std::string maybe_translate(std::string text, const OidMapping* translate) {
+std::string maybe_translate(const std::string& text, const OidMapping* translate) {
   return translate != nullptr ? translate->translate(text) : text;
 }
 

@@ -324,8 +324,11 @@ Result<std::vector<std::string>> wal_files_in(const std::string& dir) {
     complete.emplace(segment, name);  // only when the complete segment is absent
   }
   std::vector<std::string> paths;
+  paths.reserve(complete.size());
   for (const auto& [segment, name] : complete) {
-    paths.push_back(dir + "/" + name);
+    std::string path = dir;
+    path.append("/").append(name);
+    paths.push_back(std::move(path));
   }
   return paths;
 }
