@@ -223,7 +223,7 @@ TEST_F(WalinfoTest, StoredSegmentsReadAsPgWaldumpReadsTheServersCopy) {
     EXPECT_EQ(unparsed, 0u) << theirs.out.substr(0, 500);
     ASSERT_FALSE(expected.empty()) << segment << ": " << theirs.describe();
 
-    CommandOutput json = walinfo({"-F", "json", wal_dir + "/" + segment + ".zstd"});
+    CommandOutput json = walinfo({"-F", "json", path_join(wal_dir, segment) + ".zstd"});
     ASSERT_EQ(json.exit_code, 0) << json.describe();
     std::string error;
     const std::vector<Row> ours = rows_of_json(json.out, &error);
@@ -235,7 +235,7 @@ TEST_F(WalinfoTest, StoredSegmentsReadAsPgWaldumpReadsTheServersCopy) {
           << "\n  pg_waldump: " << show(expected[i]);
     }
 
-    CommandOutput raw = walinfo({"--color", "off", pg_wal + "/" + segment});
+    CommandOutput raw = walinfo({"--color", "off", path_join(pg_wal, segment)});
     ASSERT_EQ(raw.exit_code, 0) << raw.describe();
     unparsed = 0;
     const std::vector<Row> raw_rows = rows_of_lines(raw.out, &unparsed);

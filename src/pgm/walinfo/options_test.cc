@@ -18,6 +18,7 @@ struct Parsed {
 Parsed parse(std::vector<std::string> words) {
   words.insert(words.begin(), "pgmoneta-walinfo");
   std::vector<const char*> argv;
+  argv.reserve(words.size());
   for (const std::string& w : words) {
     argv.push_back(w.c_str());
   }

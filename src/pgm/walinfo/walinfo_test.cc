@@ -17,7 +17,7 @@ namespace {
 using testing::heap_insert;
 using testing::WalBuilder;
 
-constexpr uint32_t kSegmentSize = 1u << 20;
+constexpr uint64_t kSegmentSize = uint64_t{1} << 20;
 
 struct Outcome {
   int exit_code = -1;
@@ -25,7 +25,7 @@ struct Outcome {
   std::string err;
 };
 
-Outcome run_with(Options options) {
+Outcome run_with(const Options& options) {
   Context context;
   context.load_master_key = [] {
     return Result<crypto::MasterKey>(make_error(ErrorCode::kNotFound, "no master.key here"));
@@ -55,7 +55,7 @@ std::string segment_file(uint64_t segno) {
 // Two segments (1 and 2) of Heap inserts, xids 1000.., one record crossing the boundary, the
 // second segment ending in zeros. Writes them to `dir`; returns the LSNs.
 std::vector<wal::Lsn> write_two_segments(const test_support::TempDir& dir) {
-  WalBuilder wal(15, kSegmentSize);
+  WalBuilder wal(15, static_cast<uint32_t>(kSegmentSize));
   std::vector<wal::Lsn> lsns;
   uint32_t xid = 1000;
   while (wal.position().value() < 3 * kSegmentSize - 4096) {  // segments 1 and 2
@@ -116,7 +116,7 @@ TEST(WalinfoRunTest, OneSegmentAloneEndsWithoutErrorAtACutRecord) {
 TEST(WalinfoRunTest, PartialSegmentEndsWhereItsWrittenPagesEnd) {
   // Segment 1 complete, segment 2 a .partial whose pages after 64 kB were never written (the
   // record crossing that page boundary is cut).
-  WalBuilder wal(15, kSegmentSize);
+  WalBuilder wal(15, static_cast<uint32_t>(kSegmentSize));
   std::vector<wal::Lsn> lsns;
   uint32_t xid = 1;
   while (wal.position().value() < 2 * kSegmentSize + 100000) {
