@@ -1,5 +1,7 @@
 #include "pgm/walinfo/walinfo.h"
 
+#include <filesystem>
+#include <optional>
 #include <sstream>
 
 #include "support/temp_dir.h"
@@ -25,10 +27,11 @@ struct Outcome {
   std::string err;
 };
 
-Outcome run_with(const Options& options) {
+Outcome run_with(const Options& options, std::optional<crypto::MasterKey> key = std::nullopt) {
   Context context;
-  context.load_master_key = [] {
-    return Result<crypto::MasterKey>(make_error(ErrorCode::kNotFound, "no master.key here"));
+  context.load_master_key = [key] {
+    return key ? Result<crypto::MasterKey>(*key)
+               : Result<crypto::MasterKey>(make_error(ErrorCode::kNotFound, "no master.key here"));
   };
   std::ostringstream out;
   std::ostringstream err;
@@ -230,6 +233,30 @@ TEST(WalinfoRunTest, ReportsMissingInputsAndKeys) {
   Outcome t = run_with(translate);
   EXPECT_EQ(t.exit_code, kExitFailure);
   EXPECT_NE(t.err.find("-m"), std::string::npos) << t.err;
+}
+
+TEST(WalinfoRunTest, DecryptsAesSegmentsWithTheMasterKey) {
+  test_support::TempDir dir("walinfo");
+  const size_t records = write_two_segments(dir).size();
+  const crypto::MasterKey key{std::vector<uint8_t>(crypto::kMasterKeyLength, 7)};
+  for (uint64_t segno : {1, 2}) {
+    const std::string plain = dir.file(segment_file(segno));
+    auto sealed =
+        crypto::aes_encrypt(key, crypto::AesMode::kAes256Gcm, test_support::read_bytes(plain));
+    ASSERT_TRUE(sealed) << sealed.error().message();
+    test_support::write_bytes(plain + ".aes", *sealed);
+    std::filesystem::remove(plain);
+  }
+  Options o = options_for(dir.path());
+  o.config.reset();
+  Outcome r = run_with(o, key);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(lines_of(r.out).size(), records);
+
+  const crypto::MasterKey wrong{std::vector<uint8_t>(crypto::kMasterKeyLength, 8)};
+  Outcome bad = run_with(o, wrong);
+  EXPECT_EQ(bad.exit_code, kExitFailure);
+  EXPECT_NE(bad.err.find(segment_file(1) + ".aes"), std::string::npos) << bad.err;
 }
 
 TEST(WalinfoRunTest, ListsResourceManagers) {
