@@ -27,7 +27,8 @@ struct Outcome {
   std::string err;
 };
 
-Outcome run_with(const Options& options, std::optional<crypto::MasterKey> key = std::nullopt) {
+Outcome run_with(const Options& options,
+                 const std::optional<crypto::MasterKey>& key = std::nullopt) {
   Context context;
   context.load_master_key = [key] {
     return key ? Result<crypto::MasterKey>(*key)
