@@ -48,7 +48,8 @@ demo: demo-build
 # PREFIX (default /usr/local).
 PREFIX ?= /usr/local
 package: deps $(BUILD_DIR)/build.ninja
-	ninja -C $(BUILD_DIR) -j $(JOBS) pgmoneta pgmoneta-cli pgmoneta-admin pgmoneta-config man
+	ninja -C $(BUILD_DIR) -j $(JOBS) pgmoneta pgmoneta-cli pgmoneta-admin pgmoneta-config \
+	  pgmoneta-walinfo man
 	bash scripts/package-deb.sh $(BUILD_DIR) $(BUILD_DIR)/package
 
 install: build

@@ -22,6 +22,7 @@ set(PGM_MAN_PAGES
     pgmoneta-cli.1:pgmoneta-cli
     pgmoneta-admin.1:pgmoneta-admin
     pgmoneta-config.1:pgmoneta-config
+    pgmoneta-walinfo.1:pgmoneta-walinfo
     pgmoneta.conf.5:configuration
     pgmoneta_cli.conf.5:cli-configuration)
 

@@ -29,6 +29,7 @@ fail() {
 }
 
 expected=(man1/pgmoneta.1 man1/pgmoneta-cli.1 man1/pgmoneta-admin.1 man1/pgmoneta-config.1
+  man1/pgmoneta-walinfo.1
   man5/pgmoneta.conf.5
   man5/pgmoneta_cli.conf.5)
 for page in "${expected[@]}"; do
@@ -97,8 +98,8 @@ if [ -f "$cli_page" ]; then
   [ "$n" -ge 40 ] || fail "pgmoneta-cli --completion-grammar gave only $n options and commands"
 fi
 
-# pgmoneta, pgmoneta-admin and pgmoneta-config: every option of --help.
-for program in pgmoneta pgmoneta-admin pgmoneta-config; do
+# pgmoneta, pgmoneta-admin, pgmoneta-config and pgmoneta-walinfo: every option of --help.
+for program in pgmoneta pgmoneta-admin pgmoneta-config pgmoneta-walinfo; do
   page="$man_dir/man1/$program.1"
   [ -f "$page" ] || continue
   text=$(render "$page")

@@ -1,0 +1,33 @@
+// pgmoneta_walinfo.conf: the settings pgmoneta-walinfo reads from its configuration file.
+// Pure apart from load_settings (reads one file); thread-safe.
+//
+// Keys of the [pgmoneta_walinfo] section (or of [pgmoneta], so that `-c pgmoneta.conf` works):
+// log_type (console, file, syslog), log_level (fatal .. debug5; unknown values mean info, as in
+// pgmoneta), log_path, encryption (of .aes segments: aes-256-gcm by default). Other keys and the
+// server sections (host, port, user, for pgmoneta's live OID lookup) are accepted and ignored.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "pgm/core/result.h"
+#include "pgm/crypto/aes.h"
+#include "pgm/log/log.h"
+
+namespace pgm::walinfo {
+
+inline constexpr std::string_view kDefaultConfigPath = "/etc/pgmoneta/pgmoneta_walinfo.conf";
+
+struct Settings {
+  log::Type log_type = log::Type::kConsole;
+  log::Level log_level = log::Level::kInfo;
+  std::string log_path = "pgmoneta.log";
+  crypto::AesMode encryption = crypto::AesMode::kAes256Gcm;
+};
+
+// kConfig naming file:line for an invalid log_type or encryption.
+Result<Settings> parse_settings(std::string_view text, const std::string& file_name);
+// kNotFound when the file is absent.
+Result<Settings> load_settings(const std::string& path);
+
+}  // namespace pgm::walinfo
