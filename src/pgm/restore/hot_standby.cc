@@ -1,11 +1,11 @@
 #include "pgm/restore/hot_standby.h"
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <sys/stat.h>
 
 #include "pgm/io/file.h"
 #include "pgm/log/log.h"
@@ -33,7 +34,8 @@ struct RecordedFile {
 };
 using Record = std::map<std::string, RecordedFile>;
 
-constexpr const char* kRecordHeader = "# pgmoneta hot standby copy: sha512 size inode mtime_ns path";
+constexpr const char* kRecordHeader =
+    "# pgmoneta hot standby copy: sha512 size inode mtime_ns path";
 
 int64_t mtime_ns(const struct stat& st) {
   return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
@@ -194,9 +196,9 @@ Result<HotStandbyResult> update_hot_standby(const HotStandbyOptions& o) {
   const std::string staged = copy + kNewSuffix;
   result.copy = copy;
   if (pid_t pid = running_postmaster(copy); pid != 0) {
-    return make_error(ErrorCode::kInvalidArgument,
-                      fmt::format("{} is in use by a running PostgreSQL (pid {}): not replaced",
-                                  copy, pid));
+    return make_error(
+        ErrorCode::kInvalidArgument,
+        fmt::format("{} is in use by a running PostgreSQL (pid {}): not replaced", copy, pid));
   }
 
   // Where each tablespace goes, checked before anything is written.
@@ -204,14 +206,14 @@ Result<HotStandbyResult> update_hot_standby(const HotStandbyOptions& o) {
   for (const backup::TablespaceInfo& t : o.info.tablespaces) {
     std::string to = standby_tablespace_dir(o.tablespaces, o.index, t.oid, t.name, t.path);
     if (to.empty() || to.front() != '/') {
-      return make_error(ErrorCode::kInvalidArgument,
-                        fmt::format("tablespace {} would go to \"{}\": not an absolute path",
-                                    t.name, to));
+      return make_error(
+          ErrorCode::kInvalidArgument,
+          fmt::format("tablespace {} would go to \"{}\": not an absolute path", t.name, to));
     }
     if (!t.path.empty() && same_path(to, t.path)) {
-      return make_error(ErrorCode::kInvalidArgument,
-                        fmt::format("tablespace {} would go to {}, its location on the server",
-                                    t.name, to));
+      return make_error(
+          ErrorCode::kInvalidArgument,
+          fmt::format("tablespace {} would go to {}, its location on the server", t.name, to));
     }
     tablespace_dirs[t.oid] = to;
     result.tablespace_dirs.push_back(to);

@@ -1,7 +1,6 @@
 // Swapping a finished directory into place and clearing what an interrupted swap left.
 
 #include <fcntl.h>
-#include <sys/stat.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -10,6 +9,7 @@
 #include <system_error>
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 
 #include "pgm/core/result.h"
 #include "pgm/io/file.h"

@@ -1,6 +1,5 @@
 #include "pgm/restore/hot_standby.h"
 
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -10,6 +9,7 @@
 
 #include "support/temp_dir.h"
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include "pgm/io/file.h"
 #include "pgm/restore/stored_backup_fixture.h"
@@ -92,8 +92,8 @@ TEST(ReplaceLeftoversTest, AnOldCopyBesideAFinishedSwapIsRemoved) {
 }
 
 TEST(StandbyTablespaceTest, MappedByOidNameOrPathElsePgmonetasDefault) {
-  const std::vector<StandbyTablespace> pairs = {{"16390", "/a"}, {"tblspc_ts2", "/b"},
-                                                {"/srv/ts3", "/c"}, {"ts4", "/d"}};
+  const std::vector<StandbyTablespace> pairs = {
+      {"16390", "/a"}, {"tblspc_ts2", "/b"}, {"/srv/ts3", "/c"}, {"ts4", "/d"}};
   EXPECT_EQ(standby_tablespace_dir(pairs, 0, "16390", "tblspc_ts1", "/srv/ts1"), "/a");
   EXPECT_EQ(standby_tablespace_dir(pairs, 0, "16391", "tblspc_ts2", "/srv/ts2"), "/b");
   EXPECT_EQ(standby_tablespace_dir(pairs, 0, "16392", "tblspc_ts3", "/srv/ts3/"), "/c");

@@ -65,7 +65,7 @@ struct RestoreResult {
   std::vector<std::string> tablespace_dirs;  // created next to target_dir
   uint64_t bytes = 0;                        // plaintext bytes written
   size_t files = 0;
-  size_t wal_files = 0;  // segments and history files copied from wal/
+  size_t wal_files = 0;     // segments and history files copied from wal/
   size_t reused_files = 0;  // put in place by RestoreOptions::reuse
   uint64_t reused_bytes = 0;
   backup::Seconds elapsed{0};
