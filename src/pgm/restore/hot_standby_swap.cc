@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <sys/stat.h>
 
+#include "pgm/backup/repository.h"
 #include "pgm/core/result.h"
 #include "pgm/io/file.h"
 #include "pgm/log/log.h"
@@ -19,21 +20,12 @@
 namespace pgm::restore {
 namespace {
 
-namespace fs = std::filesystem;
+// Never follows links: pg_tblspc/<oid> of a copy points elsewhere.
+using backup::remove_tree;
 
 bool exists(const std::string& path) {
   struct stat st {};
   return ::lstat(path.c_str(), &st) == 0;
-}
-
-// Removes a tree without following its links (pg_tblspc/<oid> of a copy points elsewhere).
-Result<void> remove_tree(const std::string& path) {
-  std::error_code ec;
-  fs::remove_all(path, ec);
-  if (ec) {
-    return make_error(ErrorCode::kIo, fmt::format("remove {}: {}", path, ec.message()));
-  }
-  return {};
 }
 
 Result<void> rename_path(const std::string& from, const std::string& to) {
