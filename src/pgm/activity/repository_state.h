@@ -60,6 +60,11 @@ class RepositoryState {
   std::atomic<int64_t> proven_restore_time{0};
   std::atomic<uint64_t> proven_restore_ms{0};
   std::atomic<int64_t> proven_restore_label{0};
+  // Last hot-standby update after a backup (daemon/commands/hot_standby.h): -1 none yet, 0 a
+  // copy failed, 1 every copy updated; when it ended (seconds since the epoch); failed updates.
+  std::atomic<int> hot_standby_ok{-1};
+  std::atomic<int64_t> hot_standby_time{0};
+  std::atomic<uint64_t> hot_standby_failures{0};
 
   // Off-site copies (offsite/offsite.h), one slot per engine: consecutive failed attempts,
   // and the wall-clock ms before which the periodic pass leaves the engine alone (backoff).

@@ -99,15 +99,6 @@ std::vector<std::string> symlinks_under(const std::string& dir) {
   return out;
 }
 
-Result<void> remove_tree(const std::string& path) {
-  std::error_code ec;
-  fs::remove_all(path, ec);
-  if (ec) {
-    return make_error(ErrorCode::kIo, fmt::format("remove {}: {}", path, ec.message()));
-  }
-  return {};
-}
-
 std::string upper(std::string_view s) {
   std::string out(s);
   for (char& c : out) {
@@ -133,6 +124,15 @@ std::string segment_key(std::string_view name) {
 }
 
 }  // namespace
+
+Result<void> remove_tree(const std::string& path) {
+  std::error_code ec;
+  fs::remove_all(path, ec);
+  if (ec) {
+    return make_error(ErrorCode::kIo, fmt::format("remove {}: {}", path, ec.message()));
+  }
+  return {};
+}
 
 std::string backup_root(const std::string& base_dir, const std::string& server) {
   return base_dir + "/" + server + "/backup";

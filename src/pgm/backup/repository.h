@@ -104,6 +104,10 @@ Result<DeleteResult> delete_backup(const std::string& root, const std::string& l
 // that name removed first), the root fsynced, then removed recursively. Absent: nothing to do.
 Result<void> remove_backup_directory(const std::string& dir);
 
+// Removes a directory tree (or a file) without following its symbolic links; absent: nothing
+// to do. kIo naming `path`.
+Result<void> remove_tree(const std::string& path);
+
 // Removes ".delete-*" leftovers of crashed deletes. Returns how many were removed.
 Result<size_t> cleanup_deleted(const std::string& root);
 

@@ -358,6 +358,25 @@ TEST(ConfigLoadTest, ValidationRules) {
       {conf("", "hot_standby_overrides = /a\n"),
        "test.conf:" + sl +
            ": hot_standby_overrides: 1 override sets for 0 hot_standby directories"},
+      {conf("", "hot_standby = /srv/pgmoneta/hs\n"),
+       "test.conf:" + sl +
+           ": hot_standby: /srv/pgmoneta/hs is inside the base_dir /srv/pgmoneta: the copy would "
+           "be written there"},
+      {conf("", "hot_standby = /srv/pgmoneta/\n"),
+       "test.conf:" + sl + ": hot_standby: /srv/pgmoneta/ is inside the base_dir /srv/pgmoneta"},
+      {conf("workspace = /hs/primary/ws\n", "hot_standby = /hs\n"),
+       "test.conf:" + std::to_string(server_line(1)) +
+           ": hot_standby: the workspace /hs/primary/ws is inside the copy /hs/primary"},
+      {conf("workspace = /w\n", "hot_standby = /w/hs\n"),
+       "test.conf:" + std::to_string(server_line(1)) +
+           ": hot_standby: /w/hs is inside the workspace /w"},
+      {conf("", "hot_standby = relative/hs\n"),
+       "test.conf:" + sl + ": hot_standby: relative/hs is not an absolute path"},
+      {conf("", "hot_standby = /a,/b,/a/\n"),
+       "test.conf:" + sl + ": hot_standby: /a/ is given twice"},
+      {conf("", "hot_standby = /a\nhot_standby_overrides = /a/primary/o\n"),
+       "test.conf:" + std::to_string(server_line() + 1) +
+           ": hot_standby_overrides: /a/primary/o is inside the copy it overrides"},
   };
   for (const auto& [text, expected] : cases) {
     SCOPED_TRACE(text);
@@ -378,6 +397,7 @@ TEST(ConfigLoadTest, ValidCombinationsPass) {
            "s3_bucket = per-server\n"),
       conf("", "follow = replica\n") + "\n[replica]\nhost = h\nport = 1\nuser = u\nwal_slot = w\n",
       conf("", "hot_standby = /a,/b\nhot_standby_overrides = /o\n"),
+      conf("", "hot_standby = /srv/pgmoneta-hs,/srv/hs\n"),  // beside base_dir, not inside
   };
   for (const std::string& text : cases) {
     SCOPED_TRACE(text);

@@ -1,4 +1,6 @@
 // Cross-key validation of a Config (reference §5.2 and §5.3).
+#include <algorithm>
+#include <filesystem>
 #include <set>
 
 #include <fmt/format.h>
@@ -96,6 +98,56 @@ void check_main(const Config& c, Checker& check) {
   }
 }
 
+// Whether `path` is `area` or inside it, compared as written (lexically normalised): the
+// configuration is checked before anything exists on disk.
+bool path_within(const std::string& path, const std::string& area) {
+  namespace fs = std::filesystem;
+  const fs::path p = fs::path(path).lexically_normal();
+  const fs::path a = fs::path(area).lexically_normal();
+  auto [ai, pi] = std::mismatch(a.begin(), a.end(), p.begin(), p.end());
+  return ai == a.end() || (std::next(ai) == a.end() && ai->empty());
+}
+
+// A hot standby copy (<dir>/<server>) is removed and replaced after each backup: never where
+// the repository or a workspace is, nor twice in one server.
+void check_hot_standby(const Config& c, int index, Checker& check) {
+  const ServerConfig& s = c.servers[static_cast<size_t>(index)];
+  std::set<std::string> seen;
+  for (const std::string& dir : s.hot_standby) {
+    if (dir.empty() || dir.front() != '/') {
+      check.error(index, "hot_standby", fmt::format("{} is not an absolute path", dir));
+      continue;
+    }
+    const std::pair<const char*, std::string> areas[] = {
+        {"base_dir", c.base_dir}, {"workspace", c.workspace}, {"workspace", s.workspace}};
+    for (const auto& [what, area] : areas) {
+      if (area.empty()) {
+        continue;
+      }
+      if (path_within(dir, area)) {
+        check.error(index, "hot_standby",
+                    fmt::format("{} is inside the {} {}: the copy would be written there", dir,
+                                what, area));
+      } else if (path_within(area, dir + "/" + s.name)) {
+        check.error(index, "hot_standby",
+                    fmt::format("the {} {} is inside the copy {}/{}, which each backup replaces",
+                                what, area, dir, s.name));
+      }
+    }
+    std::string normal = std::filesystem::path(dir + "/").lexically_normal().string();
+    if (!seen.insert(normal).second) {
+      check.error(index, "hot_standby", fmt::format("{} is given twice", dir));
+    }
+  }
+  for (size_t i = 0; i < s.hot_standby_overrides.size() && i < s.hot_standby.size(); ++i) {
+    const std::string& overrides = s.hot_standby_overrides[i];
+    if (!overrides.empty() && path_within(overrides, s.hot_standby[i] + "/" + s.name)) {
+      check.error(index, "hot_standby_overrides",
+                  fmt::format("{} is inside the copy it overrides", overrides));
+    }
+  }
+}
+
 void check_server(const Config& c, int index, const std::set<std::string>& names, Checker& check) {
   const ServerConfig& s = c.servers[static_cast<size_t>(index)];
   if (s.name == "pgmoneta" || s.name == "all") {
@@ -143,6 +195,7 @@ void check_server(const Config& c, int index, const std::set<std::string>& names
                 fmt::format("{} mapping sets for {} hot_standby directories",
                             s.hot_standby_tablespaces.size(), s.hot_standby.size()));
   }
+  check_hot_standby(c, index, check);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "pgm/backup/info.h"
 #include "pgm/backup/repository.h"
 #include "pgm/config/spellings.h"
+#include "pgm/daemon/commands/hot_standby.h"
 #include "pgm/io/file.h"
 #include "pgm/log/level.h"
 #include "pgm/storage/configured.h"
@@ -45,6 +46,21 @@ uint64_t wal_size(const std::string& base_dir, const std::string& server) {
     }
   }
   return total;
+}
+
+// The copies' bytes and their file systems' space, summed over the copies that exist.
+void collect_hot_standby(const config::ServerConfig& sc, metrics::ServerMetrics& m) {
+  m.hot_standby_size = hot_standby_size(sc);
+  for (const std::string& copy : hot_standby_copies(sc)) {
+    std::error_code ec;
+    if (!fs::is_directory(copy, ec)) {
+      continue;
+    }
+    if (auto space = filesystem_space(copy)) {
+      m.hot_standby_space.free += space->free;
+      m.hot_standby_space.total += space->total;
+    }
+  }
 }
 
 metrics::RetentionSnapshot retention_of(const config::Retention& r) {
@@ -89,6 +105,7 @@ metrics::ServerMetrics collect_server(const DaemonContext& ctx, size_t i) {
   m.workspace_space = filesystem_space(sc.workspace.empty() ? c.workspace : sc.workspace);
   m.wal_total_size = wal_size(c.base_dir, sc.name);
   m.backups = collect_backups(c.base_dir, sc.name);
+  collect_hot_standby(sc, m);
 
   if (ctx.shared == nullptr || i >= ctx.shared->number_of_servers || i >= kMaxServers) {
     return m;
@@ -149,6 +166,9 @@ metrics::ServerMetrics collect_server(const DaemonContext& ctx, size_t i) {
     }
     m.offsite.push_back(std::move(o));
   }
+  m.hot_standby_ok = state.hot_standby_ok.load();
+  m.hot_standby_epoch = state.hot_standby_time.load();
+  m.hot_standby_failures = state.hot_standby_failures.load();
   m.proven_restore_ok = state.proven_restore_ok.load();
   m.proven_restore_epoch = state.proven_restore_time.load();
   m.proven_restore_ms = state.proven_restore_ms.load();

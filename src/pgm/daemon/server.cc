@@ -17,6 +17,7 @@
 
 #include "pgm/core/scope_exit.h"
 #include "pgm/daemon/children.h"
+#include "pgm/daemon/commands/hot_standby.h"
 #include "pgm/daemon/jobs.h"
 #include "pgm/daemon/management_endpoint.h"
 #include "pgm/daemon/pid_file.h"
@@ -374,6 +375,8 @@ Result<std::unique_ptr<Server>> Server::create(ServerOptions options) {
       restore::remove_dead_workspace_leftovers(server.workspace);
     }
   }
+  // Hot-standby updates killed midway (their tablespaces are cleared by the next update).
+  clear_hot_standby_leftovers(c);
   // The master key is optional: it is needed for vaults and encrypted management frames.
   if (auto key = crypto::load_master_key(); key) {
     s.ctx.master_key = std::make_shared<const crypto::MasterKey>(std::move(*key));

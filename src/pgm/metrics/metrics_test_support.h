@@ -80,6 +80,11 @@ inline MetricsSnapshot sample_snapshot() {
   primary.operation_count = 4;
   primary.failed_operation_count = 1;
   primary.proven_restore_ok = 1;
+  primary.hot_standby_size = 3 << 20;
+  primary.hot_standby_space = {100 << 20, 400 << 20};
+  primary.hot_standby_ok = 0;
+  primary.hot_standby_epoch = kNow - 60;
+  primary.hot_standby_failures = 1;
   primary.proven_restore_epoch = kNow - 2 * kHour;
   primary.proven_restore_ms = 15250;
   primary.proven_restore_label = "20260126080000";

@@ -319,6 +319,25 @@ void render_server(Exposition& e, const MetricsSnapshot& s, const ServerMetrics&
           "Bytes in total on the file system of the server's workspace", name,
           srv.workspace_space->total);
   }
+  gauge(e, "pgmoneta_hot_standby", "Bytes of the server's hot standby copies", name,
+        srv.hot_standby_size);
+  gauge(e, "pgmoneta_hot_standby_free_space",
+        "Bytes available on the file systems of the server's hot standby copies", name,
+        srv.hot_standby_space.free);
+  gauge(e, "pgmoneta_hot_standby_total_space",
+        "Bytes in total on the file systems of the server's hot standby copies", name,
+        srv.hot_standby_space.total);
+  if (srv.hot_standby_ok >= 0) {
+    gauge(e, "pgmoneta_hot_standby_success",
+          "1 when the last backup updated every hot standby copy, 0 when one failed", name,
+          srv.hot_standby_ok == 1);
+    gauge(e, "pgmoneta_hot_standby_timestamp_seconds",
+          "When the last hot standby update ended, in seconds since the epoch", name,
+          srv.hot_standby_epoch);
+    gauge(e, "pgmoneta_hot_standby_failed_updates",
+          "Hot standby updates that failed since the daemon started (the backups stayed valid)",
+          name, srv.hot_standby_failures);
+  }
 
   // Activity.
   gauge(e, "pgmoneta_active_backup", "1 when a backup of the server is running, else 0", name,

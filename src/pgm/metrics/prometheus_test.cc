@@ -143,6 +143,9 @@ TEST(PrometheusTest, KeepsPgmonetaFamilyNames) {
                             "pgmoneta_total_size",
                             "pgmoneta_workspace_free_space",
                             "pgmoneta_workspace_total_space",
+                            "pgmoneta_hot_standby",
+                            "pgmoneta_hot_standby_free_space",
+                            "pgmoneta_hot_standby_total_space",
                             "pgmoneta_active_backup",
                             "pgmoneta_active_restore",
                             "pgmoneta_active_archive",
@@ -226,6 +229,13 @@ TEST(PrometheusTest, ComputesDerivedValues) {
   EXPECT_EQ(e.series[R"(pgmoneta_offsite_failures{name="primary",engine="s3"})"], 2);
   EXPECT_EQ(e.series[R"(pgmoneta_offsite_pending_backups{name="primary",engine="s3"})"], 1);
   EXPECT_EQ(e.series[R"(pgmoneta_backup_retain{name="primary",label="20260126080000"})"], 1);
+  EXPECT_EQ(e.series[R"(pgmoneta_hot_standby{name="primary"})"], 3 << 20);
+  EXPECT_EQ(e.series[R"(pgmoneta_hot_standby_free_space{name="primary"})"], 100 << 20);
+  EXPECT_EQ(e.series[R"(pgmoneta_hot_standby_total_space{name="primary"})"], 400 << 20);
+  EXPECT_EQ(e.series[R"(pgmoneta_hot_standby_success{name="primary"})"], 0);
+  EXPECT_EQ(e.series[R"(pgmoneta_hot_standby_failed_updates{name="primary"})"], 1);
+  EXPECT_EQ(e.series[R"(pgmoneta_hot_standby_timestamp_seconds{name="primary"})"],
+            static_cast<double>(kNow - 60));
 }
 
 TEST(PrometheusTest, LeavesOutUnknownValues) {
@@ -240,6 +250,8 @@ TEST(PrometheusTest, LeavesOutUnknownValues) {
   EXPECT_EQ(e.series.count("pgmoneta_wal_lag_bytes" + odd), 0U);
   EXPECT_EQ(e.series.count("pgmoneta_server_timeline" + odd), 0U);
   EXPECT_EQ(e.series.count("pgmoneta_proven_restore_success" + odd), 0U);
+  EXPECT_EQ(e.series.count("pgmoneta_hot_standby_success" + odd), 0U);
+  EXPECT_EQ(e.series["pgmoneta_hot_standby" + odd], 0);  // pgmoneta shows 0 without copies
   EXPECT_EQ(e.series.count("pgmoneta_wal_total_size" + odd), 0U);
   // A backup without backup.info only says it is not valid.
   EXPECT_EQ(e.series.count(R"(pgmoneta_backup_size{name="primary",label="20260126090000"})"), 0U);

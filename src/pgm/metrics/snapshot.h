@@ -131,6 +131,15 @@ struct ServerMetrics {
   std::string proven_restore_label;  // the backup it proved
 
   std::optional<SpaceSnapshot> workspace_space;
+  // Hot standby copies (<directory>/<server> of each hot_standby directory that exists):
+  // their bytes and their file systems' space, summed over the copies as pgmoneta does.
+  uint64_t hot_standby_size = 0;
+  SpaceSnapshot hot_standby_space;
+  // Last update after a backup: -1 none yet (or none configured), 0 a copy failed, 1 all
+  // updated; when it ended; failed updates since the daemon started.
+  int hot_standby_ok = -1;
+  int64_t hot_standby_epoch = 0;
+  uint64_t hot_standby_failures = 0;
   RetentionSnapshot retention;  // effective (global values filled in)
 
   std::vector<BackupSnapshot> backups;   // ascending by label

@@ -531,7 +531,8 @@ Result<RestoreResult> run_restore(const RestoreOptions& o) {
     }
     if (link != nullptr) {
       std::string name = link->name.empty() ? "tblspc_" + link->oid : link->name;
-      std::string ts = tablespace_directory(o.target_dir, name);
+      std::string ts = o.tablespace_dir ? o.tablespace_dir(link->oid, name)
+                                        : tablespace_directory(o.target_dir, name);
       struct stat st {};
       if (::lstat(ts.c_str(), &st) == 0) {
         return fail(Error(ErrorCode::kInvalidArgument,
@@ -585,6 +586,16 @@ Result<RestoreResult> run_restore(const RestoreOptions& o) {
       pg_control = std::move(job);
       continue;
     }
+    if (o.reuse) {
+      const std::string& path = job.chain.empty() ? f.manifest_path : job.manifest_path;
+      if (o.reuse(path, job.chain.empty() ? f.sha512 : std::string(), job.destination)) {
+        struct stat st {};
+        result.reused_files++;
+        result.reused_bytes +=
+            ::stat(job.destination.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+        continue;
+      }
+    }
     jobs.push_back(std::move(job));
   }
   if (!pg_control) {
@@ -615,7 +626,7 @@ Result<RestoreResult> run_restore(const RestoreOptions& o) {
   if (!data_written) {
     return fail(data_written.error());
   }
-  result.files = jobs.size() + 1;
+  result.files = jobs.size() + 1;  // pg_control too; reused files are not counted
   result.bytes = *data_written;
 
   if (incremental) {

@@ -48,13 +48,26 @@ struct RestoreOptions {
   std::function<Result<void>(const std::string& target_dir)> configure;
   // done/total bytes of plaintext written; called from worker threads.
   std::function<void(uint64_t done, uint64_t total)> on_progress;
+  // Where the tablespace with `oid` (directory `name`, "tblspc_<spcname>") is written; the
+  // restore creates it (it must not exist) and links pg_tblspc/<oid> to it. Unset:
+  // tablespace_directory(target_dir, name).
+  std::function<std::string(const std::string& oid, const std::string& name)> tablespace_dir;
+  // Asked once per data file (not global/pg_control) after the directories exist: may put
+  // `destination` in place itself (a hard link to an identical copy) and return true, then the
+  // file is neither written nor checked. `sha512` is the whole file's plaintext digest from
+  // backup.manifest, "" for a file an incremental chain rebuilds. Called from one thread.
+  std::function<bool(const std::string& manifest_path, const std::string& sha512,
+                     const std::string& destination)>
+      reuse;
 };
 
 struct RestoreResult {
   std::vector<std::string> tablespace_dirs;  // created next to target_dir
   uint64_t bytes = 0;                        // plaintext bytes written
   size_t files = 0;
-  size_t wal_files = 0;  // segments and history files copied from wal/
+  size_t wal_files = 0;     // segments and history files copied from wal/
+  size_t reused_files = 0;  // put in place by RestoreOptions::reuse
+  uint64_t reused_bytes = 0;
   backup::Seconds elapsed{0};
 };
 

@@ -19,6 +19,7 @@
 #include "pgm/backup/retention_job.h"
 #include "pgm/daemon/commands/backup_json.h"
 #include "pgm/daemon/commands/handlers.h"
+#include "pgm/daemon/commands/hot_standby.h"
 #include "pgm/daemon/commands/offsite.h"
 #include "pgm/daemon/commands/support.h"
 #include "pgm/daemon/commands/verify.h"
@@ -274,11 +275,22 @@ CommandResult commands::backup(const Call& call) {
     }
     guard.set_phase(activity::Phase::kIdle);
   }
+  // Hot standby copies (still under the repository lock): a failed one does not fail the
+  // backup either.
+  json standbys = json::array();
+  if (!s.hot_standby.empty()) {
+    guard.set_phase(activity::Phase::kFinishing);
+    standbys = update_hot_standbys(ctx, s, state, o.backup_dir, info);
+    guard.set_phase(activity::Phase::kIdle);
+  }
   // backup.info as it is now (the uploads recorded their copies in it).
   auto current = backup::read_backup_info(o.backup_dir);
   json summary = backup_summary(s.name, o.backup_dir, current ? *current : info);
   if (!copies.empty()) {
     summary["Offsite"] = std::move(copies);
+  }
+  if (!standbys.empty()) {
+    summary["HotStandby"] = std::move(standbys);
   }
   return CommandResult::success(summary);
 }

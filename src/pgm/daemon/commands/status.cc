@@ -8,6 +8,8 @@
 #include "pgm/activity/names.h"
 #include "pgm/daemon/commands/backup.h"
 #include "pgm/daemon/commands/handlers.h"
+#include "pgm/daemon/commands/hot_standby.h"
+#include "pgm/daemon/commands/support.h"
 #include "pgm/daemon/probe.h"
 #include "pgm/io/file.h"
 #include "pgm/log/log.h"
@@ -19,9 +21,6 @@ namespace pgm::daemon {
 namespace mgmt = pgm::management;
 using nlohmann::json;
 
-namespace {
-
-// Bytes of regular files below `path` (0 when it does not exist). Never follows symlinks.
 uint64_t directory_size(const std::string& path) {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -35,6 +34,8 @@ uint64_t directory_size(const std::string& path) {
   }
   return total;
 }
+
+namespace {
 
 // Space of base_dir's or a workspace's file system; zeros when it cannot be examined.
 io::FilesystemSpace filesystem_space(const std::string& path) {
@@ -91,7 +92,7 @@ json server_status(const DaemonContext& ctx, size_t i, bool details) {
   j["RetentionMonths"] = retention.months.value_or(-1);
   j["RetentionYears"] = retention.years.value_or(-1);
   j["ServerSize"] = directory_size(c.base_dir + "/" + s.name);
-  j["HotStandbySize"] = 0;
+  j["HotStandbySize"] = hot_standby_size(s);
   j["NumberOfBackups"] = labels.size();
   j["Workers"] = effective_workers(c, s);
   j["WorkspaceFreeSpace"] = filesystem_space(workspace).free;

@@ -3,6 +3,7 @@
 // counts.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include <fmt/format.h>
@@ -36,6 +37,9 @@ inline ServerLookup find_server(const DaemonContext& ctx, const nlohmann::json& 
   }
   return l;
 }
+
+// Bytes of regular files below `path` (0 when it does not exist). Never follows symlinks.
+uint64_t directory_size(const std::string& path);
 
 inline std::string unknown_server(const nlohmann::json& request) {
   return fmt::format("unknown server '{}'", string_arg(request, management::key::kServer));
