@@ -11,12 +11,14 @@
 // WAL into it, and the daemon learns the 1 MB WAL segment size from the backups themselves.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
+#include <span>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -26,6 +28,7 @@
 #include "integration/wal_helpers.h"
 #include <sys/stat.h>
 
+#include "pgm/compress/codec.h"
 #include "pgm/crypto/digest.h"
 
 namespace pgm::testing {
@@ -297,6 +300,37 @@ TEST_F(PgmonetaRepositoryTest, EveryBackupIsListedVerifiedAndRestored) {
   std::string lsn = start.substr(at + 13, start.find('\n', at) - at - 13);
   EXPECT_EQ(restore_and_fingerprint(expected.front().label, "lsn=" + lsn + ",action=promote"),
             newest.fingerprint);
+}
+
+// Our lz4 writer against pgmoneta's own lz4 files: every file of the fixture's lz4 backup, read
+// with our reader and written again at level 1 (liblz4's fast mode, which pgmoneta uses), gives
+// the bytes pgmoneta stored. The WAL segment pgmoneta keeps in the backup is the exception: it
+// compresses that one with its file compressor, whose two input buffers are back to back, so
+// its blocks may differ in their encoding (never in what they decode to).
+TEST(PgmonetaLz4FilesTest, OurWriterMakesPgmonetasBytes) {
+  const std::string backup = kFixture + "/base_dir/primary/backup/20261207010451";
+  if (!fs::exists(backup)) {
+    GTEST_SKIP() << "no pgmoneta 0.22 fixture at " << kFixture;
+  }
+  size_t same = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(backup)) {
+    const std::string path = entry.path().string();
+    if (!entry.is_regular_file() || !path.ends_with(".lz4")) {
+      continue;
+    }
+    std::string stored = read_text(path);
+    std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(stored.data()), stored.size());
+    auto plain = compress::decompress(compress::Algorithm::kLz4, bytes, size_t{1} << 30);
+    ASSERT_TRUE(plain.has_value()) << path << ": " << plain.error().message();
+    auto again = compress::compress(compress::Algorithm::kLz4, *plain, 1);
+    ASSERT_TRUE(again.has_value()) << again.error().message();
+    if (path.find("/data/pg_wal/") != std::string::npos) {
+      continue;
+    }
+    EXPECT_TRUE(std::equal(again->begin(), again->end(), bytes.begin(), bytes.end())) << path;
+    ++same;
+  }
+  EXPECT_GT(same, 1000u);
 }
 
 }  // namespace

@@ -190,7 +190,10 @@ TEST_F(FileVerbsTest, CorruptCompressedInputLeavesTheOriginal) {
     auto c = compress_file(path, a, 3);
     ASSERT_TRUE(c);
     std::string blob = *io::read_file(*c);
-    blob.resize(blob.size() / 2);  // truncated
+    // Truncated inside the last block or frame: pgmoneta's lz4 block stream has no end mark,
+    // so a cut between two of its blocks would read as a shorter file (a backup's SHA-512
+    // lines catch that; a lone file has nothing to check it against).
+    blob.resize(blob.size() - 2);
     ASSERT_TRUE(io::write_file_atomic(*c, blob, 0600));
     auto d = decompress_file(*c);
     ASSERT_FALSE(d) << name;

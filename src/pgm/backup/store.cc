@@ -503,7 +503,15 @@ void FileStore::Impl::worker() {
 
     if (parallel && !job->plain) {
       auto t0 = Clock::now();
-      Result<void> r = compressor->compress_into(block->raw, block->packed);
+      Result<void> r;
+      if (block->raw.empty() && block->index > 0) {
+        // The end of a file whose size is a multiple of the block size: the blocks before are
+        // complete streams already, and an empty one after them would be an lz4 block that
+        // pgmoneta's `decompress` refuses (it writes none there either).
+        block->packed.clear();
+      } else {
+        r = compressor->compress_into(block->raw, block->packed);
+      }
       t.compression += Clock::now() - t0;
       lock.lock();
       if (!r) {

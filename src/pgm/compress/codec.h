@@ -1,8 +1,9 @@
 // Buffer codecs for gzip, zstd, lz4 and bzip2. Pure functions, thread-safe.
 //
-// Formats are the standard container formats so that files interoperate with the
-// command-line tools: gzip (RFC 1952), zstd frame, LZ4 frame, bzip2 stream. decompress() also
-// reads pgmoneta's lz4 block stream (see Decompressor in stream.h).
+// Formats are those pgmoneta writes, so that files interoperate with it and, but for lz4, with
+// the command-line tools: gzip (RFC 1952), zstd frame, bzip2 stream, and pgmoneta's lz4 block
+// stream (see StreamCompressor in stream.h). decompress() also reads LZ4 frames, which our
+// versions before issue 18 wrote (see Decompressor).
 // They are thin wrappers over the streaming codecs of stream.h (one implementation per
 // algorithm); algorithm names and suffixes are in names.h.
 #pragma once

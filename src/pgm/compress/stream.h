@@ -1,7 +1,8 @@
-// Streaming codecs for gzip, zstd, lz4 (frame) and bzip2: bytes in, chunks out through a
-// callback, in the same standard container formats as codec.h, so that streamed and
-// whole-buffer data, and the command-line tools, interoperate. Not thread-safe: one object
-// per stream; objects are move-only and may move between threads between calls.
+// Streaming codecs for gzip, zstd, lz4 and bzip2: bytes in, chunks out through a callback, in
+// the same formats as codec.h, so that streamed and whole-buffer data interoperate: the
+// standard container formats (which the command-line tools read) and, for lz4, pgmoneta's
+// block stream. Not thread-safe: one object per stream; objects are move-only and may move
+// between threads between calls.
 //
 // Output is delivered in chunks of up to kStreamChunk bytes from a buffer owned by the codec
 // and reused (no allocation per call after the first); a chunk is handed on when the buffer
@@ -35,8 +36,8 @@ using Sink = std::function<Result<void>(std::span<const uint8_t>)>;
 // means frames; anything else is read as pgmoneta's block stream (a 4-byte little-endian
 // length then a raw LZ4 block, repeated, each block referring to up to 64 KB of the output
 // before it; no checksum, no end mark: a cut exactly between blocks goes unnoticed here and
-// is caught by the backup's SHA-512 lines). We still write LZ4 frames only (StreamCompressor):
-// pgmoneta 0.22 cannot read those, see issue 18.
+// is caught by the backup's SHA-512 lines). That is what StreamCompressor writes; LZ4 frames
+// come from our versions before issue 18 (and from the lz4 tool).
 class Decompressor {
  public:
   // Unknown algorithm -> kInvalidArgument; library failure -> kInternal.
@@ -64,8 +65,10 @@ class Decompressor {
   std::unique_ptr<Impl> impl_;
 };
 
-// Encodes ONE standard stream: a zstd frame (with checksum), a gzip member, an LZ4 frame (with
-// content checksum, unknown content size) or a bzip2 stream. Library failures -> kInternal.
+// Encodes ONE stream: a zstd frame (with checksum), a gzip member, a bzip2 stream, or for lz4
+// pgmoneta's block stream (lz4_block_writer.h: blocks of 4 KiB, no checksum, an empty input is
+// one empty block), which pgmoneta 0.22 reads and the lz4 tool does not. Library failures ->
+// kInternal.
 class StreamCompressor {
  public:
   // `level` is clamped as clamp_level(). Unknown algorithm -> kInvalidArgument.
@@ -84,8 +87,8 @@ class StreamCompressor {
   // valid stream of empty content (nothing for kNone).
   Result<void> finish(const Sink& out);
   // update(last) then finish() in one step. When `last` is the whole stream the encoder knows
-  // its size up front, as a one-shot encoder does: zstd sizes its tables to it, and zstd and
-  // lz4 record it in the frame header (what the buffer codecs of codec.h build on).
+  // its size up front, as a one-shot encoder does: zstd sizes its tables to it and records it
+  // in the frame header (what the buffer codecs of codec.h build on).
   Result<void> finish(std::span<const uint8_t> last, const Sink& out);
   // Ready for a new stream, reusing contexts and buffer (bzip2 has no reset: its stream is
   // set up again). Also abandons a stream that was not finished, and clears a sink error.

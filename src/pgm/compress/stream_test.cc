@@ -329,10 +329,16 @@ TEST_P(DecompressorErrorTest, RejectsEmptyInput) {
 }
 
 TEST_P(DecompressorErrorTest, RejectsEveryTruncation) {
-  auto c = stream_compress(GetParam(), random_bytes(5000, 3));
+  auto in = random_bytes(5000, 3);
+  auto c = stream_compress(GetParam(), in);
   ASSERT_TRUE(c.has_value());
   for (size_t len = 0; len < c->size(); ++len) {
     auto d = stream_decompress(GetParam(), std::span(c->data(), len), Split::kRandom, len);
+    if (d.has_value() && GetParam() == Algorithm::kLz4) {
+      // No end mark in pgmoneta's block stream: a cut after the first block is invisible.
+      EXPECT_EQ(*d, std::vector<uint8_t>(in.begin(), in.begin() + 4096)) << len;
+      continue;
+    }
     ASSERT_FALSE(d.has_value()) << "accepted a truncation to " << len << " of " << c->size();
     EXPECT_EQ(d.error().code(), ErrorCode::kCorruption);
   }
@@ -352,7 +358,8 @@ TEST_P(DecompressorErrorTest, RejectsTruncatedSecondFrame) {
 }
 
 TEST_P(DecompressorErrorTest, DetectsCorruptedBytes) {
-  // Every codec here carries a checksum, so a flipped byte never yields silently wrong data.
+  // Every codec here but lz4 carries a checksum, so a flipped byte never yields silently wrong
+  // data; pgmoneta's lz4 block stream has none (a backup's SHA-512 lines catch it).
   auto in = compressible_bytes(20000);
   auto c = compress(GetParam(), in);
   ASSERT_TRUE(c.has_value());
@@ -361,7 +368,8 @@ TEST_P(DecompressorErrorTest, DetectsCorruptedBytes) {
     const auto& [bad, at] = flips[i];
     auto d = stream_decompress(GetParam(), bad, Split::kRandom, static_cast<uint32_t>(i));
     if (d.has_value()) {
-      EXPECT_EQ(*d, in) << "flipped byte " << at << " gave different data";
+      EXPECT_TRUE(*d == in || GetParam() == Algorithm::kLz4)
+          << "flipped byte " << at << " gave different data";
     } else {
       EXPECT_EQ(d.error().code(), ErrorCode::kCorruption) << d.error().message();
       EXPECT_NE(d.error().message().find(algorithm_name(GetParam())), std::string::npos)
@@ -390,7 +398,8 @@ TEST_P(DecompressorErrorTest, RejectsTrailingGarbage) {
   }
 }
 
-// The command-line tools read our streams, and we read theirs (also concatenated).
+// The command-line tools read our streams (but lz4's, pgmoneta's block stream), and we read
+// theirs (also concatenated).
 TEST_P(DecompressorErrorTest, InteroperatesWithTheCommandLineTool) {
   std::string tool(algorithm_name(GetParam()));
   if (run_shell("command -v " + tool + " >/dev/null 2>&1") != 0) {
@@ -410,8 +419,10 @@ TEST_P(DecompressorErrorTest, InteroperatesWithTheCommandLineTool) {
   int rc2 = run_shell(encode);
   auto decoded = test_support::read_bytes(dir + "/decoded");
   auto theirs = test_support::read_bytes(dir + "/two");
-  ASSERT_TRUE(WIFEXITED(rc1) && WEXITSTATUS(rc1) == 0) << decode;
-  EXPECT_EQ(decoded, in);
+  if (GetParam() != Algorithm::kLz4) {
+    ASSERT_TRUE(WIFEXITED(rc1) && WEXITSTATUS(rc1) == 0) << decode;
+    EXPECT_EQ(decoded, in);
+  }
   ASSERT_TRUE(WIFEXITED(rc2) && WEXITSTATUS(rc2) == 0) << encode;
   auto d = stream_decompress(GetParam(), theirs, Split::kRandom);
   ASSERT_TRUE(d.has_value()) << d.error().message();

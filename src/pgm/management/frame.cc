@@ -4,6 +4,7 @@
 #include <cstring>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <utility>
 
@@ -30,43 +31,65 @@ void write_be32(uint8_t* p, uint32_t v) {
   p[3] = static_cast<uint8_t>(v);
 }
 
-// pgmoneta's wire lz4: one raw LZ4 block of the whole JSON text.
-Result<std::vector<uint8_t>> lz4_block_compress(std::span<const uint8_t> in) {
+// pgmoneta's wire lz4 (0.22): the JSON text's length as a big-endian u32, then the text as one
+// raw LZ4 block.
+Result<std::vector<uint8_t>> lz4_wire_compress(std::span<const uint8_t> in) {
   if (in.size() > static_cast<size_t>(LZ4_MAX_INPUT_SIZE)) {
     return make_error(ErrorCode::kInvalidArgument, "lz4: payload too large");
   }
   int bound = LZ4_compressBound(static_cast<int>(in.size()));
-  std::vector<uint8_t> out(static_cast<size_t>(bound));
-  int n =
-      LZ4_compress_default(reinterpret_cast<const char*>(in.data()),
-                           reinterpret_cast<char*>(out.data()), static_cast<int>(in.size()), bound);
+  std::vector<uint8_t> out(4 + static_cast<size_t>(bound));
+  write_be32(out.data(), static_cast<uint32_t>(in.size()));
+  int n = LZ4_compress_default(reinterpret_cast<const char*>(in.data()),
+                               reinterpret_cast<char*>(out.data() + 4), static_cast<int>(in.size()),
+                               bound);
   if (n <= 0) {
     return make_error(ErrorCode::kInternal, "lz4: compression failed");
   }
-  out.resize(static_cast<size_t>(n));
+  out.resize(4 + static_cast<size_t>(n));
   return out;
 }
 
-Result<std::vector<uint8_t>> lz4_block_decompress(std::span<const uint8_t> in, size_t max_out) {
-  if (in.size() > static_cast<size_t>(LZ4_MAX_INPUT_SIZE)) {
-    return make_error(ErrorCode::kCorruption, "lz4: compressed payload too large");
-  }
-  // An LZ4 block expands at most ~255 times.
-  size_t capacity = std::min(max_out, in.size() * 255 + 64);
+// Decodes one raw LZ4 block into at most `capacity` bytes; nullopt when it does not decode.
+std::optional<std::vector<uint8_t>> lz4_block_decode(std::span<const uint8_t> block,
+                                                     size_t capacity) {
   capacity = std::min(capacity, static_cast<size_t>(std::numeric_limits<int>::max()));
-  std::unique_ptr<char[]> buf(new char[capacity]);
-  int n = LZ4_decompress_safe(reinterpret_cast<const char*>(in.data()), buf.get(),
-                              static_cast<int>(in.size()), static_cast<int>(capacity));
+  std::unique_ptr<char[]> buf(new char[std::max<size_t>(capacity, 1)]);
+  int n = LZ4_decompress_safe(reinterpret_cast<const char*>(block.data()), buf.get(),
+                              static_cast<int>(block.size()), static_cast<int>(capacity));
   if (n < 0) {
-    return make_error(ErrorCode::kCorruption,
-                      "lz4: corrupt block or decompressed payload above the limit");
+    return std::nullopt;
   }
   return std::vector<uint8_t>(buf.get(), buf.get() + n);
 }
 
+// What pgmoneta 0.22 sends (the length, then the block; the block must give exactly that many
+// bytes), else a bare block, as earlier pgmoneta versions and we before issue 18 sent it.
+Result<std::vector<uint8_t>> lz4_wire_decompress(std::span<const uint8_t> in, size_t max_out) {
+  if (in.size() > static_cast<size_t>(LZ4_MAX_INPUT_SIZE)) {
+    return make_error(ErrorCode::kCorruption, "lz4: compressed payload too large");
+  }
+  if (in.size() > 4) {
+    const size_t length = read_be32(in.data());
+    if (length <= max_out) {
+      auto text = lz4_block_decode(in.subspan(4), length);
+      if (text && text->size() == length) {
+        return std::move(*text);
+      }
+    }
+  }
+  // An LZ4 block expands at most ~255 times.
+  auto text = lz4_block_decode(in, std::min(max_out, in.size() * 255 + 64));
+  if (!text) {
+    return make_error(ErrorCode::kCorruption,
+                      "lz4: corrupt block or decompressed payload above the limit");
+  }
+  return std::move(*text);
+}
+
 Result<std::vector<uint8_t>> wire_compress(compress::Algorithm a, std::span<const uint8_t> in) {
   if (a == compress::Algorithm::kLz4) {
-    return lz4_block_compress(in);
+    return lz4_wire_compress(in);
   }
   return compress::compress(a, in);
 }
@@ -76,7 +99,7 @@ Result<std::vector<uint8_t>> wire_decompress(compress::Algorithm a, std::span<co
   if (a == compress::Algorithm::kLz4 &&
       (in.size() < sizeof(kLz4FrameMagic) ||
        std::memcmp(in.data(), kLz4FrameMagic, sizeof(kLz4FrameMagic)) != 0)) {
-    return lz4_block_decompress(in, max_out);
+    return lz4_wire_decompress(in, max_out);
   }
   return compress::decompress(a, in, max_out);
 }

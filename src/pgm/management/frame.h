@@ -7,9 +7,10 @@
 //
 // as pgmoneta's pgmoneta_management_write_json()/read_json() do it. JSON is compact UTF-8.
 // Compression bytes 0 none, 1 gzip (RFC 1952), 2 zstd frame, 3 lz4, 4 bzip2; for lz4 pgmoneta
-// sends a raw LZ4 *block* (LZ4_compress_default), so we send a block too and accept a block or
-// an LZ4 frame. Encryption bytes 0 none, 1/2/3 AES-256/192/128-GCM in the salt||iv||ct||tag
-// format keyed from the master key. Base64 is standard, padded, without line breaks.
+// 0.22 sends the JSON's length (u32 big-endian) then one raw LZ4 *block* (LZ4_compress_default),
+// and so do we; we accept that, a bare block (earlier senders) or an LZ4 frame. Encryption bytes 0
+// none, 1/2/3 AES-256/192/128-GCM in the salt||iv||ct||tag format keyed from the master key. Base64
+// is standard, padded, without line breaks.
 //
 // All functions are pure and thread-safe; FrameReader is a value type used by one thread.
 #pragma once

@@ -6,6 +6,8 @@
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <lz4.h>
+#include <lz4frame.h>
 
 #include "pgm/crypto/base64.h"
 
@@ -197,24 +199,47 @@ TEST_F(FrameCodecTest, EncryptedWithoutKeyIsConfigError) {
   EXPECT_EQ(back.error().code(), ErrorCode::kConfig);
 }
 
-TEST_F(FrameCodecTest, Lz4IsARawBlockAsPgmonetaSends) {
+TEST_F(FrameCodecTest, Lz4IsTheLengthThenARawBlockAsPgmonetaSends) {
   auto frame = encode_frame(sample(), compress::Algorithm::kLz4, crypto::AesMode::kNone, nullptr);
   ASSERT_TRUE(frame.has_value());
   std::string text(frame->begin() + kFrameHeaderSize, frame->end());
   auto raw = crypto::base64_decode(text);
   ASSERT_TRUE(raw.has_value());
-  ASSERT_GE(raw->size(), 4u);
-  // Not the LZ4 frame magic 04 22 4D 18.
-  EXPECT_FALSE((*raw)[0] == 0x04 && (*raw)[1] == 0x22 && (*raw)[2] == 0x4D && (*raw)[3] == 0x18);
+  ASSERT_GT(raw->size(), 4u);
+  // The JSON text's length, big-endian, then one block that decodes to exactly that text.
+  const std::string json_text = sample().dump();
+  const uint32_t length = (uint32_t{(*raw)[0]} << 24) | (uint32_t{(*raw)[1]} << 16) |
+                          (uint32_t{(*raw)[2]} << 8) | uint32_t{(*raw)[3]};
+  ASSERT_EQ(length, json_text.size());
+  std::string back(length, '\0');
+  int n = LZ4_decompress_safe(reinterpret_cast<const char*>(raw->data() + 4), back.data(),
+                              static_cast<int>(raw->size() - 4), static_cast<int>(length));
+  ASSERT_EQ(n, static_cast<int>(length));
+  EXPECT_EQ(json::parse(back), sample());
+}
+
+// What senders before pgmoneta 0.22 (and we before issue 18) sent: the block alone.
+TEST_F(FrameCodecTest, Lz4BareBlockIsAcceptedToo) {
+  std::string text = sample().dump();
+  std::vector<char> block(static_cast<size_t>(LZ4_compressBound(static_cast<int>(text.size()))));
+  int n = LZ4_compress_default(text.data(), block.data(), static_cast<int>(text.size()),
+                               static_cast<int>(block.size()));
+  ASSERT_GT(n, 0);
+  std::string b64 = crypto::base64_encode(
+      std::span(reinterpret_cast<const uint8_t*>(block.data()), static_cast<size_t>(n)));
+  auto back = decode_payload(
+      3, 0, std::span(reinterpret_cast<const uint8_t*>(b64.data()), b64.size()), nullptr);
+  ASSERT_TRUE(back.has_value()) << back.error().message();
+  EXPECT_EQ(*back, sample());
 }
 
 TEST_F(FrameCodecTest, Lz4FrameFormatIsAcceptedToo) {
   std::string text = sample().dump();
-  auto framed =
-      compress::compress(compress::Algorithm::kLz4,
-                         std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
-  ASSERT_TRUE(framed.has_value());
-  std::string b64 = crypto::base64_encode(*framed);
+  std::vector<uint8_t> framed(LZ4F_compressFrameBound(text.size(), nullptr));
+  size_t n = LZ4F_compressFrame(framed.data(), framed.size(), text.data(), text.size(), nullptr);
+  ASSERT_FALSE(LZ4F_isError(n));
+  framed.resize(n);
+  std::string b64 = crypto::base64_encode(framed);
   auto back = decode_payload(
       3, 0, std::span(reinterpret_cast<const uint8_t*>(b64.data()), b64.size()), nullptr);
   ASSERT_TRUE(back.has_value()) << back.error().message();
