@@ -57,7 +57,7 @@ sizes() {
   PROFILES="${PROFILE:-${PROFILES:-plain realistic}}"
   local p
   for p in $PROFILES; do
-    case "$p" in plain | realistic) ;; *) die "unknown PROFILE '$p' (plain, realistic)" ;; esac
+    case "$p" in plain | realistic | manyfiles) ;; *) die "unknown PROFILE '$p' (plain, realistic, manyfiles)" ;; esac
   done
   if ! [[ $SCALE =~ ^[0-9]+$ ]] || [ "$SCALE" -le 0 ]; then die "SCALE must be a positive integer"; fi
   if ! [[ $RUNS =~ ^[0-9]+$ ]] || [ "$RUNS" -le 0 ]; then die "RUNS must be a positive integer"; fi
@@ -297,13 +297,24 @@ make_realistic() { # profile "realistic" from "plain", in place: 64 hex characte
     -c "VACUUM FULL pgbench_accounts" -c "CHECKPOINT" -c "CHECKPOINT" >/dev/null ||
     die "making the realistic profile failed"
 }
-prepare_profile() { # prepare_profile <plain|realistic>: pgbench -i the first time, then realistic if asked
+make_manyfiles() { # profile "manyfiles" (issue 22): TABLES (default 100000) one-row tables added in place, one file each
+  local tables=${TABLES:-100000} first
+  log "manyfiles: $tables one-row tables (CREATE TABLE AS, 5000 a transaction); CHECKPOINT"
+  for ((first = 0; first < tables; first += 5000)); do
+    psql_q -c "DO \$\$ BEGIN FOR i IN $first..$((first + 5000 < tables ? first + 4999 : tables - 1)) LOOP
+      EXECUTE format('CREATE TABLE many_%s AS SELECT %s AS id', i, i); END LOOP; END \$\$" ||
+      die "making the manyfiles profile failed"
+  done
+  psql_q -c "CHECKPOINT"
+}
+prepare_profile() { # prepare_profile <plain|realistic|manyfiles>: pgbench -i the first time, then the profile's changes
   [ "$INITIALISED" = 1 ] || pgbench_init
   if [ "$1" = realistic ]; then make_realistic; fi
+  if [ "$1" = manyfiles ]; then make_manyfiles; fi
 }
-for_each_profile() { # for_each_profile <function>: calls it with every profile in PROFILES, plain first (realistic is derived from it in place)
+for_each_profile() { # for_each_profile <function>: calls it with every profile in PROFILES, plain first (the others are derived from it in place)
   local profile
-  for profile in plain realistic; do
+  for profile in plain realistic manyfiles; do
     if [[ " $PROFILES " == *" $profile "* ]]; then "$1" "$profile"; fi
   done
 }

@@ -23,7 +23,8 @@
 #   QUICK=1          SCALE 10, RUNS 1, shorter time limits
 #   SCALE            pgbench scale (default 100; QUICK 10)
 #   RUNS             runs per configuration and profile (default 3; QUICK 1)
-#   PROFILE          plain | realistic | "plain realistic" (default both)
+#   PROFILE          plain | realistic | manyfiles | "plain realistic" (default both; manyfiles
+#                    adds TABLES, default 100000, one-row tables: see bench/backup/README.md)
 #   CONFIGS          default: every configuration below (space separated specs)
 #                      pgm:<none|lz4|zstd>:<level>:<none|aes>:<workers>[:crc32c]   pgmoneta daemon
 #                        (crc32c: manifest_checksums = crc32c; default sha512)

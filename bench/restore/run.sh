@@ -23,7 +23,8 @@
 #   QUICK=1          SCALE 10, RUNS 1, shorter time limits
 #   SCALE            pgbench scale (default 100; QUICK 10)
 #   RUNS             timed restores per configuration and profile (default 3; QUICK 1)
-#   PROFILE          plain | realistic | "plain realistic" (default both)
+#   PROFILE          plain | realistic | manyfiles | "plain realistic" (default both; manyfiles
+#                    adds TABLES, default 100000, one-row tables: see bench/backup/README.md)
 #   CONFIGS          default: every configuration below (space separated specs)
 #                      pgm:<none|lz4|zstd>:<level>:<none|aes>:<workers>   pgmoneta daemon (the
 #                        workers key is used by the backup and by the restore)

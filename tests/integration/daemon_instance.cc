@@ -287,7 +287,7 @@ std::vector<std::string> DaemonInstance::unexpected_errors(
 }
 
 CliResult DaemonInstance::cli(const std::vector<std::string>& args, const std::string& format,
-                              const std::string& cli_config) const {
+                              const std::string& cli_config, std::chrono::seconds timeout) const {
   ProcessOptions o;
   o.argv = {bin("pgmoneta-cli"), "-c", cli_config.empty() ? cli_config_path() : cli_config};
   if (!format.empty()) {
@@ -297,7 +297,7 @@ CliResult DaemonInstance::cli(const std::vector<std::string>& args, const std::s
   o.argv.insert(o.argv.end(), args.begin(), args.end());
   o.home = home();
   CliResult r;
-  r.output = run_command(o, seconds(60));
+  r.output = run_command(o, timeout);
   if (format == "json" || format == "raw") {
     nlohmann::json j = nlohmann::json::parse(r.output.out, nullptr, false);
     if (!j.is_discarded()) {

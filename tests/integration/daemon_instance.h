@@ -100,7 +100,8 @@ class DaemonInstance {
 
   // Runs pgmoneta-cli -c <cli conf> [-F format] args...; json is parsed for json/raw.
   CliResult cli(const std::vector<std::string>& args, const std::string& format = "",
-                const std::string& cli_config = "") const;
+                const std::string& cli_config = "",
+                std::chrono::seconds timeout = std::chrono::seconds(60)) const;
   // pgmoneta-cli over remote management, without the unix-socket configuration:
   // -h 127.0.0.1 -p <port> -U <user> -P <password> args..., with home(). For run_command or
   // Process::start.

@@ -1,6 +1,7 @@
 #include "pgm/backup/catalog_files.h"
 
 #include <algorithm>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -8,25 +9,57 @@
 
 namespace pgm::backup {
 
-// backup.manifest: "<manifest path>,<sha512>" per file, in the order of `files` (sorted by
-// manifest path). Returns its SHA-512 hex. Paths and checksums are checked as
-// format_manifest() checks them.
-Result<std::string> write_backup_manifest(const std::string& path,
-                                          const std::vector<StoredFile>& files) {
+Result<std::string> write_backup_manifest(const std::string& path, const StoredFileList& files) {
   PGM_ASSIGN_OR_RETURN(HashedFile out, HashedFile::create(path));
-  for (const StoredFile& f : files) {
-    if (f.manifest_path.empty() || f.manifest_path.find('\n') != std::string::npos ||
-        !crypto::is_sha512_hex(f.sha512)) {
-      return make_error(ErrorCode::kInvalidArgument,
-                        fmt::format("backup.manifest: entry '{}' has an empty path, a newline or "
-                                    "no SHA-512",
-                                    f.manifest_path));
+  for (size_t i = 0; i < files.size(); ++i) {
+    const std::string_view name = files.manifest_path(i);
+    if (name.empty() || name.find('\n') != std::string_view::npos) {
+      return make_error(
+          ErrorCode::kInvalidArgument,
+          fmt::format("backup.manifest: entry '{}' has an empty path or a newline", name));
     }
-    PGM_TRY(out.append(f.manifest_path));
+    PGM_TRY(out.append(name));
     PGM_TRY(out.append(","));
-    PGM_TRY(out.append(f.sha512));
+    PGM_TRY(out.append(crypto::Sha512::hex(files.sha512(i))));
     PGM_TRY(out.append("\n"));
   }
+  return out.commit();
+}
+
+Result<std::string> write_block_map(const std::string& path, const StoredFileList& files,
+                                    std::span<const DeltaOutcome> outcomes) {
+  std::vector<const DeltaOutcome*> whole;
+  for (const DeltaOutcome& d : outcomes) {
+    if (d.incremental) {
+      whole.push_back(&d);
+    }
+  }
+  std::sort(whole.begin(), whole.end(), [](const DeltaOutcome* a, const DeltaOutcome* b) {
+    return a->manifest_path < b->manifest_path;
+  });
+  uint64_t count = whole.size();
+  for (size_t i = 0; i < files.size(); ++i) {
+    count += files.has_block_hashes(i) ? 1 : 0;
+  }
+  PGM_ASSIGN_OR_RETURN(HashedFile out, HashedFile::create(path));
+  incremental::BlockMapWriter writer(count,
+                                     [&out](std::string_view bytes) { return out.append(bytes); });
+  size_t next = 0;  // of `whole`
+  auto add_whole_before = [&](std::optional<std::string_view> limit) -> Result<void> {
+    for (; next < whole.size() && (!limit || whole[next]->manifest_path < *limit); ++next) {
+      const DeltaOutcome& d = *whole[next];
+      PGM_TRY(writer.add(d.manifest_path, d.size, d.block_hashes));
+    }
+    return {};
+  };
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (files.has_block_hashes(i)) {
+      PGM_TRY(add_whole_before(files.manifest_path(i)));
+      PGM_TRY(writer.add(files.manifest_path(i), files.file_size(i), files.block_hashes(i)));
+    }
+  }
+  PGM_TRY(add_whole_before(std::nullopt));
+  PGM_TRY(writer.finish());
   return out.commit();
 }
 

@@ -4,10 +4,12 @@
 #pragma once
 
 #include <map>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "pgm/backup/delta_file.h"
 #include "pgm/backup/store.h"
 #include "pgm/core/result.h"
 #include "pgm/crypto/digest.h"
@@ -55,10 +57,14 @@ class HashedFile {
 };
 
 // backup.manifest: "<manifest path>,<sha512>" per file, in the order of `files` (sorted by
-// manifest path). Returns its SHA-512 hex. Paths and checksums are checked as
-// format_manifest() checks them.
-Result<std::string> write_backup_manifest(const std::string& path,
-                                          const std::vector<StoredFile>& files);
+// manifest path). Returns its SHA-512 hex. Paths are checked as format_manifest() checks them.
+Result<std::string> write_backup_manifest(const std::string& path, const StoredFileList& files);
+
+// backup.blockmap (incremental/block_map.h) as a stream: the block hashes of `files` that have
+// them, and the whole files the incremental `outcomes` stand for, merged in path order. Returns
+// its SHA-512 hex; kInvalidArgument for a path on both sides.
+Result<std::string> write_block_map(const std::string& path, const StoredFileList& files,
+                                    std::span<const DeltaOutcome> outcomes);
 
 // The previous backup's backup.sha512 lines of `paths` (sorted), read as a stream; empty when
 // it cannot be read whole (the new backup's own hashes are then kept, as they always may be).

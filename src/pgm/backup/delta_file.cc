@@ -178,9 +178,9 @@ Result<DeltaOutcome> DeltaFile::finish() {
   if (mode_ == Mode::kUndecided) {
     PGM_TRY(decide());
   }
-  out_.sha512 = crypto::Sha512::hex(sha_.final());
+  out_.sha512 = sha_.final();
   if (crc_on_) {
-    out_.crc32c = crc32c_manifest_hex(crc32c_final(crc_));
+    out_.crc32c = crc32c_final(crc_);
   }
   if (mode_ == Mode::kWhole) {
     PGM_TRY(store_.end_file());

@@ -36,8 +36,8 @@ struct DeltaOutcome {
   uint64_t size = 0;          // the whole file's bytes
   bool incremental = false;   // stored as INCREMENTAL.<name>
   uint32_t changed_blocks = 0;
-  std::string sha512;                                // of the whole file
-  std::string crc32c;                                // of the whole file, with `crc32c`
+  crypto::Sha512Digest sha512{};                     // of the whole file
+  std::optional<uint32_t> crc32c;                    // final CRC-32C of it, with `crc32c`
   std::vector<incremental::BlockHash> block_hashes;  // of the whole file
 };
 

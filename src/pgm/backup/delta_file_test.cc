@@ -60,7 +60,8 @@ Stored run(const TempDir& dir, const std::vector<uint8_t>& parent_file,
   EXPECT_TRUE(outcome) << outcome.error().message();
   auto files = (*store)->finish();
   EXPECT_TRUE(files);
-  return Stored{std::move(*outcome), std::move(*files), dir.path()};
+  std::vector<StoredFile> listed(files->begin(), files->end());
+  return Stored{std::move(*outcome), std::move(listed), dir.path()};
 }
 
 std::vector<uint8_t> with_blocks_changed(std::vector<uint8_t> file,
@@ -82,7 +83,7 @@ TEST(DeltaFile, StoresOnlyChangedAndNewBlocksInPostgresFormat) {
   EXPECT_TRUE(s.outcome.incremental);
   EXPECT_EQ(s.outcome.changed_blocks, 4u);
   EXPECT_EQ(s.outcome.size, now.size());
-  EXPECT_EQ(s.outcome.sha512, test_support::sha512_hex(now));
+  EXPECT_EQ(crypto::Sha512::hex(s.outcome.sha512), test_support::sha512_hex(now));
   EXPECT_EQ(s.outcome.block_hashes, hashes_of(now));
   ASSERT_EQ(s.files.size(), 1u);
   EXPECT_EQ(s.files[0].manifest_path, "base/5/INCREMENTAL.16384");

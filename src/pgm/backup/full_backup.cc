@@ -422,21 +422,21 @@ uint64_t checkpoint_from_label(const std::string& label) {
   return parse_lsn(value).value_or(0);
 }
 
-// backup_label as PostgreSQL's manifest describes it (the label as the server sent it).
-ManifestEntry label_entry(const std::string& label, bool crc32c) {
-  ManifestEntry e;
-  e.path = "backup_label";
-  auto sha = crypto::Sha512::create();
-  if (sha) {
+// backup_label's checksums as PostgreSQL's manifest has them (the label as the server sent it).
+struct LabelChecksums {
+  crypto::Sha512Digest sha512{};
+  std::optional<uint32_t> crc32c;
+};
+LabelChecksums label_checksums(const std::string& label, bool crc32c) {
+  LabelChecksums c;
+  if (auto sha = crypto::Sha512::create()) {
     sha->update(label);
-    e.sha512 = crypto::Sha512::hex(sha->final());
+    c.sha512 = sha->final();
   }
   if (crc32c) {
-    const std::span<const uint8_t> bytes(reinterpret_cast<const uint8_t*>(label.data()),
-                                         label.size());
-    e.crc32c = crc32c_manifest_hex(crc32c_final(crc32c_update(kCrc32cInit, bytes)));
+    c.crc32c = crc32c_final(crc32c_update(kCrc32cInit, crypto::bytes_of(label)));
   }
-  return e;
+  return c;
 }
 
 bool same_inode(const std::string& a, const std::string& b) {
@@ -500,7 +500,7 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
     identical.emplace(IdenticalFiles::load(o.previous_dir, o.compression_type,
                                            static_cast<uint8_t>(o.encryption)));
     if (identical->size() > 0) {
-      so.identical = [&identical](std::string_view path, std::string_view sha512) {
+      so.identical = [&identical](std::string_view path, const crypto::Sha512Digest& sha512) {
         return identical->find(path, sha512);
       };
     }
@@ -538,14 +538,14 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
   PGM_TRY(consumer.close_manifest());
   repl.close();
   consumer.set_phase(BackupProgress::Phase::kFinishing);
-  PGM_ASSIGN_OR_RETURN(std::vector<StoredFile> files, store->finish());
+  PGM_ASSIGN_OR_RETURN(const StoredFileList files, store->finish());
   identical.reset();  // no more lookups; its memory goes back before the manifests load
   uint64_t linked_while_streaming = 0;
   uint64_t linked_bytes_while_streaming = 0;
-  for (const StoredFile& f : files) {
-    if (f.linked) {
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (files.linked(i)) {
       ++linked_while_streaming;
-      linked_bytes_while_streaming += f.stored_size;
+      linked_bytes_while_streaming += files.stored_size(i);
     }
   }
   Seconds basebackup_elapsed = Clock::now() - bb_started;
@@ -553,36 +553,37 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
   // PostgreSQL's manifest against our hashes. It lists neither itself nor the WAL streamed
   // into pg_wal (it has WAL-Ranges for that).
   auto manifest_started = Clock::now();
-  std::vector<ManifestEntryRef> ours;  // views of `files` and of the outcomes
+  // Views of `files` and of the outcomes; a full backup's are in path order, compared in place.
+  std::vector<ManifestDigestRef> ours;
   ours.reserve(files.size() + consumer.outcomes().size());
   // A native incremental is checked file for file (the server's manifest lists its
   // INCREMENTAL files and its backup_label as sent); a block delta as the whole files.
   const bool block_delta = incremental && !native;
-  ManifestEntry sent_label;  // PostgreSQL's manifest has the label without our INCREMENTAL lines
+  LabelChecksums sent_label;  // PostgreSQL's manifest has the label without our INCREMENTAL lines
   if (block_delta) {
-    sent_label = label_entry(consumer.backup_label(), o.crc32c_manifest);
+    sent_label = label_checksums(consumer.backup_label(), o.crc32c_manifest);
   }
-  for (const StoredFile& f : files) {
-    if (f.manifest_path == "backup_manifest" ||
-        (block_delta && incremental::strip_incremental(f.manifest_path))) {
+  for (size_t i = 0; i < files.size(); ++i) {
+    const std::string_view name = files.manifest_path(i);
+    if (name == "backup_manifest" || (block_delta && incremental::strip_incremental(name))) {
       continue;  // an INCREMENTAL file is checked as the whole file it stands for, below
     }
-    if (block_delta && f.manifest_path == "backup_label") {
-      ours.push_back({sent_label.path, sent_label.sha512, sent_label.crc32c});
+    if (block_delta && name == "backup_label") {
+      ours.push_back({name, &sent_label.sha512, sent_label.crc32c});
       continue;
     }
-    ours.push_back({f.manifest_path, f.sha512, f.crc32c});
+    ours.push_back({name, &files.sha512(i), files.crc32c(i)});
   }
   for (const DeltaOutcome& d : consumer.outcomes()) {
     if (d.incremental && block_delta) {
-      ours.push_back({d.manifest_path, d.sha512, d.crc32c});
+      ours.push_back({d.manifest_path, &d.sha512, d.crc32c});
     }
   }
   // Read back from the stored copy, as a stream: the manifest is never held in memory.
   PGM_ASSIGN_OR_RETURN(
       std::vector<ManifestMismatch> mismatches,
       compare_with_postgres_manifest_file(ours, o.backup_dir + "/data/backup_manifest"));
-  std::vector<ManifestEntryRef>().swap(ours);
+  std::vector<ManifestDigestRef>().swap(ours);
   // WAL segments streamed into pg_wal are covered by the manifest's WAL-Ranges, not listed.
   std::erase_if(mismatches, [](const ManifestMismatch& m) {
     return m.kind == ManifestMismatch::Kind::kMissingInPostgres && m.path.rfind("pg_wal/", 0) == 0;
@@ -602,28 +603,22 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
   Seconds manifest_elapsed = Clock::now() - manifest_started;
 
   // The new backup's logical map: whole files as stored, delta files as the whole file.
-  incremental::BlockMap block_map;
-  for (StoredFile& f : files) {
-    if (f.has_block_hashes) {
-      block_map.add(f.manifest_path, f.size, f.block_hashes);
-      std::vector<incremental::BlockHash>().swap(f.block_hashes);
-    }
-  }
   FullBackupResult result;
-  std::map<std::string, uint64_t> whole_size;  // INCREMENTAL.<name> -> the whole file's size
+  std::vector<std::string> incremental_names;  // INCREMENTAL.<name> of the delta files
   for (DeltaOutcome& d : consumer.outcomes()) {
     if (d.incremental) {
-      block_map.add(d.manifest_path, d.size, d.block_hashes);
-      whole_size[incremental::incremental_path(d.manifest_path)] = d.size;
+      incremental_names.push_back(incremental::incremental_path(d.manifest_path));
       ++result.incremental_files;
       result.changed_blocks += d.changed_blocks;
     }
+  }
+  std::sort(incremental_names.begin(), incremental_names.end());
+  PGM_ASSIGN_OR_RETURN(
+      const std::string block_map_sha512,
+      write_block_map(o.backup_dir + "/" + incremental::kBlockMapFile, files, consumer.outcomes()));
+  for (DeltaOutcome& d : consumer.outcomes()) {
     std::vector<incremental::BlockHash>().swap(d.block_hashes);
   }
-  PGM_TRY(block_map.seal());
-  const std::string block_map_text = block_map.serialize();
-  PGM_TRY(
-      io::write_file_atomic(o.backup_dir + "/" + incremental::kBlockMapFile, block_map_text, 0600));
 
   BackupInfo info;
   info.pgmoneta_version = o.version;
@@ -632,12 +627,20 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
   const BaseBackupStart& start = consumer.start_info();
   info.wal = wal::segment_name(wal::TimelineId(start.timeline), wal::Lsn(start.start_lsn),
                                facts.segment_size);
-  for (const StoredFile& f : files) {
-    auto whole = whole_size.find(f.manifest_path);
-    const uint64_t size = whole != whole_size.end() ? whole->second : f.size;
-    info.restore_size += size;
-    info.biggest_file_size = std::max(info.biggest_file_size, size);
-    info.backup_size += f.stored_size;
+  // An INCREMENTAL file restores as the whole file it stands for.
+  for (size_t i = 0; i < files.size(); ++i) {
+    info.backup_size += files.stored_size(i);
+    if (!std::binary_search(incremental_names.begin(), incremental_names.end(),
+                            files.manifest_path(i))) {
+      info.restore_size += files.file_size(i);
+      info.biggest_file_size = std::max(info.biggest_file_size, files.file_size(i));
+    }
+  }
+  for (const DeltaOutcome& d : consumer.outcomes()) {
+    if (d.incremental) {
+      info.restore_size += d.size;
+      info.biggest_file_size = std::max(info.biggest_file_size, d.size);
+    }
   }
   info.basebackup_elapsed = basebackup_elapsed;
   info.hash_elapsed = store->timings().hash;
@@ -691,27 +694,24 @@ Result<FullBackupResult> perform(const FullBackupOptions& o) {
   result.sync_elapsed = Clock::now() - sync_started;
 
   PGM_ASSIGN_OR_RETURN(HashedFile sha, HashedFile::create(o.backup_dir + "/backup.sha512"));
-  for (const StoredFile& f : files) {
-    std::string_view hex = f.stored_sha512;
+  for (size_t i = 0; i < files.size(); ++i) {
+    const std::string stored = files.stored_path(i);
+    PGM_ASSIGN_OR_RETURN(const crypto::Sha512Digest stored_digest, files.stored_sha512(i));
+    std::string hex = crypto::Sha512::hex(stored_digest);
     if (!previous_hashes.empty()) {
-      auto it = previous_hashes.find(f.stored_path);
+      auto it = previous_hashes.find(stored);
       if (it != previous_hashes.end() &&
-          same_inode(o.backup_dir + "/" + f.stored_path, o.previous_dir + "/" + f.stored_path)) {
+          same_inode(o.backup_dir + "/" + stored, o.previous_dir + "/" + stored)) {
         hex = it->second;
       }
     }
     PGM_TRY(sha.append(hex));
     PGM_TRY(sha.append(" *./"));
-    PGM_TRY(sha.append(f.stored_path));
+    PGM_TRY(sha.append(stored));
     PGM_TRY(sha.append("\n"));
   }
   PGM_TRY(sha.append(format_sha512_line({"backup.manifest", manifest_sha512})));
-  {
-    PGM_ASSIGN_OR_RETURN(crypto::Sha512 h, crypto::Sha512::create());
-    h.update(block_map_text);
-    PGM_TRY(sha.append(
-        format_sha512_line({incremental::kBlockMapFile, crypto::Sha512::hex(h.final())})));
-  }
+  PGM_TRY(sha.append(format_sha512_line({incremental::kBlockMapFile, block_map_sha512})));
   info.valid = true;
   info.elapsed = Clock::now() - started;
   std::string info_text = format_backup_info(info);

@@ -19,6 +19,7 @@
 #include "pgm/compress/codec.h"
 #include "pgm/core/unique_fd.h"
 #include "pgm/crypto/digest.h"
+#include "pgm/io/fd.h"
 #include "pgm/io/file.h"
 
 namespace pgm::backup {
@@ -274,12 +275,19 @@ IdenticalFiles IdenticalFiles::load(const std::string& previous_dir, uint8_t com
   if (!manifest) {
     return index;
   }
-  std::vector<crypto::Sha512Digest> stored(manifest->size());
-  std::vector<bool> has_stored(manifest->size(), false);
+  const std::string sums_path = previous_dir + "/backup.sha512";
+  UniqueFd sums(::open(sums_path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!sums) {
+    return index;
+  }
+  std::vector<uint64_t> line_at(manifest->size(), kNoLine);
   const std::string suffix = stored_suffix(compression, encryption);
   // "data/<stored name>" lines, back to their manifest paths (the inverse of stored_name()).
-  auto read = io::for_each_line(
-      previous_dir + "/backup.sha512", [&](std::string_view line, size_t number) -> Result<void> {
+  uint64_t offset = 0;  // of the line at hand: lines end with '\n'
+  auto read =
+      io::for_each_line(sums_path, [&](std::string_view line, size_t number) -> Result<void> {
+        const uint64_t at = offset;
+        offset += line.size() + 1;
         if (line.empty()) {
           return {};
         }
@@ -296,43 +304,52 @@ IdenticalFiles IdenticalFiles::load(const std::string& previous_dir, uint8_t com
           name.remove_suffix(suffix.size());
         }
         const size_t row = manifest->lookup(name);
-        if (row < stored.size() &&
+        if (row < line_at.size() &&
             stored_name(name, compression, encryption) == std::string_view(parsed.path).substr(5)) {
-          stored[row] = parsed.sha512;
-          has_stored[row] = true;
+          line_at[row] = at;
         }
         return {};
       });
   if (!read) {
     return index;  // as if there were no previous backup: linking only saves space
   }
-  index.count_ = static_cast<size_t>(std::count(has_stored.begin(), has_stored.end(), true));
+  index.count_ = static_cast<size_t>(
+      std::count_if(line_at.begin(), line_at.end(), [](uint64_t at) { return at != kNoLine; }));
   index.manifest_ = std::move(*manifest);
-  index.stored_ = std::move(stored);
-  index.has_stored_ = std::move(has_stored);
+  index.sums_ = std::move(sums);
+  index.line_at_ = std::move(line_at);
   return index;
 }
 
 std::optional<IdenticalFile> IdenticalFiles::find(std::string_view manifest_path,
-                                                  std::string_view sha512) const {
+                                                  const crypto::Sha512Digest& sha512) const {
   const size_t row = manifest_.lookup(manifest_path);
-  if (row >= manifest_.size() || !has_stored_[row]) {
+  if (row >= manifest_.size() || line_at_[row] == kNoLine || sha512 != manifest_.sha512(row)) {
     return std::nullopt;
   }
-  auto digest = crypto::sha512_from_hex(sha512);
-  if (!digest || *digest != manifest_.sha512(row)) {
-    return std::nullopt;
-  }
+  const std::string stored = "data/" + stored_name(manifest_path, compression_, encryption_);
   IdenticalFile same;
-  same.path =
-      fmt::format("{}/data/{}", dir_, stored_name(manifest_path, compression_, encryption_));
+  same.path = fmt::format("{}/{}", dir_, stored);
   struct stat st {};
   // lstat: a symlink (a pgmoneta repository, another file system) is left to link_unchanged.
   if (::lstat(same.path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
     return std::nullopt;
   }
+  // The stored bytes' digest, from the line load() found: read again here (the file is in the
+  // page cache) instead of 64 bytes a file kept for the whole backup. It must still name the
+  // file; anything else and the file is stored as usual.
+  std::string line(128 + 4 + stored.size(), '\0');
+  auto n = io::pread_full(sums_.get(), std::span<char>(line), line_at_[row], "read");
+  if (!n) {
+    return std::nullopt;
+  }
+  line.resize(std::min(*n, line.find('\n')));
+  auto parsed = parse_sha512_line(line, 0);
+  if (!parsed || parsed->path != stored) {
+    return std::nullopt;
+  }
   same.stored_size = static_cast<uint64_t>(st.st_size);
-  same.stored_sha512 = crypto::Sha512::hex(stored_[row]);
+  same.stored_sha512 = parsed->sha512;
   return same;
 }
 

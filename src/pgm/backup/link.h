@@ -17,6 +17,7 @@
 #include "pgm/backup/store.h"
 #include "pgm/compress/codec.h"
 #include "pgm/core/result.h"
+#include "pgm/core/unique_fd.h"
 #include "pgm/crypto/digest.h"
 
 namespace pgm::backup {
@@ -62,18 +63,20 @@ class IdenticalFiles {
   // ENCRYPTION differ: linking only saves space.
   static IdenticalFiles load(const std::string& previous_dir, uint8_t compression,
                              uint8_t encryption);
-  std::optional<IdenticalFile> find(std::string_view manifest_path, std::string_view sha512) const;
+  std::optional<IdenticalFile> find(std::string_view manifest_path,
+                                    const crypto::Sha512Digest& sha512) const;
   size_t size() const { return count_; }
 
  private:
   std::string dir_;
   uint8_t compression_ = 0;
   uint8_t encryption_ = 0;
-  // backup.manifest (~90 bytes a file) and, by its rows, the stored bytes' hash from
-  // backup.sha512 (64 more); a row without a backup.sha512 line never answers.
+  // backup.manifest (~90 bytes a file) and, by its rows, where backup.sha512 has the line of
+  // its stored file (8 more; find() reads the digest there); a row without one never answers.
+  static constexpr uint64_t kNoLine = UINT64_MAX;
   ManifestIndex manifest_;
-  std::vector<crypto::Sha512Digest> stored_;
-  std::vector<bool> has_stored_;
+  UniqueFd sums_;
+  std::vector<uint64_t> line_at_;
   size_t count_ = 0;  // rows with both
 };
 

@@ -100,9 +100,10 @@ void ManifestIndex::seal() {
   if (!std::is_sorted(rows_.begin(), rows_.end(), by_path)) {
     std::sort(rows_.begin(), rows_.end(), by_path);
   }
-  rows_.erase(std::unique(rows_.begin(), rows_.end(),
-                          [](const Row& a, const Row& b) { return a.path == b.path; }),
-              rows_.end());
+  auto same_path = [](const Row& a, const Row& b) { return a.path == b.path; };
+  const auto first = std::adjacent_find(rows_.begin(), rows_.end(), same_path);
+  repeated_ = first != rows_.end() ? first->path : std::string_view();
+  rows_.erase(std::unique(rows_.begin(), rows_.end(), same_path), rows_.end());
 }
 
 size_t ManifestIndex::lookup(std::string_view path) const {

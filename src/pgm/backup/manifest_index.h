@@ -58,6 +58,8 @@ class ManifestIndex {
   // Adds a file, in any order; seal() sorts (of a repeated path one row is kept).
   void add(std::string_view path, const crypto::Sha512Digest& sha512);
   void seal();
+  // After seal(): the first path (in path order) that was added more than once; "" for none.
+  std::string_view repeated() const { return repeated_; }
 
   // After seal(); nullptr when absent.
   const crypto::Sha512Digest* find(std::string_view path) const;
@@ -75,6 +77,7 @@ class ManifestIndex {
   };
   PathArena arena_;
   std::vector<Row> rows_;
+  std::string_view repeated_;
 };
 
 }  // namespace pgm::backup

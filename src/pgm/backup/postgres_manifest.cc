@@ -4,12 +4,14 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <optional>
 #include <utility>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "pgm/backup/crc32c.h"
 #include "pgm/crypto/digest.h"
 
 namespace pgm::backup {
@@ -66,24 +68,37 @@ struct FileFields {
   std::optional<std::string> checksum;
 };
 
+// Our checksums in lower-case hex, whichever form they came in.
+std::string sha512_hex(const ManifestEntryRef& e) { return to_lower(e.sha512); }
+std::string sha512_hex(const ManifestDigestRef& e) { return crypto::Sha512::hex(*e.sha512); }
+bool has_crc32c(const ManifestEntryRef& e) { return !e.crc32c.empty(); }
+bool has_crc32c(const ManifestDigestRef& e) { return e.crc32c.has_value(); }
+std::string crc32c_hex(const ManifestEntryRef& e) { return to_lower(e.crc32c); }
+std::string crc32c_hex(const ManifestDigestRef& e) { return crc32c_manifest_hex(*e.crc32c); }
+
 // Our side, sorted by path, and what the comparison found so far.
+template <typename Entry>
 class Comparison {
  public:
-  explicit Comparison(std::span<const ManifestEntryRef> ours) {
-    sorted_.assign(ours.begin(), ours.end());
-    // Stable, then keep the last of equal paths: the entry a map assignment would have kept.
-    std::stable_sort(
-        sorted_.begin(), sorted_.end(),
-        [](const ManifestEntryRef& a, const ManifestEntryRef& b) { return a.path < b.path; });
-    std::vector<ManifestEntryRef> unique;
-    unique.reserve(sorted_.size());
-    for (size_t i = 0; i < sorted_.size(); ++i) {
-      if (i + 1 < sorted_.size() && sorted_[i + 1].path == sorted_[i].path) {
-        continue;
+  explicit Comparison(std::span<const Entry> ours) {
+    auto by_path = [](const Entry& a, const Entry& b) { return a.path < b.path; };
+    // Already sorted with unique paths (a backup's own list): used in place, not copied.
+    if (std::adjacent_find(ours.begin(), ours.end(), [](const Entry& a, const Entry& b) {
+          return !(a.path < b.path);
+        }) == ours.end()) {
+      sorted_ = ours;
+    } else {
+      std::vector<Entry> copy(ours.begin(), ours.end());
+      // Stable, then keep the last of equal paths: the entry a map assignment would have kept.
+      std::stable_sort(copy.begin(), copy.end(), by_path);
+      for (size_t i = 0; i < copy.size(); ++i) {
+        if (i + 1 < copy.size() && copy[i + 1].path == copy[i].path) {
+          continue;
+        }
+        copy_.push_back(copy[i]);
       }
-      unique.push_back(sorted_[i]);
+      sorted_ = copy_;
     }
-    sorted_.swap(unique);
     seen_.assign(sorted_.size(), false);
   }
 
@@ -118,23 +133,22 @@ class Comparison {
     }
     // CRC32C values carry a "crc32c:" prefix in mismatches so that they never equal a SHA-512.
     auto theirs = [&] { return (crc ? "crc32c:" : "") + to_lower(*f.checksum); };
-    auto it = std::lower_bound(
-        sorted_.begin(), sorted_.end(), path,
-        [](const ManifestEntryRef& e, const std::string& p) { return e.path < p; });
+    auto it = std::lower_bound(sorted_.begin(), sorted_.end(), path,
+                               [](const Entry& e, const std::string& p) { return e.path < p; });
     if (it == sorted_.end() || it->path != path) {
       mismatches_.push_back({ManifestMismatch::Kind::kMissingInOurs, path, "", theirs()});
       return {};
     }
     seen_[static_cast<size_t>(it - sorted_.begin())] = true;
-    if (crc && it->crc32c.empty()) {
+    if (crc && !has_crc32c(*it)) {
       return make_error(
           ErrorCode::kInvalidArgument,
           fmt::format("backup_manifest: {}: CRC32C checksum but none computed here", path));
     }
-    const std::string_view mine = crc ? it->crc32c : it->sha512;
+    const std::string mine = crc ? crc32c_hex(*it) : sha512_hex(*it);
     if (!equal_ignoring_case(mine, *f.checksum)) {
       mismatches_.push_back({ManifestMismatch::Kind::kChecksumDiffers, path,
-                             (crc ? "crc32c:" : "") + to_lower(mine), theirs()});
+                             (crc ? "crc32c:" : "") + mine, theirs()});
     }
     return {};
   }
@@ -143,7 +157,7 @@ class Comparison {
     for (size_t i = 0; i < sorted_.size(); ++i) {
       if (!seen_[i]) {
         mismatches_.push_back({ManifestMismatch::Kind::kMissingInPostgres,
-                               std::string(sorted_[i].path), to_lower(sorted_[i].sha512), ""});
+                               std::string(sorted_[i].path), sha512_hex(sorted_[i]), ""});
       }
     }
     std::stable_sort(
@@ -153,7 +167,8 @@ class Comparison {
   }
 
  private:
-  std::vector<ManifestEntryRef> sorted_;
+  std::span<const Entry> sorted_;
+  std::vector<Entry> copy_;  // when `ours` came unsorted
   std::vector<bool> seen_;
   std::vector<ManifestMismatch> mismatches_;
 };
@@ -163,7 +178,8 @@ class Comparison {
 // Returning false stops the parse; error() says why.
 class FilesWalker {
  public:
-  explicit FilesWalker(Comparison& comparison) : comparison_(comparison) {}
+  using FileHandler = std::function<Result<void>(size_t index, FileFields& fields)>;
+  explicit FilesWalker(FileHandler on_file) : on_file_(std::move(on_file)) {}
 
   bool null() { return scalar(); }
   bool boolean(bool /*value*/) { return scalar(); }
@@ -218,7 +234,7 @@ class FilesWalker {
     --depth_;
     if (in_entry_ && depth_ == files_depth_) {
       in_entry_ = false;
-      Result<void> r = comparison_.file(index_++, fields_);
+      Result<void> r = on_file_(index_++, fields_);
       if (!r) {
         return fail(r.error());
       }
@@ -296,7 +312,7 @@ class FilesWalker {
     return true;
   }
 
-  Comparison& comparison_;
+  FileHandler on_file_;
   std::optional<Error> error_;
   int depth_ = 0;  // containers open
   bool top_is_object_ = false;
@@ -311,11 +327,11 @@ class FilesWalker {
   size_t index_ = 0;
 };
 
-template <typename Input>
-Result<std::vector<ManifestMismatch>> compare(std::span<const ManifestEntryRef> ours,
-                                              Input&& input) {
-  Comparison comparison(ours);
-  FilesWalker walker(comparison);
+template <typename Entry, typename Input>
+Result<std::vector<ManifestMismatch>> compare(std::span<const Entry> ours, Input&& input) {
+  Comparison<Entry> comparison(ours);
+  FilesWalker walker(
+      [&comparison](size_t index, FileFields& fields) { return comparison.file(index, fields); });
   const bool ok = json::sax_parse(std::forward<Input>(input), &walker);
   if (!ok || walker.error()) {
     if (walker.error()) {
@@ -334,8 +350,16 @@ Result<std::vector<ManifestMismatch>> compare_with_postgres_manifest(
   return compare(ours, postgres_manifest_json);
 }
 
-Result<std::vector<ManifestMismatch>> compare_with_postgres_manifest_file(
-    std::span<const ManifestEntryRef> ours, const std::string& manifest_path) {
+Result<std::vector<ManifestMismatch>> compare_with_postgres_manifest(
+    std::span<const ManifestDigestRef> ours, std::string_view postgres_manifest_json) {
+  return compare(ours, postgres_manifest_json);
+}
+
+namespace {
+
+template <typename Entry>
+Result<std::vector<ManifestMismatch>> compare_file(std::span<const Entry> ours,
+                                                   const std::string& manifest_path) {
   std::ifstream in(manifest_path, std::ios::binary);
   if (!in.is_open()) {
     return make_errno_error(fmt::format("open {}", manifest_path), errno);
@@ -345,6 +369,18 @@ Result<std::vector<ManifestMismatch>> compare_with_postgres_manifest_file(
     return make_error(ErrorCode::kIo, fmt::format("read {}: an I/O error", manifest_path));
   }
   return result;
+}
+
+}  // namespace
+
+Result<std::vector<ManifestMismatch>> compare_with_postgres_manifest_file(
+    std::span<const ManifestEntryRef> ours, const std::string& manifest_path) {
+  return compare_file(ours, manifest_path);
+}
+
+Result<std::vector<ManifestMismatch>> compare_with_postgres_manifest_file(
+    std::span<const ManifestDigestRef> ours, const std::string& manifest_path) {
+  return compare_file(ours, manifest_path);
 }
 
 }  // namespace pgm::backup

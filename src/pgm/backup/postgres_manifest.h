@@ -5,12 +5,14 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "pgm/core/result.h"
+#include "pgm/crypto/digest.h"
 
 namespace pgm::backup {
 
@@ -33,6 +35,14 @@ struct ManifestEntryRef {
   std::string_view crc32c;
 };
 
+// The same with binary checksums (a backup's own list): `sha512` borrowed, `crc32c` the final
+// CRC-32C as crc32c_final() returns it, when computed. 32 bytes an entry.
+struct ManifestDigestRef {
+  std::string_view path;
+  const crypto::Sha512Digest* sha512 = nullptr;
+  std::optional<uint32_t> crc32c;
+};
+
 // Compares `ours` (any order; a repeated path counts once, the last one) with PostgreSQL's
 // backup_manifest ("Files": Path or hex Encoded-Path, Checksum-Algorithm "SHA512" or "CRC32C",
 // Checksum). Returns the mismatches sorted by path (empty = all match), checksums in lower
@@ -42,9 +52,15 @@ struct ManifestEntryRef {
 Result<std::vector<ManifestMismatch>> compare_with_postgres_manifest(
     std::span<const ManifestEntryRef> ours, std::string_view postgres_manifest_json);
 
+// Ours sorted by path with unique paths is used in place; any other order is copied first.
+Result<std::vector<ManifestMismatch>> compare_with_postgres_manifest(
+    std::span<const ManifestDigestRef> ours, std::string_view postgres_manifest_json);
+
 // The same for the manifest stored in the file `manifest_path`, read in pieces. kIo (naming
 // the file) when it cannot be opened or read.
 Result<std::vector<ManifestMismatch>> compare_with_postgres_manifest_file(
     std::span<const ManifestEntryRef> ours, const std::string& manifest_path);
+Result<std::vector<ManifestMismatch>> compare_with_postgres_manifest_file(
+    std::span<const ManifestDigestRef> ours, const std::string& manifest_path);
 
 }  // namespace pgm::backup

@@ -1,11 +1,14 @@
 #include "pgm/backup/postgres_manifest.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
 #include "support/temp_dir.h"
 #include <fmt/format.h>
 #include <gtest/gtest.h>
+
+#include "pgm/crypto/digest.h"
 
 namespace pgm::backup {
 namespace {
@@ -108,6 +111,28 @@ TEST(PostgresManifestTest, NamesTheBadEntryAndTheUnreadableFile) {
   auto missing = compare_with_postgres_manifest_file(ours, "/nonexistent/backup_manifest");
   ASSERT_FALSE(missing);
   EXPECT_NE(missing.error().message().find("/nonexistent/backup_manifest"), std::string::npos);
+}
+
+// Binary checksums (a backup's own list) give the verdicts hex ones give, sorted or not.
+TEST(PostgresManifestTest, BinaryChecksumsCompareAsHexOnes) {
+  const crypto::Sha512Digest a = *crypto::sha512_from_hex(kA);
+  const crypto::Sha512Digest b = *crypto::sha512_from_hex(kB);
+  const std::string text = manifest(
+      {entry("base/1/1", kA), entry("base/1/2", kA), entry("base/1/3", "0a0b0c0d", "CRC32C")});
+  // CRC-32C 0x0d0c0b0a is written byte by byte from the low end, as PostgreSQL does.
+  const std::vector<ManifestDigestRef> sorted = {
+      {"base/1/1", &a, std::nullopt}, {"base/1/2", &b, std::nullopt}, {"base/1/3", &a, 0x0d0c0b0a}};
+  for (bool reversed : {false, true}) {
+    std::vector<ManifestDigestRef> ours = sorted;
+    if (reversed) {
+      std::reverse(ours.begin(), ours.end());
+    }
+    auto result = compare_with_postgres_manifest(std::span<const ManifestDigestRef>(ours), text);
+    ASSERT_TRUE(result.has_value()) << result.error().message();
+    ASSERT_EQ(result->size(), 1u);
+    EXPECT_EQ((*result)[0],
+              (ManifestMismatch{ManifestMismatch::Kind::kChecksumDiffers, "base/1/2", kB, kA}));
+  }
 }
 
 }  // namespace

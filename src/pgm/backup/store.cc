@@ -63,8 +63,38 @@ struct Block {
   bool compressed = false;
 };
 
+// A file while it is being stored; it joins the list once written and closed.
+struct InFlightFile {
+  std::string manifest_path;
+  std::string stored_base;  // without the suffix
+  std::string stored_path;  // with it
+  uint64_t size = 0;
+  uint64_t stored_size = 0;
+  crypto::Sha512Digest sha512{};
+  crypto::Sha512Digest stored_sha512{};
+  std::optional<uint32_t> crc32c;
+  std::vector<incremental::BlockHash> block_hashes;
+  bool has_block_hashes = false;
+  bool linked = false;
+  bool plain = false;
+
+  NewStoredFile view() const {
+    return {.manifest_path = manifest_path,
+            .stored_base = stored_base,
+            .plain = plain,
+            .size = size,
+            .stored_size = stored_size,
+            .sha512 = sha512,
+            .stored_sha512 = stored_sha512,
+            .crc32c = crc32c,
+            .block_hashes = block_hashes,
+            .has_block_hashes = has_block_hashes,
+            .linked = linked};
+  }
+};
+
 struct FileJob {
-  StoredFile file;
+  InFlightFile file;
   bool plain = false;
   // Ordered stage; guarded by Impl::mutex except for the members the writer token owns
   // (fd, hash, cipher, stream, scratch), which only the token holder touches.
@@ -93,7 +123,7 @@ struct FileStore::Impl {
   size_t open_files = 0;
   bool stopping = false;
   std::optional<Error> error;
-  std::vector<StoredFile> done;
+  StoredFileList done;
   std::vector<std::thread> threads;
   StoreTimings timings;
 
@@ -162,6 +192,8 @@ Result<std::unique_ptr<FileStore>> FileStore::create(std::string backup_dir, Sto
   impl->options = options;
   impl->suffix = suffix_of(options.algorithm, options.encryption);
   impl->parallel = parallel_compression(options.algorithm);
+  // The digests of the stored bytes wait in a spool inside the backup directory.
+  impl->done = StoredFileList(impl->suffix, impl->dir);
   std::unique_ptr<FileStore> store(new FileStore(std::move(impl)));
   for (int i = 0; i < options.workers; ++i) {
     store->impl_->threads.emplace_back([s = store->impl_.get()] { s->worker(); });
@@ -243,7 +275,9 @@ Result<void> FileStore::begin_file(const std::string& stored_base, std::string m
   }
   auto job = std::make_unique<FileJob>();
   job->plain = plain;
+  job->file.plain = plain;
   job->file.manifest_path = std::move(manifest_path);
+  job->file.stored_base = stored_base;
   job->file.stored_path = plain ? stored_base : stored_base + s.suffix;
   s.current = job.get();
   s.current_owner = std::move(job);
@@ -296,9 +330,9 @@ Result<void> FileStore::end_file() {
   if (s.current == nullptr) {
     return make_error(ErrorCode::kInternal, "end_file without an open file");
   }
-  s.current->file.sha512 = crypto::Sha512::hex(s.hash->final());
+  s.current->file.sha512 = s.hash->final();
   if (s.options.crc32c) {
-    s.current->file.crc32c = crc32c_manifest_hex(crc32c_final(s.crc));
+    s.current->file.crc32c = crc32c_final(s.crc);
   }
   if (s.hashing_blocks) {
     // The size is known only now (every byte has passed write()).
@@ -325,7 +359,7 @@ Result<void> FileStore::end_file() {
 }
 
 bool FileStore::Impl::link_identical() {
-  StoredFile& file = current->file;
+  InFlightFile& file = current->file;
   // Only while nothing of the file went to the workers: its one block is still here.
   if (!options.identical || current->plain || next_index != 0) {
     return false;
@@ -349,11 +383,13 @@ bool FileStore::Impl::link_identical() {
   if (filling) {
     release(std::move(filling));
   }
-  done.push_back(std::move(file));
+  if (Result<void> added = done.add(file.view()); !added) {
+    fail(added.error());
+  }
   return true;
 }
 
-Result<std::vector<StoredFile>> FileStore::finish() {
+Result<StoredFileList> FileStore::finish() {
   Impl& s = *impl_;
   if (s.current != nullptr) {
     return make_error(ErrorCode::kInternal, "finish while a file is open");
@@ -361,10 +397,7 @@ Result<std::vector<StoredFile>> FileStore::finish() {
   std::unique_lock lock(s.mutex);
   s.space_cv.wait(lock, [&] { return (s.open_files == 0 && s.queue.empty()) || s.error; });
   s.stopping = true;
-  Result<std::vector<StoredFile>> result;
-  if (s.error) {
-    result = tl::unexpected(*s.error);
-  }
+  std::optional<Error> failed = s.error;
   lock.unlock();
   s.work_cv.notify_all();
   for (std::thread& t : s.threads) {
@@ -373,12 +406,10 @@ Result<std::vector<StoredFile>> FileStore::finish() {
   s.threads.clear();
   timings_ = s.timings;
   timings_.hash += s.hash_time;
-  if (!result) {
-    return result;
+  if (failed) {
+    return tl::unexpected(*failed);
   }
-  std::sort(s.done.begin(), s.done.end(), [](const StoredFile& a, const StoredFile& b) {
-    return a.manifest_path < b.manifest_path;
-  });
+  PGM_TRY(s.done.seal());
   return std::move(s.done);
 }
 
@@ -469,8 +500,7 @@ Result<void> FileStore::Impl::write_block(FileJob& job, Block& block, StoreTimin
 }
 
 Result<void> FileStore::Impl::close_file(FileJob& job, StoreTimings&) {
-  job.file.stored_sha512 =
-      job.stored_hash ? crypto::Sha512::hex(job.stored_hash->final()) : job.file.sha512;
+  job.file.stored_sha512 = job.stored_hash ? job.stored_hash->final() : job.file.sha512;
   // Start the write-back of a large file now, so the backup's final syncfs has little left to
   // wait for; an error here is only a missed hint (syncfs reports real write errors). Small
   // files are left to that syncfs, which writes them in a few large requests: one request per
@@ -554,7 +584,9 @@ void FileStore::Impl::worker() {
     }
     job->writer_active = false;
     if (finished_file) {
-      done.push_back(std::move(job->file));
+      if (Result<void> added = done.add(job->file.view()); !added) {
+        fail(added.error());
+      }
       auto owned = std::find_if(jobs.begin(), jobs.end(), [job](const std::unique_ptr<FileJob>& j) {
         return j.get() == job;
       });

@@ -31,18 +31,20 @@
 #include <string_view>
 #include <vector>
 
+#include "pgm/backup/stored_files.h"
 #include "pgm/compress/codec.h"
 #include "pgm/core/result.h"
 #include "pgm/crypto/aes.h"
+#include "pgm/crypto/digest.h"
 #include "pgm/incremental/block_map.h"
 
 namespace pgm::backup {
 
 // A stored file of an earlier backup, as StoreOptions::identical finds it.
 struct IdenticalFile {
-  std::string path;           // absolute, a regular file (not a symlink)
-  uint64_t stored_size = 0;   // its size on disk
-  std::string stored_sha512;  // of its bytes on disk, from that backup's backup.sha512
+  std::string path;                      // absolute, a regular file (not a symlink)
+  uint64_t stored_size = 0;              // its size on disk
+  crypto::Sha512Digest stored_sha512{};  // of its bytes on disk, from that backup's backup.sha512
 };
 
 struct StoreOptions {
@@ -63,22 +65,8 @@ struct StoreOptions {
   // copy (a second full backup of a cluster of many small files writes little but links).
   // Called on the producer's thread; nullptr or nullopt: the file is stored as usual.
   std::function<std::optional<IdenticalFile>(std::string_view manifest_path,
-                                             std::string_view sha512)>
+                                             const crypto::Sha512Digest& sha512)>
       identical;
-};
-
-struct StoredFile {
-  std::string manifest_path;  // the name PostgreSQL's backup_manifest uses
-  std::string stored_path;    // relative to the backup directory, suffixes included
-  uint64_t size = 0;          // plaintext bytes
-  uint64_t stored_size = 0;   // bytes written
-  std::string sha512;         // lower-case hex of the plaintext
-  std::string stored_sha512;  // lower-case hex of the bytes on disk (backup.sha512)
-  std::string crc32c;         // crc32c_manifest_hex of the plaintext, with StoreOptions::crc32c
-  // With StoreOptions::block_hashes, for incremental candidates: one hash per 8 KB block.
-  std::vector<incremental::BlockHash> block_hashes;
-  bool has_block_hashes = false;  // a candidate (an empty relation file has no hashes)
-  bool linked = false;            // a hardlink to StoreOptions::identical's file, nothing written
 };
 
 // Thread time spent per step, summed over workers (what backup.info's *_ELAPSED report).
@@ -104,9 +92,9 @@ class FileStore {
   Result<void> write(std::span<const uint8_t> data);
   Result<void> end_file();
 
-  // Waits until every file is written and closed; returns them sorted by manifest_path.
-  // May be called once.
-  Result<std::vector<StoredFile>> finish();
+  // Waits until every file is written and closed; returns them sorted by manifest path
+  // (sealed). May be called once.
+  Result<StoredFileList> finish();
 
   // Plaintext bytes accepted so far (progress).
   uint64_t bytes_in() const { return bytes_in_.load(std::memory_order_relaxed); }

@@ -64,14 +64,15 @@ TEST(FileStoreBlockHashes, RelationSegmentsGetOneHashPerBlockWhateverTheWrites) 
       return f.manifest_path == inputs[i].manifest_path;
     });
     ASSERT_NE(it, files->end());
-    EXPECT_EQ(it->has_block_hashes, inputs[i].expect_hashes);
+    const StoredFile file = *it;
+    EXPECT_EQ(file.has_block_hashes, inputs[i].expect_hashes);
     if (!inputs[i].expect_hashes) {
-      EXPECT_TRUE(it->block_hashes.empty());
+      EXPECT_TRUE(file.block_hashes.empty());
       continue;
     }
-    ASSERT_EQ(it->block_hashes.size(), inputs[i].size / kBlockSize);
-    for (size_t b = 0; b < it->block_hashes.size(); ++b) {
-      EXPECT_EQ(it->block_hashes[b],
+    ASSERT_EQ(file.block_hashes.size(), inputs[i].size / kBlockSize);
+    for (size_t b = 0; b < file.block_hashes.size(); ++b) {
+      EXPECT_EQ(file.block_hashes[b],
                 incremental::hash_block(
                     std::span<const uint8_t>(contents[i]).subspan(b * kBlockSize, kBlockSize)))
           << "block " << b;

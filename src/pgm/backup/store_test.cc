@@ -158,16 +158,19 @@ TEST(FileStoreIdenticalTest, AOneBlockFileWithATwinIsHardlinkedNotWritten) {
   o.algorithm = Algorithm::kZstd;
   o.block_size = 64 * 1024;
   o.workers = 2;
-  o.identical = [&](std::string_view path, std::string_view sha) -> std::optional<IdenticalFile> {
+  const crypto::Sha512Digest twin_digest{1, 2, 3};
+  o.identical = [&](std::string_view path,
+                    const crypto::Sha512Digest& sha) -> std::optional<IdenticalFile> {
     asked.emplace_back(path);
     if (path == "changed" ||
-        (path != "missing" && sha != sha512_hex(path == "large" ? large : small))) {
+        (path != "missing" &&
+         crypto::Sha512::hex(sha) != sha512_hex(path == "large" ? large : small))) {
       return std::nullopt;
     }
     IdenticalFile f;
     f.path = path == "missing" ? dir.path() + "/old/gone.zstd" : twin;
     f.stored_size = 24;
-    f.stored_sha512 = "twin-hex";
+    f.stored_sha512 = twin_digest;
     return f;
   };
   auto store = FileStore::create(dir.path() + "/new", o);
@@ -196,7 +199,7 @@ TEST(FileStoreIdenticalTest, AOneBlockFileWithATwinIsHardlinkedNotWritten) {
       EXPECT_EQ(f.size, small.size());
       EXPECT_EQ(f.sha512, sha512_hex(small));
       EXPECT_EQ(f.stored_size, 24u);
-      EXPECT_EQ(f.stored_sha512, "twin-hex");
+      EXPECT_EQ(f.stored_sha512, crypto::Sha512::hex(twin_digest));
       EXPECT_EQ(f.stored_path, "same.zstd");
     } else {
       EXPECT_FALSE(f.linked) << f.manifest_path;

@@ -212,6 +212,68 @@ Result<BlockMap> BlockMap::parse(std::string_view bytes, const std::string& name
   return map;
 }
 
+struct BlockMapWriter::State {
+  Sink sink;
+  uint64_t files = 0;
+  uint64_t added = 0;
+  std::string last_path;
+  std::string buffer;
+  std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> sum{XXH3_createState(), &XXH3_freeState};
+};
+
+BlockMapWriter::BlockMapWriter(uint64_t files, Sink sink) : state_(std::make_unique<State>()) {
+  state_->sink = std::move(sink);
+  state_->files = files;
+  PGM_CHECK(state_->sum != nullptr);
+  XXH3_64bits_reset(state_->sum.get());
+  state_->buffer.append(kMapMagic);
+  put_int<uint32_t>(state_->buffer, kBlockSize);
+  put_int<uint32_t>(state_->buffer, 0);
+  put_int<uint64_t>(state_->buffer, files);
+}
+
+BlockMapWriter::~BlockMapWriter() = default;
+
+Result<void> BlockMapWriter::flush() {
+  State& s = *state_;
+  XXH3_64bits_update(s.sum.get(), s.buffer.data(), s.buffer.size());
+  PGM_TRY(s.sink(s.buffer));
+  s.buffer.clear();
+  return {};
+}
+
+Result<void> BlockMapWriter::add(std::string_view path, uint64_t size,
+                                 std::span<const BlockHash> hashes) {
+  State& s = *state_;
+  if (s.added == s.files || (s.added > 0 && !(s.last_path < path))) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("block map: {} out of order or beyond {} files", path, s.files));
+  }
+  ++s.added;
+  s.last_path.assign(path);
+  put_int<uint32_t>(s.buffer, static_cast<uint32_t>(path.size()));
+  s.buffer.append(path);
+  put_int<uint64_t>(s.buffer, size);
+  put_int<uint32_t>(s.buffer, static_cast<uint32_t>(hashes.size()));
+  for (const BlockHash& h : hashes) {
+    put_int<uint64_t>(s.buffer, h.low);
+    put_int<uint64_t>(s.buffer, h.high);
+  }
+  return s.buffer.size() >= (size_t{64} << 10) ? flush() : Result<void>{};
+}
+
+Result<void> BlockMapWriter::finish() {
+  State& s = *state_;
+  if (s.added != s.files) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      fmt::format("block map: {} of {} files added", s.added, s.files));
+  }
+  PGM_TRY(flush());
+  std::string sum;
+  put_int<uint64_t>(sum, XXH3_64bits_digest(s.sum.get()));
+  return s.sink(sum);
+}
+
 Result<void> BlockMap::write(const std::string& path) const {
   if (!sealed_) {
     return make_error(ErrorCode::kInternal, "block map written before seal()");

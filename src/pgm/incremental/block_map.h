@@ -14,6 +14,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -90,6 +92,29 @@ class BlockMap {
   std::vector<Entry> entries_;
   std::vector<BlockHash> hashes_;
   bool sealed_ = true;
+};
+
+// Writes a block map's bytes as a stream, file by file in path order, for a backup's own map:
+// nothing but a small buffer is held, whatever the file count. `sink` receives the bytes in
+// order (a durable, hashed file, say). Not thread-safe.
+class BlockMapWriter {
+ public:
+  using Sink = std::function<Result<void>(std::string_view bytes)>;
+  // `files`: how many add() calls follow (the prelude states the count).
+  BlockMapWriter(uint64_t files, Sink sink);
+  ~BlockMapWriter();
+  BlockMapWriter(const BlockMapWriter&) = delete;
+  BlockMapWriter& operator=(const BlockMapWriter&) = delete;
+
+  // Paths strictly increasing, else kInvalidArgument.
+  Result<void> add(std::string_view path, uint64_t size, std::span<const BlockHash> hashes);
+  // The checksum; kInvalidArgument when add() was not called `files` times.
+  Result<void> finish();
+
+ private:
+  Result<void> flush();
+  struct State;
+  std::unique_ptr<State> state_;
 };
 
 inline constexpr const char* kBlockMapFile = "backup.blockmap";

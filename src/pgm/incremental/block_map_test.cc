@@ -94,6 +94,33 @@ TEST(BlockMap, FindsFilesAfterSealing) {
   EXPECT_FALSE(twice.seal());
 }
 
+// The streaming writer produces serialize()'s bytes, and refuses paths out of order or a
+// count that does not match.
+TEST(BlockMapWriter, WritesWhatSerializeWrites) {
+  const BlockMap map = sample_map();
+  std::string streamed;
+  BlockMapWriter writer(map.entries().size(), [&streamed](std::string_view bytes) -> Result<void> {
+    streamed.append(bytes);
+    return {};
+  });
+  for (const BlockMap::Entry& e : map.entries()) {
+    ASSERT_TRUE(writer.add(e.path, e.size, map.hashes(e)));
+  }
+  ASSERT_TRUE(writer.finish());
+  EXPECT_EQ(streamed, map.serialize());
+
+  auto discard = [](std::string_view) -> Result<void> { return {}; };
+  BlockMapWriter unordered(2, discard);
+  ASSERT_TRUE(unordered.add("b", 0, {}));
+  EXPECT_FALSE(unordered.add("a", 0, {}));
+  BlockMapWriter repeated(2, discard);
+  ASSERT_TRUE(repeated.add("a", 0, {}));
+  EXPECT_FALSE(repeated.add("a", 0, {}));
+  BlockMapWriter short_one(2, discard);
+  ASSERT_TRUE(short_one.add("a", 0, {}));
+  EXPECT_FALSE(short_one.finish());
+}
+
 TEST(BlockMap, RoundTripsThroughAFile) {
   TempDir dir("pgm-blockmap");
   const BlockMap map = sample_map();

@@ -2,14 +2,16 @@
 
 #include <dirent.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <string_view>
-#include <unordered_map>
 
 #include <fmt/format.h>
 #include <sys/stat.h>
 
 #include "pgm/backup/link.h"
+#include "pgm/backup/manifest_index.h"
+#include "pgm/crypto/digest.h"
 #include "pgm/io/file.h"
 #include "pgm/wal/segment.h"
 
@@ -19,8 +21,11 @@ namespace {
 
 struct Walk {
   std::string data_dir;
-  std::unordered_map<std::string, size_t> expected;  // stored name -> manifest index
-  std::vector<uint64_t> sizes;                       // per manifest index, UINT64_MAX = absent
+  const backup::ManifestIndex* manifest = nullptr;
+  uint8_t compression = 0;
+  uint8_t encryption = 0;
+  std::string suffix;           // of stored data files
+  std::vector<uint64_t> sizes;  // per manifest row, UINT64_MAX = absent
   BackupFiles* out = nullptr;
   int depth_guard = 0;
 
@@ -53,11 +58,11 @@ struct Walk {
         }
         PGM_TRY(directory(child));
       } else if (S_ISREG(st.st_mode)) {
-        auto it = expected.find(child);
-        if (it == expected.end()) {
+        const size_t row = listed(child);
+        if (row == manifest->size()) {
           out->extra.push_back(child);
         } else {
-          sizes[it->second] = static_cast<uint64_t>(st.st_size);
+          sizes[row] = static_cast<uint64_t>(st.st_size);
         }
       } else {
         out->extra.push_back(child + " (not a regular file)");
@@ -65,6 +70,20 @@ struct Walk {
     }
     --depth_guard;
     return {};
+  }
+
+  // The manifest row whose stored name (backup::stored_name) is `stored`: that of the name
+  // without the suffix, or of the name itself (the plain files); manifest->size() when none.
+  size_t listed(std::string_view stored) const {
+    const std::string_view unsuffixed =
+        stored.substr(0, stored.size() - std::min(stored.size(), suffix.size()));
+    for (std::string_view path : {unsuffixed, stored}) {
+      const size_t row = manifest->lookup(path);
+      if (row < manifest->size() && backup::stored_name(path, compression, encryption) == stored) {
+        return row;
+      }
+    }
+    return manifest->size();
   }
 };
 
@@ -92,53 +111,60 @@ Result<BackupFiles> enumerate_backup(const std::string& backup_dir,
                                      const backup::BackupInfo& info) {
   BackupFiles out;
   PGM_ASSIGN_OR_RETURN(out.format, backup_format(info.compression, info.encryption));
-  PGM_ASSIGN_OR_RETURN(std::string manifest_text, io::read_file(backup_dir + "/backup.manifest"));
-  auto manifest = backup::parse_manifest(manifest_text);
-  if (!manifest) {
-    return tl::unexpected(manifest.error().with_context(backup_dir + "/backup.manifest"));
+  // Both catalog files are read as streams into compact indexes (paths in an arena, binary
+  // digests): a million files cost no whole text and no map of strings.
+  PGM_ASSIGN_OR_RETURN(const backup::ManifestIndex manifest,
+                       backup::ManifestIndex::load(backup_dir + "/backup.manifest"));
+  if (!manifest.repeated().empty()) {
+    return make_error(ErrorCode::kCorruption, fmt::format("{}/backup.manifest: {} listed twice",
+                                                          backup_dir, manifest.repeated()));
   }
   Walk walk;
   walk.data_dir = backup_dir + "/data";
   walk.out = &out;
-  walk.sizes.assign(manifest->size(), UINT64_MAX);
-  for (size_t i = 0; i < manifest->size(); ++i) {
-    const std::string& path = (*manifest)[i].path;
-    std::string stored = backup::stored_name(path, info.compression, info.encryption);
-    if (!walk.expected.emplace(stored, i).second) {
-      return make_error(ErrorCode::kCorruption,
-                        fmt::format("{}/backup.manifest: {} listed twice", backup_dir, path));
-    }
-  }
+  walk.manifest = &manifest;
+  walk.compression = info.compression;
+  walk.encryption = info.encryption;
+  walk.suffix = backup::stored_suffix(info.compression, info.encryption);
+  walk.sizes.assign(manifest.size(), UINT64_MAX);
   // backup.sha512 is optional (pgmoneta versions differ); a damaged one only loses the
   // shortcut, verify reports it.
-  std::unordered_map<std::string, std::string> stored_digests;  // "data/<stored>" -> hex
-  if (auto text = io::read_file(backup_dir + "/backup.sha512"); text) {
-    if (auto lines = backup::parse_sha512_file(*text); lines) {
-      for (backup::Sha512Entry& e : *lines) {
-        stored_digests.emplace(std::move(e.path), std::move(e.hex));
-      }
-    }
+  backup::ManifestIndex stored_digests;  // "data/<stored>" -> SHA-512 of the stored bytes
+  auto read_digests = io::for_each_line(
+      backup_dir + "/backup.sha512", [&](std::string_view line, size_t number) -> Result<void> {
+        if (line.empty()) {
+          return {};
+        }
+        PGM_ASSIGN_OR_RETURN(backup::Sha512Line l, backup::parse_sha512_line(line, number));
+        stored_digests.add(l.path, l.sha512);
+        return {};
+      });
+  if (!read_digests) {
+    stored_digests = backup::ManifestIndex();
   }
+  stored_digests.seal();
+  auto stored_digest = [&stored_digests](const std::string& stored) -> std::string {
+    const crypto::Sha512Digest* d = stored_digests.find("data/" + stored);
+    return d != nullptr ? crypto::Sha512::hex(*d) : std::string();
+  };
   struct stat st {};
   if (::stat(walk.data_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
     return make_error(ErrorCode::kNotFound, fmt::format("{}: missing", walk.data_dir));
   }
   PGM_TRY(walk.directory(""));
-  for (size_t i = 0; i < manifest->size(); ++i) {
-    backup::ManifestEntry& e = (*manifest)[i];
+  for (size_t i = 0; i < manifest.size(); ++i) {
+    const std::string_view path = manifest.path(i);
     if (walk.sizes[i] == UINT64_MAX) {
-      out.missing.push_back(e.path);
+      out.missing.emplace_back(path);
       continue;
     }
     BackupFile f;
-    std::string stored = backup::stored_name(e.path, info.compression, info.encryption);
-    f.plain = stored == e.path;
+    std::string stored = backup::stored_name(path, info.compression, info.encryption);
+    f.plain = stored == path;
     f.stored_path = walk.data_dir + "/" + stored;
-    if (auto d = stored_digests.find("data/" + stored); d != stored_digests.end()) {
-      f.stored_sha512 = d->second;
-    }
-    f.manifest_path = std::move(e.path);
-    f.sha512 = std::move(e.sha512);
+    f.stored_sha512 = stored_digest(stored);
+    f.manifest_path = std::string(path);
+    f.sha512 = crypto::Sha512::hex(manifest.sha512(i));
     f.stored_size = walk.sizes[i];
     out.stored_bytes += f.stored_size;
     out.files.push_back(std::move(f));
@@ -147,8 +173,8 @@ Result<BackupFiles> enumerate_backup(const std::string& backup_dir,
   const std::string suffix = backup::stored_suffix(info.compression, info.encryption);
   std::erase_if(out.extra, [&](const std::string& stored) {
     std::string path = unlisted_path(stored, suffix);
-    auto digest = stored_digests.find("data/" + stored);
-    if (path.empty() || digest == stored_digests.end()) {
+    std::string digest = stored_digest(stored);
+    if (path.empty() || digest.empty()) {
       return false;
     }
     struct stat file {};
@@ -159,7 +185,7 @@ Result<BackupFiles> enumerate_backup(const std::string& backup_dir,
     BackupFile f;
     f.manifest_path = path;
     f.stored_path = stored_path;
-    f.stored_sha512 = digest->second;
+    f.stored_sha512 = std::move(digest);
     f.stored_size = static_cast<uint64_t>(file.st_size);
     f.plain = path == stored;
     f.unlisted = true;

@@ -42,7 +42,7 @@ struct TablespaceLink {
 
 struct BackupFiles {
   StoredFormat format;
-  std::vector<BackupFile> files;     // present files, in backup.manifest order
+  std::vector<BackupFile> files;     // present files, by manifest path, then unlisted ones
   std::vector<std::string> missing;  // manifest paths whose stored file is absent
   std::vector<std::string> extra;    // data/-relative names on disk that the manifest lacks
   std::vector<std::string>

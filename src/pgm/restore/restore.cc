@@ -558,14 +558,12 @@ Result<RestoreResult> run_restore(const RestoreOptions& o) {
   // Data files, largest first so the pool ends evenly; pg_control is held back.
   std::vector<Job> jobs;
   std::optional<Job> pg_control;
-  for (const BackupFile& f : files.files) {
+  // Each file's strings move into its job (the list is dropped below): one copy of them.
+  jobs.reserve(files.files.size());
+  for (BackupFile& f : files.files) {
     Job job;
-    job.source = f.stored_path;
     job.format = f.plain ? StoredFormat{} : files.format;
     job.destination = o.target_dir + "/" + f.manifest_path;
-    job.label = f.manifest_path;
-    job.sha512 = f.sha512;
-    job.stored_sha512 = f.stored_sha512;
     job.size_hint = f.stored_size;
     if (incremental) {
       if (auto whole = incremental::strip_incremental(f.manifest_path)) {
@@ -581,7 +579,14 @@ Result<RestoreResult> run_restore(const RestoreOptions& o) {
         job.size_hint = UINT64_MAX / 2;  // rebuilds read several files: start them first
       }
     }
-    if (f.manifest_path == kPgControl) {
+    job.source = std::move(f.stored_path);
+    job.sha512 = std::move(f.sha512);
+    job.stored_sha512 = std::move(f.stored_sha512);
+    const bool control = f.manifest_path == kPgControl;
+    if (job.label.empty()) {
+      job.label = std::move(f.manifest_path);
+    }
+    if (control) {
       job.destination = o.target_dir + "/global/pg_control.pgmoneta.tmp";
       pg_control = std::move(job);
       continue;
@@ -598,12 +603,15 @@ Result<RestoreResult> run_restore(const RestoreOptions& o) {
     }
     jobs.push_back(std::move(job));
   }
+  std::vector<BackupFile>().swap(files.files);
   if (!pg_control) {
     return fail(Error(ErrorCode::kCorruption,
                       fmt::format("backup {} has no global/pg_control", o.info.label)));
   }
-  std::stable_sort(jobs.begin(), jobs.end(),
-                   [](const Job& a, const Job& b) { return a.size_hint > b.size_hint; });
+  // In place (a stable sort would take a buffer of as many jobs); labels break the ties.
+  std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {
+    return a.size_hint != b.size_hint ? a.size_hint > b.size_hint : a.label < b.label;
+  });
 
   uint64_t total = data_bytes + wal.bytes;
   std::atomic<uint64_t> done{0};

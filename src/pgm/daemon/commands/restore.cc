@@ -341,9 +341,9 @@ CommandResult execute_restore(const DaemonContext& ctx, const json& request,
   state.operation_count.fetch_add(1);
   log::info(
       "{} of backup {} of server {} into {} done: {} files, {} bytes, {} WAL files, "
-      "{:.2f} s",
+      "{:.2f} s, peak_rss_kb={}",
       codes.workflow, entry.label, s.name, o.target_dir, result->files, result->bytes,
-      result->wal_files, result->elapsed.count());
+      result->wal_files, result->elapsed.count(), max_rss_kb());
   json r = list_entry_json(s.name, entry);
   r["Directory"] = o.target_dir;
   r["Position"] = string_arg(request, mgmt::key::kPosition);

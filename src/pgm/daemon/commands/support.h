@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <sys/resource.h>
 
 #include "pgm/activity/repository_state.h"
 #include "pgm/daemon/commands.h"
@@ -23,6 +24,14 @@ using activity::RepositoryLock;
 using activity::wall_clock_ms;
 using config::progress_enabled;
 using config::workers_for;
+
+// Peak resident set of this process in kB (getrusage's ru_maxrss): a forked command's own
+// figure, logged with its outcome so that memory per file can be measured.
+inline long max_rss_kb() {
+  struct rusage usage {};
+  ::getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
+}
 
 struct ServerLookup {
   int index = -1;

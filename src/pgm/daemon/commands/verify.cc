@@ -145,8 +145,8 @@ CommandResult commands::verify(const Call& call) {
   }
   r["Files"] = std::move(listed);
   if (report->ok()) {
-    log::info("verify of backup {} of server {}: {} files, {} bytes, ok", entry.label, s.name,
-              report->files, report->bytes);
+    log::info("verify of backup {} of server {}: {} files, {} bytes, ok, peak_rss_kb={}",
+              entry.label, s.name, report->files, report->bytes, max_rss_kb());
     if (!start_requested(request)) {
       return CommandResult::success(std::move(r));
     }
