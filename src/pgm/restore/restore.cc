@@ -592,8 +592,9 @@ Result<RestoreResult> run_restore(const RestoreOptions& o) {
       continue;
     }
     if (o.reuse) {
-      const std::string& path = job.chain.empty() ? f.manifest_path : job.manifest_path;
-      if (o.reuse(path, job.chain.empty() ? f.sha512 : std::string(), job.destination)) {
+      // f's strings have moved into the job: its label is the manifest path when not rebuilt.
+      const std::string& path = job.chain.empty() ? job.label : job.manifest_path;
+      if (o.reuse(path, job.chain.empty() ? job.sha512 : std::string(), job.destination)) {
         struct stat st {};
         result.reused_files++;
         result.reused_bytes +=
