@@ -1,13 +1,13 @@
 // Memory and time in file count (issue 22): a cluster of one-row tables (30,000 in `make check`;
-// 100,000, some 101,000 files under base/, with PGM_MANY_FILES_TABLES=100000) is backed up (full), verified and restored, PostgreSQL starts on the
-// restored copy with the same data, and a second backup links every unchanged file with the
-// first. Each forked command logs its peak RSS as peak_rss_kb=<n>; the full backup child's must
-// stay under the bound the issue sets: 64 MB (the linked one under 72 MB). Verify and restore
-// print theirs. Before the per-file
-// structures were compact, 100,000 tables took 108-119 MB (2.8 KB a file before that).
-// PGM_MANY_FILES_TABLES overrides the table count (to measure how the figures grow). The
-// default stays at 30,000 until the test's own set-up and data check are cheap enough for
-// 100,000 within the suite's time (462 s alone, 759 s under a loaded ctest).
+// 100,000, some 101,000 files under base/, with PGM_MANY_FILES_TABLES=100000) is backed up (full),
+// verified and restored, PostgreSQL starts on the restored copy with the same data, and a second
+// backup links every unchanged file with the first. Each forked command logs its peak RSS as
+// peak_rss_kb=<n>; the full backup child's must stay under the bound the issue sets: 64 MB (the
+// linked one under 72 MB). Verify and restore print theirs. Before the per-file structures were
+// compact, 100,000 tables took 108-119 MB (2.8 KB a file before that). PGM_MANY_FILES_TABLES
+// overrides the table count (to measure how the figures grow). The default stays at 30,000 until
+// the test's own set-up and data check are cheap enough for 100,000 within the suite's time (462 s
+// alone, 759 s under a loaded ctest).
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
