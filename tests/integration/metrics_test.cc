@@ -511,6 +511,23 @@ TEST_F(ConsolePortTest, TheConsoleShowsTheMetricsItsFiltersWorkAndConfSetMovesIt
   EXPECT_EQ(moved.status, 200) << moved.error;
   EXPECT_NE(moved.body.find("pgmoneta console"), std::string::npos);
   EXPECT_NE(get(old_port, "/").status, 200) << "the old port should be closed";
+  // The metrics port did not move, so its listener stayed open: binding it again while the old
+  // metrics process still held it once failed with "Address already in use".
+  EXPECT_EQ(get(port_, "/metrics").status, 200);
+
+  // And the other way round: the metrics port moves, the console stays where it is.
+  port_ = free_port();
+  set = cli({"conf", "set", "metrics", std::to_string(port_)});
+  ASSERT_EQ(set.exit_code(), 0) << set.describe();
+  HttpAnswer metrics;
+  for (int i = 0; i < 100 && metrics.status != 200; ++i) {
+    metrics = get(port_, "/metrics");
+    if (metrics.status != 200) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  EXPECT_EQ(metrics.status, 200) << metrics.error;
+  EXPECT_NE(get(console_, "/").body.find("pgmoneta console"), std::string::npos);
 }
 
 }  // namespace

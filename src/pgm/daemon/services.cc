@@ -46,12 +46,21 @@ std::string management_settings_of(const config::Config& c) {
                      c.tls_cert_file, c.tls_key_file, c.tls_ca_file);
 }
 
-// The metrics and console sockets' address part (the console is served with the metrics).
+// The metrics socket's address part.
 std::string metrics_bind_of(const config::Config& c) {
   if (c.metrics <= 0) {
     return "";
   }
-  return fmt::format("{}|{}|{}|{}", c.host, c.metrics, c.console, c.backlog);
+  return fmt::format("{}|{}|{}", c.host, c.metrics, c.backlog);
+}
+
+// The console socket's address part: it is served by the metrics process, so it needs the
+// metrics port on, as in pgmoneta.
+std::string console_bind_of(const config::Config& c) {
+  if (c.metrics <= 0 || c.console <= 0) {
+    return "";
+  }
+  return fmt::format("{}|{}|{}", c.host, c.console, c.backlog);
 }
 
 // The nagios socket's address part.
@@ -257,29 +266,45 @@ void TcpServices::on_login_summary() {
 
 Result<void> TcpServices::open_metrics() {
   const config::Config& c = *ctx_.config;
-  if (c.metrics <= 0) {
-    return {};
-  }
-  auto fd = net::listen_tcp(c.host, c.metrics, std::max(c.backlog, 16));
-  if (!fd) {
-    return tl::unexpected(fd.error().with_context("metrics port"));
-  }
-  UniqueFd console;
-  if (c.console > 0) {
-    auto console_fd = net::listen_tcp(c.host, c.console, std::max(c.backlog, 16));
-    if (!console_fd) {
-      return tl::unexpected(console_fd.error().with_context("console port"));
+  const int backlog = std::max(c.backlog, 16);
+  // A listener whose address did not change stays open: binding its port again while the old
+  // metrics process still holds it would fail.
+  if (!metrics_fd_ && c.metrics > 0) {
+    auto fd = net::listen_tcp(c.host, c.metrics, backlog);
+    if (!fd) {
+      return tl::unexpected(fd.error().with_context("metrics port"));
     }
-    console = std::move(*console_fd);
+    metrics_fd_ = std::move(*fd);
+    metrics_settings_ = metrics_bind_of(c);
+    log::info("metrics listening on {}:{}", c.host, c.metrics);
   }
-  metrics_fd_ = std::move(*fd);
-  console_fd_ = std::move(console);
-  metrics_settings_ = metrics_bind_of(c);
-  log::info("metrics listening on {}:{}", c.host, c.metrics);
-  if (console_fd_) {
+  if (!console_fd_ && !console_bind_of(c).empty()) {
+    auto fd = net::listen_tcp(c.host, c.console, backlog);
+    if (!fd) {
+      return tl::unexpected(fd.error().with_context("console port"));
+    }
+    console_fd_ = std::move(*fd);
+    console_settings_ = console_bind_of(c);
     log::info("console listening on {}:{}", c.host, c.console);
   }
   return {};
+}
+
+void TcpServices::close_metrics_listeners(bool metrics, bool console) {
+  if (metrics) {
+    if (metrics_fd_) {
+      metrics_fd_.reset();
+      log::info("metrics listener closed");
+    }
+    metrics_settings_.clear();
+  }
+  if (console) {
+    if (console_fd_) {
+      console_fd_.reset();
+      log::info("console listener closed");
+    }
+    console_settings_.clear();
+  }
 }
 
 void TcpServices::start_metrics() {
@@ -300,14 +325,26 @@ void TcpServices::start_metrics() {
 void TcpServices::stop_metrics() {
   if (metrics_child_ != 0) {
     children_.stop(metrics_child_);
-    metrics_child_ = 0;  // still in the child table until reaped
+    metrics_stopping_ = metrics_child_;  // still holds its listeners until it has exited
+    metrics_child_ = 0;
   }
 }
 
 void TcpServices::keep_metrics_running() {
-  if (metrics_child_ == 0 && std::chrono::steady_clock::now() >= metrics_next_start_) {
-    start_metrics();
+  if (metrics_child_ != 0 || std::chrono::steady_clock::now() < metrics_next_start_) {
+    return;
   }
+  if (!metrics_reopen_.empty()) {
+    auto r = open_metrics();
+    if (!r && metrics_stopping_ != 0) {
+      return;  // the old process has not exited yet: the next tick tries again
+    }
+    if (!r) {
+      log::error("{}: {}", metrics_reopen_, r.error().message());
+    }
+    metrics_reopen_.clear();
+  }
+  start_metrics();  // with what is open: a console that could not bind stays off
 }
 
 void TcpServices::restart(const char* why, bool config_changed) {
@@ -318,25 +355,30 @@ void TcpServices::restart(const char* why, bool config_changed) {
       log::error("{}: {}", why, r.error().message());
     }
   }
-  bool rebind = metrics_bind_of(c) != metrics_settings_;
-  if (rebind || config_changed) {
+  const bool metrics_moved = metrics_bind_of(c) != metrics_settings_;
+  const bool console_moved = console_bind_of(c) != console_settings_;
+  if (metrics_moved || console_moved || config_changed) {
     stop_metrics();
   }
-  if (rebind) {
-    if (metrics_fd_) {
-      metrics_fd_.reset();
-      log::info("metrics listener closed");
+  close_metrics_listeners(metrics_moved, console_moved);
+  auto opened = open_metrics();
+  if (!opened && metrics_stopping_ != 0) {
+    // The old metrics process may hold the address a moment longer (the same port on another
+    // host, or two ports swapped): the watchdog tries again once it has exited.
+    log::debug("{}: {}; trying again when the old metrics process has exited", why,
+               opened.error().message());
+    metrics_reopen_ = why;
+  } else {
+    if (!opened) {
+      log::error("{}: {}", why, opened.error().message());
     }
-    if (console_fd_) {
-      console_fd_.reset();
-      log::info("console listener closed");
-    }
-    metrics_settings_.clear();
-    if (auto r = open_metrics(); !r) {
-      log::error("{}: {}", why, r.error().message());
-    }
+    start_metrics();
   }
-  start_metrics();
+  restart_nagios(why);
+}
+
+void TcpServices::restart_nagios(const char* why) {
+  const config::Config& c = *ctx_.config;
   if (nagios_bind_of(c) != nagios_settings_) {
     close_nagios();
     if (auto r = open_nagios(); !r) {
@@ -354,6 +396,10 @@ bool TcpServices::child_exited(pid_t pid, int status) {
                        LoginGuard::Clock::now());
     slot_used_[it->second] = false;
     remote_sessions_.erase(it);
+    return true;
+  }
+  if (pid != 0 && pid == metrics_stopping_) {
+    metrics_stopping_ = 0;
     return true;
   }
   if (pid != metrics_child_ || pid == 0) {

@@ -64,11 +64,14 @@ class TcpServices {
   // Brings the guard up to date with what the sessions wrote in their shared slots.
   void refresh_login_stages();
   void on_login_summary();
-  Result<void> open_metrics();  // and the console's listener
+  // Opens the metrics and console listeners that are configured and not open.
+  Result<void> open_metrics();
+  void close_metrics_listeners(bool metrics, bool console);
   void start_metrics();
   void stop_metrics();
   Result<void> open_nagios();
   void close_nagios();
+  void restart_nagios(const char* why);  // the nagios part of restart()
   void on_nagios_accept();
 
   struct ev_loop* loop_;
@@ -86,8 +89,11 @@ class TcpServices {
   // Prometheus.
   UniqueFd metrics_fd_;
   UniqueFd console_fd_;           // served by the metrics process too
-  std::string metrics_settings_;  // the sockets the running child serves
+  std::string metrics_settings_;  // what each open listener was made from; "" when closed
+  std::string console_settings_;
   pid_t metrics_child_ = 0;
+  pid_t metrics_stopping_ = 0;  // a stopped metrics process not reaped yet
+  std::string metrics_reopen_;  // why a listener waits for that process to exit; "" if none
   std::chrono::steady_clock::time_point metrics_next_start_{};
   // Nagios.
   UniqueFd nagios_fd_;
