@@ -272,6 +272,15 @@ TEST_F(WalinfoTest, StoredSegmentsReadAsPgWaldumpReadsTheServersCopy) {
   ASSERT_TRUE(error.empty()) << error;
   EXPECT_EQ(tar_rows, lsn_rmgr_xid(expected_range));
 
+  // The same archive compressed by tar itself (gzip): read through its layer, same records.
+  const std::string tgz = *bin_ / "wal.tar.gz";
+  CommandOutput zipped = as_test_user({"/bin/sh", "-c", "gzip -c " + tar + " > " + tgz});
+  ASSERT_EQ(zipped.exit_code, 0) << zipped.describe();
+  CommandOutput tgz_json = walinfo({"-F", "json", tgz});
+  ASSERT_EQ(tgz_json.exit_code, 0) << tgz_json.describe();
+  EXPECT_EQ(rows_of_json(tgz_json.out, &error), tar_rows);
+  ASSERT_TRUE(error.empty()) << error;
+
   CommandOutput stats =
       pg()->run_tool("pg_waldump", {"--stats", "--path=" + pg_wal, stored.front(), stored.back()});
   const std::map<std::string, uint64_t> expected_stats = waldump_stats(stats.out);

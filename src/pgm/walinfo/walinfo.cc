@@ -38,10 +38,6 @@ std::string base_name(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-bool ends_with(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
-
 // Reads `path` in 64 kB chunks; `consume` gets each with its offset. I/O errors name the path.
 Result<void> read_chunks(const std::string& path,
                          const std::function<Result<void>(std::span<const uint8_t>)>& consume) {
@@ -377,7 +373,7 @@ int run(const Options& options, const Context& context, std::ostream& out, std::
   }
 
   std::vector<std::string> files;
-  const bool tar = !is_directory(options.path) && ends_with(options.path, ".tar");
+  const bool tar = !is_directory(options.path) && xlog::wal_tar_layers(options.path).has_value();
   if (is_directory(options.path)) {
     auto listed = wal_files_in(options.path);
     if (!listed) {
@@ -385,11 +381,6 @@ int run(const Options& options, const Context& context, std::ostream& out, std::
     }
     files = std::move(*listed);
   } else if (!tar) {
-    if (options.path.find(".tar.") != std::string::npos || ends_with(options.path, ".tgz")) {
-      return fail(err, fmt::format("{}: compressed tar archives are not supported; decompress it "
-                                   "first",
-                                   options.path));
-    }
     files.push_back(options.path);
   }
 

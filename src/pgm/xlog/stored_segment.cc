@@ -187,15 +187,87 @@ Result<void> read_in_chunks(io::FileSystem& fs, const std::string& path,
 
 }  // namespace
 
+std::optional<TarLayers> wal_tar_layers(std::string_view path) {
+  std::string_view name =
+      path.substr(path.rfind('/') == std::string_view::npos ? 0 : path.rfind('/') + 1);
+  TarLayers layers;
+  constexpr std::string_view kAes = ".aes";
+  if (name.size() > kAes.size() && name.substr(name.size() - kAes.size()) == kAes) {
+    layers.encrypted = true;
+    name.remove_suffix(kAes.size());
+  }
+  constexpr std::string_view kTgz = ".tgz";
+  if (name.size() > kTgz.size() && name.substr(name.size() - kTgz.size()) == kTgz) {
+    layers.compression = compress::Algorithm::kGzip;
+    return layers;
+  }
+  if (auto suffix = compress::match_suffix(name)) {
+    layers.compression = suffix->algorithm;
+    name.remove_suffix(suffix->length);
+  }
+  constexpr std::string_view kTar = ".tar";
+  if (name.size() > kTar.size() && name.substr(name.size() - kTar.size()) == kTar) {
+    return layers;
+  }
+  return std::nullopt;
+}
+
 Result<void> decode_wal_in_tar(io::FileSystem& fs, const std::string& path, crypto::AesMode mode,
                                const crypto::MasterKey* key, Decoder& decoder,
                                const RecordSink& sink) {
+  const TarLayers layers = wal_tar_layers(path).value_or(TarLayers{});
+  auto context = [&](const Error& e) { return e.with_context(path); };
+  // The archive's own layers (an archive made with `tar -z`/`--zstd`/..., or encrypted as the
+  // daemon encrypts files) are undone on the fly, as for a segment: the archive is never held
+  // whole. Its members then carry their own layers (a .zstd segment inside a .tar.gz).
+  std::optional<crypto::AesGcmDecryptor> decryptor;
+  if (layers.encrypted) {
+    if (key == nullptr) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        fmt::format("{}: encrypted, and no master key given", path));
+    }
+    auto created = crypto::AesGcmDecryptor::create(*key, mode);
+    if (!created) {
+      return tl::unexpected<Error>(context(created.error()));
+    }
+    decryptor.emplace(std::move(*created));
+  }
+  std::optional<compress::Decompressor> decompressor;
+  if (layers.compression != compress::Algorithm::kNone) {
+    auto created = compress::Decompressor::create(layers.compression);
+    if (!created) {
+      return tl::unexpected<Error>(context(created.error()));
+    }
+    decompressor.emplace(std::move(*created));
+  }
   WalTarSink members(mode, key, decoder, sink);
   backup::TarReader reader(members, /*accept_missing_trailer=*/true);
-  auto context = [&](const Error& e) { return e.with_context(path); };
-  PGM_TRY(read_in_chunks(fs, path, [&](std::span<const uint8_t> bytes) {
-            return reader.feed(bytes);
-          }).map_error(context));
+  auto to_tar = [&](std::span<const uint8_t> bytes) -> Result<void> {
+    if (!decompressor) {
+      return reader.feed(bytes);
+    }
+    return decompressor->update(bytes,
+                                [&](std::span<const uint8_t> out) { return reader.feed(out); });
+  };
+  std::vector<uint8_t> plain;  // decrypted, still compressed (reused)
+  auto read = read_in_chunks(fs, path, [&](std::span<const uint8_t> bytes) -> Result<void> {
+    if (!decryptor) {
+      return to_tar(bytes);
+    }
+    plain.clear();
+    PGM_TRY(decryptor->update(bytes, plain));
+    return to_tar(plain);
+  });
+  PGM_TRY(read.map_error(context));
+  if (decryptor) {
+    plain.clear();
+    PGM_TRY(decryptor->finish(plain).map_error(context));
+    PGM_TRY(to_tar(plain).map_error(context));
+  }
+  if (decompressor) {
+    PGM_TRY(decompressor->finish([&](std::span<const uint8_t> out) { return reader.feed(out); })
+                .map_error(context));
+  }
   return reader.finish().map_error(context);
 }
 

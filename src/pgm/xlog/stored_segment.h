@@ -10,10 +10,12 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 
+#include "pgm/compress/names.h"
 #include "pgm/core/result.h"
 #include "pgm/crypto/aes.h"
 #include "pgm/xlog/decoder.h"
@@ -57,9 +59,20 @@ Result<void> decode_stored_file(io::FileSystem& fs, const std::string& path, cry
                                 const crypto::MasterKey* key, Decoder& decoder,
                                 const RecordSink& sink);
 
-// Reads a plain tar archive through `fs` and feeds each member that is a WAL segment file (its
-// base name as decode_stored_file() accepts, under any directory, e.g. pg_wal/) to `decoder`
-// in archive order; other members are skipped. Errors name the archive and the member.
+// The layers of a tar archive, read from its name: <name>.tar, then optionally a compression
+// suffix (.gz, .zstd/.zst, .lz4, .bz2; .tgz too), then optionally .aes. nullopt when the name is
+// not a tar archive's.
+struct TarLayers {
+  compress::Algorithm compression = compress::Algorithm::kNone;
+  bool encrypted = false;
+};
+std::optional<TarLayers> wal_tar_layers(std::string_view path);
+
+// Reads a tar archive through `fs`, undoing the layers its name shows (wal_tar_layers(); an
+// .aes archive needs `key`), and feeds each member that is a WAL segment file (its base name
+// as decode_stored_file() accepts, under any directory, e.g. pg_wal/) to `decoder` in archive
+// order; other members are skipped. Errors name the archive and the member. As for a segment,
+// an encrypted archive is authenticated only at its end.
 Result<void> decode_wal_in_tar(io::FileSystem& fs, const std::string& path, crypto::AesMode mode,
                                const crypto::MasterKey* key, Decoder& decoder,
                                const RecordSink& sink);

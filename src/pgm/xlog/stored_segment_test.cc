@@ -221,5 +221,79 @@ TEST(StoredSegmentFeederTest, DecodesTheSegmentsOfATarArchive) {
       << decoded.error().message();
 }
 
+// An archive made with `tar -z`/`--zstd`/... (or encrypted as the daemon encrypts a file) is
+// read through its layers on the fly; its members keep their own (.zstd inside a .tar.gz).
+TEST(StoredSegmentFeederTest, DecodesACompressedOrEncryptedTarArchive) {
+  size_t expected = 0;
+  const std::vector<uint8_t> plain_segment = segment(expected);
+  auto member = compress::compress(compress::Algorithm::kZstd, plain_segment);
+  ASSERT_TRUE(member);
+  std::vector<uint8_t> tar;
+  add_member(tar, "pg_wal/000000010000000000000001.zstd", *member);
+  tar.resize(tar.size() + 1024, 0);
+
+  const crypto::MasterKey master = key();
+  test_support::TempDir dir("pgm-xlog");
+  struct Case {
+    const char* name;
+    compress::Algorithm algorithm;
+    bool encrypted;
+  };
+  for (const Case& c : {Case{"wal.tar.gz", compress::Algorithm::kGzip, false},
+                        Case{"wal.tgz", compress::Algorithm::kGzip, false},
+                        Case{"wal.tar.zst", compress::Algorithm::kZstd, false},
+                        Case{"wal.tar.lz4", compress::Algorithm::kLz4, false},
+                        Case{"wal.tar.bz2", compress::Algorithm::kBzip2, false},
+                        Case{"wal.tar.aes", compress::Algorithm::kNone, true},
+                        Case{"wal.tar.zstd.aes", compress::Algorithm::kZstd, true}}) {
+    SCOPED_TRACE(c.name);
+    auto layers = wal_tar_layers(std::string("/some/dir/") + c.name);
+    ASSERT_TRUE(layers.has_value());
+    EXPECT_EQ(layers->compression, c.algorithm);
+    EXPECT_EQ(layers->encrypted, c.encrypted);
+    std::vector<uint8_t> bytes = tar;
+    if (c.algorithm != compress::Algorithm::kNone) {
+      auto compressed = compress::compress(c.algorithm, bytes);
+      ASSERT_TRUE(compressed) << compressed.error().message();
+      bytes = std::move(*compressed);
+    }
+    if (c.encrypted) {
+      auto sealed = crypto::aes_encrypt(master, crypto::AesMode::kAes256Gcm, bytes);
+      ASSERT_TRUE(sealed) << sealed.error().message();
+      bytes = std::move(*sealed);
+    }
+    const std::string path = dir.file(c.name);
+    test_support::write_bytes(path, bytes);
+    Decoder decoder;
+    size_t records = 0;
+    auto sink = [&](const Record&) -> Result<void> {
+      ++records;
+      return {};
+    };
+    auto decoded = decode_wal_in_tar(io::posix_file_system(), path, crypto::AesMode::kAes256Gcm,
+                                     &master, decoder, sink);
+    ASSERT_TRUE(decoded) << decoded.error().message();
+    EXPECT_EQ(records, expected);
+
+    if (c.encrypted) {  // no key: refused, naming the archive
+      Decoder keyless;
+      auto refused = decode_wal_in_tar(io::posix_file_system(), path, crypto::AesMode::kAes256Gcm,
+                                       nullptr, keyless, sink);
+      ASSERT_FALSE(refused);
+      EXPECT_NE(refused.error().message().find(path), std::string::npos);
+    } else {  // a cut archive: an error naming it, never a crash
+      test_support::write_bytes(path, std::span<const uint8_t>(bytes).first(bytes.size() / 2));
+      Decoder cut;
+      auto failed = decode_wal_in_tar(io::posix_file_system(), path, crypto::AesMode::kNone,
+                                      nullptr, cut, sink);
+      ASSERT_FALSE(failed);
+      EXPECT_NE(failed.error().message().find(path), std::string::npos) << failed.error().message();
+    }
+  }
+  EXPECT_FALSE(wal_tar_layers("wal.zst").has_value());
+  EXPECT_FALSE(wal_tar_layers("000000010000000000000001.gz.aes").has_value());
+  EXPECT_FALSE(wal_tar_layers(".tar").has_value());
+}
+
 }  // namespace
 }  // namespace pgm::xlog
