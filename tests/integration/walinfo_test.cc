@@ -305,6 +305,26 @@ TEST_F(WalinfoTest, StoredSegmentsReadAsPgWaldumpReadsTheServersCopy) {
     EXPECT_EQ(r.rmgr, "Heap");
   }
 
+  // ---- -t without a mapping file: names read from the server of the configuration ----
+  // The daemon's own pgmoneta.conf and users file, as a pgmoneta user would pass them.
+  CommandOutput named = walinfo({"-c", daemon().config_path(), "-u", daemon().users_path(), "-t",
+                                 "-r", "Heap", "--color", "off", "-v", tar});
+  ASSERT_EQ(named.exit_code, 0) << named.describe();
+  // Table w's file since the TRUNCATE has its name; the file before it is gone from the server,
+  // so that one stays a number (a live server knows only what exists now).
+  EXPECT_NE(named.out.find("rel pg_default/postgres/public.w blk"), std::string::npos)
+      << named.out.substr(0, 4000);
+  EXPECT_NE(named.out.find("rel pg_default/template1/pg_catalog.pg_class blk"), std::string::npos)
+      << named.out.substr(0, 4000);
+  EXPECT_NE(named.err.find("names read from server [primary]"), std::string::npos) << named.err;
+
+  // A server that cannot be reached: the error names its section and the step.
+  const std::string nowhere =
+      bin_->write_file("nowhere.conf", "[far]\nhost = 127.0.0.1\nport = 1\nuser = repl\n");
+  CommandOutput refused = walinfo({"-c", nowhere, "-t", tar});
+  EXPECT_EQ(refused.exit_code, 1) << refused.describe();
+  EXPECT_NE(refused.err.find("server [far]: connect: "), std::string::npos) << refused.err;
+
   // ---- a damaged copy: a clear error, no crash ----
   const std::string damaged = *bin_ / stored[1];
   std::string bytes = read_text(pg_wal + "/" + stored[1]);

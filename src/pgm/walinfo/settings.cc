@@ -13,6 +13,23 @@ Result<Settings> parse_settings(std::string_view text, const std::string& file_n
   Settings settings;
   for (const config::IniSection& section : doc.sections) {
     if (section.name != "pgmoneta_walinfo" && section.name != "pgmoneta") {
+      ServerSection server;
+      server.name = section.name;
+      for (const config::IniEntry& entry : section.entries) {
+        if (entry.key == "host") {
+          server.host = entry.value;
+        } else if (entry.key == "user") {
+          server.user = entry.value;
+        } else if (entry.key == "port") {
+          auto port = config::parse_int(entry.value, 1, 65535);
+          if (!port) {
+            return make_error(ErrorCode::kConfig, fmt::format("{}:{}: invalid port \"{}\"",
+                                                              file_name, entry.line, entry.value));
+          }
+          server.port = static_cast<int>(*port);
+        }
+      }
+      settings.servers.push_back(std::move(server));
       continue;
     }
     for (const config::IniEntry& entry : section.entries) {

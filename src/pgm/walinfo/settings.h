@@ -3,12 +3,14 @@
 //
 // Keys of the [pgmoneta_walinfo] section (or of [pgmoneta], so that `-c pgmoneta.conf` works):
 // log_type (console, file, syslog), log_level (fatal .. debug5; unknown values mean info, as in
-// pgmoneta), log_path, encryption (of .aes segments: aes-256-gcm by default). Other keys and the
-// server sections (host, port, user, for pgmoneta's live OID lookup) are accepted and ignored.
+// pgmoneta), log_path, encryption (of .aes segments: aes-256-gcm by default). Other keys are
+// accepted and ignored. Every other section is a server: its host, port and user are where -t
+// reads object names when no mapping file is given (live_mapping.h); its other keys are ignored.
 #pragma once
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "pgm/core/result.h"
 #include "pgm/crypto/aes.h"
@@ -18,14 +20,22 @@ namespace pgm::walinfo {
 
 inline constexpr std::string_view kDefaultConfigPath = "/etc/pgmoneta/pgmoneta_walinfo.conf";
 
+struct ServerSection {
+  std::string name;  // the section's name
+  std::string host;
+  int port = 5432;
+  std::string user;
+};
+
 struct Settings {
   log::Type log_type = log::Type::kConsole;
   log::Level log_level = log::Level::kInfo;
   std::string log_path = "pgmoneta.log";
   crypto::AesMode encryption = crypto::AesMode::kAes256Gcm;
+  std::vector<ServerSection> servers;  // in file order
 };
 
-// kConfig naming file:line for an invalid log_type or encryption.
+// kConfig naming file:line for an invalid log_type, encryption or server port.
 Result<Settings> parse_settings(std::string_view text, const std::string& file_name);
 // kNotFound when the file is absent.
 Result<Settings> load_settings(const std::string& path);

@@ -18,6 +18,7 @@
 #include "pgm/log/log.h"
 #include "pgm/wal/segment.h"
 #include "pgm/walinfo/filter.h"
+#include "pgm/walinfo/live_mapping.h"
 #include "pgm/walinfo/mapping.h"
 #include "pgm/walinfo/output.h"
 #include "pgm/walinfo/settings.h"
@@ -344,6 +345,23 @@ int run(const Options& options, const Context& context, std::ostream& out, std::
     return fail(err, logging.error().message());
   }
 
+  // The users file is encrypted with the master key: check both now rather than later. Its
+  // passwords are those -t uses to read names from a server.
+  std::vector<crypto::VaultEntry> users;
+  if (options.users) {
+    auto key = context.load_master_key ? context.load_master_key()
+                                       : Result<crypto::MasterKey>(make_error(
+                                             ErrorCode::kUnavailable, "no master key available"));
+    if (!key) {
+      return fail(err, key.error().with_context(*options.users).message());
+    }
+    auto loaded = crypto::load_vault(*options.users, *key);
+    if (!loaded) {
+      return fail(err, loaded.error().message());
+    }
+    users = std::move(*loaded);
+  }
+
   std::optional<OidMapping> mapping;
   if (options.mapping) {
     auto loaded = OidMapping::load(*options.mapping);
@@ -352,24 +370,31 @@ int run(const Options& options, const Context& context, std::ostream& out, std::
     }
     mapping = std::move(*loaded);
   } else if (options.translate) {
-    return fail(err,
-                "-t needs a mapping file (-m); reading names from a live server is not supported");
+    if (settings->servers.empty()) {
+      return fail(err,
+                  "-t needs a mapping file (-m) or a server section (host, port, user) in the "
+                  "configuration file (-c)");
+    }
+    const ServerSection& server = settings->servers.front();
+    std::string password;
+    for (const crypto::VaultEntry& user : users) {
+      if (user.name == server.user) {
+        password = user.password;
+      }
+    }
+    auto live = read_live_mapping(server, password);
+    if (!live) {
+      return fail(err, live.error().message());
+    }
+    if (options.verbose) {
+      err << kProgram << ": " << live->size() << " names read from server [" << server.name
+          << "]\n";
+    }
+    mapping = std::move(*live);
   }
   auto filter = make_filter(options, mapping ? &*mapping : nullptr);
   if (!filter) {
     return fail(err, filter.error().message());
-  }
-  if (options.users) {
-    // The users file is encrypted with the master key: check both now rather than later.
-    auto key = context.load_master_key ? context.load_master_key()
-                                       : Result<crypto::MasterKey>(make_error(
-                                             ErrorCode::kUnavailable, "no master key available"));
-    if (!key) {
-      return fail(err, key.error().with_context(*options.users).message());
-    }
-    if (auto users = crypto::load_vault(*options.users, *key); !users) {
-      return fail(err, users.error().message());
-    }
   }
 
   std::vector<std::string> files;

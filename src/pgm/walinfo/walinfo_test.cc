@@ -304,5 +304,25 @@ TEST(WalinfoSettingsTest, ReadsWalinfoAndPgmonetaSections) {
   EXPECT_EQ(bad.error().message().rfind("w.conf:3: ", 0), 0u) << bad.error().message();
 }
 
+// Every other section is a server -t can read names from (the first one is used).
+TEST(WalinfoSettingsTest, ServerSectionsAreWhereNamesAreRead) {
+  auto s = parse_settings(
+      "[pgmoneta]\nbase_dir = /b\n[primary]\nhost = db1\nport = 5433\nuser = repl\n"
+      "wal_slot = x\n[replica]\nhost = /run/postgresql\n",
+      "w.conf");
+  ASSERT_TRUE(s) << s.error().message();
+  ASSERT_EQ(s->servers.size(), 2u);
+  EXPECT_EQ(s->servers[0].name, "primary");
+  EXPECT_EQ(s->servers[0].host, "db1");
+  EXPECT_EQ(s->servers[0].port, 5433);
+  EXPECT_EQ(s->servers[0].user, "repl");
+  EXPECT_EQ(s->servers[1].host, "/run/postgresql");
+  EXPECT_EQ(s->servers[1].port, 5432);
+
+  auto bad = parse_settings("[primary]\nport = 70000\n", "w.conf");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message(), "w.conf:2: invalid port \"70000\"");
+}
+
 }  // namespace
 }  // namespace pgm::walinfo
