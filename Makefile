@@ -60,6 +60,11 @@ install: build
 bench-wal: build
 	BIN_DIR=$(CURDIR)/$(BUILD_DIR)/bin bash bench/wal/run.sh
 
+# WAL decode benchmark: pgmoneta-walinfo against pg_waldump (not part of check): make bench-walinfo [QUICK=1]
+.PHONY: bench-walinfo
+bench-walinfo: build
+	BIN_DIR=$(CURDIR)/$(BUILD_DIR)/bin bash bench/walinfo/run.sh
+
 # Backup benchmark against pg_basebackup, pgBackRest and tar | zstd (not part of check):
 # make bench-backup [QUICK=1] [SCALE=100] [RUNS=3] [PROFILE=plain|realistic]
 .PHONY: bench-backup
