@@ -22,6 +22,11 @@ constexpr uint32_t kXinfoHasSubxacts = 1u << 1;
 // Heap rmgr (access/heapam_xlog.h).
 constexpr uint8_t kHeapOpMask = 0x70;
 constexpr uint8_t kHeapDelete = 0x10;
+// xl_heap_delete: xmax u32, offnum u16, infobits u8, flags u8.
+constexpr size_t kHeapDeleteFlagsOffset = 7;
+constexpr uint8_t kDeleteIsSuper = 1u << 3;
+constexpr uint8_t kDeleteIsPartitionMove = 1u << 4;
+constexpr uint32_t kFirstNormalObjectId = 16384;
 
 template <typename T>
 T load(const uint8_t* p) {
@@ -83,8 +88,14 @@ Result<std::optional<CommitInfo>> parse_commit(const xlog::Record& record) {
   return std::optional<CommitInfo>(std::move(info));
 }
 
-bool is_heap_delete(const xlog::Record& record) {
-  return record.rmid == xlog::kRmHeap && (record.info & kHeapOpMask) == kHeapDelete;
+bool is_user_delete(const xlog::Record& record) {
+  if (record.rmid != xlog::kRmHeap || (record.info & kHeapOpMask) != kHeapDelete ||
+      record.blocks.empty() || record.blocks[0].rel.rel < kFirstNormalObjectId ||
+      record.main_data.size() <= kHeapDeleteFlagsOffset) {
+    return false;
+  }
+  return (record.main_data[kHeapDeleteFlagsOffset] & (kDeleteIsSuper | kDeleteIsPartitionMove)) ==
+         0;
 }
 
 Result<std::vector<uint8_t>> abort_in_place_of(const xlog::Record& commit, const CommitInfo& info) {

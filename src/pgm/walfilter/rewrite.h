@@ -34,8 +34,11 @@ struct CommitInfo {
 // main data is shorter than its flags announce.
 Result<std::optional<CommitInfo>> parse_commit(const xlog::Record& record);
 
-// A Heap DELETE record (rmgr Heap, XLOG_HEAP_DELETE).
-bool is_heap_delete(const xlog::Record& record);
+// A Heap DELETE record (rmgr Heap, XLOG_HEAP_DELETE) of a row of a user relation: its block's
+// relfilenode is at least 16384 (FirstNormalObjectId: below are the system catalogs, whose rows
+// DDL deletes), and it is neither the "super delete" of INSERT ON CONFLICT nor the delete half
+// of an UPDATE that moves a row to another partition.
+bool is_user_delete(const xlog::Record& record);
 
 // The bytes of an ABORT record (with the commit's subtransactions) that takes the place of
 // `commit`: same xl_tot_len, xl_xid and xl_prev, main data padded with zeros to that length,

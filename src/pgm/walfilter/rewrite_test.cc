@@ -196,13 +196,25 @@ TEST(RewriteTest, MismatchLeavesTheSegmentsUnchanged) {
   EXPECT_EQ(window.take_before(std::nullopt).at(0).bytes, bytes);
 }
 
-TEST(RewriteTest, HeapDeleteAndOtherRecordsAreTold) {
+TEST(RewriteTest, UserDeletesAreTold) {
   xlog::Record record;
   record.rmid = xlog::kRmHeap;
-  record.info = 0x10;
-  EXPECT_TRUE(is_heap_delete(record));
+  record.info = 0x10;                                             // DELETE
+  const std::vector<uint8_t> data = {1, 0, 0, 0, 2, 0, 0, 0x02};  // flags: old tuple kept
+  record.main_data = data;
+  xlog::BlockRef block;
+  block.rel = {1663, 5, 16384};
+  record.blocks.push_back(block);
+  EXPECT_TRUE(is_user_delete(record));
+  record.blocks[0].rel.rel = 2608;  // pg_depend: DDL deleting catalog rows
+  EXPECT_FALSE(is_user_delete(record));
+  record.blocks[0].rel.rel = 16390;
+  const std::vector<uint8_t> super = {1, 0, 0, 0, 2, 0, 0, 0x08};  // INSERT ON CONFLICT
+  record.main_data = super;
+  EXPECT_FALSE(is_user_delete(record));
+  record.main_data = data;
   record.info = 0x00;  // INSERT
-  EXPECT_FALSE(is_heap_delete(record));
+  EXPECT_FALSE(is_user_delete(record));
   EXPECT_FALSE(parse_commit(record).value().has_value());
 }
 

@@ -147,7 +147,7 @@ class Filter {
   }
 
   Result<void> take(const xlog::Record& record) {
-    if (config_.delete_operations && is_heap_delete(record)) {
+    if (config_.delete_operations && is_user_delete(record)) {
       deleting_.insert(record.toplevel_xid.value_or(record.xid));
       deleting_.insert(record.xid);
     }
