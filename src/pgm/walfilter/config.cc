@@ -16,7 +16,7 @@ namespace {
 // yaml-cpp throws; its exceptions stop here and become kConfig errors.
 Error yaml_error(const std::string& file_name, const YAML::Mark& mark, const std::string& what) {
   const int line = mark.line >= 0 ? mark.line + 1 : 0;
-  return Error(ErrorCode::kConfig, fmt::format("{}:{}: {}", file_name, line, what));
+  return {ErrorCode::kConfig, fmt::format("{}:{}: {}", file_name, line, what)};
 }
 
 Result<std::string> scalar(const YAML::Node& node, const std::string& file_name,
@@ -35,11 +35,11 @@ Result<void> parse_rule(const YAML::Node& rule, size_t index, const std::string&
   const std::string where = fmt::format("rules[{}]", index);
   if (!rule.IsMap()) {
     return tl::unexpected(
-        yaml_error(file_name, rule.Mark(), where + ": expected \"xids:\" or \"operations:\""));
+        yaml_error(file_name, rule.Mark(), where + R"(: expected "xids:" or "operations:")"));
   }
   for (const auto& entry : rule) {
     const std::string key = entry.first.Scalar();
-    const std::string path = where + "." + key;
+    const std::string path = fmt::format("{}.{}", where, key);
     const YAML::Node& list = entry.second;
     if (key != "xids" && key != "operations") {
       return tl::unexpected(yaml_error(file_name, entry.first.Mark(),

@@ -1,10 +1,10 @@
 #include "pgm/walfilter/walfilter.h"
 
 #include <fcntl.h>
-#include <limits.h>
-#include <stdlib.h>
 
 #include <algorithm>
+#include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -138,7 +138,7 @@ class Filter {
     decoder_.reset();
     auto rest = window_->take_before(std::nullopt);
     window_.reset();
-    return write(std::move(rest));
+    return write(rest);
   }
 
  private:
@@ -171,7 +171,7 @@ class Filter {
     return {};
   }
 
-  Result<void> write(std::vector<SegmentWindow::Segment> segments) {
+  Result<void> write(const std::vector<SegmentWindow::Segment>& segments) {
     for (const SegmentWindow::Segment& segment : segments) {
       PGM_TRY(write_segment(config_.target_dir, segment));
       ++report_.segments;
@@ -203,7 +203,7 @@ Result<FilterReport> filter_directory(const FilterConfig& config, crypto::AesMod
   for (const std::string& name : names) {
     wal::WalFileInfo info = wal::classify_wal_file(name);
     if (info.kind == wal::WalFileKind::kSegment || info.kind == wal::WalFileKind::kPartial) {
-      files.push_back({source + "/" + name, std::move(info)});
+      files.push_back({fmt::format("{}/{}", source, name), std::move(info)});
     }
   }
   std::stable_sort(files.begin(), files.end(), [](const SourceFile& a, const SourceFile& b) {
