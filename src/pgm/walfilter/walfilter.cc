@@ -206,15 +206,25 @@ Result<FilterReport> filter_directory(const FilterConfig& config, crypto::AesMod
       files.push_back({fmt::format("{}/{}", source, name), std::move(info)});
     }
   }
-  std::stable_sort(files.begin(), files.end(), [](const SourceFile& a, const SourceFile& b) {
-    return a.info.base < b.info.base;
+  // A complete segment sorts before the .partial of the same segment, which is then skipped
+  // (the receiver renames the .partial once the segment is complete).
+  auto is_partial = [](const SourceFile& f) { return f.info.kind == wal::WalFileKind::kPartial; };
+  std::stable_sort(files.begin(), files.end(), [&](const SourceFile& a, const SourceFile& b) {
+    return a.info.base != b.info.base ? a.info.base < b.info.base : !is_partial(a) && is_partial(b);
   });
-  for (size_t i = 1; i < files.size(); ++i) {
-    if (files[i].info.base == files[i - 1].info.base) {
+  std::vector<SourceFile> chosen;
+  for (SourceFile& file : files) {
+    if (!chosen.empty() && chosen.back().info.base == file.info.base) {
+      if (is_partial(file)) {
+        log::debug("{}: skipped, the complete segment is there", file.path);
+        continue;
+      }
       return make_error(ErrorCode::kInvalidArgument, fmt::format("{} and {} hold the same segment",
-                                                                 files[i - 1].path, files[i].path));
+                                                                 chosen.back().path, file.path));
     }
+    chosen.push_back(std::move(file));
   }
+  files = std::move(chosen);
   if (files.empty()) {
     return make_error(ErrorCode::kNotFound,
                       fmt::format("source_dir {}: no WAL segment files", config.source_dir));

@@ -23,7 +23,9 @@ struct FilterReport {
 };
 
 // Reads every WAL segment file of config.source_dir (plain, .partial, compressed, .aes with the
-// key `load_key` returns, called at most once and only for an .aes file), in name order,
+// key `load_key` returns, called at most once and only for an .aes file), in name order (a
+// .partial skipped when the complete segment is there; two complete forms of one segment ->
+// kInvalidArgument),
 // decoding each run of consecutive segments as one stream, and writes each, plain and under its
 // segment name, to config.target_dir (created 0700; each file written durably: temp, fsync,
 // rename, fsync of the directory). Errors name the file and, for WAL, the offset. A source and

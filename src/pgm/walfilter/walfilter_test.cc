@@ -1,11 +1,13 @@
 #include "pgm/walfilter/walfilter.h"
 
 #include <cstring>
+#include <filesystem>
 #include <map>
 
 #include "support/temp_dir.h"
 #include <gtest/gtest.h>
 
+#include "pgm/compress/stream.h"
 #include "pgm/wal/segment.h"
 #include "pgm/xlog/decoder.h"
 #include "pgm/xlog/format.h"
@@ -37,20 +39,23 @@ RecordSpec heap(uint32_t xid, uint8_t info, std::vector<uint8_t> main_data, uint
   return spec;
 }
 
-// A COMMIT (xinfo: subxacts) of `xid`.
+// A COMMIT (xinfo: database and tablespace, subxacts) of `xid`. (The abort has no database
+// part: its subxact list lands 8 bytes earlier, so every byte after the time changes.)
 RecordSpec commit(uint32_t xid, const std::vector<uint32_t>& subxacts) {
   RecordSpec spec;
   spec.rmid = xlog::kRmTransaction;
   spec.info = 0x80;
   spec.xid = xid;
-  spec.main_data.resize(16 + 4 * subxacts.size());
+  spec.main_data.resize(24 + 4 * subxacts.size());
   const int64_t time = 1;
-  const uint32_t xinfo = 0x02;
+  const uint32_t xinfo = 0x03;
+  const uint32_t db[2] = {5, 1663};
   const auto count = static_cast<int32_t>(subxacts.size());
   std::memcpy(spec.main_data.data(), &time, 8);
   std::memcpy(spec.main_data.data() + 8, &xinfo, 4);
-  std::memcpy(spec.main_data.data() + 12, &count, 4);
-  std::memcpy(spec.main_data.data() + 16, subxacts.data(), 4 * subxacts.size());
+  std::memcpy(spec.main_data.data() + 12, db, 8);
+  std::memcpy(spec.main_data.data() + 20, &count, 4);
+  std::memcpy(spec.main_data.data() + 24, subxacts.data(), 4 * subxacts.size());
   return spec;
 }
 
@@ -77,6 +82,7 @@ Result<crypto::MasterKey> no_key() {
 }
 
 TEST(FilterDirectoryTest, AbortsChosenCommitsAcrossSegmentsAndLeavesTheSourceAlone) {
+  // Segment 1 plain; segment 2 zstd (the target gets both plain).
   test_support::TempDir source("walfilter-src");
   test_support::TempDir target("walfilter-dst");
   WalBuilder wal(15, static_cast<uint32_t>(kSegmentSize));
@@ -98,7 +104,17 @@ TEST(FilterDirectoryTest, AbortsChosenCommitsAcrossSegmentsAndLeavesTheSourceAlo
   ASSERT_EQ(bytes.size(), 2 * kSegmentSize);
   const std::span<const uint8_t> all(bytes);
   test_support::write_bytes(source.file(segment_file(1)), all.first(kSegmentSize));
-  test_support::write_bytes(source.file(segment_file(2)), all.subspan(kSegmentSize));
+  // Segment 2 stored zstd-compressed, with a stale .partial of it beside (skipped).
+  auto zstd = compress::StreamCompressor::create(compress::Algorithm::kZstd, 3);
+  ASSERT_TRUE(zstd);
+  std::vector<uint8_t> compressed;
+  ASSERT_TRUE(zstd->finish(all.subspan(kSegmentSize), [&](std::span<const uint8_t> out) {
+    compressed.insert(compressed.end(), out.begin(), out.end());
+    return Result<void>();
+  }));
+  test_support::write_bytes(source.file(segment_file(2) + ".zstd"), compressed);
+  test_support::write_bytes(source.file(segment_file(2) + ".partial"),
+                            std::vector<uint8_t>(kSegmentSize, 0));
   test_support::write_text(source.file("00000002.history"), "1\t0/0\tno reason\n");
 
   FilterConfig config;
@@ -119,8 +135,10 @@ TEST(FilterDirectoryTest, AbortsChosenCommitsAcrossSegmentsAndLeavesTheSourceAlo
                 {700, "abort"}, {800, "abort"}, {900, "commit"}, {1000, "commit"}}));
   EXPECT_EQ(test_support::read_bytes(source.file(segment_file(1))),
             std::vector<uint8_t>(all.begin(), all.begin() + kSegmentSize));
-  EXPECT_EQ(test_support::read_bytes(source.file(segment_file(2))),
-            std::vector<uint8_t>(all.begin() + kSegmentSize, all.end()));
+  EXPECT_FALSE(std::filesystem::exists(config.target_dir + "/" + segment_file(2) + ".partial"));
+  EXPECT_EQ(test_support::read_bytes(source.file(segment_file(2) + ".zstd")), compressed);
+  EXPECT_NE(test_support::read_bytes(config.target_dir + "/" + segment_file(2)),
+            std::vector<uint8_t>(all.begin() + kSegmentSize, all.end()));  // the commit of 700
 }
 
 TEST(FilterDirectoryTest, RefusesToWriteIntoTheSource) {
