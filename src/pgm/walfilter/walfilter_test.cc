@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "pgm/compress/stream.h"
+#include "pgm/crypto/aes_stream.h"
 #include "pgm/wal/segment.h"
 #include "pgm/xlog/decoder.h"
 #include "pgm/xlog/format.h"
@@ -139,6 +140,46 @@ TEST(FilterDirectoryTest, AbortsChosenCommitsAcrossSegmentsAndLeavesTheSourceAlo
   EXPECT_EQ(test_support::read_bytes(source.file(segment_file(2) + ".zstd")), compressed);
   EXPECT_NE(test_support::read_bytes(config.target_dir + "/" + segment_file(2)),
             std::vector<uint8_t>(all.begin() + kSegmentSize, all.end()));  // the commit of 700
+}
+
+TEST(FilterDirectoryTest, ReadsAnEncryptedSegmentWithTheKeyLoadedOnce) {
+  test_support::TempDir source("walfilter-src");
+  test_support::TempDir target("walfilter-dst");
+  WalBuilder wal(15, static_cast<uint32_t>(kSegmentSize));
+  wal.append(heap(700, 0x00, {1, 0, 0}, 16384));
+  wal.append(commit(700, {}));
+  wal.append(commit(701, {}));
+  const std::vector<uint8_t> plain = wal.bytes_to_segment_end();
+  const crypto::MasterKey key{std::vector<uint8_t>(64, 0x5a)};
+  auto encryptor = crypto::AesGcmEncryptor::create(key, crypto::AesMode::kAes192Gcm);
+  ASSERT_TRUE(encryptor);
+  std::vector<uint8_t> sealed;
+  ASSERT_TRUE(encryptor->update(plain, sealed));
+  ASSERT_TRUE(encryptor->finish(sealed));
+  test_support::write_bytes(source.file(segment_file(1) + ".aes"), sealed);
+
+  FilterConfig config;
+  config.source_dir = source.path();
+  config.target_dir = target.path();
+  config.xids = {700};
+  int loads = 0;
+  auto load = [&]() -> Result<crypto::MasterKey> {
+    ++loads;
+    return key;
+  };
+  auto report = filter_directory(config, crypto::AesMode::kAes192Gcm, load);
+  ASSERT_TRUE(report) << report.error().message();
+  EXPECT_EQ(loads, 1);
+  EXPECT_EQ(transaction_ends(target.path(), 1),
+            (std::map<uint32_t, std::string>{{700, "abort"}, {701, "commit"}}));
+
+  // The wrong mode: AES-GCM's tag fails, and the error names the file.
+  test_support::TempDir other("walfilter-dst");
+  config.target_dir = other.path();
+  auto wrong = filter_directory(config, crypto::AesMode::kAes256Gcm, load);
+  ASSERT_FALSE(wrong);
+  EXPECT_NE(wrong.error().message().find(segment_file(1) + ".aes"), std::string::npos)
+      << wrong.error().message();
 }
 
 TEST(FilterDirectoryTest, RefusesToWriteIntoTheSource) {
