@@ -49,7 +49,7 @@ demo: demo-build
 PREFIX ?= /usr/local
 package: deps $(BUILD_DIR)/build.ninja
 	ninja -C $(BUILD_DIR) -j $(JOBS) pgmoneta pgmoneta-cli pgmoneta-admin pgmoneta-config \
-	  pgmoneta-walinfo man
+	  pgmoneta-walinfo pgmoneta-walfilter man
 	bash scripts/package-deb.sh $(BUILD_DIR) $(BUILD_DIR)/package
 
 install: build

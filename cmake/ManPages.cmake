@@ -23,6 +23,7 @@ set(PGM_MAN_PAGES
     pgmoneta-admin.1:pgmoneta-admin
     pgmoneta-config.1:pgmoneta-config
     pgmoneta-walinfo.1:pgmoneta-walinfo
+    pgmoneta-walfilter.1:pgmoneta-walfilter
     pgmoneta.conf.5:configuration
     pgmoneta_cli.conf.5:cli-configuration)
 

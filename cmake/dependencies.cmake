@@ -15,6 +15,7 @@ pkg_check_modules(LZ4 REQUIRED IMPORTED_TARGET liblz4)
 pkg_check_modules(XXHASH REQUIRED IMPORTED_TARGET libxxhash)  # XXH3-128 block hashes (incremental)
 find_package(CURL REQUIRED)                                 # CURL::libcurl (S3, Azure)
 pkg_check_modules(LIBSSH REQUIRED IMPORTED_TARGET libssh)   # PkgConfig::LIBSSH (SFTP)
+pkg_check_modules(YAMLCPP REQUIRED IMPORTED_TARGET yaml-cpp)  # PkgConfig::YAMLCPP (walfilter rules)
 
 # libev ships no CMake or pkg-config file on Debian.
 find_path(LIBEV_INCLUDE_DIR ev.h REQUIRED)

@@ -9,9 +9,11 @@ include(GNUInstallDirs)
 set(PGM_DOCDIR ${CMAKE_INSTALL_DATADIR}/doc/pgmoneta)
 
 install(TARGETS pgmoneta pgmoneta-cli pgmoneta-admin pgmoneta-config pgmoneta-walinfo
+                pgmoneta-walfilter
         RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
 install(FILES contrib/etc/pgmoneta.conf contrib/etc/pgmoneta_cli.conf contrib/etc/pgmoneta_walinfo.conf
+              contrib/etc/pgmoneta_walfilter.conf contrib/etc/pgmoneta_walfilter.yaml
         DESTINATION ${PGM_DOCDIR}/examples)
 install(FILES contrib/grafana/pgmoneta.json contrib/grafana/README.md
         DESTINATION ${PGM_DOCDIR}/grafana)
@@ -27,6 +29,9 @@ install(FILES contrib/bash-completion/pgmoneta-cli
         DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME pgmoneta-config)
 # pgmoneta-walinfo has no commands or servers to complete: a script of its own.
 install(FILES contrib/bash-completion/pgmoneta-walinfo
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
+# pgmoneta-walfilter takes one YAML file: a script of its own.
+install(FILES contrib/bash-completion/pgmoneta-walfilter
         DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions)
 
 install(FILES contrib/systemd/pgmoneta.service DESTINATION lib/systemd/system)

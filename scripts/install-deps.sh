@@ -11,7 +11,7 @@ PACKAGES=(
   clang libclang-rt-14-dev
   # libraries
   libpq-dev libev-dev libssl-dev zlib1g-dev liblz4-dev libzstd-dev libbz2-dev
-  nlohmann-json3-dev libcli11-dev libexpected-dev libfmt-dev libinih-dev
+  nlohmann-json3-dev libcli11-dev libexpected-dev libfmt-dev libinih-dev libyaml-cpp-dev
   libgtest-dev libgmock-dev libcurl4-openssl-dev libssh-dev libxxhash-dev
   # PostgreSQL 15 server + client for integration tests and the demo
   postgresql-15 postgresql-client-15 postgresql-contrib

@@ -45,7 +45,8 @@ if [ -d "$ROOT/usr/etc" ]; then
   cp -a "$ROOT/usr/etc/." "$ROOT/etc/"
   rm -rf "$ROOT/usr/etc"
 fi
-for program in pgmoneta pgmoneta-cli pgmoneta-admin pgmoneta-config pgmoneta-walinfo; do
+for program in pgmoneta pgmoneta-cli pgmoneta-admin pgmoneta-config pgmoneta-walinfo \
+  pgmoneta-walfilter; do
   [ -x "$ROOT/usr/bin/$program" ] || die "the install did not bring usr/bin/$program"
 done
 
@@ -75,6 +76,7 @@ printf 'Source: %s\n\nPackage: %s\nArchitecture: any\n' "$PACKAGE" "$PACKAGE" \
 SHLIBS="$(cd "$WORK/src" && dpkg-shlibdeps -O -e"$ROOT/usr/bin/pgmoneta" \
   -e"$ROOT/usr/bin/pgmoneta-cli" -e"$ROOT/usr/bin/pgmoneta-admin" \
   -e"$ROOT/usr/bin/pgmoneta-config" -e"$ROOT/usr/bin/pgmoneta-walinfo" \
+  -e"$ROOT/usr/bin/pgmoneta-walfilter" \
   2>"$WORK/shlibdeps.err")" ||
   die "dpkg-shlibdeps failed: $(cat "$WORK/shlibdeps.err")"
 SHLIBS="${SHLIBS#shlibs:Depends=}"

@@ -31,6 +31,7 @@ local man_of = {
   ["pgmoneta-cli.md"] = "pgmoneta-cli(1)",
   ["pgmoneta-admin.md"] = "pgmoneta-admin(1)",
   ["pgmoneta-walinfo.md"] = "pgmoneta-walinfo(1)",
+  ["pgmoneta-walfilter.md"] = "pgmoneta-walfilter(1)",
   ["configuration.md"] = "pgmoneta.conf(5)",
   ["cli-configuration.md"] = "pgmoneta_cli.conf(5)",
 }

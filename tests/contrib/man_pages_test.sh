@@ -29,7 +29,7 @@ fail() {
 }
 
 expected=(man1/pgmoneta.1 man1/pgmoneta-cli.1 man1/pgmoneta-admin.1 man1/pgmoneta-config.1
-  man1/pgmoneta-walinfo.1
+  man1/pgmoneta-walinfo.1 man1/pgmoneta-walfilter.1
   man5/pgmoneta.conf.5
   man5/pgmoneta_cli.conf.5)
 for page in "${expected[@]}"; do
@@ -109,6 +109,16 @@ for program in pgmoneta pgmoneta-admin pgmoneta-config pgmoneta-walinfo; do
     expect_word "$page" option "$o" "$text"
   done
 done
+
+# pgmoneta-walfilter: its options (only -h and -V) and every key of its YAML file.
+page="$man_dir/man1/pgmoneta-walfilter.1"
+if [ -f "$page" ]; then
+  text=$(render "$page")
+  for o in $("$bin_dir/pgmoneta-walfilter" --help | help_options) source_dir target_dir \
+    configuration_file rules xids operations DELETE; do
+    expect_word "$page" "option or key" "$o" "$text"
+  done
+fi
 
 # pgmoneta.conf: every key the daemon knows, [pgmoneta] and server sections alike (the key table,
 # as pgmoneta-cli --completion-grammar lists it for conf get/set), and the two aliases that
