@@ -8,6 +8,7 @@
 # A PostgreSQL 15 cluster runs pgbench (-i -s SCALE, then -c 4 -t TX per client); the completed
 # WAL segments are copied into one directory, and a zstd-compressed copy of each (-3) into
 # another, as the daemon stores them. Then, RUNS times each, output to /dev/null:
+#   pg_waldump -q / walinfo -q on the plain dir           decoding only (CRCs checked), no output
 #   pg_waldump    -p <plain dir> <first> <last>           every record, one line each
 #   walinfo       <plain dir>                             the same lines (raw format)
 #   walinfo -F json <plain dir>                           pgmoneta's JSON
@@ -92,6 +93,8 @@ run_case() { # run_case <name> <command>...: RUNS timings of the command, output
     printf '%s\t%s\t%s\n' "$name" "$t0" "$EPOCHREALTIME" >>"$RAW"
   done
 }
+run_case "pg_waldump -q" "$PG_BIN/pg_waldump" -q -p "$B/wal" "$first" "$last"
+run_case "walinfo -q" "$B/bin/pgmoneta-walinfo" -q "$B/wal"
 run_case "pg_waldump" "$PG_BIN/pg_waldump" -p "$B/wal" "$first" "$last"
 run_case "walinfo" "$B/bin/pgmoneta-walinfo" --color off "$B/wal"
 run_case "walinfo -F json" "$B/bin/pgmoneta-walinfo" -F json "$B/wal"
@@ -109,12 +112,18 @@ for line in open(raw):
     name, t0, t1 = line.rstrip("\n").split("\t")
     times.setdefault(name, []).append(float(t1) - float(t0))
 base = {"pg_waldump": statistics.median(times["pg_waldump"]),
+        "quiet": statistics.median(times["pg_waldump -q"]),
         "stats": statistics.median(times["pg_waldump --stats"])}
 rows = []
 print(f"{'case':<22} {'median s':>9} {'MB/s':>8} {'vs pg_waldump':>14}")
 for name, ts in times.items():
     m = statistics.median(ts)
-    ref = base["stats"] if "stat" in name or name.endswith("-S") else base["pg_waldump"]
+    if "stat" in name or name.endswith("-S"):
+        ref = base["stats"]
+    elif name.endswith("-q"):
+        ref = base["quiet"]
+    else:
+        ref = base["pg_waldump"]
     rows.append({"case": name, "seconds": ts, "median": m, "mb_per_s": mb / m, "ratio": ref / m})
     print(f"{name:<22} {m:9.2f} {mb / m:8.0f} {ref / m:13.2f}x")
 print(f"{int(mb)} MB of WAL; records: pg_waldump {records}, walinfo {ours}")
