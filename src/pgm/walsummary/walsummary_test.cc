@@ -1,13 +1,20 @@
+#include <algorithm>
 #include <cstring>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "support/bytes.h"
 #include "support/temp_dir.h"
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "pgm/io/file_system.h"
 #include "pgm/walsummary/block_ref_table.h"
+#include "pgm/walsummary/segment_summary.h"
 #include "pgm/walsummary/summarize.h"
 #include "pgm/walsummary/summary_file.h"
+#include "pgm/xlog/wal_builder.h"
 
 namespace pgm::walsummary {
 namespace {
@@ -233,6 +240,71 @@ TEST(SummaryFileTest, RoundTripNameAndDamage) {
   auto refused = decode_summary(bad, "x.summary");
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().message().rfind("x.summary: CRC mismatch", 0), 0u)
+      << refused.error().message();
+}
+
+// Segment by segment (each one read on into the next for its last record) the summaries add up
+// to the summary of the whole stream, and no record is counted in two of them.
+TEST(SegmentSummaryTest, ConsecutiveSegmentsAddUpToTheWholeStream) {
+  xlog::testing::WalBuilder wal;                       // 1 MB segments from segment 1
+  std::vector<std::pair<wal::Lsn, uint32_t>> records;  // LSN, the block it changes
+  uint32_t block = 0;
+  while (wal.position().value() < (4u << 20) + 300000) {
+    xlog::testing::RecordSpec spec;
+    xlog::testing::BlockSpec b;
+    b.block = block;
+    b.data.assign(40, 0x11);
+    spec.blocks.push_back(b);
+    spec.main_data.assign(9000, 0x22);  // records cross pages and segments
+    records.emplace_back(wal.append(spec), block);
+    ++block;
+  }
+  const std::vector<uint8_t> stream = wal.bytes_to_segment_end();
+  test_support::TempDir dir("pgm-walsummary");
+  std::vector<std::string> paths;
+  for (size_t i = 0; i * (1u << 20) < stream.size(); ++i) {
+    const std::string path = dir.file(fmt::format("0000000100000000{:08X}", i + 1));
+    test_support::write_bytes(path,
+                              std::span<const uint8_t>(stream).subspan(i * (1u << 20), 1u << 20));
+    paths.push_back(path);
+  }
+  ASSERT_EQ(paths.size(), 4u);
+  std::set<uint32_t> seen;
+  for (size_t i = 0; i + 1 < paths.size(); ++i) {
+    SCOPED_TRACE(paths[i]);
+    BlockRefTable t;
+    SegmentSource source{paths[i], {paths[i + 1]}};
+    auto range = summarize_stored_segment(io::posix_file_system(), source, t);
+    ASSERT_TRUE(range) << range.error().message();
+    EXPECT_EQ(range->timeline, 1u);
+    EXPECT_EQ(range->major, 15);
+    EXPECT_EQ(range->start.value(), (i + 1) << 20);
+    EXPECT_EQ(range->end.value(), (i + 2) << 20);
+    const std::vector<uint32_t> blocks = blocks_of(t, {1663, 5, 16384, 0});
+    for (const auto& [lsn, b] : records) {  // exactly the records that start in the segment
+      const bool inside = lsn >= range->start && lsn < range->end;
+      EXPECT_EQ(std::binary_search(blocks.begin(), blocks.end(), b), inside)
+          << "block " << b << " of the record at " << lsn.to_string();
+    }
+    for (uint32_t b : blocks) {
+      EXPECT_TRUE(seen.insert(b).second) << "block " << b << " in two summaries";
+    }
+    // Without the next segment, its last record is not known to end: try again later.
+    SegmentSource alone{paths[i], {}};
+    BlockRefTable partial;
+    auto unavailable = summarize_stored_segment(io::posix_file_system(), alone, partial);
+    ASSERT_FALSE(unavailable);
+    EXPECT_EQ(unavailable.error().code(), ErrorCode::kUnavailable);
+  }
+  // A damaged segment: an error naming the file, no summary.
+  std::vector<uint8_t> damaged(stream.begin() + (1u << 20), stream.begin() + (2u << 20));
+  damaged[500000] ^= 0x40;
+  test_support::write_bytes(paths[1], damaged);
+  BlockRefTable t;
+  auto refused = summarize_stored_segment(io::posix_file_system(), {paths[1], {paths[2]}}, t);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code(), ErrorCode::kCorruption);
+  EXPECT_NE(refused.error().message().find(paths[1]), std::string::npos)
       << refused.error().message();
 }
 
