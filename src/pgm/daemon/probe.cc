@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "pgm/daemon/wal_summaries.h"
 #include "pgm/log/log.h"
 #include "pgm/pg/connection.h"
 #include "pgm/pg/server_info.h"
@@ -83,6 +84,7 @@ void probe_all_servers(const DaemonContext& ctx) {
       continue;
     }
     probe_server(ctx, i);
+    write_wal_summaries(ctx, i);
   }
 }
 

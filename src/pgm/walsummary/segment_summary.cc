@@ -54,8 +54,10 @@ Result<bool> feed_file(io::FileSystem& fs, const std::string& path, const Segmen
 
 }  // namespace
 
-Result<SummaryRange> summarize_stored_segment(io::FileSystem& fs, const SegmentSource& source,
-                                              BlockRefTable& table, const Rules& rules) {
+Result<std::optional<SummaryRange>> summarize_stored_segment(io::FileSystem& fs,
+                                                             const SegmentSource& source,
+                                                             BlockRefTable& table,
+                                                             const Rules& rules) {
   xlog::Decoder decoder;
   wal::Lsn end;
   bool have_end = false;  // known once the segment itself is fed
@@ -98,9 +100,7 @@ Result<SummaryRange> summarize_stored_segment(io::FileSystem& fs, const SegmentS
     }
   }
   if (!done && !decoder.ended()) {
-    return make_error(
-        ErrorCode::kUnavailable,
-        fmt::format("{}: its last record continues past the segments stored", source.path));
+    return std::nullopt;  // its last record continues past the segments stored
   }
   return SummaryRange{id.tli.value(), start, end, decoder.major()};
 }

@@ -7,6 +7,7 @@
 // ends. Blocks on disk; thread-safe on distinct tables.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,11 +31,13 @@ struct SegmentSource {
 };
 
 // Adds the records starting in the segment to `table` and returns the range they cover
-// (timeline, first byte of the segment, its end; the major that wrote it). Errors:
-// kCorruption (naming the file and offset) for a damaged segment; kUnavailable when the
-// segment's last record continues past the files in `after` (try again once more is stored);
+// (timeline, first byte of the segment, its end; the major that wrote it), or nullopt when
+// the segment's last record continues past the files in `after` (try again once more is
+// stored). Errors: kCorruption (naming the file and offset) for a damaged segment;
 // summarize_record()'s errors.
-Result<SummaryRange> summarize_stored_segment(io::FileSystem& fs, const SegmentSource& source,
-                                              BlockRefTable& table, const Rules& rules = {});
+Result<std::optional<SummaryRange>> summarize_stored_segment(io::FileSystem& fs,
+                                                             const SegmentSource& source,
+                                                             BlockRefTable& table,
+                                                             const Rules& rules = {});
 
 }  // namespace pgm::walsummary
