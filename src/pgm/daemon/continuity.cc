@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <ctime>
 #include <string>
@@ -153,6 +154,12 @@ void check_continuity(const DaemonContext& ctx, size_t index) {
     raise_commit(state, scan.newest_commit_unix_us);
   }
   publish(missing);
+}
+
+int64_t unix_micros_now() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 std::optional<int64_t> rpo_seconds(const ContinuitySnapshot& c, uint64_t flushed_lsn,

@@ -31,4 +31,7 @@ void check_continuity(const DaemonContext& ctx, size_t index);
 std::optional<int64_t> rpo_seconds(const ContinuitySnapshot& c, uint64_t flushed_lsn,
                                    int64_t now_unix_us);
 
+// The wall clock in microseconds since the Unix epoch (what rpo_seconds() compares with).
+int64_t unix_micros_now();
+
 }  // namespace pgm::daemon
