@@ -173,10 +173,16 @@ std::optional<int64_t> rpo_seconds(const ContinuitySnapshot& c, uint64_t flushed
   if (c.server_commit_us != 0 && c.server_commit_us <= c.stored_commit_us) {
     return 0;
   }
-  if (c.stored_commit_us == 0) {
+  // Unstored WAL was written after the newest commit stored here, and after the previous probe
+  // when what is stored reaches what the server had then.
+  int64_t since = c.stored_commit_us;
+  if (c.prev_server_lsn != 0 && flushed_lsn >= c.prev_server_lsn) {
+    since = std::max(since, c.prev_server_lsn_us);
+  }
+  if (since == 0) {
     return std::nullopt;
   }
-  return std::max<int64_t>(0, (now_unix_us - c.stored_commit_us) / 1000000);
+  return std::max<int64_t>(0, (now_unix_us - since) / 1000000);
 }
 
 }  // namespace pgm::daemon

@@ -27,7 +27,11 @@ void check_continuity(const DaemonContext& ctx, size_t index);
 //  * 0 when the WAL stored durably here (`flushed_lsn`, live) reaches the server's flushed WAL
 //    position seen by the last probe, or when the server's last commit (known with
 //    track_commit_timestamp = on) is no newer than the newest commit stored here;
-//  * otherwise now - the newest commit time stored here (unknown when none is stored).
+//  * otherwise now - the newest commit time stored here, or now - the time of the probe before
+//    the last one when the WAL stored here reaches what the server had flushed then (the
+//    unstored WAL, and any commit in it, is younger than that probe: an idle server whose
+//    last commit is old shows no large RPO for the few seconds its newest WAL is in flight);
+//    unknown when neither is known.
 std::optional<int64_t> rpo_seconds(const ContinuitySnapshot& c, uint64_t flushed_lsn,
                                    int64_t now_unix_us);
 

@@ -70,7 +70,10 @@ bool probe_server(const DaemonContext& ctx, size_t index) {
   const char* lsn_sql = info->in_recovery ? "SELECT (pg_last_wal_replay_lsn() - '0/0')::text"
                                           : "SELECT (pg_current_wal_flush_lsn() - '0/0')::text";
   if (auto r = conn->query(lsn_sql); r && r->rows() == 1 && !r->is_null(0, 0)) {
+    state.prev_server_lsn.store(state.server_lsn.load());
+    state.prev_server_lsn_us.store(state.server_lsn_us.load());
     state.server_lsn.store(std::strtoull(std::string(r->value(0, 0)).c_str(), nullptr, 10));
+    state.server_lsn_us.store(unix_micros_now());
   }
   int64_t last_commit = 0;
   if (info->track_commit_timestamp) {

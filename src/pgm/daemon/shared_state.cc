@@ -123,6 +123,8 @@ ContinuitySnapshot ServerState::continuity_snapshot() const {
   c.stored_commit_us = wal_stored_commit_us.load();
   c.server_commit_us = server_commit_us.load();
   c.server_lsn = server_lsn.load();
+  c.prev_server_lsn = prev_server_lsn.load();
+  c.prev_server_lsn_us = prev_server_lsn_us.load();
   lock_text();
   c.first_missing = gap_segment_;
   c.problem = gap_problem_;

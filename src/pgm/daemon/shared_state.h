@@ -65,6 +65,9 @@ struct ContinuitySnapshot {
   int64_t stored_commit_us = 0;  // newest commit time in the stored WAL (Unix us); 0 unknown
   int64_t server_commit_us = 0;  // the server's last commit (track_commit_timestamp); 0 unknown
   uint64_t server_lsn = 0;       // the server's flushed (or replayed) WAL at the last probe
+  // The probe before that one: its LSN and when it was read (Unix us); 0 unknown.
+  uint64_t prev_server_lsn = 0;
+  int64_t prev_server_lsn_us = 0;
 };
 
 // A server's shared state: the repository's (lock, activity, progress, counters, off-site
@@ -107,6 +110,9 @@ class ServerState : public activity::RepositoryState {
   std::atomic<int64_t> wal_stored_commit_us{0};
   std::atomic<int64_t> server_commit_us{0};
   std::atomic<uint64_t> server_lsn{0};
+  std::atomic<int64_t> server_lsn_us{0};  // when server_lsn was read
+  std::atomic<uint64_t> prev_server_lsn{0};
+  std::atomic<int64_t> prev_server_lsn_us{0};
   void set_wal_gap(std::string_view first_missing, std::string_view problem);
   void set_wal_bad(std::string_view segment, std::string_view problem);
   // The bad segment's name and the decoder's finding ("" when none).
