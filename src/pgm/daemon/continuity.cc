@@ -40,6 +40,36 @@ std::optional<wal::SegmentId> oldest_backup_start(const config::Config& c,
   return std::nullopt;
 }
 
+// scan_stored_segment() with the AES mode of an .aes file: its name does not record the mode,
+// and `encryption` may have changed since it was written. The configured mode is tried first
+// (AES-256-GCM, restore's default, when encryption is off now), then the others: only a file
+// no mode decodes is corrupt.
+xlog::SegmentScan scan_segment(const std::string& path, crypto::AesMode configured,
+                               const crypto::MasterKey* key, bool complete) {
+  if (!wal::classify_wal_file(path.substr(path.rfind('/') + 1)).encrypted) {
+    return xlog::scan_stored_segment(io::posix_file_system(), path, crypto::AesMode::kNone, nullptr,
+                                     complete);
+  }
+  const crypto::AesMode first =
+      configured != crypto::AesMode::kNone ? configured : crypto::AesMode::kAes256Gcm;
+  xlog::SegmentScan scan =
+      xlog::scan_stored_segment(io::posix_file_system(), path, first, key, complete);
+  for (crypto::AesMode other :
+       {crypto::AesMode::kAes256Gcm, crypto::AesMode::kAes192Gcm, crypto::AesMode::kAes128Gcm}) {
+    if (scan.problem.empty() || scan.unreadable) {
+      break;
+    }
+    if (other != first) {
+      xlog::SegmentScan again =
+          xlog::scan_stored_segment(io::posix_file_system(), path, other, key, complete);
+      if (again.problem.empty()) {
+        scan = again;
+      }
+    }
+  }
+  return scan;
+}
+
 void raise_commit(ServerState& state, std::optional<int64_t> unix_us) {
   if (!unix_us) {
     return;
@@ -133,8 +163,7 @@ void check_continuity(const DaemonContext& ctx, size_t index) {
       checked_below = f.id.segno + 1;  // no key to read it with: its presence is all we check
       continue;
     }
-    xlog::SegmentScan scan = xlog::scan_stored_segment(io::posix_file_system(), dir + "/" + f.name,
-                                                       c.encryption, key, true);
+    xlog::SegmentScan scan = scan_segment(dir + "/" + f.name, c.encryption, key, true);
     if (scan.unreadable) {
       break;  // renamed under us (compressed meanwhile): next time
     }
@@ -149,8 +178,7 @@ void check_continuity(const DaemonContext& ctx, size_t index) {
   // The segment being written: its commits so far (an unfinished tail is no finding).
   if (!stored.partial.empty()) {
     const wal::StoredSegments::File& newest = stored.partial.back();
-    xlog::SegmentScan scan = xlog::scan_stored_segment(
-        io::posix_file_system(), dir + "/" + newest.name, c.encryption, key, false);
+    xlog::SegmentScan scan = scan_segment(dir + "/" + newest.name, c.encryption, key, false);
     raise_commit(state, scan.newest_commit_unix_us);
   }
   publish(missing);
