@@ -1,15 +1,15 @@
 #include "pgm/daemon/continuity.h"
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <ctime>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "pgm/backup/info.h"
 #include "pgm/backup/repository.h"
+#include "pgm/io/file.h"
 #include "pgm/io/file_system.h"
 #include "pgm/log/log.h"
 #include "pgm/wal/continuity.h"
@@ -91,8 +91,10 @@ void check_continuity(const DaemonContext& ctx, size_t index) {
   }
   const std::string dir = config::wal_directory(c, s);
   std::vector<std::string> names;
-  if (io::posix_file_system().list(dir, names) != 0 && errno != ENOENT) {
-    log::warn("server {}: WAL continuity: list {}: {}", s.name, dir, std::strerror(errno));
+  if (auto listed = io::list_directory(dir); listed) {
+    names = std::move(*listed);
+  } else if (listed.error().code() != ErrorCode::kNotFound) {
+    log::warn("server {}: WAL continuity: {}", s.name, listed.error().message());
     return;
   }
   wal::StoredSegments stored = wal::classify_segments(names, seg_size);
