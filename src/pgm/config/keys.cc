@@ -234,6 +234,8 @@ constexpr KeyDef kKeyTable[] = {
      PGM_SERVER(retention, parse_retention, format_retention)},
     {"retention_interval", "duration", "5m", "", false, kLive, kLive,
      PGM_MAIN(retention_interval, p_duration, format_duration), PGM_NONE},
+    {"probe_interval", "duration (ours)", "1m", "", false, kLive, kLive,
+     PGM_MAIN(probe_interval, p_duration, format_duration), PGM_NONE},
     // Logging
     {"log_type", "console|file|syslog", "console", "", false, kRestart, kLive,
      PGM_MAIN(log_type, parse_log_type, format_log_type), PGM_NONE},

@@ -141,6 +141,7 @@ struct Config {
   Hugepage hugepage = Hugepage::kTry;
   Retention retention{7, std::nullopt, std::nullopt, std::nullopt};
   seconds retention_interval{300};
+  seconds probe_interval{60};  // ours: server probe and WAL continuity check
   LogType log_type = LogType::kConsole;
   log::Level log_level = log::Level::kInfo;
   std::string log_path = "pgmoneta.log";

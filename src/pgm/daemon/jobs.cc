@@ -12,7 +12,6 @@ namespace pgm::daemon {
 
 namespace {
 
-constexpr double kProbeInterval = 60.0;
 constexpr double kDefaultRetentionInterval = 300.0;
 // Seconds between off-site passes (WAL shipping, upload retries). Each engine backs off on
 // its own after failures.
@@ -54,7 +53,6 @@ void PeriodicJobs::start() {
   init(retention_, "retention", [this] { run_retention(ctx_, std::chrono::system_clock::now()); });
   init(offsite_, "offsite", [this] { run_offsite(ctx_); });
   init(verification_, "verification", [this] { run_verification(ctx_); });
-  arm(probe_, kProbeInterval);
   arm(offsite_, kOffsiteInterval);
   configuration_changed();
 }
@@ -63,6 +61,8 @@ void PeriodicJobs::configuration_changed() {
   if (probe_.owner == nullptr) {
     return;  // not started yet
   }
+  auto probe = static_cast<double>(ctx_.config->probe_interval.count());
+  arm(probe_, probe > 0 ? probe : 60.0);
   auto retention = static_cast<double>(ctx_.config->retention_interval.count());
   arm(retention_, retention > 0 ? retention : kDefaultRetentionInterval);
   arm(verification_, static_cast<double>(ctx_.config->verification.count()));

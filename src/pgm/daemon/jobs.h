@@ -1,6 +1,7 @@
 // PeriodicJobs: the main process's timers for the background jobs, each forked as its own
 // child, one at a time per job, none while shutting down:
-//   probe         every 60 s and on request (start-up, reload, mode): server facts
+//   probe         every probe_interval (default 60 s) and on request (start-up, reload,
+//                 mode): server facts, then WAL continuity (continuity.h)
 //   retention     every retention_interval (default 300 s)
 //   offsite       every 5 s while a remote storage engine is enabled (offsite.h)
 //   verification  every `verification` seconds, off at 0; never at start-up

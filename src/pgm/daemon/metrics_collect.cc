@@ -11,6 +11,7 @@
 #include "pgm/backup/repository.h"
 #include "pgm/config/spellings.h"
 #include "pgm/daemon/commands/hot_standby.h"
+#include "pgm/daemon/continuity.h"
 #include "pgm/io/file.h"
 #include "pgm/log/level.h"
 #include "pgm/storage/configured.h"
@@ -136,6 +137,12 @@ metrics::ServerMetrics collect_server(const DaemonContext& ctx, size_t i) {
   m.wal_unfinished_segments = w.unfinished;
   m.current_wal_file = w.current_file;
   m.wal_last_error = w.last_error;
+  ContinuitySnapshot cont = state.continuity_snapshot();
+  m.wal_checked = cont.checked_epoch != 0;
+  m.wal_gap = cont.gap;
+  m.wal_first_missing_segment = cont.first_missing;
+  m.wal_gap_problem = cont.problem;
+  m.rpo_seconds = rpo_seconds(cont, w.flushed, unix_micros_now());
 
   m.active_backup = state.active(activity::Activity::kBackup);
   m.active_restore = state.active(activity::Activity::kRestore);

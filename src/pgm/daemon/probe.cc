@@ -1,9 +1,12 @@
 #include "pgm/daemon/probe.h"
 
+#include <cstdlib>
 #include <ctime>
+#include <string>
 
 #include <fmt/format.h>
 
+#include "pgm/daemon/continuity.h"
 #include "pgm/daemon/wal_summaries.h"
 #include "pgm/log/log.h"
 #include "pgm/pg/connection.h"
@@ -64,6 +67,25 @@ bool probe_server(const DaemonContext& ctx, size_t index) {
     // The administrator took it offline while we were connecting.
     return fail("set offline by the administrator");
   }
+  // For the RPO (continuity.h): how far the server's durable WAL reaches, and its last commit.
+  const char* lsn_sql = info->in_recovery ? "SELECT (pg_last_wal_replay_lsn() - '0/0')::text"
+                                          : "SELECT (pg_current_wal_flush_lsn() - '0/0')::text";
+  if (auto r = conn->query(lsn_sql); r && r->rows() == 1 && !r->is_null(0, 0)) {
+    state.prev_server_lsn.store(state.server_lsn.load());
+    state.prev_server_lsn_us.store(state.server_lsn_us.load());
+    state.server_lsn.store(std::strtoull(std::string(r->value(0, 0)).c_str(), nullptr, 10));
+    state.server_lsn_us.store(unix_micros_now());
+  }
+  int64_t last_commit = 0;
+  if (info->track_commit_timestamp) {
+    auto r = conn->query(
+        "SELECT (extract(epoch FROM timestamp) * 1000000)::bigint::text FROM "
+        "pg_last_committed_xact()");
+    if (r && r->rows() == 1 && !r->is_null(0, 0)) {
+      last_commit = std::strtoll(std::string(r->value(0, 0)).c_str(), nullptr, 10);
+    }
+  }
+  state.server_commit_us.store(last_commit);
   s.online = true;
   s.reason.clear();
   state.publish(s);
@@ -84,6 +106,7 @@ void probe_all_servers(const DaemonContext& ctx) {
       continue;
     }
     probe_server(ctx, i);
+    check_continuity(ctx, i);
     write_wal_summaries(ctx, i);
   }
 }

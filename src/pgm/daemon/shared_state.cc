@@ -95,6 +95,44 @@ void ServerState::set_wal_error(std::string_view message) {
   unlock_text();
 }
 
+void ServerState::set_wal_gap(std::string_view first_missing, std::string_view problem) {
+  lock_text();
+  copy_text(gap_segment_, first_missing);
+  copy_text(gap_problem_, problem);
+  unlock_text();
+  wal_gap.store(!first_missing.empty());
+}
+
+void ServerState::set_wal_bad(std::string_view segment, std::string_view problem) {
+  lock_text();
+  copy_text(bad_segment_, segment);
+  copy_text(bad_problem_, problem);
+  unlock_text();
+}
+
+std::pair<std::string, std::string> ServerState::wal_bad() const {
+  lock_text();
+  std::pair<std::string, std::string> out{bad_segment_, bad_problem_};
+  unlock_text();
+  return out;
+}
+
+ContinuitySnapshot ServerState::continuity_snapshot() const {
+  ContinuitySnapshot c;
+  c.checked_epoch = wal_checked_epoch.load();
+  c.stored_commit_us = wal_stored_commit_us.load();
+  c.server_commit_us = server_commit_us.load();
+  c.server_lsn = server_lsn.load();
+  c.prev_server_lsn = prev_server_lsn.load();
+  c.prev_server_lsn_us = prev_server_lsn_us.load();
+  lock_text();
+  c.first_missing = gap_segment_;
+  c.problem = gap_problem_;
+  unlock_text();
+  c.gap = !c.first_missing.empty();
+  return c;
+}
+
 WalSnapshot ServerState::wal_snapshot() const {
   WalSnapshot w;
   w.pid = wal_pid.load();

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include <sys/types.h>
 
@@ -55,6 +56,20 @@ struct WalSnapshot {
   std::string last_error;
 };
 
+// WAL continuity and RPO (continuity.h), as status and metrics show them.
+struct ContinuitySnapshot {
+  int64_t checked_epoch = 0;  // when the probe last checked the stored WAL; 0 never
+  bool gap = false;
+  std::string first_missing;     // the first missing (or CRC-bad) segment; empty without a gap
+  std::string problem;           // what is wrong with it: "missing" or the decoder's finding
+  int64_t stored_commit_us = 0;  // newest commit time in the stored WAL (Unix us); 0 unknown
+  int64_t server_commit_us = 0;  // the server's last commit (track_commit_timestamp); 0 unknown
+  uint64_t server_lsn = 0;       // the server's flushed (or replayed) WAL at the last probe
+  // The probe before that one: its LSN and when it was read (Unix us); 0 unknown.
+  uint64_t prev_server_lsn = 0;
+  int64_t prev_server_lsn_us = 0;
+};
+
 // A server's shared state: the repository's (lock, activity, progress, counters, off-site
 // backoff; activity/repository_state.h) plus the probe's findings and the WAL receiver's.
 class ServerState : public activity::RepositoryState {
@@ -85,6 +100,25 @@ class ServerState : public activity::RepositoryState {
   void set_wal_error(std::string_view message);
   WalSnapshot wal_snapshot() const;
 
+  // WAL continuity, written by the probe child (continuity.h). wal_checked_below: every
+  // complete segment below this segment number was decoded once (0: none yet);
+  // wal_bad_segno: the first segment that failed decoding (UINT64_MAX: none).
+  std::atomic<uint64_t> wal_checked_below{0};
+  std::atomic<uint64_t> wal_bad_segno{UINT64_MAX};
+  std::atomic<int64_t> wal_checked_epoch{0};
+  std::atomic<bool> wal_gap{false};
+  std::atomic<int64_t> wal_stored_commit_us{0};
+  std::atomic<int64_t> server_commit_us{0};
+  std::atomic<uint64_t> server_lsn{0};
+  std::atomic<int64_t> server_lsn_us{0};  // when server_lsn was read
+  std::atomic<uint64_t> prev_server_lsn{0};
+  std::atomic<int64_t> prev_server_lsn_us{0};
+  void set_wal_gap(std::string_view first_missing, std::string_view problem);
+  void set_wal_bad(std::string_view segment, std::string_view problem);
+  // The bad segment's name and the decoder's finding ("" when none).
+  std::pair<std::string, std::string> wal_bad() const;
+  ContinuitySnapshot continuity_snapshot() const;
+
  private:
   void lock_text() const;
   void unlock_text() const;
@@ -105,6 +139,10 @@ class ServerState : public activity::RepositoryState {
   char reason_[512] = {};
   char wal_file_[64] = {};
   char wal_error_[512] = {};
+  char gap_segment_[64] = {};
+  char gap_problem_[512] = {};
+  char bad_segment_[64] = {};
+  char bad_problem_[512] = {};
 };
 
 // What a remote-management session has made of its login, written by the session's child and

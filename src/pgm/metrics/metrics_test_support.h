@@ -71,6 +71,11 @@ inline MetricsSnapshot sample_snapshot() {
   primary.wal_flushed_lsn = 0x3000000;
   primary.server_end_lsn = 0x3000400;
   primary.wal_unfinished_segments = 2;
+  primary.wal_checked = true;
+  primary.wal_gap = true;
+  primary.wal_first_missing_segment = "000000010000000000000002";
+  primary.wal_gap_problem = "missing";
+  primary.rpo_seconds = 12;
   primary.current_wal_file = "000000010000000000000003";
   primary.wal_last_error = "terminating walreceiver: timeout";
   primary.wal_total_size = 48ULL << 20;

@@ -299,6 +299,23 @@ void render_server(Exposition& e, const MetricsSnapshot& s, const ServerMetrics&
   gauge(e, "pgmoneta_wal_unfinished_segments",
         "Complete WAL segments stored plain, waiting to be compressed or encrypted", name,
         srv.wal_unfinished_segments);
+  if (srv.wal_checked) {
+    gauge(e, "pgmoneta_wal_gap",
+          "1 when the stored WAL misses a segment or holds a corrupt one between the oldest "
+          "backup's start and the newest segment, else 0",
+          name, srv.wal_gap);
+    if (srv.wal_gap) {
+      gauge(e, "pgmoneta_wal_first_missing_segment",
+            "The first missing or corrupt WAL segment (always 1; the segment is a label)",
+            {{"name", srv.name}, {"segment", srv.wal_first_missing_segment}}, 1);
+    }
+  }
+  if (srv.rpo_seconds) {
+    gauge(e, "pgmoneta_rpo_seconds",
+          "Seconds of committed work lost if the server vanished now (0 when all its WAL is "
+          "stored)",
+          name, *srv.rpo_seconds);
+  }
   if (srv.wal_total_size) {
     gauge(e, "pgmoneta_wal_total_size", "Bytes of WAL stored for the server", name,
           *srv.wal_total_size);

@@ -139,6 +139,9 @@ TEST(PrometheusTest, KeepsPgmonetaFamilyNames) {
                             "pgmoneta_current_wal_file",
                             "pgmoneta_current_wal_lsn",
                             "pgmoneta_wal_unfinished_segments",
+                            "pgmoneta_wal_gap",
+                            "pgmoneta_wal_first_missing_segment",
+                            "pgmoneta_rpo_seconds",
                             "pgmoneta_wal_total_size",
                             "pgmoneta_total_size",
                             "pgmoneta_workspace_free_space",
@@ -186,6 +189,12 @@ TEST(PrometheusTest, KeepsPgmonetaFamilyNames) {
   EXPECT_EQ(e.series[R"(pgmoneta_retention_server{name="primary",parameter="months"})"], 0);
   EXPECT_EQ(e.series[R"(pgmoneta_current_wal_lsn{name="primary",lsn="0/3000000"})"], 1);
   EXPECT_EQ(e.series[R"(pgmoneta_wal_unfinished_segments{name="primary"})"], 2);
+  EXPECT_EQ(e.series[R"(pgmoneta_wal_gap{name="primary"})"], 1);
+  EXPECT_EQ(
+      e.series
+          [R"(pgmoneta_wal_first_missing_segment{name="primary",segment="000000010000000000000002"})"],
+      1);
+  EXPECT_EQ(e.series[R"(pgmoneta_rpo_seconds{name="primary"})"], 12);
   EXPECT_EQ(
       e.series
           [R"(pgmoneta_backup_version{name="primary",label="20260126080000",major="15",minor="4"})"],

@@ -110,6 +110,14 @@ struct ServerMetrics {
   uint32_t wal_unfinished_segments = 0;
   std::string current_wal_file;
   std::string wal_last_error;  // the receiver's last error, empty when none
+  // WAL continuity (docs/monitoring.md, "WAL continuity and RPO"): wal_checked false until the
+  // first check; then wal_gap, and the first missing or corrupt segment with what is wrong
+  // ("missing" or the decoder's finding). rpo_seconds: nullopt when unknown.
+  bool wal_checked = false;
+  bool wal_gap = false;
+  std::string wal_first_missing_segment;
+  std::string wal_gap_problem;
+  std::optional<int64_t> rpo_seconds;
   // Bytes of WAL stored under <base_dir>/<server>/wal; nullopt when not measured.
   std::optional<uint64_t> wal_total_size;
 

@@ -162,11 +162,24 @@ std::string proven_cell(const ServerMetrics& s, int64_t now) {
   return out;
 }
 
+// "contiguous", or the first missing (or corrupt) segment in red.
+std::string continuity_cell(const ServerMetrics& s) {
+  if (!s.wal_checked) {
+    return R"(<span class="muted">not checked yet</span>)";
+  }
+  if (!s.wal_gap) {
+    return R"(<span class="ok">&#10003; contiguous</span>)";
+  }
+  return fmt::format(R"(<span class="bad">&#10007; gap at <code>{}</code> ({})</span>)",
+                     escape_markup(s.wal_first_missing_segment), escape_markup(s.wal_gap_problem));
+}
+
 void servers_table(std::string& out, const MetricsSnapshot& snap) {
   out +=
       "<table>\n<tr><th>Server</th><th>Online</th><th>Role</th><th>PostgreSQL</th>"
-      "<th>WAL streaming</th><th>Current WAL file</th><th>Lag</th><th>Activity</th>"
-      "<th>Backups</th><th>Newest backup</th><th>Proven restore</th></tr>\n";
+      "<th>WAL streaming</th><th>Current WAL file</th><th>Lag</th><th>WAL continuity</th>"
+      "<th>RPO</th><th>Activity</th><th>Backups</th><th>Newest backup</th><th>Proven "
+      "restore</th></tr>\n";
   for (const ServerMetrics& s : snap.servers) {
     size_t valid = 0;
     for (const BackupSnapshot& b : s.backups) {
@@ -180,7 +193,8 @@ void servers_table(std::string& out, const MetricsSnapshot& snap) {
     }
     out += fmt::format(
         "<tr><td><a href=\"#server-{0}\">{0}</a></td><td>{1}</td><td>{2}</td><td>{3}</td>"
-        "<td>{4}</td><td><code>{5}</code></td><td class=\"n\">{6}</td><td>{7}</td>"
+        "<td>{4}</td><td><code>{5}</code></td><td class=\"n\">{6}</td><td>{12}</td>"
+        "<td class=\"n\">{13}</td><td>{7}</td>"
         "<td class=\"n\">{8} valid / {9}</td><td>{10}</td><td>{11}</td></tr>\n",
         escape_markup(s.name), yes_no(s.online),
         !s.probed ? "?" : (s.primary ? "primary" : "standby"),
@@ -188,7 +202,9 @@ void servers_table(std::string& out, const MetricsSnapshot& snap) {
         s.wal_streaming ? fmt::format("{} timeline {}", yes_no(true), s.timeline) : yes_no(false),
         escape_markup(s.current_wal_file), lag, activity(s, snap.now_epoch), valid,
         s.backups.size(), newest != nullptr ? ago(snap.now_epoch, backup_end(*newest)) : "none",
-        proven_cell(s, snap.now_epoch));
+        proven_cell(s, snap.now_epoch), continuity_cell(s),
+        s.rpo_seconds ? fmt::format("{} s", *s.rpo_seconds)
+                      : R"(<span class="muted">unknown</span>)");
   }
   out += "</table>\n";
 }

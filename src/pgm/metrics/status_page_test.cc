@@ -72,6 +72,8 @@ TEST(StatusPageTest, ShowsServersBackupsAndState) {
   EXPECT_TRUE(contains(page, "100.0 GiB free of 500.0 GiB"));
   EXPECT_TRUE(contains(page, "Offline: <span class=\"bad\">connection refused</span>"));
   EXPECT_TRUE(contains(page, "Last WAL receiver error"));
+  EXPECT_TRUE(contains(page, "gap at <code>000000010000000000000002</code> (missing)"));
+  EXPECT_TRUE(contains(page, ">12 s</td>"));  // RPO
   // Every table is closed.
   size_t open_tables = 0;
   size_t closed_tables = 0;

@@ -10,6 +10,7 @@
 #include "pgm/daemon/commands/handlers.h"
 #include "pgm/daemon/commands/hot_standby.h"
 #include "pgm/daemon/commands/support.h"
+#include "pgm/daemon/continuity.h"
 #include "pgm/daemon/probe.h"
 #include "pgm/io/file.h"
 #include "pgm/log/log.h"
@@ -115,6 +116,14 @@ json server_status(const DaemonContext& ctx, size_t i, bool details) {
     j["WalLastError"] = w.last_error;
     j["WalUnfinishedSegments"] = w.unfinished;
     j["WalLevel"] = snap.wal_level;
+    // WAL continuity and RPO (ours; continuity.h): null until the first check / when unknown.
+    ContinuitySnapshot cont = state.continuity_snapshot();
+    j["WalContinuityChecked"] = cont.checked_epoch;
+    j["WalGap"] = cont.checked_epoch == 0 ? json(nullptr) : json(cont.gap);
+    j["WalFirstMissingSegment"] = cont.first_missing;
+    j["WalGapProblem"] = cont.problem;
+    std::optional<int64_t> rpo = rpo_seconds(cont, w.flushed, unix_micros_now());
+    j["RpoSeconds"] = rpo ? json(*rpo) : json(nullptr);
     // Last proven restore (ours): -1 none yet, 0 failed, 1 ok.
     j["ProvenRestore"] = state.proven_restore_ok.load();
     j["ProvenRestoreTime"] = state.proven_restore_time.load();
