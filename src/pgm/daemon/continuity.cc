@@ -20,26 +20,6 @@ namespace pgm::daemon {
 
 namespace {
 
-// The oldest valid backup's first segment; nullopt when there is no valid backup.
-std::optional<wal::SegmentId> oldest_backup_start(const config::Config& c,
-                                                  const config::ServerConfig& s,
-                                                  uint64_t seg_size) {
-  auto entries = backup::list_backups(backup::backup_root(c.base_dir, s.name));
-  if (!entries) {
-    return std::nullopt;
-  }
-  for (const backup::BackupEntry& e : *entries) {
-    if (!e.valid()) {
-      continue;
-    }
-    auto id = wal::parse_segment_name(backup::first_wal_segment(*e.info, seg_size), seg_size);
-    if (id) {
-      return *id;
-    }
-  }
-  return std::nullopt;
-}
-
 // scan_stored_segment() with the AES mode of an .aes file: its name does not record the mode,
 // and `encryption` may have changed since it was written. The configured mode is tried first
 // (AES-256-GCM, restore's default, when encryption is off now), then the others: only a file
@@ -80,6 +60,25 @@ void raise_commit(ServerState& state, std::optional<int64_t> unix_us) {
 }
 
 }  // namespace
+
+std::optional<wal::SegmentId> oldest_backup_start(const config::Config& c,
+                                                  const config::ServerConfig& s,
+                                                  uint64_t seg_size) {
+  auto entries = backup::list_backups(backup::backup_root(c.base_dir, s.name));
+  if (!entries) {
+    return std::nullopt;
+  }
+  for (const backup::BackupEntry& e : *entries) {
+    if (!e.valid()) {
+      continue;
+    }
+    auto id = wal::parse_segment_name(backup::first_wal_segment(*e.info, seg_size), seg_size);
+    if (id) {
+      return *id;
+    }
+  }
+  return std::nullopt;
+}
 
 void check_continuity(const DaemonContext& ctx, size_t index) {
   const config::Config& c = *ctx.config;

@@ -17,10 +17,16 @@
 
 #include "pgm/daemon/context.h"
 #include "pgm/daemon/shared_state.h"
+#include "pgm/wal/segment.h"
 
 namespace pgm::daemon {
 
 void check_continuity(const DaemonContext& ctx, size_t index);
+
+// The oldest valid backup's first WAL segment; nullopt when there is no valid backup (or its
+// backup.info names no WAL). Reads the server's backup directory.
+std::optional<wal::SegmentId> oldest_backup_start(const config::Config& c,
+                                                  const config::ServerConfig& s, uint64_t seg_size);
 
 // Seconds of committed work lost if the server vanished now:
 //  * unknown (nullopt) before the first check, or when the server was never reached;

@@ -7,8 +7,7 @@
 
 #include <sys/stat.h>
 
-#include "pgm/backup/info.h"
-#include "pgm/backup/repository.h"
+#include "pgm/daemon/continuity.h"
 #include "pgm/io/file.h"
 #include "pgm/io/file_system.h"
 #include "pgm/log/log.h"
@@ -63,24 +62,6 @@ std::optional<wal::SegmentNo> summary_end_segment(const std::string& name, uint6
   return wal::segment_number(wal::Lsn(end), seg_size);
 }
 
-std::optional<wal::SegmentNo> oldest_backup_segment(const config::Config& c,
-                                                    const config::ServerConfig& s,
-                                                    uint64_t seg_size) {
-  auto entries = backup::list_backups(backup::backup_root(c.base_dir, s.name));
-  if (!entries) {
-    return std::nullopt;
-  }
-  for (const backup::BackupEntry& e : *entries) {
-    if (!e.valid()) {
-      continue;
-    }
-    if (auto id = wal::parse_segment_name(backup::first_wal_segment(*e.info, seg_size), seg_size)) {
-      return id->segno;
-    }
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 void write_wal_summaries(const DaemonContext& ctx, size_t index) {
@@ -128,7 +109,8 @@ void write_wal_summaries(const DaemonContext& ctx, size_t index) {
     (void)io::fsync_directory(dir);
   }
   if (!from) {
-    from = oldest_backup_segment(c, s, seg_size).value_or(oldest_stored);
+    auto backup_start = oldest_backup_start(c, s, seg_size);
+    from = backup_start ? backup_start->segno : oldest_stored;
   }
 
   crypto::AesMode mode =
