@@ -51,17 +51,6 @@ StoredMap stored_segments(const std::vector<std::string>& names, uint64_t seg_si
   return stored;
 }
 
-// The segment number a summary's name ends in (its end LSN's segment: the one after it).
-std::optional<wal::SegmentNo> summary_end_segment(const std::string& name, uint64_t seg_size) {
-  constexpr size_t kHexLength = 40;
-  if (name.size() != kHexLength + 8 || name.compare(kHexLength, 8, ".summary") != 0) {
-    return std::nullopt;
-  }
-  const uint64_t end = (std::stoull(name.substr(24, 8), nullptr, 16) << 32) |
-                       std::stoull(name.substr(32, 8), nullptr, 16);
-  return wal::segment_number(wal::Lsn(end), seg_size);
-}
-
 }  // namespace
 
 void write_wal_summaries(const DaemonContext& ctx, size_t index) {
@@ -94,16 +83,18 @@ void write_wal_summaries(const DaemonContext& ctx, size_t index) {
   const wal::SegmentNo oldest_stored = stored.begin()->first.first;
   bool removed = false;
   for (const std::string& name : summaries) {
-    auto end = summary_end_segment(name, seg_size);
-    if (!end) {
+    auto range = walsummary::parse_summary_file_name(name);
+    if (!range) {
       continue;
     }
-    if (*end <= oldest_stored) {
+    // The segment its end LSN falls in: the one after the summarized segment.
+    const wal::SegmentNo end = wal::segment_number(range->end, seg_size);
+    if (end <= oldest_stored) {
       // Its segment is no longer stored (retention removed it): so goes its summary.
       removed |= ::unlink((dir + "/" + name).c_str()) == 0;
       continue;
     }
-    from = std::max(from.value_or(0), *end);
+    from = std::max(from.value_or(0), end);
   }
   if (removed) {
     (void)io::fsync_directory(dir);

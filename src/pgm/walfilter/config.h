@@ -12,6 +12,7 @@
 #include "pgm/core/result.h"
 #include "pgm/crypto/aes.h"
 #include "pgm/log/log.h"
+#include "pgm/walinfo/settings.h"
 
 namespace pgm::walfilter {
 
@@ -32,12 +33,8 @@ Result<FilterConfig> parse_filter_config(std::string_view text, const std::strin
 // kNotFound when the file is absent.
 Result<FilterConfig> load_filter_config(const std::string& path);
 
-struct Settings {
-  log::Type log_type = log::Type::kConsole;
-  log::Level log_level = log::Level::kInfo;
-  std::string log_path = "pgmoneta.log";
-  crypto::AesMode encryption = crypto::AesMode::kAes256Gcm;  // of .aes source segments
-};
+// The WAL tools' common keys (walinfo/settings.h); `encryption` is that of .aes source segments.
+using Settings = walinfo::ToolSettings;
 
 // Keys of the [pgmoneta_walfilter] section (also spelled [pgmoneta-walfilter], or [pgmoneta] so
 // that a pgmoneta.conf works): log_type, log_level, log_path, encryption; other keys and

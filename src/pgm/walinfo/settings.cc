@@ -8,6 +8,39 @@
 
 namespace pgm::walinfo {
 
+Result<void> apply_tool_setting(const config::IniEntry& entry, const std::string& file_name,
+                                ToolSettings& settings) {
+  auto bad = [&](std::string_view what) {
+    return make_error(ErrorCode::kConfig,
+                      fmt::format("{}:{}: {} \"{}\"", file_name, entry.line, what, entry.value));
+  };
+  const std::string value = config::to_lower(entry.value);
+  if (entry.key == "log_type") {
+    if (value == "console") {
+      settings.log_type = log::Type::kConsole;
+    } else if (value == "file") {
+      settings.log_type = log::Type::kFile;
+    } else if (value == "syslog") {
+      settings.log_type = log::Type::kSyslog;
+    } else {
+      return bad("invalid log_type");
+    }
+  } else if (entry.key == "log_level") {
+    settings.log_level = log::parse_level(value).value_or(log::Level::kInfo);
+  } else if (entry.key == "log_path") {
+    settings.log_path = entry.value;
+  } else if (entry.key == "encryption") {
+    auto mode = crypto::parse_aes_mode(value);
+    if (!mode) {
+      return bad("invalid encryption");
+    }
+    if (*mode != crypto::AesMode::kNone) {
+      settings.encryption = *mode;
+    }
+  }
+  return {};
+}
+
 Result<Settings> parse_settings(std::string_view text, const std::string& file_name) {
   PGM_ASSIGN_OR_RETURN(config::IniDocument doc, config::parse_ini(text, file_name));
   Settings settings;
@@ -33,35 +66,7 @@ Result<Settings> parse_settings(std::string_view text, const std::string& file_n
       continue;
     }
     for (const config::IniEntry& entry : section.entries) {
-      auto bad = [&](std::string_view what) {
-        return make_error(ErrorCode::kConfig, fmt::format("{}:{}: {} \"{}\"", file_name, entry.line,
-                                                          what, entry.value));
-      };
-      const std::string value = config::to_lower(entry.value);
-      if (entry.key == "log_type") {
-        if (value == "console") {
-          settings.log_type = log::Type::kConsole;
-        } else if (value == "file") {
-          settings.log_type = log::Type::kFile;
-        } else if (value == "syslog") {
-          settings.log_type = log::Type::kSyslog;
-        } else {
-          return bad("invalid log_type");
-        }
-      } else if (entry.key == "log_level") {
-        settings.log_level = log::parse_level(value).value_or(log::Level::kInfo);
-      } else if (entry.key == "log_path") {
-        settings.log_path = entry.value;
-      } else if (entry.key == "encryption") {
-        auto mode = crypto::parse_aes_mode(value);
-        if (!mode) {
-          return bad("invalid encryption");
-        }
-        // "none" leaves the default: .aes files are still decrypted with AES-256-GCM.
-        if (*mode != crypto::AesMode::kNone) {
-          settings.encryption = *mode;
-        }
-      }
+      PGM_TRY(apply_tool_setting(entry, file_name, settings));
     }
   }
   return settings;

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "pgm/config/parser.h"
 #include "pgm/core/result.h"
 #include "pgm/crypto/aes.h"
 #include "pgm/log/log.h"
@@ -27,13 +28,24 @@ struct ServerSection {
   std::string user;
 };
 
-struct Settings {
+// The keys the WAL tools (pgmoneta-walinfo, pgmoneta-walfilter) read from their own section.
+struct ToolSettings {
   log::Type log_type = log::Type::kConsole;
   log::Level log_level = log::Level::kInfo;
   std::string log_path = "pgmoneta.log";
-  crypto::AesMode encryption = crypto::AesMode::kAes256Gcm;
+  crypto::AesMode encryption = crypto::AesMode::kAes256Gcm;  // of .aes segments
+};
+
+struct Settings : ToolSettings {
   std::vector<ServerSection> servers;  // in file order
 };
+
+// Applies one key of a tool's section to `settings`: log_type (console, file, syslog), log_level
+// (unknown values mean info, as in pgmoneta), log_path, encryption ("none" keeps the default:
+// .aes files are still decrypted with AES-256-GCM). Other keys are ignored. kConfig naming
+// file:line and the value for an invalid log_type or encryption.
+Result<void> apply_tool_setting(const config::IniEntry& entry, const std::string& file_name,
+                                ToolSettings& settings);
 
 // kConfig naming file:line for an invalid log_type, encryption or server port.
 Result<Settings> parse_settings(std::string_view text, const std::string& file_name);

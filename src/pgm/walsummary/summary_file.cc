@@ -1,5 +1,6 @@
 #include "pgm/walsummary/summary_file.h"
 
+#include <charconv>
 #include <cstring>
 #include <string_view>
 
@@ -94,6 +95,27 @@ std::string hex_lsn(wal::Lsn lsn) {
 std::string summary_file_name(const SummaryRange& range) {
   return fmt::format("{:08X}{}{}.summary", range.timeline, hex_lsn(range.start),
                      hex_lsn(range.end));
+}
+
+std::optional<SummaryRange> parse_summary_file_name(std::string_view name) {
+  constexpr std::string_view kSuffix = ".summary";
+  constexpr size_t kHex = 40;
+  if (name.size() != kHex + kSuffix.size() || name.substr(kHex) != kSuffix) {
+    return std::nullopt;
+  }
+  uint32_t words[5] = {};
+  for (size_t i = 0; i < 5; ++i) {
+    const std::string_view hex = name.substr(i * 8, 8);
+    auto [end, ec] = std::from_chars(hex.data(), hex.data() + hex.size(), words[i], 16);
+    if (ec != std::errc() || end != hex.data() + hex.size()) {
+      return std::nullopt;
+    }
+  }
+  SummaryRange range;
+  range.timeline = words[0];
+  range.start = wal::Lsn((uint64_t{words[1]} << 32) | words[2]);
+  range.end = wal::Lsn((uint64_t{words[3]} << 32) | words[4]);
+  return range;
 }
 
 std::vector<uint8_t> encode_summary(const SummaryRange& range,

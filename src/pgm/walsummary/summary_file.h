@@ -13,8 +13,10 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pgm/core/result.h"
@@ -36,6 +38,9 @@ struct WalSummary {
 };
 
 std::string summary_file_name(const SummaryRange& range);
+// The timeline, start and end of a name summary_file_name() made (major left 0); nullopt for
+// any other name (a temporary file, a stray one).
+std::optional<SummaryRange> parse_summary_file_name(std::string_view name);
 std::vector<uint8_t> encode_summary(const SummaryRange& range,
                                     const std::map<ForkKey, ForkChanges>& forks);
 // kCorruption naming `name` and what is wrong (magic, CRC, a count past the end, blocks out

@@ -210,6 +210,13 @@ TEST(SummaryFileTest, RoundTripNameAndDamage) {
   t.mark_changed({1663, 5, 16500, 0}, 4);
   const SummaryRange range{1, wal::Lsn(0x1000028), wal::Lsn(0x2000060), 17};
   EXPECT_EQ(summary_file_name(range), "0000000100000000010000280000000002000060.summary");
+  auto parsed = parse_summary_file_name(summary_file_name(range));
+  ASSERT_TRUE(parsed.has_value());
+  EXPECT_EQ(parsed->timeline, 1u);
+  EXPECT_EQ(parsed->start, range.start);
+  EXPECT_EQ(parsed->end, range.end);
+  EXPECT_FALSE(parse_summary_file_name("ZZZZZZZZ00000000010000280000000002000060.summary"));
+  EXPECT_FALSE(parse_summary_file_name("0000000100000000010000280000000002000060.summary.tmp"));
   test_support::TempDir dir("pgm-walsummary");
   auto path = write_summary_file(dir.path(), range, t);
   ASSERT_TRUE(path) << path.error().message();

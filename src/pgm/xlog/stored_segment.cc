@@ -188,8 +188,8 @@ Result<void> read_in_chunks(io::FileSystem& fs, const std::string& path,
 }  // namespace
 
 std::optional<TarLayers> wal_tar_layers(std::string_view path) {
-  std::string_view name =
-      path.substr(path.rfind('/') == std::string_view::npos ? 0 : path.rfind('/') + 1);
+  const size_t slash = path.rfind('/');
+  std::string_view name = slash == std::string_view::npos ? path : path.substr(slash + 1);
   TarLayers layers;
   constexpr std::string_view kAes = ".aes";
   if (name.size() > kAes.size() && name.substr(name.size() - kAes.size()) == kAes) {
